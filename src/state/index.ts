@@ -1,0 +1,2 @@
+export * from "./cookie.js";
+export * from "./state.js";

@@ -1,0 +1,40 @@
+import { randomBytes } from "node:crypto";
+
+/**
+ * A one-time OAuth `state` store. `issue` returns an opaque, URL-safe, unguessable value;
+ * `consume` returns the data stored with it exactly once, atomically.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9700#section-4.7
+ */
+export interface StateStore {
+  /** Issues a new state and stores `data` with it. */
+  issue(data?: Record<string, unknown>): Promise<string>;
+  /**
+   * Consumes a state: returns its data (an empty object when none was given) the first time,
+   * `undefined` when the state is unknown, expired, already used or malformed.
+   */
+  consume(state: string): Promise<Record<string, unknown> | undefined>;
+  /** Releases resources (database handles, timers). */
+  close?(): Promise<void>;
+}
+
+/** Default lifetime of a state: 10 minutes, as Slack's codes. */
+export const DEFAULT_STATE_TTL_SECONDS = 600;
+
+/** Number of random bytes in a state: 32 bytes = 256 bits, well above the 128-bit minimum. */
+const STATE_BYTES = 32;
+/** base64url of 32 bytes, no padding. */
+const STATE_RE = /^[A-Za-z0-9_-]{43}$/;
+
+/** Generates a new state value: 256 random bits, base64url (43 characters, URL- and file-name-safe). */
+export function generateState(): string {
+  return randomBytes(STATE_BYTES).toString("base64url");
+}
+
+/**
+ * True when `value` has the exact shape {@link generateState} produces. Anything else (foreign
+ * characters, wrong length, `../`) is rejected before it reaches a file name, key or query.
+ */
+export function isWellFormedState(value: unknown): value is string {
+  return typeof value === "string" && STATE_RE.test(value);
+}

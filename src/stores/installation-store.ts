@@ -1,0 +1,161 @@
+import { InvalidArgumentError } from "../errors.js";
+import type { Bot, Installation } from "../model/installation.js";
+
+/** Finds a workspace's (or an org's) bot. */
+export interface BotQuery {
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+  /** True for org-wide installs: matched by `enterpriseId` alone, whatever `teamId` says. */
+  isEnterpriseInstall?: boolean | undefined;
+}
+/** Finds an installation; with `userId`, that user's latest one. */
+export interface InstallationQuery extends BotQuery {
+  userId?: string | undefined;
+}
+/** Identifies a workspace (or an org, with no `teamId`). */
+export interface WorkspaceQuery {
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+}
+export interface DeleteInstallationQuery extends WorkspaceQuery {
+  userId?: string | undefined;
+}
+
+/**
+ * Where installations live. Every backend (memory, file, SQLite, PostgreSQL, MySQL) implements it with
+ * identical semantics, checked by one shared conformance suite.
+ *
+ * - Workspace installs are keyed by (enterpriseId, teamId); org-wide installs by enterpriseId alone and
+ *   are found for any teamId when `isEnterpriseInstall` is true.
+ * - `findInstallation` without `userId` returns the latest installation of the workspace; the bot fields
+ *   always come from the latest installation that had a bot, so a later user-only install never hides it.
+ */
+export interface InstallationStore {
+  save(installation: Installation): Promise<void>;
+  findBot(q: BotQuery): Promise<Bot | undefined>;
+  findInstallation(q: InstallationQuery): Promise<Installation | undefined>;
+  deleteBot(q: WorkspaceQuery): Promise<void>;
+  deleteInstallation(q: DeleteInstallationQuery): Promise<void>;
+  deleteAll(q: WorkspaceQuery): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/**
+ * Slack ids (T…, E…, U…, W…, B…, A…) are upper-case alphanumerics. We accept a slightly wider, still
+ * path- and key-safe set so tests and imported data with lower-case ids work, and reject everything
+ * else before it reaches a file name, key or query.
+ */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** True when `value` is a safe outside identifier (team, enterprise, user, bot, app id). */
+export function isValidId(value: unknown): value is string {
+  return typeof value === "string" && ID_RE.test(value) && !value.includes("..");
+}
+
+/** Throws {@link InvalidArgumentError} unless `value` is undefined or a safe id. */
+export function assertOptionalId(value: unknown, field: string): asserts value is string | undefined {
+  if (value === undefined || value === null) return;
+  if (!isValidId(value))
+    throw new InvalidArgumentError(
+      `${field} must be a Slack id (letters, digits, '_', '-', '.'), got ${describe(value)}`,
+    );
+}
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return v.length > 40 ? `a ${v.length}-character string` : JSON.stringify(v);
+  return v === null ? "null" : typeof v;
+}
+
+/** Normalises and validates a lookup query: at least one of enterpriseId / teamId, safe ids. */
+export function normalizeQuery<Q extends InstallationQuery>(q: Q, op: string): Q {
+  if (q === null || typeof q !== "object") throw new InvalidArgumentError(`${op}: expected a query object`);
+  assertOptionalId(q.enterpriseId, "enterpriseId");
+  assertOptionalId(q.teamId, "teamId");
+  assertOptionalId(q.userId, "userId");
+  if (q.isEnterpriseInstall !== undefined && typeof q.isEnterpriseInstall !== "boolean") {
+    throw new InvalidArgumentError(`${op}: isEnterpriseInstall must be a boolean`);
+  }
+  const out = {
+    ...q,
+    enterpriseId: q.enterpriseId || undefined,
+    teamId: q.teamId || undefined,
+    userId: q.userId || undefined,
+  };
+  if (!out.enterpriseId && !out.teamId) throw new InvalidArgumentError(`${op}: enterpriseId or teamId is required`);
+  if (out.isEnterpriseInstall && !out.enterpriseId) {
+    throw new InvalidArgumentError(`${op}: isEnterpriseInstall requires enterpriseId`);
+  }
+  return out;
+}
+
+const STRING_FIELDS = [
+  "appId",
+  "enterpriseId",
+  "enterpriseName",
+  "enterpriseUrl",
+  "teamId",
+  "teamName",
+  "botToken",
+  "botId",
+  "botUserId",
+  "botRefreshToken",
+  "userId",
+  "userToken",
+  "userRefreshToken",
+  "incomingWebhookUrl",
+  "incomingWebhookChannel",
+  "incomingWebhookChannelId",
+  "incomingWebhookConfigurationUrl",
+  "tokenType",
+] as const;
+
+/**
+ * Validates an installation before any store writes it. Throws {@link InvalidArgumentError} naming the
+ * field (never its value when it is a token). Returns a normalised copy: org-wide installs lose `teamId`.
+ */
+export function validateInstallation(installation: Installation): Installation {
+  if (installation === null || typeof installation !== "object")
+    throw new InvalidArgumentError("save: expected an Installation object");
+  const i = installation as unknown as Record<string, unknown>;
+  for (const f of STRING_FIELDS) {
+    if (i[f] !== undefined && i[f] !== null && typeof i[f] !== "string")
+      throw new InvalidArgumentError(`installation.${f} must be a string`);
+  }
+  for (const f of ["enterpriseId", "teamId", "userId", "botId", "botUserId", "appId"] as const)
+    assertOptionalId(i[f], `installation.${f}`);
+  if (!installation.userId) throw new InvalidArgumentError("installation.userId is required");
+  if (typeof installation.isEnterpriseInstall !== "boolean")
+    throw new InvalidArgumentError("installation.isEnterpriseInstall must be a boolean");
+  if (installation.isEnterpriseInstall && !installation.enterpriseId)
+    throw new InvalidArgumentError("an org-wide installation needs enterpriseId");
+  if (!installation.isEnterpriseInstall && !installation.teamId)
+    throw new InvalidArgumentError("installation.teamId is required for a workspace install");
+  for (const f of ["botScopes", "userScopes"] as const) {
+    const v = i[f];
+    if (v !== undefined && (!Array.isArray(v) || v.some((s) => typeof s !== "string")))
+      throw new InvalidArgumentError(`installation.${f} must be an array of strings`);
+  }
+  for (const f of ["botTokenExpiresAt", "userTokenExpiresAt", "installedAt"] as const) {
+    const v = i[f];
+    if (v !== undefined && v !== null && (typeof v !== "number" || !Number.isFinite(v)))
+      throw new InvalidArgumentError(`installation.${f} must be a finite number (epoch seconds)`);
+  }
+  if (
+    i.customValues !== undefined &&
+    (i.customValues === null || typeof i.customValues !== "object" || Array.isArray(i.customValues))
+  ) {
+    throw new InvalidArgumentError("installation.customValues must be a plain object");
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(i)) if (v !== undefined && v !== null) out[k] = v;
+  const norm = out as unknown as Installation;
+  norm.botScopes = [...(installation.botScopes ?? [])];
+  norm.userScopes = [...(installation.userScopes ?? [])];
+  norm.customValues = structuredClone(installation.customValues ?? {});
+  if (typeof norm.installedAt !== "number") norm.installedAt = Date.now() / 1000;
+  if (norm.isEnterpriseInstall) {
+    delete norm.teamId;
+    delete norm.teamName;
+  }
+  return norm;
+}
