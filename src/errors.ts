@@ -19,6 +19,30 @@ export const ErrorCode = {
   StateInvalid: "SLACK_OAUTH_STATE_INVALID",
   /** Configuration is missing or malformed (empty signing secret, bad option). */
   Config: "SLACK_OAUTH_CONFIG_ERROR",
+  /** The database schema is newer than this version of the library knows (upgrade the library). */
+  SchemaTooNew: "SLACK_OAUTH_SCHEMA_TOO_NEW",
+  /** OAuth callback: the user pressed Cancel on Slack's consent page (`error=access_denied`). */
+  InstallCancelled: "SLACK_OAUTH_INSTALL_CANCELLED",
+  /** OAuth callback: Slack redirected back with another `error=` value. */
+  AuthorizationFailed: "SLACK_OAUTH_AUTHORIZATION_FAILED",
+  /** OAuth callback without `code`. */
+  MissingCode: "SLACK_OAUTH_MISSING_CODE",
+  /** OAuth callback without `state`. */
+  StateMissing: "SLACK_OAUTH_STATE_MISSING",
+  /** The state was valid once but has expired. */
+  StateExpired: "SLACK_OAUTH_STATE_EXPIRED",
+  /** The state was already used (a replayed callback). */
+  StateReused: "SLACK_OAUTH_STATE_REUSED",
+  /** The browser does not carry the state cookie (another browser, cookies blocked, cookie expired). */
+  StateCookieMissing: "SLACK_OAUTH_STATE_COOKIE_MISSING",
+  /** The state cookie does not match the `state` parameter (a state from another browser). */
+  StateCookieMismatch: "SLACK_OAUTH_STATE_COOKIE_MISMATCH",
+  /** A `beforeInstallation` hook refused the installation. */
+  InstallVetoed: "SLACK_OAUTH_INSTALL_VETOED",
+  /** The code exchange, `auth.test` or the store failed: nothing was saved. */
+  InstallFailed: "SLACK_OAUTH_INSTALL_FAILED",
+  /** The request itself is unacceptable (too long, wrong method). */
+  BadRequest: "SLACK_OAUTH_BAD_REQUEST",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -60,5 +84,24 @@ export class StoreError extends SlackOAuthError {
 export class ConfigError extends SlackOAuthError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Config, message, { ...options, status: 500 });
+  }
+}
+
+/**
+ * A SQL store found a database migrated by a newer version of this library: it refuses to read or
+ * write rather than misread the data. Upgrade the library (or point it at another database).
+ */
+export class SchemaVersionError extends SlackOAuthError {
+  /** Highest migration version recorded in the database. */
+  readonly databaseVersion: number;
+  /** Highest migration version this library knows. */
+  readonly supportedVersion: number;
+  constructor(databaseVersion: number, supportedVersion: number, table: string) {
+    super(
+      ErrorCode.SchemaTooNew,
+      `database schema version ${databaseVersion} (table ${table}) is newer than this library supports (${supportedVersion}); upgrade slack-oauth-kit`,
+    );
+    this.databaseVersion = databaseVersion;
+    this.supportedVersion = supportedVersion;
   }
 }

@@ -1,13 +1,45 @@
 export * from "./errors.js";
 export * from "./model/index.js";
+export {
+  AuthorizeUrlGenerator,
+  type AuthorizeUrlGeneratorOptions,
+  type AuthorizeUrlOptions,
+  computeCodeChallenge,
+  generatePkce,
+  normalizeScopes,
+  type Pkce,
+  SLACK_AUTHORIZE_URL,
+  SLACK_LEGACY_AUTHORIZE_URL,
+} from "./oauth/authorize-url.js";
+export {
+  type InstallationHookContext,
+  type InstallOptions,
+  OAuthFlow,
+  type OAuthFlowApi,
+  OAuthFlowError,
+  type OAuthFlowOptions,
+} from "./oauth/flow.js";
+export { escapeHtml } from "./oauth/html.js";
+export {
+  type FailurePageContext,
+  type InstallPageContext,
+  renderFailurePage,
+  renderInstallPage,
+  renderSuccessPage,
+  type SuccessPageContext,
+} from "./oauth/pages.js";
 export * from "./redact.js";
 export * from "./signature/index.js";
+export * from "./slack-api/index.js";
 export * from "./state/index.js";
-export type {
-  BotQuery,
-  DeleteInstallationQuery,
-  InstallationQuery,
-  InstallationStore,
-  WorkspaceQuery,
+export {
+  assertOptionalId,
+  type BotQuery,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  isValidId,
+  normalizeQuery,
+  validateInstallation,
+  type WorkspaceQuery,
 } from "./stores/installation-store.js";
-export { isValidId, validateInstallation } from "./stores/installation-store.js";

@@ -14,8 +14,28 @@ export interface StateStore {
    * `undefined` when the state is unknown, expired, already used or malformed.
    */
   consume(state: string): Promise<Record<string, unknown> | undefined>;
+  /**
+   * Like `consume`, but tells why a state was refused, so a callback can say "this link was already used"
+   * rather than "unknown state". Stores that implement it keep a tombstone of each consumed state until
+   * it would have expired anyway. Optional: callers fall back to `consume`.
+   */
+  consumeDetailed?(state: string): Promise<ConsumeResult>;
   /** Releases resources (database handles, timers). */
   close?(): Promise<void>;
+}
+
+/** Why a state was refused: never seen (or long gone), past its lifetime, already consumed, or malformed. */
+export type StateRejection = "unknown" | "expired" | "used" | "malformed";
+
+/** Result of {@link StateStore.consumeDetailed}. */
+export type ConsumeResult = { ok: true; data: Record<string, unknown> } | { ok: false; reason: StateRejection };
+
+/** Consumes a state through `consumeDetailed` when the store has it, else through `consume`. */
+export async function consumeState(store: StateStore, state: string): Promise<ConsumeResult> {
+  if (!isWellFormedState(state)) return { ok: false, reason: "malformed" };
+  if (store.consumeDetailed) return store.consumeDetailed(state);
+  const data = await store.consume(state);
+  return data === undefined ? { ok: false, reason: "unknown" } : { ok: true, data };
 }
 
 /** Default lifetime of a state: 10 minutes, as Slack's codes. */

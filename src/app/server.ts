@@ -1,0 +1,229 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { toNodeListener } from "../http/node.js";
+import type { Installation } from "../model/installation.js";
+import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
+import { OAuthFlow } from "../oauth/flow.js";
+import type { Logger } from "../redact.js";
+import { SignatureVerifier } from "../signature/signature.js";
+import { SlackApiClient } from "../slack-api/client.js";
+import type { StateStore } from "../state/state.js";
+import type { InstallationStore } from "../stores/installation-store.js";
+import type { ServerConfig } from "./config.js";
+import { jsonLogger, requestId } from "./log.js";
+import { openStores } from "./stores.js";
+
+/** What the reference app needs, resolved (credentials, stores, URLs). */
+export interface AppDeps {
+  clientId: string;
+  clientSecret: string;
+  signingSecret: string;
+  scopes: string[];
+  userScopes: string[];
+  redirectUri?: string | undefined;
+  apiUrl: string;
+  authorizeUrl: string;
+  installationStore: InstallationStore;
+  stateStore: StateStore;
+  logger: Logger;
+  /** Shown on the home page in sandbox mode. */
+  sandbox?: { emulatorUrl: string } | undefined;
+}
+
+/** Lists installations for the home page when the store can. */
+interface Listable {
+  list?(): Promise<Installation[]>;
+}
+
+/** Builds the reference app as one `fetch`-style handler. */
+export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
+  const api = new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger });
+  const flow = new OAuthFlow({
+    clientId: deps.clientId,
+    clientSecret: deps.clientSecret,
+    scopes: deps.scopes,
+    userScopes: deps.userScopes,
+    ...(deps.redirectUri ? { redirectUri: deps.redirectUri } : {}),
+    authorizationUrl: deps.authorizeUrl,
+    stateStore: deps.stateStore,
+    installationStore: deps.installationStore,
+    api,
+    logger: deps.logger,
+  });
+  const verifier = new SignatureVerifier(deps.signingSecret);
+
+  async function home(): Promise<Response> {
+    const listable = deps.installationStore as InstallationStore & Listable;
+    const installs = listable.list ? await listable.list() : undefined;
+    const rows = (installs ?? [])
+      .map(
+        (i) =>
+          `<tr><td>${escapeHtml(i.enterpriseName ?? i.enterpriseId ?? "")}</td><td>${escapeHtml(i.teamName ?? i.teamId ?? "(org-wide)")}</td><td>${escapeHtml(i.userId)}</td><td>${escapeHtml(new Date(i.installedAt * 1000).toISOString())}</td></tr>`,
+      )
+      .join("");
+    const table =
+      installs === undefined
+        ? ""
+        : installs.length === 0
+          ? `<p class="muted">No workspace has installed the app yet.</p>`
+          : `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const sandbox = deps.sandbox
+      ? `<p><strong>Sandbox mode.</strong> No Slack credentials were given, so a local Slack emulator plays Slack
+at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>. Click the button, pick a workspace, and press Allow:
+everything stays on this machine.</p>
+<p class="muted">To use real Slack, set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET.</p>`
+      : "";
+    const body = `<h1>slack-oauth-kit</h1>${sandbox}
+<p><a class="button" id="install" href="/slack/install">Add to Slack</a></p>
+<h2>Installed workspaces</h2>${table}`;
+    return new Response(layout("slack-oauth-kit", body), { headers: HTML_HEADERS });
+  }
+
+  async function events(request: Request): Promise<Response> {
+    if (request.method !== "POST") return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });
+    const raw = new Uint8Array(await request.arrayBuffer());
+    if (!verifier.isValid(request.headers, raw)) {
+      return Response.json({ ok: false, error: "invalid_signature" }, { status: 401 });
+    }
+    const text = new TextDecoder().decode(raw);
+    const type = request.headers.get("content-type") ?? "";
+    if (type.includes("application/json")) {
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return Response.json({ ok: false, error: "invalid_json" }, { status: 400 });
+      }
+      const b = body as { type?: unknown; challenge?: unknown };
+      if (b.type === "url_verification" && typeof b.challenge === "string") return Response.json({ challenge: b.challenge });
+    }
+    return new Response(null, { status: 200 });
+  }
+
+  return async (request: Request): Promise<Response> => {
+    const id = requestId();
+    const started = performance.now();
+    const path = new URL(request.url).pathname;
+    let response: Response;
+    try {
+      if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
+      else if (path === "/healthz") response = Response.json({ ok: true });
+      else if (path === "/slack/events") response = await events(request);
+      else response = (await flow.handle(request)) ?? notFound();
+    } catch (error) {
+      deps.logger.error(`request failed: ${error instanceof Error ? error.message : String(error)}`, { requestId: id });
+      response = new Response(layout("Server error", "<h1>Something went wrong</h1><p>Please try again.</p>", "bad"), {
+        status: 500,
+        headers: HTML_HEADERS,
+      });
+    }
+    const headers = new Headers(response.headers);
+    headers.set("X-Request-Id", id);
+    deps.logger.info("request", {
+      requestId: id,
+      method: request.method,
+      path,
+      status: response.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return new Response(response.body, { status: response.status, headers });
+  };
+}
+
+function notFound(): Response {
+  return new Response(layout("Not found", "<h1>Not found</h1><p><a href=\"/\">Home</a></p>", "bad"), {
+    status: 404,
+    headers: HTML_HEADERS,
+  });
+}
+
+/** A running reference server. */
+export interface RunningServer {
+  url: string;
+  server: Server;
+  installationStore: InstallationStore;
+  /** The in-process emulator in sandbox mode. */
+  emulator?: { url: string; close(): Promise<void> } | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the reference server. In sandbox mode (no client id) it starts the emulator in-process first
+ * and points itself at it.
+ */
+export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? jsonLogger();
+  let handler: ((r: Request) => Promise<Response>) | undefined;
+  const server = createServer(
+    toNodeListener((request) => (handler ? handler(request) : new Response("starting", { status: 503 })), {
+      maxBodyBytes: 1024 * 1024,
+    }),
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = config.publicUrl ?? `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
+  const stores = await openStores(config.databaseUrl);
+  let emulator: RunningServer["emulator"];
+  try {
+    let deps: AppDeps;
+    if (config.sandbox) {
+      const { startEmulator } = await import("../emulator/index.js");
+      const emu = await startEmulator({ port: 0, host: "127.0.0.1", appUrl: url });
+      emulator = emu;
+      deps = {
+        clientId: emu.app.clientId,
+        clientSecret: emu.app.clientSecret,
+        signingSecret: emu.app.signingSecret,
+        scopes: config.scopes,
+        userScopes: config.userScopes,
+        redirectUri: `${url}/slack/oauth_redirect`,
+        apiUrl: emu.apiUrl,
+        authorizeUrl: `${emu.url}/oauth/v2/authorize`,
+        ...stores,
+        logger,
+        sandbox: { emulatorUrl: emu.url },
+      };
+    } else {
+      deps = {
+        clientId: config.clientId ?? "",
+        clientSecret: config.clientSecret ?? "",
+        signingSecret: config.signingSecret ?? "",
+        scopes: config.scopes,
+        userScopes: config.userScopes,
+        redirectUri: config.redirectUri,
+        apiUrl: config.apiUrl,
+        authorizeUrl: config.authorizeUrl,
+        ...stores,
+        logger,
+      };
+    }
+    handler = createApp(deps);
+  } catch (error) {
+    await new Promise<void>((r) => server.close(() => r()));
+    await stores.close();
+    await emulator?.close();
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    server,
+    installationStore: stores.installationStore,
+    emulator,
+    close() {
+      closing ??= (async () => {
+        // Stop accepting, let in-flight requests finish, then release the stores.
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeIdleConnections();
+        });
+        await emulator?.close();
+        await stores.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { redact } from "../redact.js";
+import { type Command, ExitCode, UsageError } from "./command.js";
+import { emulatorCommand } from "./emulator.js";
+import { serveCommand } from "./serve.js";
+
+export { type Command, ExitCode, UsageError } from "./command.js";
+
+const commands: Command[] = [serveCommand, emulatorCommand];
+
+function help(): string {
+  const lines = [
+    "slack-oauth-kit: install a Slack app on many workspaces and keep its tokens.",
+    "",
+    "Usage: slack-oauth-kit <command> [options]",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    "",
+    "Run `slack-oauth-kit <command> --help` for a command's options.",
+    "Exit codes: 0 success, 1 failure, 2 bad usage.",
+  ];
+  return lines.join("\n");
+}
+
+/** Runs the CLI with `argv` (without `node` and the script) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    console.log(help());
+    return name ? ExitCode.Ok : ExitCode.Usage;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`Unknown command "${redact(name)}".\n\n${help()}`);
+    return ExitCode.Usage;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(`${command.summary}\n\nUsage: ${command.usage}`);
+    return ExitCode.Ok;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\nUsage: ${command.usage}`);
+      return ExitCode.Usage;
+    }
+    console.error(redact(error instanceof Error ? error.message : String(error)));
+    return ExitCode.Failure;
+  }
+}

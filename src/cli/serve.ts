@@ -1,0 +1,47 @@
+import { ConfigProblems, loadConfig } from "../app/config.js";
+import { type Command, ExitCode, parseOptions, parsePort } from "./command.js";
+
+/** `slack-oauth-kit serve` (= `npm start`): the reference server; sandbox mode without Slack credentials. */
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run the reference server (install page, OAuth callback, events, sign-in).",
+  usage: [
+    "slack-oauth-kit serve [--port N] [--host H]",
+    "",
+    "Configuration comes from the environment: SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET,",
+    "SLACK_SCOPES, SLACK_USER_SCOPES, SLACK_REDIRECT_URI, SLACK_API_URL, SLACK_AUTHORIZE_URL,",
+    "SLACK_OIDC_BASE_URL, DATABASE_URL, REDIS_URL, SLACK_TOKEN_ENCRYPTION_KEY, PORT (default 3000), HOST.",
+    "Without SLACK_CLIENT_ID the server runs in sandbox mode against the built-in Slack emulator.",
+    "Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration.",
+  ].join("\n"),
+  async run(argv) {
+    const { values } = parseOptions(argv, { port: { type: "string" }, host: { type: "string" } });
+    let config: ReturnType<typeof loadConfig>;
+    try {
+      config = loadConfig(process.env);
+    } catch (error) {
+      if (error instanceof ConfigProblems) {
+        console.error(error.message);
+        return ExitCode.Usage;
+      }
+      throw error;
+    }
+    if (values.port !== undefined) config.port = parsePort(values.port, config.port);
+    if (values.host !== undefined) config.host = values.host;
+    for (const w of config.warnings) console.error(`warning: ${w}`);
+    const { startServer } = await import("../app/server.js");
+    const running = await startServer(config);
+    process.stdout.write(
+      config.sandbox
+        ? `\nslack-oauth-kit is running in SANDBOX mode (no SLACK_CLIENT_ID): a local Slack emulator plays Slack.\n\n  Open ${running.url}/ and click "Add to Slack".\n\n  Emulator: ${running.emulator?.url ?? ""}\n\nPress Ctrl+C to stop.\n`
+        : `\nslack-oauth-kit is running on ${running.url}/\n  install:  ${running.url}/slack/install\n  redirect: ${running.url}/slack/oauth_redirect\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    });
+    process.stdout.write("Shutting down: finishing in-flight requests...\n");
+    await running.close();
+    return ExitCode.Ok;
+  },
+};

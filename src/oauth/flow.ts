@@ -1,0 +1,431 @@
+import { timingSafeEqual } from "node:crypto";
+import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
+import type { Installation } from "../model/installation.js";
+import { type AuthTestReply, installationFromV1Response, installationFromV2Response } from "../model/parse.js";
+import { type Logger, consoleLogger, redact, registerSecret } from "../redact.js";
+import { buildStateCookie, buildStateCookieDeletion, readCookie, STATE_COOKIE_NAME } from "../state/cookie.js";
+import { consumeState, type StateStore } from "../state/state.js";
+import type { InstallationStore } from "../stores/installation-store.js";
+import { AuthorizeUrlGenerator, generatePkce } from "./authorize-url.js";
+import { HTML_HEADERS } from "./html.js";
+import {
+  type FailurePageContext,
+  type InstallPageContext,
+  renderFailurePage,
+  renderInstallPage,
+  renderSuccessPage,
+  type SuccessPageContext,
+} from "./pages.js";
+
+/** The Slack Web API calls the install flow makes (satisfied by `SlackApiClient`). */
+export interface OAuthFlowApi {
+  oauthV2Access(args: {
+    clientId: string;
+    clientSecret?: string;
+    code: string;
+    redirectUri?: string;
+    codeVerifier?: string;
+  }): Promise<Record<string, unknown>>;
+  oauthAccess(args: { clientId: string; clientSecret: string; code: string; redirectUri?: string }): Promise<
+    Record<string, unknown>
+  >;
+  authTest(token: string): Promise<Record<string, unknown>>;
+}
+
+/** Per-call install options (override the flow's config). */
+export interface InstallOptions {
+  scopes?: string[];
+  userScopes?: string[];
+  redirectUri?: string;
+  /** Workspace id to preselect on Slack's consent page. */
+  team?: string;
+  /** Small JSON-serialisable data that travels server-side with the state and reaches the hooks. */
+  metadata?: Record<string, unknown>;
+}
+
+/** What the installation hooks receive. */
+export interface InstallationHookContext {
+  installation: Installation;
+  /** The callback request: cookies and headers let the app link the install to its own user account. */
+  request: Request;
+  /** Metadata given when the install started. */
+  metadata: Record<string, unknown> | undefined;
+}
+
+/** Options of {@link OAuthFlow}. */
+export interface OAuthFlowOptions {
+  clientId: string;
+  /** Required unless `pkce` is on and the app is a public client. */
+  clientSecret?: string;
+  scopes?: string[];
+  userScopes?: string[];
+  /** Must equal one of the app's configured Redirect URLs; sent to Slack on authorize and on exchange. */
+  redirectUri?: string;
+  stateStore: StateStore;
+  installationStore: InstallationStore;
+  api: OAuthFlowApi;
+  /** Slack's authorize URL (default `https://slack.com/oauth/v2/authorize`, or `/oauth/authorize` for v1). */
+  authorizationUrl?: string;
+  /** `v2` (default) for Slack apps; `v1` for legacy (classic) apps using `oauth.access`. */
+  version?: "v2" | "v1";
+  /** Add PKCE (S256) to every install: the verifier is kept server-side with the state. */
+  pkce?: boolean;
+  /** Redirect to Slack straight away instead of rendering the install page. */
+  directInstall?: boolean;
+  /** Path of the install route (default `/slack/install`), used for "start again" links. */
+  installPath?: string;
+  /** Path of the callback route (default `/slack/oauth_redirect`). */
+  redirectPath?: string;
+  stateCookieName?: string;
+  /** State lifetime in seconds, for the cookie (default 600; keep equal to the state store's TTL). */
+  stateCookieMaxAge?: number;
+  /** Force the cookie's `Secure` flag (default: on, except for plain http://localhost). */
+  secureCookie?: boolean;
+  /** Runs before saving. Return `false` to refuse the installation; may change `installation.customValues`. */
+  beforeInstallation?: (ctx: InstallationHookContext) => boolean | undefined | Promise<boolean | undefined>;
+  /** Runs after saving. May return a `Response` to replace the success page. */
+  afterInstallation?: (ctx: InstallationHookContext) => Response | undefined | Promise<Response | undefined>;
+  /** Redirect here on success instead of rendering the success page. */
+  successUrl?: string;
+  /** Redirect here on failure (with `?error=<code>`) instead of rendering the failure page. */
+  failureUrl?: string;
+  renderInstallPage?: (ctx: InstallPageContext) => string | Response;
+  renderSuccessPage?: (ctx: SuccessPageContext) => string | Response;
+  renderFailurePage?: (ctx: FailurePageContext) => string | Response;
+  /** Display name on the default install page. */
+  appName?: string;
+  logger?: Logger;
+  /**
+   * > [!WARNING]
+   * > Accepts callbacks that carry no `state` at all: installs started from the App Directory or from
+   * > "Install to workspace" in the app's settings, which Slack sends without a state. Such a callback is
+   * > not bound to any browser, so an attacker can make a victim's browser complete an install of the
+   * > attacker's choosing (login CSRF). Callbacks that DO carry a state are still fully checked.
+   * > Every state-less install is logged as a warning.
+   */
+  dangerouslyAllowInstallsWithoutState?: boolean;
+}
+
+/** Largest callback URL we read (Slack's are a few hundred bytes). */
+const MAX_URL_LENGTH = 8 * 1024;
+
+/** Plain-words messages for each callback failure. */
+const MESSAGES: Partial<Record<string, string>> = {
+  [ErrorCode.InstallCancelled]: "The installation was cancelled on Slack's page. Nothing was installed.",
+  [ErrorCode.MissingCode]: "Slack did not send an authorization code with this link.",
+  [ErrorCode.StateMissing]:
+    "This link has no state parameter, so it cannot be tied to your browser. Please start the installation from this site.",
+  [ErrorCode.StateInvalid]: "This installation link is not valid. Please start again.",
+  [ErrorCode.StateExpired]: "This installation link has expired (links last 10 minutes). Please start again.",
+  [ErrorCode.StateReused]: "This installation link was already used. Each link works once: please start again.",
+  [ErrorCode.StateCookieMissing]:
+    "Your browser did not send the cookie set when the installation started (another browser, a private window, or blocked cookies). Please start again in this browser.",
+  [ErrorCode.StateCookieMismatch]:
+    "This installation was started in another browser or tab session. Please start again in this browser.",
+  [ErrorCode.InstallVetoed]: "The app refused this installation.",
+  [ErrorCode.InstallFailed]: "Slack or the app's storage failed while completing the installation. Nothing was saved; please try again.",
+  [ErrorCode.BadRequest]: "The request is malformed.",
+};
+
+/** An install-flow failure with a stable code and the HTTP status of its page. */
+export class OAuthFlowError extends SlackOAuthError {}
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * The install flow, framework-neutral: `Request → Response`. Mount `handleInstall` on `GET /slack/install`
+ * and `handleCallback` on `GET /slack/oauth_redirect` (or let `handle` route both).
+ *
+ * @example
+ * ```ts
+ * const flow = new OAuthFlow({
+ *   clientId: process.env.SLACK_CLIENT_ID ?? "",
+ *   clientSecret: process.env.SLACK_CLIENT_SECRET ?? "",
+ *   scopes: ["commands", "chat:write"],
+ *   stateStore: new MemoryStateStore(),
+ *   installationStore: new MemoryInstallationStore(),
+ *   api: new SlackApiClient(),
+ * });
+ * const response = await flow.handle(new Request("http://localhost:3000/slack/install"));
+ * ```
+ * @see https://docs.slack.dev/authentication/installing-with-oauth
+ */
+export class OAuthFlow {
+  readonly #o: OAuthFlowOptions;
+  readonly #urls: AuthorizeUrlGenerator;
+  readonly #log: Logger;
+  readonly installPath: string;
+  readonly redirectPath: string;
+
+  constructor(options: OAuthFlowOptions) {
+    if (!options || typeof options.clientId !== "string" || options.clientId.length === 0) {
+      throw new ConfigError("OAuthFlow: clientId is required (SLACK_CLIENT_ID)");
+    }
+    if (!options.clientSecret && !options.pkce) {
+      throw new ConfigError("OAuthFlow: clientSecret is required (SLACK_CLIENT_SECRET) unless pkce is on");
+    }
+    if (options.version === "v1" && !options.clientSecret) throw new ConfigError("OAuthFlow: v1 apps need clientSecret");
+    if (!options.stateStore || !options.installationStore || !options.api) {
+      throw new ConfigError("OAuthFlow: stateStore, installationStore and api are required");
+    }
+    registerSecret(options.clientSecret);
+    this.#o = options;
+    this.#log = options.logger ?? consoleLogger;
+    this.installPath = options.installPath ?? "/slack/install";
+    this.redirectPath = options.redirectPath ?? "/slack/oauth_redirect";
+    const version = options.version ?? "v2";
+    this.#urls = new AuthorizeUrlGenerator({
+      clientId: options.clientId,
+      scopes: options.scopes ?? [],
+      userScopes: options.userScopes ?? [],
+      ...(options.redirectUri ? { redirectUri: options.redirectUri } : {}),
+      ...(options.authorizationUrl ? { authorizationUrl: options.authorizationUrl } : {}),
+      version,
+    });
+    if (options.dangerouslyAllowInstallsWithoutState) {
+      this.#log.warn(
+        "OAuthFlow: dangerouslyAllowInstallsWithoutState is ON: callbacks without a state are accepted unbound to any browser",
+      );
+    }
+  }
+
+  /** Routes `GET installPath` and `GET redirectPath`; returns `undefined` for any other request. */
+  async handle(request: Request): Promise<Response | undefined> {
+    const path = new URL(request.url).pathname;
+    if (path === this.installPath) return this.handleInstall(request);
+    if (path === this.redirectPath) return this.handleCallback(request);
+    return undefined;
+  }
+
+  /**
+   * Starts an install: issues a one-time state (data kept server-side), binds it to the browser with the
+   * state cookie, and renders the install page (or redirects to Slack with `directInstall`).
+   */
+  async handleInstall(request: Request, options: InstallOptions = {}): Promise<Response> {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
+    }
+    const { url, cookie } = await this.startInstall(request, options);
+    const headers = new Headers({ "Cache-Control": "no-store" });
+    headers.append("Set-Cookie", cookie);
+    if (this.#o.directInstall) {
+      headers.set("Location", url);
+      return new Response(null, { status: 302, headers });
+    }
+    const page = (this.#o.renderInstallPage ?? renderInstallPage)({ url, appName: this.#o.appName });
+    return this.#page(page, 200, headers);
+  }
+
+  /**
+   * Issues a state and returns the authorize URL and the `Set-Cookie` value, for apps that render their
+   * own page or button.
+   */
+  async startInstall(request: Request, options: InstallOptions = {}): Promise<{ url: string; state: string; cookie: string }> {
+    const data: Record<string, unknown> = { t: "install" };
+    const redirectUri = options.redirectUri ?? this.#o.redirectUri;
+    if (redirectUri) data.redirectUri = redirectUri;
+    if (options.metadata !== undefined) data.metadata = options.metadata;
+    let codeChallenge: string | undefined;
+    if (this.#o.pkce) {
+      const pkce = await generatePkce();
+      data.codeVerifier = pkce.codeVerifier;
+      codeChallenge = pkce.codeChallenge;
+    }
+    const state = await this.#o.stateStore.issue(data);
+    const url = this.#urls.generate(state, {
+      ...(options.scopes ? { scopes: options.scopes } : {}),
+      ...(options.userScopes ? { userScopes: options.userScopes } : {}),
+      ...(redirectUri ? { redirectUri } : {}),
+      ...(options.team ? { team: options.team } : {}),
+      ...(codeChallenge ? { codeChallenge } : {}),
+    });
+    return { url, state, cookie: this.#cookie(request, state) };
+  }
+
+  /** Handles Slack's redirect back: checks, exchanges the code, saves the installation, renders the result. */
+  async handleCallback(request: Request): Promise<Response> {
+    try {
+      return await this.#callback(request);
+    } catch (error) {
+      if (error instanceof OAuthFlowError) return this.#failure(request, error);
+      this.#log.error(`OAuthFlow: unexpected failure: ${redact(String(error))}`);
+      return this.#failure(request, new OAuthFlowError(ErrorCode.InstallFailed, MESSAGES[ErrorCode.InstallFailed] ?? "", { status: 500, cause: error }));
+    }
+  }
+
+  async #callback(request: Request): Promise<Response> {
+    if (request.url.length > MAX_URL_LENGTH) throw this.#err(ErrorCode.BadRequest, 414, "The link is far too long to be an installation callback.");
+    if (request.method !== "GET" && request.method !== "HEAD") throw this.#err(ErrorCode.BadRequest, 405);
+    const query = new URL(request.url).searchParams;
+    const error = query.get("error");
+    const code = query.get("code");
+    const state = query.get("state");
+    const cookie = readCookie(request.headers, this.#o.stateCookieName ?? STATE_COOKIE_NAME);
+
+    if (error !== null) {
+      // Burn the state when it belongs to this browser, so the link cannot be replayed.
+      if (state && cookie && constantTimeEqual(cookie, state)) await consumeState(this.#o.stateStore, state);
+      if (error === "access_denied") throw this.#err(ErrorCode.InstallCancelled, 400);
+      throw this.#err(ErrorCode.AuthorizationFailed, 400, `Slack reported an error: "${error.slice(0, 200)}". Nothing was installed.`);
+    }
+    if (!code) throw this.#err(ErrorCode.MissingCode, 400);
+
+    let data: Record<string, unknown> = {};
+    if (!state) {
+      if (!this.#o.dangerouslyAllowInstallsWithoutState) throw this.#err(ErrorCode.StateMissing, 400);
+      this.#log.warn("OAuthFlow: accepting an install callback WITHOUT state (dangerouslyAllowInstallsWithoutState)");
+    } else {
+      if (!cookie) throw this.#err(ErrorCode.StateCookieMissing, 400);
+      if (!constantTimeEqual(cookie, state)) throw this.#err(ErrorCode.StateCookieMismatch, 400);
+      const result = await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+        throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
+      });
+      if (!result.ok) {
+        const byReason = {
+          malformed: ErrorCode.StateInvalid,
+          unknown: ErrorCode.StateInvalid,
+          expired: ErrorCode.StateExpired,
+          used: ErrorCode.StateReused,
+        } as const;
+        throw this.#err(byReason[result.reason], 400);
+      }
+      data = result.data;
+    }
+
+    const installation = await this.#exchange(code, data);
+    const metadata = (data.metadata as Record<string, unknown> | undefined) ?? undefined;
+    const ctx: InstallationHookContext = { installation, request, metadata };
+    if (this.#o.beforeInstallation) {
+      const verdict = await this.#o.beforeInstallation(ctx);
+      if (verdict === false) throw this.#err(ErrorCode.InstallVetoed, 403);
+    }
+    try {
+      await this.#o.installationStore.save(ctx.installation);
+    } catch (e) {
+      this.#log.error(`OAuthFlow: saving the installation failed: ${redact(String(e))}`);
+      throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
+    }
+    this.#log.info(
+      `OAuthFlow: installed app ${ctx.installation.appId ?? "?"} on ${ctx.installation.enterpriseId ?? "-"}/${ctx.installation.teamId ?? "-"} by ${ctx.installation.userId}`,
+    );
+    const headers = new Headers({ "Cache-Control": "no-store" });
+    headers.append("Set-Cookie", this.#deleteCookie(request));
+    const custom = this.#o.afterInstallation ? await this.#o.afterInstallation(ctx) : undefined;
+    if (custom) return withCookie(custom, headers);
+    if (this.#o.successUrl) {
+      headers.set("Location", this.#o.successUrl);
+      return new Response(null, { status: 302, headers });
+    }
+    const page = (this.#o.renderSuccessPage ?? renderSuccessPage)(successContext(ctx.installation));
+    return this.#page(page, 200, headers);
+  }
+
+  async #exchange(code: string, data: Record<string, unknown>): Promise<Installation> {
+    const o = this.#o;
+    const redirectUri = typeof data.redirectUri === "string" ? data.redirectUri : o.redirectUri;
+    try {
+      if (o.version === "v1") {
+        const reply = await o.api.oauthAccess({
+          clientId: o.clientId,
+          clientSecret: o.clientSecret ?? "",
+          code,
+          ...(redirectUri ? { redirectUri } : {}),
+        });
+        const bot = (reply.bot ?? {}) as Record<string, unknown>;
+        const authTest =
+          typeof bot.bot_access_token === "string" ? ((await o.api.authTest(bot.bot_access_token)) as AuthTestReply) : undefined;
+        return installationFromV1Response(reply, { authTest });
+      }
+      const reply = await o.api.oauthV2Access({
+        clientId: o.clientId,
+        ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
+        code,
+        ...(redirectUri ? { redirectUri } : {}),
+        ...(typeof data.codeVerifier === "string" ? { codeVerifier: data.codeVerifier } : {}),
+      });
+      const botToken = reply.token_type !== "user" && typeof reply.access_token === "string" ? reply.access_token : undefined;
+      const userToken = (reply.authed_user as Record<string, unknown> | undefined)?.access_token;
+      // auth.test gives the bot id (not in oauth.v2.access) and the org URL of org-wide installs.
+      const authTestToken = botToken ?? (reply.is_enterprise_install === true && typeof userToken === "string" ? userToken : undefined);
+      const authTest = authTestToken ? ((await o.api.authTest(authTestToken)) as AuthTestReply) : undefined;
+      // With only a user token, keep auth.test's org URL but never take its bot_id.
+      const botInfo: AuthTestReply | undefined = botToken ? authTest : authTest?.url ? { url: authTest.url } : undefined;
+      return installationFromV2Response(reply, { authTest: botInfo });
+    } catch (e) {
+      this.#log.error(`OAuthFlow: code exchange failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+      throw this.#err(ErrorCode.InstallFailed, 502, undefined, e);
+    }
+  }
+
+  #err(code: (typeof ErrorCode)[keyof typeof ErrorCode], status: number, message?: string, cause?: unknown): OAuthFlowError {
+    return new OAuthFlowError(code, message ?? MESSAGES[code] ?? "The installation failed.", { status, cause });
+  }
+
+  #failure(request: Request, error: OAuthFlowError): Response {
+    const headers = new Headers({ "Cache-Control": "no-store" });
+    headers.append("Set-Cookie", this.#deleteCookie(request));
+    if (this.#o.failureUrl) {
+      const target = new URL(this.#o.failureUrl, request.url);
+      target.searchParams.set("error", error.code);
+      headers.set("Location", target.toString());
+      return new Response(null, { status: 302, headers });
+    }
+    const retryUrl = this.installPath;
+    const page = (this.#o.renderFailurePage ?? renderFailurePage)({
+      code: error.code,
+      message: error.message,
+      status: error.status,
+      retryUrl,
+    });
+    return this.#page(page, error.status, headers);
+  }
+
+  #page(page: string | Response, status: number, headers: Headers): Response {
+    if (page instanceof Response) return withCookie(page, headers);
+    for (const [k, v] of Object.entries(HTML_HEADERS)) headers.set(k, v);
+    return new Response(page, { status, headers });
+  }
+
+  #cookie(request: Request, state: string): string {
+    return buildStateCookie(state, {
+      requestUrl: request.url,
+      ...(this.#o.stateCookieName ? { name: this.#o.stateCookieName } : {}),
+      ...(this.#o.stateCookieMaxAge ? { maxAgeSeconds: this.#o.stateCookieMaxAge } : {}),
+      ...(this.#o.secureCookie !== undefined ? { secure: this.#o.secureCookie } : {}),
+    });
+  }
+
+  #deleteCookie(request: Request): string {
+    return buildStateCookieDeletion({
+      requestUrl: request.url,
+      ...(this.#o.stateCookieName ? { name: this.#o.stateCookieName } : {}),
+      ...(this.#o.secureCookie !== undefined ? { secure: this.#o.secureCookie } : {}),
+    });
+  }
+}
+
+/** Adds our headers (the cookie deletion) to a custom Response without dropping its own `Set-Cookie`s. */
+function withCookie(response: Response, extra: Headers): Response {
+  const headers = new Headers(response.headers);
+  for (const c of extra.getSetCookie()) headers.append("Set-Cookie", c);
+  if (!headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
+
+function successContext(i: Installation): SuccessPageContext {
+  if (i.isEnterpriseInstall && i.enterpriseUrl && i.appId) {
+    const base = i.enterpriseUrl.endsWith("/") ? i.enterpriseUrl : `${i.enterpriseUrl}/`;
+    return { installation: i, openUrl: `${base}manage/organization/apps/profile/${encodeURIComponent(i.appId)}/workspaces/add` };
+  }
+  const team = i.teamId ?? "";
+  const app = i.appId ?? "";
+  return {
+    installation: i,
+    openUrl: `slack://app?team=${encodeURIComponent(team)}&id=${encodeURIComponent(app)}`,
+    webUrl: `https://slack.com/app_redirect?app=${encodeURIComponent(app)}&team=${encodeURIComponent(team)}`,
+  };
+}

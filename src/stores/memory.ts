@@ -1,0 +1,441 @@
+/**
+ * In-process stores: {@link MemoryInstallationStore} and {@link MemoryStateStore}. Nothing survives a
+ * restart and nothing is shared between processes: use them for tests, the emulator's sandbox and
+ * single-process apps that reinstall on boot.
+ */
+import { type Bot, type Installation, toBot } from "../model/installation.js";
+import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import {
+  type BotQuery,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  normalizeQuery,
+  type WorkspaceQuery,
+} from "./installation-store.js";
+import {
+  checkQuery,
+  cloneJson,
+  overlayLatestBot,
+  prepareInstallation,
+  resolveStateTiming,
+  type StateStoreTimingOptions,
+  serializeStateData,
+} from "./store-helpers.js";
+
+/**
+ * Options of {@link MemoryInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryInstallationStore({ historicalData: true });
+ * ```
+ */
+export interface MemoryInstallationStoreOptions {
+  /**
+   * Keep every saved installation and bot (default `false`: only the latest per user and the latest bot
+   * per workspace). Lookups never read the history; {@link MemoryInstallationStore.listHistory} does.
+   */
+  historicalData?: boolean;
+}
+
+/** A saved installation with its save sequence number (the order that defines "latest"). */
+interface Row {
+  seq: number;
+  inst: Installation;
+}
+
+/** Everything kept for one workspace (or one org for org-wide installs). */
+interface Workspace {
+  /** Latest bot, or undefined after `deleteBot` / when no install had a bot. */
+  bot: Bot | undefined;
+  /** Latest installation of the workspace, any user. */
+  latest: Row | undefined;
+  /** Latest installation per user id. */
+  users: Map<string, Row>;
+  /** With `historicalData`: every installation saved, oldest first. */
+  installationHistory: Row[] | undefined;
+  /** With `historicalData`: every bot saved, oldest first. */
+  botHistory: Bot[] | undefined;
+}
+
+// Map keys for "no enterprise" and "org-wide (no team)": empty / control strings, never a valid id.
+const NO_ENTERPRISE = "";
+const ORG = "\u0001";
+
+/**
+ * Workspaces by enterprise, then by team (org-wide installs under {@link ORG}). Two lookups of the
+ * caller's own id strings are cheaper than building and hashing a composite key on every request.
+ */
+type Index = Map<string, Map<string, Workspace>>;
+
+/** The [enterprise, team] keys of a validated query (see `resolveWorkspace`), inlined: this is the hot path. */
+function enterpriseKey(q: InstallationQuery): string {
+  return q.enterpriseId || NO_ENTERPRISE;
+}
+function teamKey(q: InstallationQuery): string {
+  return q.isEnterpriseInstall === true || !q.teamId ? ORG : q.teamId;
+}
+
+function copyBot(b: Bot): Bot {
+  return { ...b, botScopes: b.botScopes.slice(), customValues: cloneJson(b.customValues) };
+}
+function copyInstallation(i: Installation): Installation {
+  return {
+    ...i,
+    botScopes: i.botScopes.slice(),
+    userScopes: i.userScopes.slice(),
+    customValues: cloneJson(i.customValues),
+  };
+}
+
+/**
+ * An {@link InstallationStore} in process memory: `Map`s keyed by workspace, O(1) lookups, copies out.
+ *
+ * "Latest" is the order of `save` calls (a monotonic sequence), not `installedAt`: a refreshed token is
+ * saved with its original `installedAt` and must still win.
+ *
+ * @example
+ * ```ts
+ * import { MemoryInstallationStore } from "slack-oauth-kit/stores/memory";
+ * const store = new MemoryInstallationStore();
+ * await store.save(installation);
+ * const bot = await store.findBot({ enterpriseId: installation.enterpriseId, teamId: installation.teamId });
+ * ```
+ */
+export class MemoryInstallationStore implements InstallationStore {
+  readonly #index: Index = new Map();
+  readonly #history: boolean;
+  #seq = 0;
+
+  constructor(options: MemoryInstallationStoreOptions = {}) {
+    this.#history = options.historicalData === true;
+  }
+
+  /**
+   * Saves an installation: it becomes the workspace's latest, its user's latest, and (when it has a
+   * bot token) the workspace's latest bot. Throws `InvalidArgumentError` for bad input; nothing is written.
+   *
+   * @example
+   * ```ts
+   * await store.save(installation);
+   * ```
+   */
+  async save(installation: Installation): Promise<void> {
+    const inst = prepareInstallation(installation);
+    const e = inst.enterpriseId || NO_ENTERPRISE;
+    const t = inst.isEnterpriseInstall || !inst.teamId ? ORG : inst.teamId;
+    let teams = this.#index.get(e);
+    if (teams === undefined) {
+      teams = new Map();
+      this.#index.set(e, teams);
+    }
+    let ws = teams.get(t);
+    if (ws === undefined) {
+      ws = {
+        bot: undefined,
+        latest: undefined,
+        users: new Map(),
+        installationHistory: this.#history ? [] : undefined,
+        botHistory: this.#history ? [] : undefined,
+      };
+      teams.set(t, ws);
+    }
+    const row: Row = { seq: ++this.#seq, inst };
+    ws.users.set(inst.userId, row);
+    ws.latest = row;
+    ws.installationHistory?.push(row);
+    const bot = toBot(inst);
+    if (bot !== undefined) {
+      ws.bot = bot;
+      ws.botHistory?.push(bot);
+    }
+  }
+
+  /**
+   * Returns a copy of the workspace's (or org's) latest bot, or `undefined`.
+   *
+   * @example
+   * ```ts
+   * const bot = await store.findBot({ enterpriseId: "E123", teamId: "T123", isEnterpriseInstall: false });
+   * ```
+   */
+  async findBot(query: BotQuery): Promise<Bot | undefined> {
+    const q = checkQuery(query, "findBot");
+    const bot = this.#index.get(enterpriseKey(q))?.get(teamKey(q))?.bot;
+    return bot === undefined ? undefined : copyBot(bot);
+  }
+
+  /**
+   * Returns a copy of the latest installation (with `userId`, that user's latest), its bot fields taken
+   * from the workspace's latest bot; `undefined` when there is none.
+   *
+   * @example
+   * ```ts
+   * const inst = await store.findInstallation({ teamId: "T123", userId: "U123" });
+   * ```
+   */
+  async findInstallation(query: InstallationQuery): Promise<Installation | undefined> {
+    const q = checkQuery(query, "findInstallation");
+    const ws = this.#index.get(enterpriseKey(q))?.get(teamKey(q));
+    if (ws === undefined) return undefined;
+    const row = q.userId === undefined ? ws.latest : ws.users.get(q.userId);
+    return row === undefined ? undefined : overlayLatestBot(copyInstallation(row.inst), ws.bot);
+  }
+
+  /**
+   * Deletes the workspace's bot (all of its bots, history included). Installations stay.
+   *
+   * @example
+   * ```ts
+   * await store.deleteBot({ teamId: "T123" }); // on tokens_revoked for the bot
+   * ```
+   */
+  async deleteBot(query: WorkspaceQuery): Promise<void> {
+    const q = normalizeQuery(query, "deleteBot");
+    const ws = this.#workspace(q);
+    if (ws === undefined) return;
+    ws.bot = undefined;
+    if (ws.botHistory) ws.botHistory = [];
+    this.#dropIfEmpty(q, ws);
+  }
+
+  /**
+   * Deletes installations, as slack_sdk does: with `userId`, every installation of that user (history
+   * included), and the workspace's latest becomes the latest remaining one; without `userId`, every
+   * installation of the workspace. The bot is kept either way (use {@link deleteBot} or {@link deleteAll}).
+   *
+   * @example
+   * ```ts
+   * await store.deleteInstallation({ teamId: "T123", userId: "U123" }); // on tokens_revoked for a user
+   * ```
+   */
+  async deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+    const q = normalizeQuery(query, "deleteInstallation");
+    const ws = this.#workspace(q);
+    if (ws === undefined) return;
+    const userId = q.userId;
+    if (userId === undefined) {
+      ws.users.clear();
+      ws.latest = undefined;
+      if (ws.installationHistory) ws.installationHistory = [];
+    } else {
+      ws.users.delete(userId);
+      if (ws.latest?.inst.userId === userId) {
+        let next: Row | undefined;
+        for (const row of ws.users.values()) if (next === undefined || row.seq > next.seq) next = row;
+        ws.latest = next;
+      }
+      if (ws.installationHistory)
+        ws.installationHistory = ws.installationHistory.filter((r) => r.inst.userId !== userId);
+    }
+    this.#dropIfEmpty(q, ws);
+  }
+
+  /**
+   * Deletes everything of a workspace (or org, with `enterpriseId` and no `teamId`): installations and bots.
+   *
+   * @example
+   * ```ts
+   * await store.deleteAll({ enterpriseId: "E123", teamId: "T123" }); // on app_uninstalled
+   * ```
+   */
+  async deleteAll(query: WorkspaceQuery): Promise<void> {
+    const q = normalizeQuery(query, "deleteAll");
+    const teams = this.#index.get(enterpriseKey(q));
+    teams?.delete(teamKey(q));
+    if (teams?.size === 0) this.#index.delete(enterpriseKey(q));
+  }
+
+  /**
+   * Returns copies of the kept history of a workspace, oldest first (with `userId`, that user's
+   * installations only). Empty unless the store was created with `historicalData: true`. Installations
+   * are returned as saved, without the latest-bot overlay.
+   *
+   * @example
+   * ```ts
+   * const store = new MemoryInstallationStore({ historicalData: true });
+   * const { installations, bots } = await store.listHistory({ teamId: "T123" });
+   * ```
+   */
+  async listHistory(query: DeleteInstallationQuery): Promise<{ installations: Installation[]; bots: Bot[] }> {
+    const q = normalizeQuery(query, "listHistory");
+    const ws = this.#workspace(q);
+    const rows = (ws?.installationHistory ?? []).filter((r) => q.userId === undefined || r.inst.userId === q.userId);
+    return { installations: rows.map((r) => copyInstallation(r.inst)), bots: (ws?.botHistory ?? []).map(copyBot) };
+  }
+
+  /**
+   * Nothing to release; present for symmetry with the other backends.
+   *
+   * @example
+   * ```ts
+   * await store.close();
+   * ```
+   */
+  async close(): Promise<void> {}
+
+  #workspace(q: InstallationQuery): Workspace | undefined {
+    return this.#index.get(enterpriseKey(q))?.get(teamKey(q));
+  }
+
+  #dropIfEmpty(q: InstallationQuery, ws: Workspace): void {
+    if (ws.bot !== undefined || ws.users.size > 0 || ws.installationHistory?.length || ws.botHistory?.length) return;
+    const teams = this.#index.get(enterpriseKey(q));
+    teams?.delete(teamKey(q));
+    if (teams?.size === 0) this.#index.delete(enterpriseKey(q));
+  }
+}
+
+/**
+ * Options of {@link MemoryStateStore}: `ttlSeconds` (default 600) and `clock` (epoch ms, for tests).
+ *
+ * @example
+ * ```ts
+ * const states = new MemoryStateStore({ ttlSeconds: 300, clock: () => Date.now() });
+ * ```
+ */
+export interface MemoryStateStoreOptions extends StateStoreTimingOptions {}
+
+/** One issued state: its data (JSON) until consumed, then a tombstone saying why it is gone. */
+interface StateEntry {
+  expiresAt: number;
+  json: string | undefined;
+  status: "live" | "used" | "expired";
+}
+
+/**
+ * A one-time {@link StateStore} in process memory. Expired entries are swept as calls come in, from the
+ * oldest, so the cost is amortised O(1) per call. Consumed and expired states leave a tombstone for one
+ * more lifetime so that {@link MemoryStateStore.consumeDetailed} can tell "used" and "expired" apart.
+ *
+ * @example
+ * ```ts
+ * import { MemoryStateStore } from "slack-oauth-kit/stores/memory";
+ * const states = new MemoryStateStore({ ttlSeconds: 600 });
+ * const state = await states.issue({ redirectTo: "/" });
+ * const data = await states.consume(state); // { redirectTo: "/" }, then undefined forever
+ * ```
+ */
+export class MemoryStateStore implements StateStore {
+  // Insertion order = expiry order (one TTL for all), so sweeping from the front stops at the first live one.
+  readonly #entries = new Map<string, StateEntry>();
+  readonly #ttlMs: number;
+  readonly #clock: () => number;
+
+  constructor(options: MemoryStateStoreOptions = {}) {
+    const t = resolveStateTiming(options);
+    this.#ttlMs = t.ttlMs;
+    this.#clock = t.clock;
+  }
+
+  /**
+   * Issues a new state (256 random bits, base64url) carrying a copy of `data`.
+   *
+   * @example
+   * ```ts
+   * const state = await states.issue({ redirectTo: "/welcome" });
+   * ```
+   */
+  async issue(data?: Record<string, unknown>): Promise<string> {
+    const json = serializeStateData(data);
+    const now = this.#clock();
+    this.#sweep(now);
+    const state = generateState();
+    this.#entries.set(state, { expiresAt: now + this.#ttlMs, json, status: "live" });
+    return state;
+  }
+
+  /**
+   * Consumes a state: its data the first time, `undefined` when malformed, unknown, expired or used.
+   *
+   * @example
+   * ```ts
+   * const data = await states.consume(url.searchParams.get("state") ?? "");
+   * if (data === undefined) return new Response("invalid state", { status: 400 });
+   * ```
+   */
+  async consume(state: string): Promise<Record<string, unknown> | undefined> {
+    const r = await this.consumeDetailed(state);
+    return r.ok ? r.data : undefined;
+  }
+
+  /**
+   * Like {@link consume}, but says why a state was refused (`malformed`, `unknown`, `expired`, `used`).
+   *
+   * @example
+   * ```ts
+   * const r = await states.consumeDetailed(state);
+   * if (!r.ok && r.reason === "used") console.log("this link was already used");
+   * ```
+   */
+  async consumeDetailed(state: string): Promise<ConsumeResult> {
+    if (!isWellFormedState(state)) return { ok: false, reason: "malformed" };
+    const now = this.#clock();
+    const entry = this.#entries.get(state);
+    this.#sweep(now);
+    if (entry === undefined) return { ok: false, reason: "unknown" };
+    if (entry.status !== "live") return { ok: false, reason: entry.status };
+    const json = entry.json;
+    entry.json = undefined;
+    if (now >= entry.expiresAt || json === undefined) {
+      entry.status = "expired";
+      return { ok: false, reason: "expired" };
+    }
+    entry.status = "used";
+    return { ok: true, data: JSON.parse(json) as Record<string, unknown> };
+  }
+
+  /**
+   * Removes every state past its lifetime (data and tombstones) now, and returns how many. Not needed in
+   * normal use: calls sweep as they go.
+   *
+   * @example
+   * ```ts
+   * const removed = states.removeExpired();
+   * ```
+   */
+  removeExpired(): number {
+    const now = this.#clock();
+    let n = 0;
+    for (const [k, e] of this.#entries) {
+      if (now >= e.expiresAt) {
+        this.#entries.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Number of entries held (live states and tombstones): for tests and metrics.
+   *
+   * @example
+   * ```ts
+   * console.log(states.size);
+   * ```
+   */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /**
+   * Drops every state.
+   *
+   * @example
+   * ```ts
+   * await states.close();
+   * ```
+   */
+  async close(): Promise<void> {
+    this.#entries.clear();
+  }
+
+  /** Removes entries a full lifetime past expiry (tombstones included), oldest first; stops at the first younger one. */
+  #sweep(now: number): void {
+    for (const [k, e] of this.#entries) {
+      if (now < e.expiresAt + this.#ttlMs) return;
+      this.#entries.delete(k);
+    }
+  }
+}

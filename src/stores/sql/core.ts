@@ -1,0 +1,686 @@
+/**
+ * The one SQL implementation of {@link InstallationStore} and {@link StateStore}. SQLite, PostgreSQL and
+ * MySQL stores are this core plus a {@link Dialect} and a driver adapter ({@link SqlExecutor}).
+ *
+ * Design notes (they hold for every dialect):
+ * - "Latest" is the row with the largest auto-increment `id`. A save deletes the key's older rows and
+ *   inserts a new one in one transaction (unless `historicalData`), so a re-install always gets a larger
+ *   id: no upsert syntax, no clock, and two saves in the same millisecond are still ordered.
+ * - Reads never depend on there being a single row per key (`ORDER BY id DESC LIMIT 1`), so a database
+ *   whose transactions do not serialise writers can at worst keep a stale extra row until the next save.
+ * - Key columns hold `''` for "none" (see {@link Dialect}).
+ */
+import { ConfigError, InvalidArgumentError, SlackOAuthError, StoreError } from "../../errors.js";
+import type { Bot, Installation } from "../../model/installation.js";
+import { redact } from "../../redact.js";
+import {
+  type ConsumeResult,
+  DEFAULT_STATE_TTL_SECONDS,
+  generateState,
+  isWellFormedState,
+  type StateStore,
+} from "../../state/state.js";
+import {
+  type BotQuery,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  isValidId,
+  normalizeQuery,
+  validateInstallation,
+  type WorkspaceQuery,
+} from "../installation-store.js";
+import type { Dialect, SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
+import { migrate, type TableNames, tableNames, validateTablePrefix } from "./migrations.js";
+
+/** Options shared by the SQL stores. */
+export interface SqlStoreOptions {
+  /** The driver adapter. */
+  executor: SqlExecutor;
+  /** The database's dialect. */
+  dialect: Dialect;
+  /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
+  tablePrefix?: string | undefined;
+  /** Name used in error messages (`SQLiteInstallationStore`…). */
+  storeName?: string | undefined;
+  /** Set to false when the schema is managed elsewhere (migrations are then never run). */
+  migrate?: boolean | undefined;
+}
+
+/** Options of {@link SqlInstallationStore}. */
+export interface SqlInstallationStoreOptions extends SqlStoreOptions {
+  /** Keeps several apps' installations apart in the same tables (default `''`). */
+  clientId?: string | undefined;
+  /** Keep one row per save instead of only the latest per key (default false). */
+  historicalData?: boolean | undefined;
+}
+
+/** Options of {@link SqlStateStore}. */
+export interface SqlStateStoreOptions extends SqlStoreOptions {
+  /** Lifetime of a state in seconds (default 600). */
+  ttlSeconds?: number | undefined;
+  /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
+  clock?: (() => number) | undefined;
+  /** Minimum seconds between two clean-ups of expired states run by `issue` (default 60). */
+  cleanupIntervalSeconds?: number | undefined;
+  /** Most expired rows deleted per clean-up, so `issue` stays fast (default 1000). */
+  cleanupBatchSize?: number | undefined;
+}
+
+/** Turns any failure into a {@link StoreError} (our own typed errors pass through), without secrets. */
+function toStoreError(store: string, op: string, e: unknown): SlackOAuthError {
+  if (e instanceof SlackOAuthError) return e;
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: unknown } | null)?.code;
+  return new StoreError(`${store}.${op} failed: ${redact(msg)}${typeof code === "string" ? ` (${code})` : ""}`, {
+    cause: e,
+  });
+}
+
+const CLIENT_ID_RE = /^[\x21-\x7e]{0,128}$/;
+
+/**
+ * Validates a `clientId` option (printable ASCII, at most 128 characters); returns it, `''` when absent.
+ *
+ * @example
+ * ```ts
+ * validateClientId("1234567890.0987654321"); // "1234567890.0987654321"
+ * ```
+ */
+export function validateClientId(clientId: unknown): string {
+  if (clientId === undefined) return "";
+  if (typeof clientId !== "string" || !CLIENT_ID_RE.test(clientId)) {
+    throw new ConfigError("clientId must be a string of at most 128 printable ASCII characters");
+  }
+  return clientId;
+}
+
+/**
+ * Validates a `ttlSeconds` option (a positive finite number); returns it, the default when absent.
+ *
+ * @example
+ * ```ts
+ * validateTtl(undefined); // 600
+ * ```
+ */
+export function validateTtl(ttl: unknown): number {
+  if (ttl === undefined) return DEFAULT_STATE_TTL_SECONDS;
+  if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new ConfigError("ttlSeconds must be a positive number of seconds");
+  }
+  return ttl;
+}
+
+/** Runs migrations once per store; a failed attempt is retried by the next call. */
+class Migrator {
+  ready = false;
+  #pending: Promise<void> | undefined;
+  constructor(
+    private readonly run: () => Promise<unknown>,
+    private readonly fail: (e: unknown) => unknown,
+  ) {}
+  init(): Promise<void> {
+    this.#pending ??= this.run().then(
+      () => {
+        this.ready = true;
+      },
+      (e) => {
+        this.#pending = undefined;
+        throw this.fail(e);
+      },
+    );
+    return this.#pending;
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return v === null || v === undefined ? undefined : String(v);
+}
+function key(v: unknown): string | undefined {
+  return v === null || v === undefined || v === "" ? undefined : String(v);
+}
+function num(v: unknown): number | undefined {
+  return v === null || v === undefined ? undefined : Number(v);
+}
+function scopes(v: unknown): string[] {
+  if (v === null || v === undefined || v === "" || v === "[]") return [];
+  const parsed: unknown = JSON.parse(String(v));
+  return Array.isArray(parsed) ? parsed.map(String) : [];
+}
+function custom(v: unknown): Record<string, unknown> {
+  if (v === null || v === undefined || v === "" || v === "{}") return {};
+  const parsed: unknown = JSON.parse(String(v));
+  return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : {};
+}
+function set(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (v !== undefined) o[k] = v;
+}
+function json(v: unknown, field: string): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${field} must be JSON-serialisable`, { cause: e });
+  }
+}
+
+/** Columns of the bot part, in insert order (installations and bots tables share them). */
+const BOT_COLUMNS = [
+  "client_id",
+  "app_id",
+  "enterprise_id",
+  "enterprise_name",
+  "enterprise_url",
+  "team_id",
+  "team_name",
+  "bot_token",
+  "bot_id",
+  "bot_user_id",
+  "bot_scopes",
+  "bot_refresh_token",
+  "bot_token_expires_at",
+  "is_enterprise_install",
+  "installed_at",
+  "custom_values",
+] as const;
+const USER_COLUMNS = [
+  "user_id",
+  "user_token",
+  "user_scopes",
+  "user_refresh_token",
+  "user_token_expires_at",
+  "incoming_webhook_url",
+  "incoming_webhook_channel",
+  "incoming_webhook_channel_id",
+  "incoming_webhook_configuration_url",
+  "token_type",
+] as const;
+const INSTALLATION_COLUMNS = [...BOT_COLUMNS, ...USER_COLUMNS];
+
+/** What `findBot` selects; rowToBot reads it by index. */
+const BOT_SELECT = BOT_COLUMNS.slice(1);
+/** The six fields that `findInstallation` takes from the latest bot. */
+const LATEST_BOT_COLUMNS = [
+  "bot_token",
+  "bot_id",
+  "bot_user_id",
+  "bot_scopes",
+  "bot_refresh_token",
+  "bot_token_expires_at",
+] as const;
+/** What `findInstallation` selects from the installation row (then the LATEST_BOT_COLUMNS of the latest bot). */
+const INSTALLATION_SELECT = [
+  "app_id",
+  "enterprise_id",
+  "enterprise_name",
+  "enterprise_url",
+  "team_id",
+  "team_name",
+  "is_enterprise_install",
+  "installed_at",
+  "custom_values",
+  ...USER_COLUMNS,
+] as const;
+
+function botParams(clientId: string, i: Installation): SqlValue[] {
+  return [
+    clientId,
+    i.appId ?? null,
+    i.enterpriseId ?? "",
+    i.enterpriseName ?? null,
+    i.enterpriseUrl ?? null,
+    i.isEnterpriseInstall ? "" : (i.teamId ?? ""),
+    i.teamName ?? null,
+    i.botToken ?? null,
+    i.botId ?? null,
+    i.botUserId ?? null,
+    json(i.botScopes, "installation.botScopes"),
+    i.botRefreshToken ?? null,
+    i.botTokenExpiresAt ?? null,
+    i.isEnterpriseInstall ? 1 : 0,
+    i.installedAt,
+    json(i.customValues, "installation.customValues"),
+  ];
+}
+
+function installationParams(clientId: string, i: Installation): SqlValue[] {
+  const p = botParams(clientId, i);
+  p.push(
+    i.userId,
+    i.userToken ?? null,
+    json(i.userScopes, "installation.userScopes"),
+    i.userRefreshToken ?? null,
+    i.userTokenExpiresAt ?? null,
+    i.incomingWebhookUrl ?? null,
+    i.incomingWebhookChannel ?? null,
+    i.incomingWebhookChannelId ?? null,
+    i.incomingWebhookConfigurationUrl ?? null,
+    i.tokenType ?? null,
+  );
+  return p;
+}
+
+/** A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. */
+function rowToBot(r: SqlRow | undefined): Bot | undefined {
+  if (r === undefined) return undefined;
+  const b: Record<string, unknown> = {};
+  set(b, "appId", str(r[0]));
+  set(b, "enterpriseId", key(r[1]));
+  set(b, "enterpriseName", str(r[2]));
+  set(b, "enterpriseUrl", str(r[3]));
+  set(b, "teamId", key(r[4]));
+  set(b, "teamName", str(r[5]));
+  b.botToken = String(r[6]);
+  set(b, "botId", str(r[7]));
+  set(b, "botUserId", str(r[8]));
+  b.botScopes = scopes(r[9]);
+  set(b, "botRefreshToken", str(r[10]));
+  set(b, "botTokenExpiresAt", num(r[11]));
+  b.isEnterpriseInstall = Number(r[12]) === 1;
+  b.installedAt = Number(r[13]);
+  b.customValues = custom(r[14]);
+  return b as unknown as Bot;
+}
+
+/**
+ * A row of {@link INSTALLATION_SELECT} + {@link LATEST_BOT_COLUMNS} → {@link Installation}. The bot
+ * fields come from the latest bot — a later user-only install never hides it — and are absent when the
+ * workspace has no bot any more (deleted or revoked): a deleted bot's token is never handed out.
+ */
+function rowToInstallation(r: SqlRow | undefined): Installation | undefined {
+  if (r === undefined) return undefined;
+  const i: Record<string, unknown> = {};
+  set(i, "appId", str(r[0]));
+  set(i, "enterpriseId", key(r[1]));
+  set(i, "enterpriseName", str(r[2]));
+  set(i, "enterpriseUrl", str(r[3]));
+  set(i, "teamId", key(r[4]));
+  set(i, "teamName", str(r[5]));
+  const hasBot = r[19] !== null && r[19] !== undefined;
+  if (hasBot) {
+    i.botToken = String(r[19]);
+    set(i, "botId", str(r[20]));
+    set(i, "botUserId", str(r[21]));
+  }
+  i.botScopes = hasBot ? scopes(r[22]) : [];
+  if (hasBot) {
+    set(i, "botRefreshToken", str(r[23]));
+    set(i, "botTokenExpiresAt", num(r[24]));
+  }
+  i.userId = String(r[9]);
+  set(i, "userToken", str(r[10]));
+  i.userScopes = scopes(r[11]);
+  set(i, "userRefreshToken", str(r[12]));
+  set(i, "userTokenExpiresAt", num(r[13]));
+  set(i, "incomingWebhookUrl", str(r[14]));
+  set(i, "incomingWebhookChannel", str(r[15]));
+  set(i, "incomingWebhookChannelId", str(r[16]));
+  set(i, "incomingWebhookConfigurationUrl", str(r[17]));
+  i.isEnterpriseInstall = Number(r[6]) === 1;
+  set(i, "tokenType", str(r[18]));
+  i.installedAt = Number(r[7]);
+  i.customValues = custom(r[8]);
+  return i as unknown as Installation;
+}
+
+/** The SQL texts a {@link SqlInstallationStore} runs (already finalized for its dialect). */
+export interface InstallationStoreStatements {
+  insertInstallation: string;
+  insertBot: string;
+  findBot: string;
+  findInstallation: string;
+  findUserInstallation: string;
+  deleteBot: string;
+  deleteInstallations: string;
+  deleteUserInstallations: string;
+}
+
+function installationStatements(d: Dialect, t: TableNames): InstallationStoreStatements {
+  const q = d.quoteId;
+  const inst = q(t.installations);
+  const bots = q(t.bots);
+  const ws = "client_id = ? AND enterprise_id = ? AND team_id = ?";
+  const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+  const latestBot = `SELECT id, ${LATEST_BOT_COLUMNS.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`;
+  const findInstallation = (byUser: boolean) =>
+    `SELECT ${INSTALLATION_SELECT.map((c) => `i.${c}`).join(", ")}, ` +
+    `${LATEST_BOT_COLUMNS.map((c) => `b.${c} AS latest_${c}`).join(", ")} ` +
+    `FROM ${inst} i LEFT JOIN (${latestBot}) b ON 1 = 1 ` +
+    `WHERE i.client_id = ? AND i.enterprise_id = ? AND i.team_id = ?${byUser ? " AND i.user_id = ?" : ""} ` +
+    "ORDER BY i.id DESC LIMIT 1";
+  const s: InstallationStoreStatements = {
+    insertInstallation: `INSERT INTO ${inst} (${INSTALLATION_COLUMNS.join(", ")}) VALUES (${placeholders(INSTALLATION_COLUMNS.length)})`,
+    insertBot: `INSERT INTO ${bots} (${BOT_COLUMNS.join(", ")}) VALUES (${placeholders(BOT_COLUMNS.length)})`,
+    findBot: `SELECT ${BOT_SELECT.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`,
+    findInstallation: findInstallation(false),
+    findUserInstallation: findInstallation(true),
+    deleteBot: `DELETE FROM ${bots} WHERE ${ws}`,
+    deleteInstallations: `DELETE FROM ${inst} WHERE ${ws}`,
+    deleteUserInstallations: `DELETE FROM ${inst} WHERE ${ws} AND user_id = ?`,
+  };
+  for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k]);
+  return s;
+}
+
+/**
+ * {@link InstallationStore} over any SQL database: the logic behind `SQLiteInstallationStore` (and the
+ * PostgreSQL and MySQL stores). Semantics are those of every store (see {@link InstallationStore}).
+ *
+ * @example
+ * ```ts
+ * const store = new SqlInstallationStore({ executor, dialect: sqliteDialect, clientId: "111.222" });
+ * await store.save(installation);
+ * const bot = await store.findBot({ teamId: "T123" });
+ * ```
+ */
+export class SqlInstallationStore implements InstallationStore {
+  /** The SQL this store runs (for tests and `EXPLAIN`). */
+  readonly statements: InstallationStoreStatements;
+  /** The table names in use. */
+  readonly tables: TableNames;
+  readonly #exec: SqlExecutor;
+  readonly #clientId: string;
+  readonly #historical: boolean;
+  readonly #name: string;
+  readonly #migrator: Migrator;
+
+  constructor(options: SqlInstallationStoreOptions) {
+    const prefix = validateTablePrefix(options.tablePrefix);
+    const clientId = validateClientId(options.clientId);
+    this.#exec = options.executor;
+    this.#clientId = clientId;
+    this.#historical = options.historicalData === true;
+    this.#name = options.storeName ?? "SqlInstallationStore";
+    this.tables = tableNames(prefix);
+    this.statements = installationStatements(options.dialect, this.tables);
+    const dialect = options.dialect;
+    this.#migrator = new Migrator(
+      () => (options.migrate === false ? Promise.resolve() : migrate(this.#exec, dialect, prefix)),
+      (e) => this.#fail("migrate", e),
+    );
+  }
+
+  /** Applies pending migrations (also done on first use). */
+  init(): Promise<void> {
+    return this.#migrator.init();
+  }
+
+  #fail(op: string, e: unknown): SlackOAuthError {
+    return toStoreError(this.#name, op, e);
+  }
+
+  /**
+   * The key of a query: `[clientId, enterpriseId, teamId]`, plus `userId` when `withUser` and the query
+   * has one. Org-wide lookups (`isEnterpriseInstall`) use `''` as the team, whatever `teamId` says.
+   * Same validation as {@link normalizeQuery}; well-formed queries take a fast path (this is the hot
+   * path of every Slack request), anything else goes through `normalizeQuery` for its exact behaviour.
+   */
+  #key(q: InstallationQuery, op: string, withUser: boolean): SqlValue[] {
+    if (q !== null && typeof q === "object") {
+      const { enterpriseId: e, teamId: t, userId: u, isEnterpriseInstall: f } = q;
+      if (
+        (e === undefined || isValidId(e)) &&
+        (t === undefined || isValidId(t)) &&
+        (u === undefined || isValidId(u)) &&
+        (e !== undefined || t !== undefined)
+      ) {
+        const user = withUser && u !== undefined;
+        if (f === true && e !== undefined) return user ? [this.#clientId, e, "", u] : [this.#clientId, e, ""];
+        if (f === undefined || f === false) {
+          return user ? [this.#clientId, e ?? "", t ?? "", u] : [this.#clientId, e ?? "", t ?? ""];
+        }
+      }
+    }
+    const n = normalizeQuery(q, op);
+    const key: SqlValue[] = [this.#clientId, n.enterpriseId ?? "", n.isEnterpriseInstall ? "" : (n.teamId ?? "")];
+    if (withUser && n.userId !== undefined) key.push(n.userId);
+    return key;
+  }
+
+  /** First row of `sql` mapped by `map`: synchronously when the driver allows it (one promise per call). */
+  #first<T>(op: string, sql: string, params: readonly SqlValue[], map: (r: SqlRow | undefined) => T): Promise<T> {
+    const reader = this.#exec.syncReader?.();
+    if (reader !== undefined) {
+      try {
+        return Promise.resolve(map(reader.first(sql, params)));
+      } catch (e) {
+        return Promise.reject(this.#fail(op, e));
+      }
+    }
+    return this.#exec.query(sql, params).then(
+      (rows) => map(rows[0]),
+      (e) => {
+        throw this.#fail(op, e);
+      },
+    );
+  }
+
+  async save(installation: Installation): Promise<void> {
+    const i = validateInstallation(installation);
+    const instParams = installationParams(this.#clientId, i);
+    const botParamList = i.botToken ? botParams(this.#clientId, i) : undefined;
+    if (!this.#migrator.ready) await this.init();
+    const s = this.statements;
+    const ws: SqlValue[] = [this.#clientId, i.enterpriseId ?? "", i.isEnterpriseInstall ? "" : (i.teamId ?? "")];
+    try {
+      await this.#exec.transaction(async (tx) => {
+        if (!this.#historical) await tx.run(s.deleteUserInstallations, [...ws, i.userId]);
+        await tx.run(s.insertInstallation, instParams);
+        if (botParamList !== undefined) {
+          if (!this.#historical) await tx.run(s.deleteBot, ws);
+          await tx.run(s.insertBot, botParamList);
+        }
+      });
+    } catch (e) {
+      throw this.#fail("save", e);
+    }
+  }
+
+  findBot(query: BotQuery): Promise<Bot | undefined> {
+    if (!this.#migrator.ready) return this.init().then(() => this.findBot(query));
+    let params: SqlValue[];
+    try {
+      params = this.#key(query, "findBot", false);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#first("findBot", this.statements.findBot, params, rowToBot);
+  }
+
+  findInstallation(query: InstallationQuery): Promise<Installation | undefined> {
+    if (!this.#migrator.ready) return this.init().then(() => this.findInstallation(query));
+    let params: SqlValue[];
+    let sql: string;
+    try {
+      const k = this.#key(query, "findInstallation", true);
+      // The latest-bot sub-select comes first in the SQL text: its workspace key, then the installation's.
+      params = [k[0] ?? "", k[1] ?? "", k[2] ?? "", ...k];
+      sql = k.length === 4 ? this.statements.findUserInstallation : this.statements.findInstallation;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#first("findInstallation", sql, params, rowToInstallation);
+  }
+
+  async deleteBot(query: WorkspaceQuery): Promise<void> {
+    const ws = this.#key(query, "deleteBot", false);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.run(this.statements.deleteBot, ws);
+    } catch (e) {
+      throw this.#fail("deleteBot", e);
+    }
+  }
+
+  async deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+    const k = this.#key(query, "deleteInstallation", true);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.run(k.length === 4 ? this.statements.deleteUserInstallations : this.statements.deleteInstallations, k);
+    } catch (e) {
+      throw this.#fail("deleteInstallation", e);
+    }
+  }
+
+  async deleteAll(query: WorkspaceQuery): Promise<void> {
+    const ws = this.#key(query, "deleteAll", false);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.transaction(async (tx) => {
+        await tx.run(this.statements.deleteInstallations, ws);
+        await tx.run(this.statements.deleteBot, ws);
+      });
+    } catch (e) {
+      throw this.#fail("deleteAll", e);
+    }
+  }
+}
+
+/** The SQL texts a {@link SqlStateStore} runs (already finalized for its dialect). */
+export interface StateStoreStatements {
+  insert: string;
+  select: string;
+  markConsumed: string;
+  markExpired: string;
+  deleteExpired: string;
+}
+
+/**
+ * {@link StateStore} over any SQL database: the logic behind `SQLiteStateStore` (and the PostgreSQL and
+ * MySQL state stores).
+ *
+ * `consume` is atomic and one-time in every dialect: inside a transaction it reads the row, then
+ * `UPDATE … SET consumed_at = ?, data = NULL WHERE state = ? AND consumed_at IS NULL AND expires_at > ?`;
+ * only the caller whose UPDATE changed the row gets the data (two racing transactions cannot both
+ * change it). The consumed row stays as a tombstone, without its data, until it would have expired, so
+ * {@link SqlStateStore.consumeDetailed} can tell "used" from "expired" and "unknown".
+ *
+ * @example
+ * ```ts
+ * const states = new SqlStateStore({ executor, dialect: sqliteDialect });
+ * const state = await states.issue({ redirect: "/home" });
+ * await states.consume(state); // { redirect: "/home" }
+ * await states.consume(state); // undefined
+ * ```
+ */
+export class SqlStateStore implements StateStore {
+  /** The SQL this store runs (for tests and `EXPLAIN`). */
+  readonly statements: StateStoreStatements;
+  /** The table names in use. */
+  readonly tables: TableNames;
+  readonly #exec: SqlExecutor;
+  readonly #ttl: number;
+  /** Now in epoch seconds (the table's unit). */
+  readonly #now: () => number;
+  readonly #name: string;
+  readonly #migrator: Migrator;
+  readonly #cleanupInterval: number;
+  readonly #cleanupBatch: number;
+  #lastCleanup = Number.NEGATIVE_INFINITY;
+
+  constructor(options: SqlStateStoreOptions) {
+    const prefix = validateTablePrefix(options.tablePrefix);
+    const ttl = validateTtl(options.ttlSeconds);
+    this.#exec = options.executor;
+    this.#ttl = ttl;
+    const clock = options.clock ?? Date.now;
+    this.#now = () => clock() / 1000;
+    this.#name = options.storeName ?? "SqlStateStore";
+    this.#cleanupInterval = options.cleanupIntervalSeconds ?? 60;
+    this.#cleanupBatch = Math.max(1, Math.floor(options.cleanupBatchSize ?? 1000));
+    this.tables = tableNames(prefix);
+    const d = options.dialect;
+    const st = d.quoteId(this.tables.states);
+    this.statements = {
+      insert: d.finalize(`INSERT INTO ${st} (state, data, expires_at, consumed_at) VALUES (?, ?, ?, NULL)`),
+      select: d.finalize(`SELECT data, expires_at, consumed_at FROM ${st} WHERE state = ?${d.forUpdate}`),
+      markConsumed: d.finalize(
+        `UPDATE ${st} SET consumed_at = ?, data = NULL WHERE state = ? AND consumed_at IS NULL AND expires_at > ?`,
+      ),
+      markExpired: d.finalize(`UPDATE ${st} SET expires_at = 0, data = NULL WHERE state = ? AND consumed_at IS NULL`),
+      deleteExpired: d.finalize(d.boundedDelete(this.tables.states, "state", "expires_at <= ?", this.#cleanupBatch)),
+    };
+    this.#migrator = new Migrator(
+      () => (options.migrate === false ? Promise.resolve() : migrate(this.#exec, d, prefix)),
+      (e) => toStoreError(this.#name, "migrate", e),
+    );
+  }
+
+  /** Applies pending migrations (also done on first use). */
+  init(): Promise<void> {
+    return this.#migrator.init();
+  }
+
+  async issue(data?: Record<string, unknown>): Promise<string> {
+    if (data !== undefined && (data === null || typeof data !== "object" || Array.isArray(data))) {
+      throw new InvalidArgumentError("issue: data must be a plain object");
+    }
+    const text = json(data ?? {}, "state data");
+    const state = generateState();
+    const now = this.#now();
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.run(this.statements.insert, [state, text, now + this.#ttl]);
+    } catch (e) {
+      throw toStoreError(this.#name, "issue", e);
+    }
+    if (now - this.#lastCleanup >= this.#cleanupInterval) {
+      this.#lastCleanup = now;
+      // Best effort: a failed clean-up must not fail the install that issued the state.
+      await this.purgeExpired().catch(() => undefined);
+    }
+    return state;
+  }
+
+  /**
+   * Deletes up to `cleanupBatchSize` expired states (and tombstones of consumed ones); returns how many.
+   * `issue` calls it at most once per `cleanupIntervalSeconds`; call it yourself from a job if you like.
+   */
+  async purgeExpired(): Promise<number> {
+    if (!this.#migrator.ready) await this.init();
+    try {
+      const { changes } = await this.#exec.run(this.statements.deleteExpired, [this.#now()]);
+      // A full batch means there may be more: let the next issue() continue right away.
+      if (changes >= this.#cleanupBatch) this.#lastCleanup = Number.NEGATIVE_INFINITY;
+      return changes;
+    } catch (e) {
+      throw toStoreError(this.#name, "purgeExpired", e);
+    }
+  }
+
+  async consume(state: string): Promise<Record<string, unknown> | undefined> {
+    const r = await this.consumeDetailed(state);
+    return r.ok ? r.data : undefined;
+  }
+
+  /** Like {@link SqlStateStore.consume}, but says why a state was refused (unknown, expired, used, malformed). */
+  async consumeDetailed(state: string): Promise<ConsumeResult> {
+    // Checked before any query: a malformed value never reaches the database.
+    if (!isWellFormedState(state)) return { ok: false, reason: "malformed" };
+    if (!this.#migrator.ready) await this.init();
+    const s = this.statements;
+    const now = this.#now();
+    let result: ConsumeResult;
+    try {
+      result = await this.#exec.transaction(async (tx): Promise<ConsumeResult> => {
+        const row = (await tx.query(s.select, [state]))[0];
+        if (row === undefined) return { ok: false, reason: "unknown" };
+        const [data, expiresAt, consumedAt] = row;
+        if (consumedAt !== null && consumedAt !== undefined) return { ok: false, reason: "used" };
+        if (Number(expiresAt) <= now) {
+          // Once found expired, always expired: a clock stepping back must not bring it back to life.
+          await tx.run(s.markExpired, [state]);
+          return { ok: false, reason: "expired" };
+        }
+        const { changes } = await tx.run(s.markConsumed, [now, state, now]);
+        // Someone else consumed it between our read and our write (databases without serialised writers).
+        if (changes !== 1) return { ok: false, reason: "used" };
+        return { ok: true, data: custom(data) };
+      });
+    } catch (e) {
+      throw toStoreError(this.#name, "consume", e);
+    }
+    return result;
+  }
+}

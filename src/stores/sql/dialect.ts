@@ -1,0 +1,155 @@
+/**
+ * The small object that holds every difference between SQL databases. The store logic
+ * (`core.ts`) and the migrations (`migrations.ts`) are written once against it; adding a database
+ * is one dialect plus one driver adapter (a {@link SqlExecutor} over the driver).
+ *
+ * Core SQL is written with `?` placeholders and standard syntax only; {@link Dialect.finalize}
+ * turns it into the database's own form (`$1, $2…` for PostgreSQL).
+ */
+
+/** A value bound to a placeholder. Booleans are bound as 0/1, never as `true`/`false`. */
+export type SqlValue = string | number | bigint | null;
+
+/**
+ * One row, as an array of column values in SELECT order. Arrays rather than objects: they are cheaper
+ * to build (better-sqlite3 `raw`, pg `rowMode: "array"`, mysql2 `rowsAsArray`) and the core always
+ * knows the column order of its own SELECTs.
+ */
+export type SqlRow = readonly unknown[];
+
+/**
+ * The driver adapter the SQL core runs on: three calls, all async so that network databases fit.
+ * A synchronous driver (better-sqlite3) may also expose {@link SqlExecutor.syncReader} so that the
+ * hot lookups skip the promise machinery.
+ *
+ * @example
+ * ```ts
+ * const rows = await executor.query("SELECT 1 AS one", []);
+ * await executor.transaction(async (tx) => {
+ *   await tx.run("DELETE FROM t WHERE id = ?", [1]);
+ * });
+ * ```
+ */
+export interface SqlExecutor {
+  /** Runs a statement that returns rows (SELECT, or DELETE … RETURNING). */
+  query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]>;
+  /** Runs a statement that returns no rows; resolves to the number of rows it changed. */
+  run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }>;
+  /**
+   * Runs `fn` inside one transaction: committed when `fn` resolves, rolled back when it rejects.
+   * Statements must go through `tx`; other callers of this executor never see a half-done transaction.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * For synchronous drivers only: a reader to use right now, or `undefined` when a transaction is open
+   * (then the core falls back to {@link SqlExecutor.query}, which waits for it).
+   */
+  syncReader?(): SyncSqlReader | undefined;
+}
+
+/** Synchronous single-row read, offered by in-process databases (see {@link SqlExecutor.syncReader}). */
+export interface SyncSqlReader {
+  /** Returns the first row of `sql`, or `undefined`. Throws the driver's error. */
+  first(sql: string, params: readonly SqlValue[]): SqlRow | undefined;
+}
+
+/**
+ * Portable column types used by the migrations; each dialect maps them to its own.
+ *
+ * - `id`: auto-incrementing 64-bit integer primary key (defines "latest": a later insert has a larger id);
+ * - `key`: short indexed string, `NOT NULL DEFAULT ''` (`''` stands for "none", see {@link Dialect});
+ * - `string`: short string (ids, token type), nullable;
+ * - `text`: unbounded string (tokens, URLs, names), nullable;
+ * - `json`: JSON text (scopes, custom values), nullable;
+ * - `integer`: 64-bit integer, nullable (migration versions);
+ * - `double`: 64-bit float (epoch seconds), nullable;
+ * - `boolean`: 0/1 integer.
+ */
+export type ColumnType = "id" | "key" | "string" | "text" | "json" | "integer" | "double" | "boolean";
+
+/** A column in a migration. */
+export interface ColumnDef {
+  name: string;
+  type: ColumnType;
+  /** Maximum length for `key` and `string` columns (characters). */
+  length?: number;
+  /** Adds `NOT NULL` (implied for `id`, `key` and `boolean`). */
+  notNull?: boolean;
+}
+
+/** A table in a migration. Exactly one of: an `id` column, or `primaryKey`. */
+export interface TableDef {
+  name: string;
+  columns: readonly ColumnDef[];
+  /** Primary key columns when the table has no `id` column. */
+  primaryKey?: readonly string[];
+}
+
+/** An index in a migration. Names are global in some databases, so they carry the table prefix. */
+export interface IndexDef {
+  name: string;
+  table: string;
+  columns: readonly string[];
+  unique?: boolean;
+}
+
+/**
+ * Everything that differs between SQL databases. Keep it small: if a difference can be expressed
+ * as data here, the store logic stays one copy.
+ *
+ * Key columns (`client_id`, `enterprise_id`, `team_id`, `user_id`) hold `''` rather than `NULL`
+ * for "none" in every dialect: `NULL = NULL` is not true in SQL, so with `NULL` every lookup would need
+ * `IS NULL` branches and unique indexes would not see duplicates. With `''` one equality predicate and
+ * one index serve every lookup everywhere.
+ *
+ * @example
+ * ```ts
+ * import { sqliteDialect } from "./sqlite-dialect.js";
+ * const sql = sqliteDialect.finalize("SELECT * FROM t WHERE a = ? AND b = ?");
+ * ```
+ */
+export interface Dialect {
+  /** `sqlite`, `postgres`, `mysql`: informative, and selects raw SQL steps in migrations. */
+  readonly name: string;
+  /** Quotes an identifier (already validated: `[a-z0-9_]`). */
+  quoteId(name: string): string;
+  /** Rewrites core SQL written with `?` placeholders into the dialect's (`$1…` for PostgreSQL). */
+  finalize(sql: string): string;
+  /** The column type for a portable {@link ColumnType} (without NULL / DEFAULT). */
+  columnType(column: ColumnDef): string;
+  /** DDL creating a table if it does not exist. */
+  createTable(table: TableDef): string[];
+  /** DDL creating an index if it does not exist. */
+  createIndex(index: IndexDef): string[];
+  /**
+   * A DELETE of at most `limit` rows of `table` matching `where` (core SQL with `?`).
+   * SQLite and PostgreSQL use a `rowid`/key sub-select; MySQL has `DELETE … LIMIT`.
+   */
+  boundedDelete(table: string, keyColumn: string, where: string, limit: number): string;
+  /** Suffix taking row locks in a SELECT inside a transaction (`FOR UPDATE`), or `''` when writes are serialised anyway. */
+  readonly forUpdate: string;
+  /**
+   * A statement run first in every migration transaction so that two processes never migrate at once
+   * (PostgreSQL: `LOCK TABLE … IN EXCLUSIVE MODE`), or `undefined` when the transaction already
+   * serialises writers (SQLite's `BEGIN IMMEDIATE`).
+   */
+  migrationLock(migrationsTable: string): string | undefined;
+}
+
+/** Builds `CREATE TABLE IF NOT EXISTS` from a {@link TableDef} with the dialect's column types. */
+export function renderCreateTable(d: Dialect, t: TableDef, idColumnSql: (c: ColumnDef) => string): string {
+  const parts: string[] = [];
+  for (const c of t.columns) {
+    if (c.type === "id") {
+      parts.push(idColumnSql(c));
+      continue;
+    }
+    let col = `${d.quoteId(c.name)} ${d.columnType(c)}`;
+    if (c.type === "key") col += " NOT NULL DEFAULT ''";
+    else if (c.type === "boolean") col += " NOT NULL DEFAULT 0";
+    else if (c.notNull) col += " NOT NULL";
+    parts.push(col);
+  }
+  if (t.primaryKey) parts.push(`PRIMARY KEY (${t.primaryKey.map((c) => d.quoteId(c)).join(", ")})`);
+  return `CREATE TABLE IF NOT EXISTS ${d.quoteId(t.name)} (${parts.join(", ")})`;
+}

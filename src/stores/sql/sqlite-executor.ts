@@ -1,0 +1,250 @@
+import { resolve } from "node:path";
+import type BetterSqlite3 from "better-sqlite3";
+import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "./dialect.js";
+
+type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+
+/** Options of {@link BetterSqlite3Executor}. */
+export interface BetterSqlite3ExecutorOptions {
+  /**
+   * Lets a burst of lookups share one read transaction (see {@link BetterSqlite3Executor}): `false` to
+   * turn off, or its bounds. Default on with `{ maxReads: 100, maxMs: 1 }`.
+   */
+  readSnapshot?: false | { maxReads?: number; maxMs?: number } | undefined;
+}
+
+/** Serialises the writes of every connection of this process to one database file. */
+interface WriteGate {
+  /** Settles when the open write transaction ends; `undefined` when none is open. */
+  active: Promise<void> | undefined;
+}
+const gates = new Map<string, WriteGate>();
+
+/**
+ * The gate of a connection's file. Two connections of one process to one file must not wait for each
+ * other inside SQLite: its busy handler would block the only thread, so the transaction holding the
+ * lock could never finish (a stall until `busy_timeout`, then SQLITE_BUSY). They queue here instead.
+ */
+function gateFor(db: BetterSqlite3.Database): WriteGate {
+  if (db.memory || db.name === "" || db.name.startsWith("file:")) return { active: undefined };
+  const key = resolve(db.name);
+  let gate = gates.get(key);
+  if (gate === undefined) {
+    gate = { active: undefined };
+    gates.set(key, gate);
+  }
+  return gate;
+}
+
+/**
+ * Bumped by every executor of this process after each write. A snapshot taken before the bump is
+ * dropped, so a write through one connection is seen at once by every other connection of the process.
+ */
+let processWriteEpoch = 0;
+
+/**
+ * {@link SqlExecutor} over a better-sqlite3 connection. better-sqlite3 is synchronous, so every call
+ * runs at once and returns one already-settled promise; prepared statements are cached per SQL text and
+ * return rows as arrays.
+ *
+ * Transactions use `BEGIN IMMEDIATE` (the write lock is taken up front, so `busy_timeout` applies and
+ * two processes never deadlock upgrading a read lock). Because one connection is shared by every caller
+ * in the process, a transaction whose body awaits would otherwise let other callers' statements run
+ * inside it: while one is open, other calls on the connection wait for it to finish. Writes of other
+ * connections of this process to the same file wait too (see {@link gateFor}); their reads do not.
+ *
+ * Read snapshots: in WAL mode, starting a read transaction costs a few system calls (shared-memory
+ * locks), as much as the lookup itself. Lookups made by the sync reader (the hot `findBot` and
+ * `findInstallation`) therefore share one read transaction while they come in a burst: it ends at the
+ * next turn of the event loop, after `maxReads` reads or `maxMs` milliseconds, and before any write or
+ * transaction of this process. So a lookup never misses a write made by this process, and misses one
+ * committed by another process only if it started less than `maxMs` earlier, within the same burst.
+ *
+ * @example
+ * ```ts
+ * import Database from "better-sqlite3";
+ * const exec = new BetterSqlite3Executor(new Database(":memory:"));
+ * await exec.run("CREATE TABLE t (x INTEGER)", []);
+ * ```
+ */
+export class BetterSqlite3Executor implements SqlExecutor {
+  /** The connection. */
+  readonly db: BetterSqlite3.Database;
+  readonly #statements = new Map<string, Statement>();
+  /** Settles when this connection's open transaction ends; `undefined` when none is open. */
+  #active: Promise<void> | undefined;
+  readonly #gate: WriteGate;
+  readonly #reader: SyncSqlReader;
+  readonly #tx: SqlExecutor;
+  readonly #snapshotMaxReads: number;
+  readonly #snapshotMaxMs: number;
+  /** True while a read snapshot (a deferred `BEGIN` of ours) is open. */
+  #snapshot = false;
+  #snapshotReads = 0;
+  #snapshotDeadline = 0;
+  #snapshotEpoch = 0;
+  /** True from the first sync read of an event-loop turn until the end of that turn. */
+  #inBurst = false;
+  readonly #endBurst = () => {
+    this.#inBurst = false;
+    try {
+      this.#endSnapshot();
+    } catch {
+      // Nothing to undo in a read-only transaction; the next write or snapshot retries the COMMIT.
+    }
+  };
+
+  constructor(db: BetterSqlite3.Database, options: BetterSqlite3ExecutorOptions = {}) {
+    this.db = db;
+    this.#gate = gateFor(db);
+    const snap = options.readSnapshot;
+    this.#snapshotMaxReads = snap === false ? 0 : Math.max(0, Math.floor(snap?.maxReads ?? 100));
+    this.#snapshotMaxMs = snap === false ? 0 : Math.max(0, snap?.maxMs ?? 1);
+    const plain: SyncSqlReader = { first: (sql, params) => this.#prepare(sql).get(...params) as SqlRow | undefined };
+    this.#reader =
+      this.#snapshotMaxReads > 1
+        ? {
+            first: (sql, params) => {
+              this.#enterSnapshot();
+              return this.#prepare(sql).get(...params) as SqlRow | undefined;
+            },
+          }
+        : plain;
+    this.#tx = {
+      query: (sql, params) => settle(() => this.#all(sql, params)),
+      run: (sql, params) => settle(() => this.#run(sql, params)),
+      transaction: (fn) => fn(this.#tx), // already inside one: run inline
+      syncReader: () => plain,
+    };
+  }
+
+  /** Number of cached prepared statements (for tests). */
+  get cachedStatements(): number {
+    return this.#statements.size;
+  }
+
+  #prepare(sql: string): Statement {
+    let s = this.#statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      // Rows as arrays (the SqlRow contract): much cheaper than objects in better-sqlite3.
+      if (s.reader) s.raw(true);
+      this.#statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /**
+   * Before a sync read: the first read of an event-loop turn runs on its own (a snapshot would only
+   * add a BEGIN and a COMMIT); the second opens a snapshot that the following reads share, closed at
+   * the end of the turn (or earlier, see the bounds).
+   */
+  #enterSnapshot(): void {
+    if (!this.#inBurst) {
+      this.#inBurst = true;
+      setImmediate(this.#endBurst);
+      return;
+    }
+    if (this.#snapshot) {
+      if (
+        ++this.#snapshotReads < this.#snapshotMaxReads &&
+        this.#snapshotEpoch === processWriteEpoch &&
+        performance.now() < this.#snapshotDeadline
+      ) {
+        return;
+      }
+      this.#endSnapshot();
+    }
+    // Someone else's transaction is open on this connection (a database you passed in): read inside it.
+    if (this.db.inTransaction) return;
+    this.#prepare("BEGIN DEFERRED").run();
+    this.#snapshot = true;
+    this.#snapshotReads = 1;
+    this.#snapshotEpoch = processWriteEpoch;
+    this.#snapshotDeadline = performance.now() + this.#snapshotMaxMs;
+  }
+
+  #endSnapshot(): void {
+    if (!this.#snapshot) return;
+    this.#snapshot = false;
+    // A read-only transaction: COMMIT just releases the read lock.
+    if (this.db.open && this.db.inTransaction) this.#prepare("COMMIT").run();
+  }
+
+  #all(sql: string, params: readonly SqlValue[]): SqlRow[] {
+    const s = this.#prepare(sql);
+    if (s.reader) return s.all(...params) as SqlRow[];
+    s.run(...params);
+    processWriteEpoch++;
+    return [];
+  }
+
+  #run(sql: string, params: readonly SqlValue[]): { changes: number } {
+    const changes = this.#prepare(sql).run(...params).changes;
+    processWriteEpoch++;
+    return { changes };
+  }
+
+  query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    const busy = this.#gate.active ?? this.#active;
+    if (busy !== undefined) return busy.then(() => this.query(sql, params));
+    return settle(() => {
+      this.#endSnapshot();
+      return this.#all(sql, params);
+    });
+  }
+
+  run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
+    const busy = this.#gate.active ?? this.#active;
+    if (busy !== undefined) return busy.then(() => this.run(sql, params));
+    return settle(() => {
+      this.#endSnapshot();
+      return this.#run(sql, params);
+    });
+  }
+
+  syncReader(): SyncSqlReader | undefined {
+    return this.#active === undefined ? this.#reader : undefined;
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    for (let busy = this.#gate.active ?? this.#active; busy !== undefined; busy = this.#gate.active ?? this.#active) {
+      await busy;
+    }
+    let release!: () => void;
+    const active = new Promise<void>((done) => {
+      release = done;
+    });
+    this.#active = active;
+    this.#gate.active = active;
+    try {
+      this.#endSnapshot();
+      this.#prepare("BEGIN IMMEDIATE").run();
+      try {
+        const result = await fn(this.#tx);
+        this.#prepare("COMMIT").run();
+        return result;
+      } catch (e) {
+        try {
+          if (this.db.open && this.db.inTransaction) this.#prepare("ROLLBACK").run();
+        } catch {
+          // The original error says more than a failed rollback.
+        }
+        throw e;
+      }
+    } finally {
+      processWriteEpoch++;
+      this.#active = undefined;
+      this.#gate.active = undefined;
+      release();
+    }
+  }
+}
+
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}

@@ -1,0 +1,337 @@
+// Also run under another time zone: `TZ=America/New_York npx vitest run test/stores`.
+import { randomUUID } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConfigError, StoreError } from "../../src/errors.js";
+import type { Installation } from "../../src/model/installation.js";
+import { generateState } from "../../src/state/state.js";
+import { FileInstallationStore, FileStateStore } from "../../src/stores/file.js";
+import { testInstallationStore } from "../conformance/installation-store.js";
+import { testStateStore } from "../conformance/state-store.js";
+
+const tempDir = () => mkdtemp(join(tmpdir(), "slack-oauth-kit-file-"));
+const removeDir = (dir: string) => rm(dir, { recursive: true, force: true });
+async function closeAndRemove(store: { close(): Promise<void> }, dir: string): Promise<void> {
+  await store.close();
+  await removeDir(dir);
+}
+
+testInstallationStore(
+  "file",
+  async () => {
+    const dir = await tempDir();
+    const store = new FileInstallationStore({ baseDir: dir });
+    return { store, cleanup: () => closeAndRemove(store, dir) };
+  },
+  {
+    supportsHistory: true,
+    makeStoreWithHistory: async () => {
+      const dir = await tempDir();
+      const store = new FileInstallationStore({ baseDir: dir, historicalData: true });
+      return {
+        store,
+        cleanup: () => closeAndRemove(store, dir),
+        countHistory: async (q) => {
+          const h = await store.listHistory(q);
+          return { installations: h.installations.length, bots: h.bots.length };
+        },
+      };
+    },
+  },
+);
+
+testInstallationStore("file (syncReads)", async () => {
+  const dir = await tempDir();
+  const store = new FileInstallationStore({ baseDir: dir, syncReads: true });
+  return { store, cleanup: () => closeAndRemove(store, dir) };
+});
+
+testStateStore(
+  "file",
+  async () => {
+    const dir = await tempDir();
+    const store = new FileStateStore({ baseDir: join(dir, "states") });
+    return { store, cleanup: () => closeAndRemove(store, dir) };
+  },
+  {
+    clockStore: async (clock, ttlSeconds) => {
+      const dir = await tempDir();
+      const store = new FileStateStore({ baseDir: dir, clock, ttlSeconds });
+      return { store, cleanup: () => closeAndRemove(store, dir) };
+    },
+    ttlStore: async (ttlSeconds) => {
+      const dir = await tempDir();
+      const store = new FileStateStore({ baseDir: dir, ttlSeconds });
+      return { store, cleanup: () => closeAndRemove(store, dir) };
+    },
+  },
+);
+
+// The multi-process race needs the children to open the parent's directory, so it gets its own fixture.
+{
+  let dir = "";
+  testStateStore(
+    "file (4 OS processes)",
+    async () => {
+      dir = await tempDir();
+      const store = new FileStateStore({ baseDir: dir });
+      return { store, cleanup: () => closeAndRemove(store, dir) };
+    },
+    {
+      multiProcess: {
+        command: process.execPath,
+        args: (states) => ["--import", "tsx", join(import.meta.dirname, "../helpers/consume-state.ts"), dir, ...states],
+        processes: 4,
+      },
+    },
+  );
+}
+
+function inst(teamId: string, userId: string, o: Partial<Installation> = {}): Installation {
+  return {
+    teamId,
+    userId,
+    botToken: `xoxb-test-${randomUUID()}`,
+    botScopes: ["chat:write"],
+    userToken: `xoxp-test-${randomUUID()}`,
+    userScopes: [],
+    isEnterpriseInstall: false,
+    installedAt: 1732520000.123,
+    customValues: {},
+    ...o,
+  };
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    out.push(p);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+  }
+  return out;
+}
+
+describe("FileInstallationStore specifics", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  it("lays files out by validated ids, with placeholders no id can produce", async () => {
+    const store = new FileInstallationStore({ baseDir: dir, clientId: "111.222" });
+    await store.save(inst("T1", "U1", { enterpriseId: "E1" }));
+    await store.save(inst("T2", "U1"));
+    await store.save({ ...inst("T3", "U2", { enterpriseId: "E1" }), isEnterpriseInstall: true });
+    const files = (await walk(dir)).map((p) => p.slice(dir.length + 1)).sort();
+    expect(files).toStrictEqual([
+      "111.222",
+      "111.222/E1+T1",
+      "111.222/E1+T1/bot-latest.json",
+      "111.222/E1+T1/installer+U1+latest.json",
+      "111.222/E1+T1/installer-latest.json",
+      "111.222/E1+_org",
+      "111.222/E1+_org/bot-latest.json",
+      "111.222/E1+_org/installer+U2+latest.json",
+      "111.222/E1+_org/installer-latest.json",
+      "111.222/_none+T2",
+      "111.222/_none+T2/bot-latest.json",
+      "111.222/_none+T2/installer+U1+latest.json",
+      "111.222/_none+T2/installer-latest.json",
+    ]);
+  });
+
+  it("creates directories 0700 and files 0600, and leaves no temp files", async () => {
+    const store = new FileInstallationStore({ baseDir: dir, historicalData: true });
+    await store.save(inst("T1", "U1"));
+    for (const p of await walk(dir)) {
+      const st = await stat(p);
+      expect(st.mode & 0o777, p).toBe(st.isDirectory() ? 0o700 : 0o600);
+      expect(p).not.toMatch(/\.tmp-/);
+    }
+  });
+
+  it("a write by another store instance (another process) is seen at the next lookup", async () => {
+    const a = new FileInstallationStore({ baseDir: dir });
+    const b = new FileInstallationStore({ baseDir: dir });
+    const first = inst("T1", "U1");
+    await a.save(first);
+    expect((await b.findBot({ teamId: "T1" }))?.botToken).toBe(first.botToken);
+    const second = inst("T1", "U1");
+    await b.save(second);
+    expect((await a.findBot({ teamId: "T1" }))?.botToken).toBe(second.botToken);
+    expect((await a.findInstallation({ teamId: "T1" }))?.userToken).toBe(second.userToken);
+    await a.deleteAll({ teamId: "T1" });
+    expect(await b.findBot({ teamId: "T1" })).toBeUndefined();
+  });
+
+  it("a later save by another instance wins even within the same millisecond (sequence stored on disk)", async () => {
+    const a = new FileInstallationStore({ baseDir: dir });
+    const b = new FileInstallationStore({ baseDir: dir });
+    const x = inst("T1", "U1");
+    const y = inst("T1", "U2");
+    const z = inst("T1", "U3");
+    await a.save(x);
+    await b.save(y);
+    await a.save(z);
+    await b.deleteInstallation({ teamId: "T1", userId: "U3" });
+    expect((await a.findInstallation({ teamId: "T1" }))?.userId).toBe("U2");
+  });
+
+  it("keeps history as one file per save and lists it oldest first", async () => {
+    const store = new FileInstallationStore({ baseDir: dir, historicalData: true });
+    const userOnly = inst("T1", "U10");
+    delete userOnly.botToken;
+    const saves = [inst("T1", "U1"), inst("T1", "U1"), userOnly];
+    for (const s of saves) await store.save(s);
+    const names = await readdir(join(dir, "_default", "_none+T1", "history"));
+    expect(names.filter((n) => n.startsWith("installer+U1+"))).toHaveLength(2);
+    expect(names.filter((n) => n.startsWith("installer+U10+"))).toHaveLength(1);
+    expect(names.filter((n) => n.startsWith("bot+"))).toHaveLength(2);
+    const h = await store.listHistory({ teamId: "T1", userId: "U1" });
+    expect(h.installations.map((i) => i.userToken)).toStrictEqual([saves[0]?.userToken, saves[1]?.userToken]);
+  });
+
+  it("a corrupt file is a StoreError, not a silent miss", async () => {
+    const store = new FileInstallationStore({ baseDir: dir });
+    await store.save(inst("T1", "U1"));
+    await writeFile(join(dir, "_default", "_none+T1", "bot-latest.json"), "{not json");
+    await expect(store.findBot({ teamId: "T1" })).rejects.toBeInstanceOf(StoreError);
+    await writeFile(join(dir, "_default", "_none+T1", "bot-latest.json"), '{"v":2}');
+    await expect(store.findBot({ teamId: "T1" })).rejects.toBeInstanceOf(StoreError);
+  });
+
+  it("a damaged workspace file does not block later saves or user deletion", async () => {
+    const store = new FileInstallationStore({ baseDir: dir });
+    const a = inst("T1", "U1");
+    const b = inst("T1", "U2");
+    await store.save(a);
+    await store.save(b);
+    const ws = join(dir, "_default", "_none+T1");
+    await writeFile(join(ws, "installer-latest.json"), "{damaged");
+    await expect(store.findInstallation({ teamId: "T1" })).rejects.toBeInstanceOf(StoreError);
+    await store.deleteInstallation({ teamId: "T1", userId: "U2" });
+    expect((await store.findInstallation({ teamId: "T1" }))?.userToken).toBe(a.userToken);
+    await writeFile(join(ws, "installer-latest.json"), "{damaged");
+    const c = inst("T1", "U3");
+    await store.save(c);
+    expect((await store.findInstallation({ teamId: "T1" }))?.userToken).toBe(c.userToken);
+  });
+
+  it("a rejected save leaves the directory untouched", async () => {
+    const store = new FileInstallationStore({ baseDir: dir });
+    await expect(store.save(inst("../../escape", "U1"))).rejects.toMatchObject({
+      code: "SLACK_OAUTH_INVALID_ARGUMENT",
+    });
+    await expect(store.save(inst("T1", "U1/../../x"))).rejects.toMatchObject({ code: "SLACK_OAUTH_INVALID_ARGUMENT" });
+    expect(await readdir(dir)).toStrictEqual([]);
+  });
+
+  it("rejects a missing baseDir or an unsafe clientId with ConfigError", () => {
+    expect(() => new FileInstallationStore({ baseDir: "" })).toThrow(ConfigError);
+    expect(() => new FileInstallationStore(undefined as unknown as { baseDir: string })).toThrow(ConfigError);
+    expect(() => new FileInstallationStore({ baseDir: dir, clientId: "../x" })).toThrow(ConfigError);
+  });
+});
+
+describe("FileStateStore specifics", () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await tempDir();
+  });
+  afterEach(async () => {
+    await removeDir(dir);
+  });
+
+  it("creates its directory 0700 and state files 0600", async () => {
+    const base = join(dir, "a", "states");
+    const store = new FileStateStore({ baseDir: base });
+    const state = await store.issue({ x: 1 });
+    expect((await stat(base)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(base, `${state}.json`))).mode & 0o777).toBe(0o600);
+    await store.close();
+  });
+
+  it("a malformed state never touches the disk", async () => {
+    const base = join(dir, "states");
+    const store = new FileStateStore({ baseDir: base });
+    expect(await store.consume("../../etc/passwd")).toBeUndefined();
+    await expect(stat(base)).rejects.toMatchObject({ code: "ENOENT" });
+    await writeFile(join(dir, "victim.json"), "{}");
+    expect(await store.consume("../victim")).toBeUndefined();
+    expect(await readdir(dir)).toStrictEqual(["victim.json"]);
+  });
+
+  it("after consumption only a tombstone without the data is left", async () => {
+    const store = new FileStateStore({ baseDir: dir });
+    const secret = randomUUID();
+    const state = await store.issue({ secret });
+    expect(await store.consume(state)).toStrictEqual({ secret });
+    expect(await readdir(dir)).toStrictEqual([`${state}.used`]);
+    expect(await readFile(join(dir, `${state}.used`), "utf8")).not.toContain(secret);
+    expect(await store.consumeDetailed(state)).toStrictEqual({ ok: false, reason: "used" });
+    await store.close();
+  });
+
+  it("consumeDetailed tells malformed, unknown, used and expired apart", async () => {
+    let now = 1_732_520_000_000;
+    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 10 });
+    const a = await store.issue({ a: 1 });
+    const b = await store.issue();
+    expect(await store.consumeDetailed("nope")).toStrictEqual({ ok: false, reason: "malformed" });
+    expect(await store.consumeDetailed(generateState())).toStrictEqual({ ok: false, reason: "unknown" });
+    expect(await store.consumeDetailed(a)).toStrictEqual({ ok: true, data: { a: 1 } });
+    expect(await store.consumeDetailed(a)).toStrictEqual({ ok: false, reason: "used" });
+    now += 10_000;
+    expect(await store.consumeDetailed(b)).toStrictEqual({ ok: false, reason: "expired" });
+    expect(await store.consumeDetailed(b)).toStrictEqual({ ok: false, reason: "expired" });
+    await store.close();
+  });
+
+  it("cleans up expired files in the background, at most once per interval", async () => {
+    let now = 1_732_520_000_000;
+    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 60, cleanupIntervalSeconds: 30 });
+    const old = await Promise.all(Array.from({ length: 20 }, (_, i) => store.issue({ i })));
+    await store.consume(old[0] ?? "");
+    await store.close();
+    expect(await readdir(dir)).toHaveLength(20);
+    now += 61_000; // past expiry: live states go, the tombstone stays one more lifetime
+    const fresh = await store.issue();
+    await store.close();
+    expect((await readdir(dir)).sort()).toStrictEqual([`${fresh}.json`, `${old[0]}.used`].sort());
+    now += 59_500; // the tombstone is a lifetime past expiry now; `fresh` still lives (0.5 s left)
+    const fresher = await store.issue();
+    await store.close();
+    expect((await readdir(dir)).sort()).toStrictEqual([`${fresh}.json`, `${fresher}.json`].sort());
+    now += 10_000; // within the interval: no cleanup runs, even though `fresh` is now expired
+    await store.issue();
+    await store.close();
+    expect(await readdir(dir)).toContain(`${fresh}.json`);
+  });
+
+  it("removeExpired removes everything past its lifetime now, and stale temp files", async () => {
+    let now = 0;
+    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 10, cleanupIntervalSeconds: 3600 });
+    const a = await store.issue();
+    await store.issue();
+    await store.consume(a);
+    await writeFile(join(dir, ".tmp-leftover"), "x");
+    const { utimes } = await import("node:fs/promises");
+    await utimes(join(dir, ".tmp-leftover"), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+    now = 10_000;
+    expect(await store.removeExpired()).toBe(2);
+    expect(await readdir(dir)).toStrictEqual([]);
+  });
+
+  it("rejects bad options with ConfigError", () => {
+    expect(() => new FileStateStore({ baseDir: "" })).toThrow(ConfigError);
+    expect(() => new FileStateStore({ baseDir: dir, ttlSeconds: -5 })).toThrow(ConfigError);
+    expect(() => new FileStateStore({ baseDir: dir, cleanupIntervalSeconds: -1 })).toThrow(ConfigError);
+    expect(() => new FileStateStore({ baseDir: dir, cleanupBatchSize: 0 })).toThrow(ConfigError);
+  });
+});
