@@ -1,4 +1,4 @@
-import { type Command, ExitCode, parseOptions, parsePort } from "./command.js";
+import { type Command, ExitCode, parseOptions, parsePort, UsageError } from "./command.js";
 
 /** `slack-oauth-kit emulator`: runs the local Slack emulator alone until interrupted. */
 export const emulatorCommand: Command = {
@@ -20,7 +20,7 @@ export const emulatorCommand: Command = {
     "  --rotation          turn token rotation on for the app",
     "  --expires-in N      access token lifetime with rotation, in seconds (default 43200)",
     "  --pkce              allow PKCE (public client) code exchange",
-    "  --world FILE        JSON file describing workspaces, users and apps",
+    "  --world FILE        JSON file describing the workspaces, orgs and users (see docs/emulator.md)",
   ].join("\n"),
   async run(argv) {
     const { values } = parseOptions(argv, {
@@ -38,7 +38,7 @@ export const emulatorCommand: Command = {
     const { startEmulator } = await import("../emulator/index.js");
     const expiresIn = values["expires-in"] === undefined ? undefined : Number(values["expires-in"]);
     if (expiresIn !== undefined && !(Number.isInteger(expiresIn) && expiresIn > 0)) {
-      throw new Error("--expires-in must be a positive integer number of seconds");
+      throw new UsageError("--expires-in must be a positive integer number of seconds");
     }
     const emulator = await startEmulator({
       port: parsePort(values.port ?? process.env.EMULATOR_PORT, 0),
@@ -51,6 +51,10 @@ export const emulatorCommand: Command = {
       ...(expiresIn ? { tokenExpiresIn: expiresIn } : {}),
       ...(values.pkce ? { pkce: true } : {}),
       ...(values.world ? { worldFile: values.world } : {}),
+    }).catch((error: unknown) => {
+      // The emulator validates its options with TypeErrors: those are usage mistakes (exit 2).
+      if (error instanceof TypeError) throw new UsageError(error.message);
+      throw error;
     });
     const app = emulator.app;
     // These are the emulator's own local, throw-away credentials: printing them is the point.
@@ -62,7 +66,7 @@ export const emulatorCommand: Command = {
         `  SLACK_CLIENT_SECRET=${app.clientSecret}`,
         `  SLACK_SIGNING_SECRET=${app.signingSecret}`,
         `  SLACK_API_URL=${emulator.apiUrl}`,
-        `  SLACK_AUTHORIZE_URL=${emulator.url}/oauth/v2/authorize`,
+        `  SLACK_AUTHORIZE_URL=${emulator.authorizeUrl}`,
         `  SLACK_OIDC_BASE_URL=${emulator.url}`,
         "",
         `  redirect URLs: ${app.redirectUrls.join(", ")}`,

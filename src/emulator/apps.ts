@@ -99,7 +99,9 @@ export interface EmulatorAppCredentials {
   requestUrl: string;
 }
 
-const CLIENT_ID_RE = /^\d{4,20}\.\d{4,20}$/;
+// Digits, a dot, digits (what the library's config expects too); no minimum length, so short test ids such
+// as 111.222 work. Generated ids have Slack's real shape.
+const CLIENT_ID_RE = /^\d{1,20}\.\d{1,20}$/;
 
 export function resolveApp(options: EmulatorAppOptions, defaults: { appUrl: string; index: number }): EmulatedApp {
   const appUrl = (options.appUrl ?? defaults.appUrl).replace(/\/+$/, "");
@@ -110,7 +112,7 @@ export function resolveApp(options: EmulatorAppOptions, defaults: { appUrl: stri
   }
   const clientId = options.clientId ?? newClientId();
   if (!CLIENT_ID_RE.test(clientId)) {
-    throw new TypeError("emulator: clientId must look like Slack's, e.g. 1234567890.1234567890123");
+    throw new TypeError("emulator: clientId must look like Slack's (digits.digits), e.g. 1234567890.1234567890123");
   }
   for (const [name, value] of [
     ["clientSecret", options.clientSecret],

@@ -10,7 +10,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Emulator, EmulatorAppCredentials } from "../../src/emulator/index.js";
 import { api, closeAll, exchange, type Json, pkcePair, type Received, receiver, start, verifyJwt } from "./helpers.js";
 
-const CHROMIUM = "/usr/bin/chromium";
+// CHROMIUM_PATH only exists to exercise the missing-browser path; the system Chromium is the default.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const IN_CI = process.env.CI === "true";
 const SHOTS = fileURLToPath(new URL("../../.tmp/screenshots/emulator/", import.meta.url));
 
