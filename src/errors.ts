@@ -41,6 +41,8 @@ export const ErrorCode = {
   InstallVetoed: "SLACK_OAUTH_INSTALL_VETOED",
   /** The code exchange, `auth.test` or the store failed: nothing was saved. */
   InstallFailed: "SLACK_OAUTH_INSTALL_FAILED",
+  /** The installation was saved, but the app's `afterInstallation` hook failed. */
+  AfterInstallationFailed: "SLACK_OAUTH_AFTER_INSTALLATION_FAILED",
   /** `authorize`: no installation matches the request's workspace (not installed, or uninstalled). */
   NotInstalled: "SLACK_OAUTH_NOT_INSTALLED",
   /** The request itself is unacceptable (too long, wrong method). */

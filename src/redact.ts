@@ -4,10 +4,13 @@
  */
 
 // Slack token shapes (slack-protocol.md §9): xoxb-, xoxp-, xoxa-, xoxe.xoxb-, xoxe-1-, xapp-, xwfp-, xoxr, xoxs…
-const TOKEN_RE = /\b(?:xox[a-z]?(?:\.xox[a-z])?|xapp|xwfp)-[A-Za-z0-9-]+/g;
-// Values of sensitive keys in query strings, form bodies, JSON and headers.
+// No word boundary in front: a token glued to other text is still a token.
+const TOKEN_RE = /(?:xox[a-z]?(?:\.xox[a-z])?|xapp|xwfp)-[A-Za-z0-9-]+/g;
+// Values of sensitive keys in query strings, form bodies, JSON and headers. The key must start a word
+// (`errorCode` is not `code`); the OAuth `code` only counts in its query-string form (`?code=`, `&code=`).
 const KV_RE =
-  /((?:client_secret|signing_secret|refresh_token|access_token|code_verifier|token|code|secret|password|authorization)["']?\s*[:=]\s*["']?)(?:Basic |Bearer )?[^"'&\s,;}]+/gi;
+  /((?<![A-Za-z0-9_])(?:client_secret|signing_secret|refresh_token|access_token|id_token|code_verifier|token|secret|password|authorization)["']?\s*[:=]\s*["']?)(?:Basic |Bearer )?[^"'&\s,;}]+/gi;
+const CODE_RE = /([?&]code=)[^&\s"'#]+/g;
 const BASIC_RE = /\b(Basic|Bearer)\s+[A-Za-z0-9+/=._-]{8,}/g;
 
 const extraSecrets = new Set<string>();
@@ -20,18 +23,35 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 6) extraSecrets.add(secret);
 }
 
-/** Masks a single secret value for display: keeps a short, non-identifying prefix. */
+/**
+ * Masks a single secret value for display to an operator (CLI tables): keeps the token's kind prefix
+ * (`xoxb-****`), nothing else. Logs and errors use {@link redact}, whose output never contains `xox`.
+ */
 export function maskToken(token: string | undefined): string {
   if (!token) return "";
-  const m = /^(xox[a-z]?(?:\.xox[a-z])?-|xapp-|xwfp-|xoxe-\d+-)/.exec(token);
+  const m = /^(xoxe\.xox[a-z]-|xoxe-\d+-|xox[a-z]?-|xapp-|xwfp-)/.exec(token);
   return `${m ? m[1] : ""}****`;
 }
 
-/** Removes every token and secret from a string. */
+/** A label naming a token's kind without any of its characters: `[bot-token]`, `[refresh-token]`… */
+export function tokenLabel(token: string): string {
+  if (token.startsWith("xoxe.xoxb-")) return "[rotating-bot-token]";
+  if (token.startsWith("xoxe.xoxp-")) return "[rotating-user-token]";
+  if (token.startsWith("xoxe-")) return "[refresh-token]";
+  if (token.startsWith("xoxb-")) return "[bot-token]";
+  if (token.startsWith("xoxp-")) return "[user-token]";
+  if (token.startsWith("xapp-")) return "[app-token]";
+  if (token.startsWith("xwfp-")) return "[workflow-token]";
+  if (token.startsWith("xoxa-")) return "[legacy-workspace-token]";
+  return "[token]";
+}
+
+/** Removes every token and secret from a string. The result never contains `xox`. */
 export function redact(text: string): string {
-  let out = text.replace(TOKEN_RE, (t) => maskToken(t));
+  let out = text.replace(TOKEN_RE, tokenLabel);
   out = out.replace(BASIC_RE, "$1 ****");
   out = out.replace(KV_RE, "$1****");
+  out = out.replace(CODE_RE, "$1****");
   for (const s of extraSecrets) {
     if (out.includes(s)) out = out.split(s).join("****");
   }

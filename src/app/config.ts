@@ -1,4 +1,4 @@
-import { maskToken } from "../redact.js";
+import { tokenLabel } from "../redact.js";
 
 /** Configuration of the reference server, read from the environment (architecture.md contract). */
 export interface ServerConfig {
@@ -45,7 +45,7 @@ function list(value: string | undefined, fallback: string[]): string[] {
 
 /** Shows a secret's shape without its value, for configuration messages. */
 function shape(value: string): string {
-  return `${maskToken(value)} (${value.length} characters)`;
+  return `a ${value.length}-character value${/^(xox|xapp|xwfp)/.test(value) ? ` that looks like a Slack token ${tokenLabel(value)}` : ""}`;
 }
 
 /**
@@ -56,9 +56,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const problems: string[] = [];
   const clientId = env.SLACK_CLIENT_ID?.trim() || undefined;
   const sandbox = clientId === undefined;
-  const portRaw = env.PORT ?? "3000";
-  const port = Number(portRaw);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`PORT must be an integer 0-65535, got "${portRaw.slice(0, 20)}"`);
+  // An empty PORT means unset (a blank line in an .env file), not port 0.
+  const portRaw = env.PORT?.trim() || "3000";
+  const port = /^\d{1,5}$/.test(portRaw) ? Number(portRaw) : Number.NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(`PORT must be an integer 0-65535 (0 = any free port), got "${portRaw.slice(0, 20)}"`);
+  }
   const scopes = list(env.SLACK_SCOPES, ["commands", "chat:write"]);
   const userScopes = list(env.SLACK_USER_SCOPES, []);
   for (const s of [...scopes, ...userScopes]) {
@@ -80,7 +83,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   if (env.SLACK_TOKEN_ENCRYPTION_KEY) config.tokenEncryptionKey = env.SLACK_TOKEN_ENCRYPTION_KEY;
   if (env.PUBLIC_URL) config.publicUrl = env.PUBLIC_URL.replace(/\/+$/, "");
-  for (const key of ["SLACK_API_URL", "SLACK_AUTHORIZE_URL", "SLACK_OIDC_BASE_URL", "SLACK_REDIRECT_URI", "PUBLIC_URL"] as const) {
+  for (const key of [
+    "SLACK_API_URL",
+    "SLACK_AUTHORIZE_URL",
+    "SLACK_OIDC_BASE_URL",
+    "SLACK_REDIRECT_URI",
+    "PUBLIC_URL",
+  ] as const) {
     const v = env[key];
     if (!v) continue;
     try {
@@ -90,9 +99,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push(`${key} is not a valid URL`);
     }
   }
+  if (sandbox && (env.SLACK_CLIENT_SECRET?.trim() || env.SLACK_SIGNING_SECRET?.trim())) {
+    warnings.push(
+      "SLACK_CLIENT_SECRET / SLACK_SIGNING_SECRET are set but SLACK_CLIENT_ID is not: running in sandbox mode, they are ignored",
+    );
+  }
   if (!sandbox) {
     config.clientId = clientId;
-    if (!/^\d+\.\d+$/.test(clientId)) warnings.push(`SLACK_CLIENT_ID should look like 1234567890.1234567890, got "${clientId.slice(0, 40)}"`);
+    if (!/^\d+\.\d+$/.test(clientId))
+      warnings.push(`SLACK_CLIENT_ID should look like 1234567890.1234567890, got "${clientId.slice(0, 40)}"`);
     const secret = env.SLACK_CLIENT_SECRET?.trim();
     if (!secret) problems.push("SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set");
     else {
@@ -102,7 +117,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const signing = env.SLACK_SIGNING_SECRET?.trim();
     if (!signing) problems.push("SLACK_SIGNING_SECRET is required when SLACK_CLIENT_ID is set");
     else {
-      if (!HEX32.test(signing)) warnings.push(`SLACK_SIGNING_SECRET should be 32 hex characters, got ${shape(signing)}`);
+      if (!HEX32.test(signing))
+        warnings.push(`SLACK_SIGNING_SECRET should be 32 hex characters, got ${shape(signing)}`);
       config.signingSecret = signing;
     }
     if (env.SLACK_REDIRECT_URI) config.redirectUri = env.SLACK_REDIRECT_URI;

@@ -2,7 +2,10 @@ import { randomBytes } from "node:crypto";
 import { type Logger, redact, redactValue } from "../redact.js";
 
 /** A structured JSON-lines logger; every field passes through the redaction helper. */
-export function jsonLogger(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`), fields: Record<string, unknown> = {}): Logger {
+export function jsonLogger(
+  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  fields: Record<string, unknown> = {},
+): Logger {
   const emit =
     (level: string) =>
     (message: string, ...args: unknown[]) => {
@@ -16,7 +19,12 @@ export function jsonLogger(write: (line: string) => void = (l) => process.stdout
       if (rest.length > 0) entry.args = rest;
       write(JSON.stringify(entry));
     };
-  return { debug: process.env.SLACK_OAUTH_DEBUG ? emit("debug") : () => {}, info: emit("info"), warn: emit("warn"), error: emit("error") };
+  return {
+    debug: process.env.SLACK_OAUTH_DEBUG ? emit("debug") : () => {},
+    info: emit("info"),
+    warn: emit("warn"),
+    error: emit("error"),
+  };
 }
 
 /** A short random request id (logged and returned as `X-Request-Id`). */

@@ -1,9 +1,12 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { toNodeListener } from "../http/node.js";
+import type { Emulator } from "../emulator/index.js";
+import { ErrorCode } from "../errors.js";
+import { clientErrorListener, toNodeListener } from "../http/node.js";
 import type { Installation } from "../model/installation.js";
+import { OAuthFlow, type OAuthFlowApi } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
-import { OAuthFlow } from "../oauth/flow.js";
+import { renderFailurePage } from "../oauth/pages.js";
 import type { Logger } from "../redact.js";
 import { SignatureVerifier } from "../signature/signature.js";
 import { SlackApiClient } from "../slack-api/client.js";
@@ -11,7 +14,7 @@ import type { StateStore } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
 import { jsonLogger, requestId } from "./log.js";
-import { openStores } from "./stores.js";
+import { type OpenedStores, openStores } from "./stores.js";
 
 /** What the reference app needs, resolved (credentials, stores, URLs). */
 export interface AppDeps {
@@ -26,8 +29,12 @@ export interface AppDeps {
   installationStore: InstallationStore;
   stateStore: StateStore;
   logger: Logger;
+  /** Display name on the install page. */
+  appName?: string | undefined;
   /** Shown on the home page in sandbox mode. */
   sandbox?: { emulatorUrl: string } | undefined;
+  /** The Slack Web API client (default a `SlackApiClient` on `apiUrl`); tests pass one without retry delays. */
+  api?: OAuthFlowApi | undefined;
 }
 
 /** Lists installations for the home page when the store can. */
@@ -37,7 +44,7 @@ interface Listable {
 
 /** Builds the reference app as one `fetch`-style handler. */
 export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
-  const api = new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger });
+  const api = deps.api ?? new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger });
   const flow = new OAuthFlow({
     clientId: deps.clientId,
     clientSecret: deps.clientSecret,
@@ -49,6 +56,7 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
     installationStore: deps.installationStore,
     api,
     logger: deps.logger,
+    ...(deps.appName ? { appName: deps.appName } : {}),
   });
   const verifier = new SignatureVerifier(deps.signingSecret);
 
@@ -63,7 +71,7 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
       .join("");
     const table =
       installs === undefined
-        ? ""
+        ? `<p class="muted">This store cannot list installations; they are saved all the same.</p>`
         : installs.length === 0
           ? `<p class="muted">No workspace has installed the app yet.</p>`
           : `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>`;
@@ -80,7 +88,8 @@ everything stays on this machine.</p>
   }
 
   async function events(request: Request): Promise<Response> {
-    if (request.method !== "POST") return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });
+    if (request.method !== "POST")
+      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });
     const raw = new Uint8Array(await request.arrayBuffer());
     if (!verifier.isValid(request.headers, raw)) {
       return Response.json({ ok: false, error: "invalid_signature" }, { status: 401 });
@@ -95,23 +104,39 @@ everything stays on this machine.</p>
         return Response.json({ ok: false, error: "invalid_json" }, { status: 400 });
       }
       const b = body as { type?: unknown; challenge?: unknown };
-      if (b.type === "url_verification" && typeof b.challenge === "string") return Response.json({ challenge: b.challenge });
+      if (b.type === "url_verification" && typeof b.challenge === "string")
+        return Response.json({ challenge: b.challenge });
     }
     return new Response(null, { status: 200 });
   }
 
+  // In sandbox mode the emulator redirects to the printed URL's origin: an install started on another name
+  // for this server (127.0.0.1 instead of localhost) would set its state cookie where the callback never
+  // lands, so send the browser to the printed origin first. Only in sandbox mode: behind a proxy the origin
+  // we see is not the public one, and redirecting there would loop.
+  const canonicalOrigin = deps.sandbox && deps.redirectUri ? new URL(deps.redirectUri).origin : undefined;
+
   return async (request: Request): Promise<Response> => {
-    const id = requestId();
+    const incoming = request.headers.get("x-request-id");
+    const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : requestId();
     const started = performance.now();
     const path = new URL(request.url).pathname;
     let response: Response;
     try {
-      if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
+      const url = new URL(request.url);
+      if (canonicalOrigin && url.origin !== canonicalOrigin && (path === "/" || path === flow.installPath)) {
+        response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
+      } else if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
       else if (path === "/healthz") response = Response.json({ ok: true });
       else if (path === "/slack/events") response = await events(request);
       else response = (await flow.handle(request)) ?? notFound();
     } catch (error) {
-      deps.logger.error(`request failed: ${error instanceof Error ? error.message : String(error)}`, { requestId: id });
+      deps.logger.error(
+        `request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+        {
+          requestId: id,
+        },
+      );
       response = new Response(layout("Server error", "<h1>Something went wrong</h1><p>Please try again.</p>", "bad"), {
         status: 500,
         headers: HTML_HEADERS,
@@ -130,8 +155,11 @@ everything stays on this machine.</p>
   };
 }
 
+/** Request ids accepted from a proxy or client: short and log-safe. */
+const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
 function notFound(): Response {
-  return new Response(layout("Not found", "<h1>Not found</h1><p><a href=\"/\">Home</a></p>", "bad"), {
+  return new Response(layout("Not found", '<h1>Not found</h1><p><a href="/">Home</a></p>', "bad"), {
     status: 404,
     headers: HTML_HEADERS,
   });
@@ -142,8 +170,8 @@ export interface RunningServer {
   url: string;
   server: Server;
   installationStore: InstallationStore;
-  /** The in-process emulator in sandbox mode. */
-  emulator?: { url: string; close(): Promise<void> } | undefined;
+  /** The in-process emulator in sandbox mode (its test API lets tests drive it). */
+  emulator?: Emulator | undefined;
   close(): Promise<void>;
 }
 
@@ -151,21 +179,49 @@ export interface RunningServer {
  * Starts the reference server. In sandbox mode (no client id) it starts the emulator in-process first
  * and points itself at it.
  */
-export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? jsonLogger();
   let handler: ((r: Request) => Promise<Response>) | undefined;
   const server = createServer(
     toNodeListener((request) => (handler ? handler(request) : new Response("starting", { status: 503 })), {
       maxBodyBytes: 1024 * 1024,
+      onError: (error) => logger.error(`unhandled error: ${error instanceof Error ? error.message : String(error)}`),
+    }),
+  );
+  // Requests Node rejects before any handler (a 100 KB callback URL, huge cookies) still get a page.
+  server.on(
+    "clientError",
+    clientErrorListener({
+      render: (status) => ({
+        contentType: "text/html; charset=utf-8",
+        body: renderFailurePage({
+          code: ErrorCode.BadRequest,
+          status,
+          message:
+            status === 414
+              ? "The link is far too long to be an installation link."
+              : "The request is too large or malformed (very large cookies can cause this).",
+          retryUrl: "/slack/install",
+        }),
+      }),
     }),
   );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(config.port, config.host, () => resolve());
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const port = (server.address() as AddressInfo).port;
-  const url = config.publicUrl ?? `http://${config.host === "0.0.0.0" || config.host === "127.0.0.1" ? "localhost" : config.host}:${port}`;
-  const stores = await openStores(config.databaseUrl);
+  const url = config.publicUrl ?? `http://${displayHost(config.host)}:${port}`;
+  let stores: OpenedStores;
+  try {
+    stores = options.stores ?? (await openStores(config.databaseUrl));
+  } catch (error) {
+    await new Promise<void>((r) => server.close(() => r()));
+    throw error;
+  }
   let emulator: RunningServer["emulator"];
   try {
     let deps: AppDeps;
@@ -185,6 +241,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         ...stores,
         logger,
         sandbox: { emulatorUrl: emu.url },
+        appName: emu.app.name,
       };
     } else {
       deps = {
@@ -208,6 +265,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     throw error;
   }
   let closing: Promise<void> | undefined;
+  const graceMs = options.shutdownGraceMs ?? 10_000;
   return {
     url,
     server,
@@ -215,9 +273,21 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     emulator,
     close() {
       closing ??= (async () => {
-        // Stop accepting, let in-flight requests finish, then release the stores.
+        // Stop accepting, let in-flight requests finish (up to the grace period), then release the stores.
         await new Promise<void>((r) => {
-          server.close(() => r());
+          const force = setTimeout(() => {
+            logger.warn(`shutdown: requests still running after ${graceMs} ms; closing their connections`);
+            server.closeAllConnections();
+          }, graceMs);
+          force.unref();
+          // Keep-alive connections that go idle after their last reply are closed as they do.
+          const sweep = setInterval(() => server.closeIdleConnections(), 50);
+          sweep.unref();
+          server.close(() => {
+            clearTimeout(force);
+            clearInterval(sweep);
+            r();
+          });
           server.closeIdleConnections();
         });
         await emulator?.close();
@@ -226,4 +296,21 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       return closing;
     },
   };
+}
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Where the JSON log lines go (default stdout). */
+  logger?: Logger;
+  /** Use these stores instead of opening `config.databaseUrl` (tests). */
+  stores?: OpenedStores;
+  /** How long `close()` waits for in-flight requests before cutting them off (default 10 000 ms). */
+  shutdownGraceMs?: number;
+}
+
+/** The host name to print for a listening address (`localhost` for loopback and wildcard addresses). */
+function displayHost(host: string): string {
+  if (host === "0.0.0.0" || host === "127.0.0.1" || host === "::" || host === "::1" || host === "localhost")
+    return "localhost";
+  return host.includes(":") ? `[${host}]` : host;
 }

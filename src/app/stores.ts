@@ -30,7 +30,9 @@ export async function openStores(databaseUrl: string): Promise<OpenedStores> {
     return { installationStore, stateStore, close: async () => {} };
   }
   if (/^(postgres|postgresql|mysql|mariadb):\/\//i.test(url)) {
-    throw new ConfigError(`DATABASE_URL: ${url.split(":")[0]} stores are not available in this version; use sqlite:PATH`);
+    throw new ConfigError(
+      `DATABASE_URL: ${url.split(":")[0]} stores are not available in this version; use sqlite:PATH`,
+    );
   }
   const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
   if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");

@@ -1,46 +1,137 @@
+/**
+ * The Node `http` adapter: converts `IncomingMessage` → `Request` and `Response` → `ServerResponse`, so any
+ * `fetch`-style handler of this library (an `OAuthFlow`, the reference app) runs on `http.createServer`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { clientErrorListener, toNodeListener } from "slack-oauth-kit/http/node";
+ *
+ * const server = createServer(toNodeListener((request) => flow.handle(request).then((r) => r ?? new Response(null, { status: 404 }))));
+ * server.on("clientError", clientErrorListener());
+ * server.listen(3000);
+ * ```
+ */
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
+import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 
 /** A `fetch`-style handler: the shape every core handler of this library has. */
 export type FetchHandler = (request: Request) => Promise<Response> | Response;
 
+/** Options of {@link toNodeListener} and {@link toWebRequest}. */
 export interface NodeAdapterOptions {
-  /** Largest request body read, in bytes (default 1 MiB); larger bodies get 413 without being read. */
+  /** Largest request body read, in bytes (default 1 MiB); larger bodies get 413 and are not buffered. */
   maxBodyBytes?: number;
-  /** Base URL used to build `request.url` (default from the `Host` header, http unless `trustProxy`). */
+  /** Base URL used to build `request.url` (default from the `Host` header, http unless TLS or `trustProxy`). */
   baseUrl?: string;
-  /** Trust `X-Forwarded-Proto` / `X-Forwarded-Host` (behind a reverse proxy you control). */
+  /**
+   * Trust `X-Forwarded-Proto` / `X-Forwarded-Host` (only behind a reverse proxy you control, which sets
+   * them itself). Off by default: a client could otherwise claim `https` or another host.
+   */
   trustProxy?: boolean;
+  /**
+   * Called when the handler throws (the client gets a 500 JSON reply). Default: nothing is logged by the
+   * adapter; pass your (redacting) logger here.
+   */
+  onError?: (error: unknown, request: Request) => void;
 }
 
-class BodyTooLarge extends Error {}
+/** The request body exceeds `maxBodyBytes`. */
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+}
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+const DEFAULT_MAX_BODY = 1024 * 1024;
+// A host[:port] as a proxy would forward it: no userinfo, path, spaces or other URL-changing characters.
+const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
+
+/** Reads the body up to `limit` bytes. Past the limit it stops buffering and drains the rest unread. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > limit) throw new BodyTooLarge();
-    chunks.push(b);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume(); // discard, so the client can finish sending and read our 413
+    return Promise.reject(new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`));
   }
-  return Buffer.concat(chunks);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        chunks.length = 0;
+        req.resume();
+        reject(new BodyTooLargeError(`body exceeds ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks));
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      reject(error);
+    };
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+  });
 }
 
-/** Converts a Node request to a web `Request` (the body read fully, up to `maxBodyBytes`). */
-export async function toWebRequest(req: IncomingMessage, options: NodeAdapterOptions = {}): Promise<Request> {
-  const limit = options.maxBodyBytes ?? 1024 * 1024;
-  let base = options.baseUrl;
-  if (!base) {
-    const fwdProto = options.trustProxy ? String(req.headers["x-forwarded-proto"] ?? "").split(",")[0]?.trim() : "";
-    const fwdHost = options.trustProxy ? String(req.headers["x-forwarded-host"] ?? "").split(",")[0]?.trim() : "";
-    const proto = fwdProto || ("encrypted" in req.socket && req.socket.encrypted ? "https" : "http");
-    const host = fwdHost || req.headers.host || "localhost";
-    base = `${proto}://${host}`;
+function firstValue(header: string | string[] | undefined): string {
+  const v = Array.isArray(header) ? header[0] : header;
+  return (v ?? "").split(",")[0]?.trim() ?? "";
+}
+
+/** The base URL of a request: `options.baseUrl`, else scheme and host from the socket and headers. */
+function baseUrlOf(req: IncomingMessage, options: NodeAdapterOptions): string {
+  if (options.baseUrl) return options.baseUrl;
+  const tls = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted === true;
+  let proto = tls ? "https" : "http";
+  let host = req.headers.host ?? "";
+  if (options.trustProxy) {
+    const fwdProto = firstValue(req.headers["x-forwarded-proto"]).toLowerCase();
+    if (fwdProto === "http" || fwdProto === "https") proto = fwdProto;
+    const fwdHost = firstValue(req.headers["x-forwarded-host"]);
+    if (fwdHost && HOST_RE.test(fwdHost)) host = fwdHost;
   }
-  const url = new URL(req.url ?? "/", base);
+  if (!HOST_RE.test(host)) host = "localhost";
+  return `${proto}://${host}`;
+}
+
+/**
+ * Converts a Node request to a web `Request` (the body read fully, up to `maxBodyBytes`; throws
+ * {@link BodyTooLargeError} past it).
+ *
+ * @example
+ * ```ts
+ * const request = await toWebRequest(req, { maxBodyBytes: 64 * 1024 });
+ * ```
+ */
+export async function toWebRequest(req: IncomingMessage, options: NodeAdapterOptions = {}): Promise<Request> {
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  // Only the path and query of the request target count: an absolute-form target (`GET http://other/…`)
+  // must not choose the host of `request.url`.
+  let target = req.url ?? "/";
+  if (!target.startsWith("/")) {
+    try {
+      const abs = new URL(target);
+      target = `${abs.pathname}${abs.search}`;
+    } catch {
+      target = "/";
+    }
+  }
+  // "//evil.example/x" would be read as a network-path reference: keep it a path.
+  const url = new URL(target.replace(/^\/{2,}/, "/"), baseUrlOf(req, options));
   const headers = new Headers();
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const name = req.rawHeaders[i];
@@ -53,7 +144,15 @@ export async function toWebRequest(req: IncomingMessage, options: NodeAdapterOpt
   return new Request(url, { method, headers, ...(body ? { body } : {}) });
 }
 
-/** Writes a web `Response` to a Node response, keeping every `Set-Cookie` header. */
+/**
+ * Writes a web `Response` to a Node response, keeping every `Set-Cookie` header. For `HEAD` requests (and
+ * 204/304 replies) only the head is written.
+ *
+ * @example
+ * ```ts
+ * await writeWebResponse(new Response("ok"), res);
+ * ```
+ */
 export async function writeWebResponse(response: Response, res: ServerResponse): Promise<void> {
   const headers: Record<string, string | string[]> = {};
   response.headers.forEach((value, key) => {
@@ -62,21 +161,27 @@ export async function writeWebResponse(response: Response, res: ServerResponse):
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
   res.writeHead(response.status, response.statusText || undefined, headers);
-  if (!response.body) {
+  const noBody = res.req?.method === "HEAD" || response.status === 204 || response.status === 304;
+  if (!response.body || noBody) {
+    if (response.body) await response.body.cancel().catch(() => undefined);
     res.end();
     return;
   }
   await new Promise<void>((resolve, reject) => {
-    const stream = Readable.fromWeb(response.body as import("node:stream/web").ReadableStream<Uint8Array>);
+    const stream = Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>);
     stream.on("error", reject);
     res.on("finish", resolve);
-    res.on("close", resolve);
+    res.on("close", () => {
+      stream.destroy();
+      resolve();
+    });
     stream.pipe(res);
   });
 }
 
 /**
- * Adapts a `fetch`-style handler to Node's `http.createServer`.
+ * Adapts a `fetch`-style handler to Node's `http.createServer`. A body over `maxBodyBytes` gets 413, an
+ * unparseable request 400, and a handler that throws a 500 JSON reply (`onError` is told why).
  *
  * @example
  * ```ts
@@ -92,19 +197,73 @@ export function toNodeListener(handler: FetchHandler, options: NodeAdapterOption
       try {
         request = await toWebRequest(req, options);
       } catch (error) {
-        const tooLarge = error instanceof BodyTooLarge;
+        const tooLarge = error instanceof BodyTooLargeError;
         res.writeHead(tooLarge ? 413 : 400, { "content-type": "application/json", connection: "close" });
         res.end(JSON.stringify({ ok: false, error: tooLarge ? "payload_too_large" : "bad_request" }));
-        if (tooLarge) req.resume();
         return;
       }
       let response: Response;
       try {
         response = await handler(request);
-      } catch {
+      } catch (error) {
+        try {
+          options.onError?.(error, request);
+        } catch {
+          // a failing error reporter must not take the reply down with it
+        }
         response = Response.json({ ok: false, error: "internal_error" }, { status: 500 });
       }
       await writeWebResponse(response, res).catch(() => res.destroy());
     })();
+  };
+}
+
+/** Options of {@link clientErrorListener}. */
+export interface ClientErrorOptions {
+  /**
+   * Renders the page sent for a request Node could not parse: `status` is 414 (request line too long),
+   * 431 (headers too large) or 400. Default: a small plain-text reply.
+   */
+  render?: (status: 400 | 414 | 431) => { body: string; contentType: string };
+}
+
+const REASONS = { 400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large" } as const;
+
+/**
+ * A `clientError` listener for `http.Server`: answers requests Node rejects before any handler runs
+ * (a 100 KB URL, huge cookies, garbage) with a real page instead of a bare status or a reset, and never
+ * lets such a request crash the process.
+ *
+ * @example
+ * ```ts
+ * server.on("clientError", clientErrorListener());
+ * ```
+ */
+export function clientErrorListener(options: ClientErrorOptions = {}): (error: Error, socket: Duplex) => void {
+  return (error, socket) => {
+    const e = error as Error & { code?: string; rawPacket?: Buffer };
+    if (e.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let status: 400 | 414 | 431 = 400;
+    if (e.code === "HPE_HEADER_OVERFLOW") {
+      // A packet that is all request line (`GET /…` and no line end), or a run of URL characters without
+      // a single space or line break, means the URL is what overflowed; anything else is the headers.
+      const head = e.rawPacket?.subarray(0, 4096).toString("latin1") ?? "";
+      status = /^[A-Z]+ \S+$/.test(head) || /^\S+$/.test(head) ? 414 : 431;
+    } else if (e.code === "HPE_URI_TOO_LONG") {
+      status = 414;
+    }
+    const page = options.render?.(status) ?? {
+      body: `${status} ${REASONS[status]}\n`,
+      contentType: "text/plain; charset=utf-8",
+    };
+    const body = Buffer.from(page.body, "utf8");
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status]}\r\nContent-Type: ${page.contentType}\r\nContent-Length: ${body.length}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${page.body}`,
+    );
+    // Drop whatever else the client sends; the reply above is flushed first.
+    socket.once("finish", () => socket.destroy());
   };
 }

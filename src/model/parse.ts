@@ -115,7 +115,7 @@ export function installationFromV1Response(reply: Json, options: BuildOptions = 
   if (!teamId) throw new InvalidResponseError("oauth.access reply has no team_id");
   const botToken = str(bot.bot_access_token);
   const inst: Loose<Installation> = {
-    appId: str(reply.app_id),
+    appId: str(reply.app_id) ?? str(options.authTest?.app_id),
     enterpriseId: str(reply.enterprise_id),
     teamId,
     teamName: str(reply.team_name),

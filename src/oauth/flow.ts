@@ -2,7 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
 import type { Installation } from "../model/installation.js";
 import { type AuthTestReply, installationFromV1Response, installationFromV2Response } from "../model/parse.js";
-import { type Logger, consoleLogger, redact, registerSecret } from "../redact.js";
+import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { buildStateCookie, buildStateCookieDeletion, readCookie, STATE_COOKIE_NAME } from "../state/cookie.js";
 import { consumeState, type StateStore } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
@@ -26,9 +26,12 @@ export interface OAuthFlowApi {
     redirectUri?: string;
     codeVerifier?: string;
   }): Promise<Record<string, unknown>>;
-  oauthAccess(args: { clientId: string; clientSecret: string; code: string; redirectUri?: string }): Promise<
-    Record<string, unknown>
-  >;
+  oauthAccess(args: {
+    clientId: string;
+    clientSecret: string;
+    code: string;
+    redirectUri?: string;
+  }): Promise<Record<string, unknown>>;
   authTest(token: string): Promise<Record<string, unknown>>;
 }
 
@@ -106,6 +109,9 @@ export interface OAuthFlowOptions {
   dangerouslyAllowInstallsWithoutState?: boolean;
 }
 
+/** Response header carrying the stable error code of a failed install or callback. */
+export const ERROR_HEADER = "X-Slack-OAuth-Error";
+
 /** Largest callback URL we read (Slack's are a few hundred bytes). */
 const MAX_URL_LENGTH = 8 * 1024;
 
@@ -123,12 +129,18 @@ const MESSAGES: Partial<Record<string, string>> = {
   [ErrorCode.StateCookieMismatch]:
     "This installation was started in another browser or tab session. Please start again in this browser.",
   [ErrorCode.InstallVetoed]: "The app refused this installation.",
-  [ErrorCode.InstallFailed]: "Slack or the app's storage failed while completing the installation. Nothing was saved; please try again.",
+  [ErrorCode.InstallFailed]:
+    "Slack or the app's storage failed while completing the installation. Nothing was saved; please try again.",
   [ErrorCode.BadRequest]: "The request is malformed.",
 };
 
 /** An install-flow failure with a stable code and the HTTP status of its page. */
 export class OAuthFlowError extends SlackOAuthError {}
+
+/** An error's name and message (never its stack or cause), for a log line that is redacted next. */
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 function constantTimeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -168,7 +180,9 @@ export class OAuthFlow {
     if (!options.clientSecret && !options.pkce) {
       throw new ConfigError("OAuthFlow: clientSecret is required (SLACK_CLIENT_SECRET) unless pkce is on");
     }
-    if (options.version === "v1" && !options.clientSecret) throw new ConfigError("OAuthFlow: v1 apps need clientSecret");
+    if (options.version === "v1" && !options.clientSecret)
+      throw new ConfigError("OAuthFlow: v1 apps need clientSecret");
+    if (options.version === "v1" && options.pkce) throw new ConfigError("OAuthFlow: PKCE is only available to v2 apps");
     if (!options.stateStore || !options.installationStore || !options.api) {
       throw new ConfigError("OAuthFlow: stateStore, installationStore and api are required");
     }
@@ -209,7 +223,25 @@ export class OAuthFlow {
     if (request.method !== "GET" && request.method !== "HEAD") {
       return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
     }
-    const { url, cookie } = await this.startInstall(request, options);
+    // A HEAD (link checkers, uptime probes) gets the page's head without issuing a state nobody will use.
+    if (request.method === "HEAD") return new Response(null, { status: 200, headers: HTML_HEADERS });
+    let started: { url: string; cookie: string };
+    try {
+      started = await this.startInstall(request, options);
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof ConfigError) throw error; // a programming error: surface it
+      this.#log.error(`OAuthFlow: could not start an install: ${redact(describeError(error))}`);
+      return this.#failure(
+        request,
+        this.#err(
+          ErrorCode.InstallFailed,
+          500,
+          "The installation could not be started. Please try again in a moment.",
+          error,
+        ),
+      );
+    }
+    const { url, cookie } = started;
     const headers = new Headers({ "Cache-Control": "no-store" });
     headers.append("Set-Cookie", cookie);
     if (this.#o.directInstall) {
@@ -224,7 +256,10 @@ export class OAuthFlow {
    * Issues a state and returns the authorize URL and the `Set-Cookie` value, for apps that render their
    * own page or button.
    */
-  async startInstall(request: Request, options: InstallOptions = {}): Promise<{ url: string; state: string; cookie: string }> {
+  async startInstall(
+    request: Request,
+    options: InstallOptions = {},
+  ): Promise<{ url: string; state: string; cookie: string }> {
     const data: Record<string, unknown> = { t: "install" };
     const redirectUri = options.redirectUri ?? this.#o.redirectUri;
     if (redirectUri) data.redirectUri = redirectUri;
@@ -251,15 +286,23 @@ export class OAuthFlow {
     try {
       return await this.#callback(request);
     } catch (error) {
-      if (error instanceof OAuthFlowError) return this.#failure(request, error);
-      this.#log.error(`OAuthFlow: unexpected failure: ${redact(String(error))}`);
-      return this.#failure(request, new OAuthFlowError(ErrorCode.InstallFailed, MESSAGES[ErrorCode.InstallFailed] ?? "", { status: 500, cause: error }));
+      if (error instanceof OAuthFlowError) {
+        // Only the stable code is logged: the query (code, state, error text) stays out of the logs.
+        const log = error.status >= 500 ? this.#log.error : this.#log.warn;
+        log.call(this.#log, `OAuthFlow: install callback refused (${error.code}, HTTP ${error.status})`);
+        return this.#failure(request, error);
+      }
+      this.#log.error(`OAuthFlow: unexpected failure: ${redact(describeError(error))}`);
+      return this.#failure(request, this.#err(ErrorCode.InstallFailed, 500, undefined, error));
     }
   }
 
   async #callback(request: Request): Promise<Response> {
-    if (request.url.length > MAX_URL_LENGTH) throw this.#err(ErrorCode.BadRequest, 414, "The link is far too long to be an installation callback.");
-    if (request.method !== "GET" && request.method !== "HEAD") throw this.#err(ErrorCode.BadRequest, 405);
+    if (request.url.length > MAX_URL_LENGTH)
+      throw this.#err(ErrorCode.BadRequest, 414, "The link is far too long to be an installation callback.");
+    // Not HEAD either: a callback consumes its state, and a HEAD (link checkers, prefetchers) must not.
+    if (request.method !== "GET")
+      throw this.#err(ErrorCode.BadRequest, 405, "This address only accepts the browser's GET from Slack.");
     const query = new URL(request.url).searchParams;
     const error = query.get("error");
     const code = query.get("code");
@@ -268,9 +311,19 @@ export class OAuthFlow {
 
     if (error !== null) {
       // Burn the state when it belongs to this browser, so the link cannot be replayed.
-      if (state && cookie && constantTimeEqual(cookie, state)) await consumeState(this.#o.stateStore, state);
+      if (state && cookie && constantTimeEqual(cookie, state)) {
+        await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+          this.#log.warn(`OAuthFlow: could not burn the state of a refused install: ${redact(describeError(e))}`);
+        });
+      }
       if (error === "access_denied") throw this.#err(ErrorCode.InstallCancelled, 400);
-      throw this.#err(ErrorCode.AuthorizationFailed, 400, `Slack reported an error: "${error.slice(0, 200)}". Nothing was installed.`);
+      // Shown escaped (pages escape everything) and shortened: the value comes from the URL, not from Slack.
+      const shown = error.length > 100 ? `${error.slice(0, 100)}…` : error;
+      throw this.#err(
+        ErrorCode.AuthorizationFailed,
+        400,
+        `Slack reported an error: "${shown}". Nothing was installed.`,
+      );
     }
     if (!code) throw this.#err(ErrorCode.MissingCode, 400);
 
@@ -282,6 +335,7 @@ export class OAuthFlow {
       if (!cookie) throw this.#err(ErrorCode.StateCookieMissing, 400);
       if (!constantTimeEqual(cookie, state)) throw this.#err(ErrorCode.StateCookieMismatch, 400);
       const result = await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+        this.#log.error(`OAuthFlow: the state store failed: ${redact(describeError(e))}`);
         throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
       });
       if (!result.ok) {
@@ -306,7 +360,7 @@ export class OAuthFlow {
     try {
       await this.#o.installationStore.save(ctx.installation);
     } catch (e) {
-      this.#log.error(`OAuthFlow: saving the installation failed: ${redact(String(e))}`);
+      this.#log.error(`OAuthFlow: saving the installation failed: ${redact(describeError(e))}`);
       throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
     }
     this.#log.info(
@@ -314,7 +368,21 @@ export class OAuthFlow {
     );
     const headers = new Headers({ "Cache-Control": "no-store" });
     headers.append("Set-Cookie", this.#deleteCookie(request));
-    const custom = this.#o.afterInstallation ? await this.#o.afterInstallation(ctx) : undefined;
+    let custom: Response | undefined;
+    try {
+      custom = this.#o.afterInstallation ? await this.#o.afterInstallation(ctx) : undefined;
+    } catch (e) {
+      // The installation IS saved: say so, rather than the "nothing was saved" of INSTALL_FAILED before saving.
+      this.#log.error(
+        `OAuthFlow: afterInstallation failed after the installation was saved: ${redact(describeError(e))}`,
+      );
+      throw this.#err(
+        ErrorCode.AfterInstallationFailed,
+        500,
+        "The app was installed, but finishing the setup failed. Please start again; reinstalling is safe.",
+        e,
+      );
+    }
     if (custom) return withCookie(custom, headers);
     if (this.#o.successUrl) {
       headers.set("Location", this.#o.successUrl);
@@ -337,8 +405,14 @@ export class OAuthFlow {
         });
         const bot = (reply.bot ?? {}) as Record<string, unknown>;
         const authTest =
-          typeof bot.bot_access_token === "string" ? ((await o.api.authTest(bot.bot_access_token)) as AuthTestReply) : undefined;
-        return installationFromV1Response(reply, { authTest });
+          typeof bot.bot_access_token === "string"
+            ? ((await o.api.authTest(bot.bot_access_token)) as AuthTestReply)
+            : undefined;
+        const installation = installationFromV1Response(reply, { authTest });
+        // oauth.access carries no app_id; auth.test does, and the success page's deep link needs it.
+        if (!installation.appId && typeof authTest?.app_id === "string" && authTest.app_id)
+          installation.appId = authTest.app_id;
+        return installation;
       }
       const reply = await o.api.oauthV2Access({
         clientId: o.clientId,
@@ -347,27 +421,41 @@ export class OAuthFlow {
         ...(redirectUri ? { redirectUri } : {}),
         ...(typeof data.codeVerifier === "string" ? { codeVerifier: data.codeVerifier } : {}),
       });
-      const botToken = reply.token_type !== "user" && typeof reply.access_token === "string" ? reply.access_token : undefined;
+      const botToken =
+        reply.token_type !== "user" && typeof reply.access_token === "string" ? reply.access_token : undefined;
       const userToken = (reply.authed_user as Record<string, unknown> | undefined)?.access_token;
       // auth.test gives the bot id (not in oauth.v2.access) and the org URL of org-wide installs.
-      const authTestToken = botToken ?? (reply.is_enterprise_install === true && typeof userToken === "string" ? userToken : undefined);
+      const authTestToken =
+        botToken ?? (reply.is_enterprise_install === true && typeof userToken === "string" ? userToken : undefined);
       const authTest = authTestToken ? ((await o.api.authTest(authTestToken)) as AuthTestReply) : undefined;
       // With only a user token, keep auth.test's org URL but never take its bot_id.
-      const botInfo: AuthTestReply | undefined = botToken ? authTest : authTest?.url ? { url: authTest.url } : undefined;
+      const botInfo: AuthTestReply | undefined = botToken
+        ? authTest
+        : authTest?.url
+          ? { url: authTest.url }
+          : undefined;
       return installationFromV2Response(reply, { authTest: botInfo });
     } catch (e) {
-      this.#log.error(`OAuthFlow: code exchange failed: ${redact(e instanceof Error ? e.message : String(e))}`);
+      this.#log.error(`OAuthFlow: code exchange failed: ${redact(describeError(e))}`);
       throw this.#err(ErrorCode.InstallFailed, 502, undefined, e);
     }
   }
 
-  #err(code: (typeof ErrorCode)[keyof typeof ErrorCode], status: number, message?: string, cause?: unknown): OAuthFlowError {
+  #err(
+    code: (typeof ErrorCode)[keyof typeof ErrorCode],
+    status: number,
+    message?: string,
+    cause?: unknown,
+  ): OAuthFlowError {
     return new OAuthFlowError(code, message ?? MESSAGES[code] ?? "The installation failed.", { status, cause });
   }
 
   #failure(request: Request, error: OAuthFlowError): Response {
     const headers = new Headers({ "Cache-Control": "no-store" });
     headers.append("Set-Cookie", this.#deleteCookie(request));
+    // The stable code, for scripts and monitoring (the page shows it too).
+    headers.set(ERROR_HEADER, error.code);
+    if (error.status === 405) headers.set("Allow", "GET");
     if (this.#o.failureUrl) {
       const target = new URL(this.#o.failureUrl, request.url);
       target.searchParams.set("error", error.code);
@@ -408,21 +496,46 @@ export class OAuthFlow {
   }
 }
 
-/** Adds our headers (the cookie deletion) to a custom Response without dropping its own `Set-Cookie`s. */
+/**
+ * Adds our headers to a custom Response: our `Set-Cookie`s (the cookie deletion) are appended to its own,
+ * never replacing them; our other headers fill in only what it did not set.
+ */
 function withCookie(response: Response, extra: Headers): Response {
   const headers = new Headers(response.headers);
   for (const c of extra.getSetCookie()) headers.append("Set-Cookie", c);
-  if (!headers.has("Cache-Control")) headers.set("Cache-Control", "no-store");
+  for (const [name, value] of extra) {
+    if (name !== "set-cookie" && !headers.has(name)) headers.set(name, value);
+  }
   return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
 }
 
-function successContext(i: Installation): SuccessPageContext {
-  if (i.isEnterpriseInstall && i.enterpriseUrl && i.appId) {
-    const base = i.enterpriseUrl.endsWith("/") ? i.enterpriseUrl : `${i.enterpriseUrl}/`;
-    return { installation: i, openUrl: `${base}manage/organization/apps/profile/${encodeURIComponent(i.appId)}/workspaces/add` };
+/** The org URL from `auth.test`, only when it is a plain https URL (it ends up in an `href`). */
+function safeOrgUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  try {
+    const u = new URL(value);
+    if (u.protocol !== "https:" || u.username || u.password) return undefined;
+    return u.href.endsWith("/") ? u.href : `${u.href}/`;
+  } catch {
+    return undefined;
   }
-  const team = i.teamId ?? "";
-  const app = i.appId ?? "";
+}
+
+function successContext(i: Installation): SuccessPageContext {
+  const orgUrl = i.isEnterpriseInstall ? safeOrgUrl(i.enterpriseUrl) : undefined;
+  if (orgUrl && i.appId) {
+    // Org-wide installs end on the org's app-management page, where an admin adds the app to workspaces.
+    return {
+      installation: i,
+      openUrl: `${orgUrl}manage/organization/apps/profile/${encodeURIComponent(i.appId)}/workspaces/add`,
+    };
+  }
+  const team = i.teamId ?? i.enterpriseId ?? "";
+  if (!i.appId) {
+    // Legacy v1 replies carry no app id: open the workspace instead of a broken app link.
+    return { installation: i, openUrl: `slack://open?team=${encodeURIComponent(team)}` };
+  }
+  const app = i.appId;
   return {
     installation: i,
     openUrl: `slack://app?team=${encodeURIComponent(team)}&id=${encodeURIComponent(app)}`,
