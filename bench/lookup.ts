@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { cpus, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Installation } from "../src/model/installation.js";
 import { FileInstallationStore } from "../src/stores/file.js";
@@ -79,6 +79,12 @@ async function populate(store: InstallationStore, n: number, concurrency: number
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return (performance.now() - t0) / 1000;
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
 }
 
 /** Pseudo-random (but reproducible) queries spread over all installations, as fresh objects like a request's. */
@@ -169,6 +175,7 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
   console.log(
     `throughput: sequential awaits for ${THROUGHPUT_MS / 1000} s; latency: ${LATENCY_SAMPLES.toLocaleString("en-US")} individually timed calls (hrtime adds ~0.05 µs)`,
   );
+  console.log(`load average at start: ${loadAverage()} (above ~0.5 on this machine, other work skews the numbers)`);
   for (const line of skipped) console.log(line);
   const header = `${"backend".padEnd(15)} ${"installs".padStart(9)} ${"ops/s".padStart(12)} ${"p50 µs".padStart(9)} ${"p99 µs".padStart(9)} ${"populate".padStart(10)}`;
   console.log(header);
@@ -202,6 +209,7 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
       }
     }
   }
+  console.log(`load average at end: ${loadAverage()}`);
   const mem = results.find((r) => r.backend === "memory" && r.installations === 100_000);
   if (mem) {
     const ok = mem.opsPerSecond >= 1_500_000;

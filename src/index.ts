@@ -1,4 +1,21 @@
+export {
+  type AuthorizeContext,
+  type AuthorizeFn,
+  type AuthorizeOptions,
+  type AuthorizeResult,
+  createAuthorize,
+  extractContext,
+  NotInstalledError,
+} from "./authorize/index.js";
 export * from "./errors.js";
+export {
+  type HandlerResult,
+  type SlackHandler,
+  type SlackRequest,
+  SlackRequestHandler,
+  type SlackRequestHandlerOptions,
+  type SlackRequestKind,
+} from "./events/index.js";
 export * from "./model/index.js";
 export {
   AuthorizeUrlGenerator,
@@ -32,6 +49,15 @@ export * from "./redact.js";
 export * from "./signature/index.js";
 export * from "./slack-api/index.js";
 export * from "./state/index.js";
+export {
+  type CacheOptions,
+  CachingInstallationStore,
+  type InvalidationBus,
+  type InvalidationMessage,
+  LocalInvalidationBus,
+  LruTtlCache,
+  type LruTtlCacheOptions,
+} from "./stores/cache.js";
 export {
   assertOptionalId,
   type BotQuery,

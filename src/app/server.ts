@@ -1,19 +1,21 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createAuthorize } from "../authorize/authorize.js";
 import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
 import { clientErrorListener, toNodeListener } from "../http/node.js";
 import type { Installation } from "../model/installation.js";
-import { OAuthFlow, type OAuthFlowApi } from "../oauth/flow.js";
+import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
 import type { Logger } from "../redact.js";
-import { SignatureVerifier } from "../signature/signature.js";
 import { SlackApiClient } from "../slack-api/client.js";
 import type { StateStore } from "../state/state.js";
+import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
 import { jsonLogger, requestId } from "./log.js";
+import { createReferenceSlackApp } from "./slack-app.js";
 import { type OpenedStores, openStores } from "./stores.js";
 
 /** What the reference app needs, resolved (credentials, stores, URLs). */
@@ -34,7 +36,9 @@ export interface AppDeps {
   /** Shown on the home page in sandbox mode. */
   sandbox?: { emulatorUrl: string } | undefined;
   /** The Slack Web API client (default a `SlackApiClient` on `apiUrl`); tests pass one without retry delays. */
-  api?: OAuthFlowApi | undefined;
+  api?: SlackApiClient | undefined;
+  /** Signature clock for the events endpoint, epoch seconds (tests). */
+  clock?: (() => number) | undefined;
 }
 
 /** Lists installations for the home page when the store can. */
@@ -44,7 +48,21 @@ interface Listable {
 
 /** Builds the reference app as one `fetch`-style handler. */
 export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
-  const api = deps.api ?? new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger });
+  // Slack waits 3 s for an answer to a command: keep Web API calls well inside that.
+  const api = deps.api ?? new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger, timeoutMs: 2500 });
+  // One caching store for the install flow, authorize and uninstall handling: every write drops the cache.
+  const store =
+    deps.installationStore instanceof CachingInstallationStore
+      ? deps.installationStore
+      : new CachingInstallationStore(deps.installationStore);
+  const slack = createReferenceSlackApp({
+    signingSecret: deps.signingSecret,
+    authorize: createAuthorize({ installationStore: store }),
+    installationStore: store,
+    api,
+    logger: deps.logger,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  });
   const flow = new OAuthFlow({
     clientId: deps.clientId,
     clientSecret: deps.clientSecret,
@@ -53,12 +71,11 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
     ...(deps.redirectUri ? { redirectUri: deps.redirectUri } : {}),
     authorizationUrl: deps.authorizeUrl,
     stateStore: deps.stateStore,
-    installationStore: deps.installationStore,
+    installationStore: store,
     api,
     logger: deps.logger,
     ...(deps.appName ? { appName: deps.appName } : {}),
   });
-  const verifier = new SignatureVerifier(deps.signingSecret);
 
   async function home(): Promise<Response> {
     const listable = deps.installationStore as InstallationStore & Listable;
@@ -87,29 +104,6 @@ everything stays on this machine.</p>
     return new Response(layout("slack-oauth-kit", body), { headers: HTML_HEADERS });
   }
 
-  async function events(request: Request): Promise<Response> {
-    if (request.method !== "POST")
-      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });
-    const raw = new Uint8Array(await request.arrayBuffer());
-    if (!verifier.isValid(request.headers, raw)) {
-      return Response.json({ ok: false, error: "invalid_signature" }, { status: 401 });
-    }
-    const text = new TextDecoder().decode(raw);
-    const type = request.headers.get("content-type") ?? "";
-    if (type.includes("application/json")) {
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return Response.json({ ok: false, error: "invalid_json" }, { status: 400 });
-      }
-      const b = body as { type?: unknown; challenge?: unknown };
-      if (b.type === "url_verification" && typeof b.challenge === "string")
-        return Response.json({ challenge: b.challenge });
-    }
-    return new Response(null, { status: 200 });
-  }
-
   // In sandbox mode the emulator redirects to the printed URL's origin: an install started on another name
   // for this server (127.0.0.1 instead of localhost) would set its state cookie where the callback never
   // lands, so send the browser to the printed origin first. Only in sandbox mode: behind a proxy the origin
@@ -128,7 +122,7 @@ everything stays on this machine.</p>
         response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
       } else if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
       else if (path === "/healthz") response = Response.json({ ok: true });
-      else if (path === "/slack/events") response = await events(request);
+      else if (path === "/slack/events") response = await slack.handle(request);
       else response = (await flow.handle(request)) ?? notFound();
     } catch (error) {
       deps.logger.error(

@@ -2,12 +2,27 @@
  * Finds who a Slack request is about — enterprise, team, user, org-wide or not — in every payload shape
  * Slack sends: Events API wrappers (with `authorizations[]`), slash commands (form fields, booleans as
  * the strings "true"/"false"), interactivity payloads (`payload` JSON: block actions, view submissions,
- * shortcuts, options), shared channels and org-wide installs.
+ * shortcuts, message actions, options), shared channels and org-wide installs.
+ *
+ * The rules follow Slack's official Bolt framework (`buildSource` in `@slack/bolt`), so an app moving
+ * between the two finds the same installation for the same request.
+ */
+
+/**
+ * Who a Slack request is about: the input of `authorize`.
+ *
+ * @example
+ * ```ts
+ * const context: AuthorizeContext = { enterpriseId: "E0123", teamId: "T0123", userId: "W0123", isEnterpriseInstall: false };
+ * ```
  */
 export interface AuthorizeContext {
   enterpriseId?: string | undefined;
+  /** The workspace the request came from (for org-wide installs, any workspace of the org). */
   teamId?: string | undefined;
+  /** The user who acted (typed the command, clicked, caused the event); absent for app-level events. */
   userId?: string | undefined;
+  /** True when the app is installed org-wide on an Enterprise Grid org: lookups go by `enterpriseId` alone. */
   isEnterpriseInstall: boolean;
 }
 
@@ -15,11 +30,21 @@ type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined);
+/** Slash commands send "true"/"false" strings; every other payload sends JSON booleans. */
 const bool = (v: unknown): boolean => v === true || v === "true";
 
 /**
  * Extracts the {@link AuthorizeContext} of a parsed Slack payload: an Events API body, a slash command's
- * form fields, or an interactivity `payload` object.
+ * form fields, or an interactivity `payload` object. Never throws; unknown shapes give an empty context
+ * (which `authorize` answers with `NotInstalledError`).
+ *
+ * - Events API: `authorizations[0]` names the installation the delivery is for, so it wins over the
+ *   wrapper's `team_id` (in a shared channel that is the other workspace's id). For an org-wide install
+ *   its `team_id` is `null` and the wrapper's `team_id` is used. The user is the one who acted
+ *   (`event.user`), never the installation's user in `authorizations[]`.
+ * - Slash commands: `team_id`, `enterprise_id`, `user_id`, `is_enterprise_install` ("true"/"false").
+ * - Interactivity: `team.id` (null for some org-wide payloads: then `user.team_id`), `enterprise.id`
+ *   (or `team.enterprise_id`), `user.id`, `is_enterprise_install` (boolean).
  *
  * @example
  * ```ts
@@ -27,50 +52,74 @@ const bool = (v: unknown): boolean => v === true || v === "true";
  * // { teamId: "T1", userId: "U1", isEnterpriseInstall: false }
  * ```
  * @see https://docs.slack.dev/apis/events-api/#callback-field
+ * @see https://docs.slack.dev/interactivity/handling-user-interaction
  */
-export function extractContext(body: J): AuthorizeContext {
-  // For org-wide installs teamId is the workspace the request came from; lookups ignore it.
-  // Events API: the wrapper's authorizations[0] names the installation this delivery is for; in shared
-  // channels team_id may be another workspace's, so authorizations wins over the wrapper.
-  if (body.type === "event_callback" || body.type === "app_rate_limited" || Array.isArray(body.authorizations)) {
-    const auth = Array.isArray(body.authorizations) ? obj(body.authorizations[0]) : undefined;
-    const event = obj(body.event);
-    const isEnterpriseInstall = auth ? bool(auth.is_enterprise_install) : bool(body.is_enterprise_install);
-    return compact({
-      enterpriseId: str(auth?.enterprise_id) ?? str(body.enterprise_id),
-      teamId: str(auth?.team_id) ?? str(body.team_id) ?? str(event?.team),
-      userId: str(auth?.user_id) ?? str(event?.user) ?? str(obj(event?.user)?.id),
-      isEnterpriseInstall,
-    });
-  }
-  // Interactivity payloads: team/enterprise/user objects.
-  if (
-    typeof body.type === "string" &&
-    (obj(body.team) !== undefined || obj(body.user) !== undefined || body.team === null)
-  ) {
-    const isEnterpriseInstall = bool(body.is_enterprise_install);
-    const view = obj(body.view);
-    return compact({
-      enterpriseId: str(obj(body.enterprise)?.id) ?? str(obj(body.user)?.enterprise_id) ?? str(body.enterprise_id),
-      teamId: str(obj(body.team)?.id) ?? str(obj(body.user)?.team_id) ?? str(view?.team_id) ?? str(body.team_id),
-      userId: str(obj(body.user)?.id) ?? str(body.user_id),
-      isEnterpriseInstall,
-    });
-  }
-  // Slash commands (form fields) and anything flat.
-  const isEnterpriseInstall = bool(body.is_enterprise_install);
-  return compact({
-    enterpriseId: str(body.enterprise_id),
-    teamId: str(body.team_id),
-    userId: str(body.user_id),
-    isEnterpriseInstall,
-  });
+export function extractContext(body: Record<string, unknown>): AuthorizeContext {
+  if (obj(body) === undefined) return { isEnterpriseInstall: false };
+  if (isEventsApiBody(body)) return fromEvent(body);
+  if (isInteractivityPayload(body)) return fromInteraction(body);
+  // Slash commands (form fields) and anything else flat.
+  return compact(str(body.enterprise_id), str(body.team_id), str(body.user_id), bool(body.is_enterprise_install));
 }
 
-function compact(c: AuthorizeContext): AuthorizeContext {
-  const out: AuthorizeContext = { isEnterpriseInstall: c.isEnterpriseInstall };
-  if (c.enterpriseId) out.enterpriseId = c.enterpriseId;
-  if (c.teamId) out.teamId = c.teamId;
-  if (c.userId) out.userId = c.userId;
+function isEventsApiBody(body: J): boolean {
+  return body.type === "event_callback" || body.type === "app_rate_limited" || Array.isArray(body.authorizations);
+}
+
+function isInteractivityPayload(body: J): boolean {
+  // Commands carry string `team_id`/`user_id` fields and no `type`; interactivity payloads carry a `type`
+  // and `team`/`user` objects (`team` is null in some org-wide payloads).
+  return (
+    typeof body.type === "string" &&
+    typeof body.command !== "string" &&
+    (obj(body.team) !== undefined || obj(body.user) !== undefined || body.team === null)
+  );
+}
+
+function fromEvent(body: J): AuthorizeContext {
+  const auth = Array.isArray(body.authorizations) ? obj(body.authorizations[0]) : undefined;
+  const event = obj(body.event);
+  const isEnterpriseInstall = bool(auth ? auth.is_enterprise_install : body.is_enterprise_install);
+  return compact(
+    str(auth?.enterprise_id) ?? str(body.enterprise_id),
+    str(auth?.team_id) ?? str(body.team_id),
+    event ? eventUser(event) : undefined,
+    isEnterpriseInstall,
+  );
+}
+
+/** The user who caused an event (no user for app_uninstalled, tokens_revoked and other app-level events). */
+function eventUser(event: J): string | undefined {
+  const user = event.user;
+  if (typeof user === "string") return str(user);
+  const userObj = obj(user);
+  if (userObj) return str(userObj.id);
+  // channel_created, group_*: the creator; subteam_*: who created the user group (as Bolt does).
+  return str(obj(event.channel)?.creator) ?? str(obj(event.subteam)?.created_by);
+}
+
+function fromInteraction(body: J): AuthorizeContext {
+  const team = obj(body.team);
+  const user = obj(body.user);
+  const enterprise = obj(body.enterprise);
+  return compact(
+    str(enterprise?.id) ?? str(team?.enterprise_id) ?? str(body.enterprise_id),
+    // view_submission from an org-wide install can have `team: null`; the user's workspace stands in.
+    str(team?.id) ?? str(user?.team_id) ?? str(obj(body.view)?.team_id) ?? str(body.team_id),
+    str(user?.id) ?? str(body.user_id),
+    bool(body.is_enterprise_install),
+  );
+}
+
+function compact(
+  enterpriseId: string | undefined,
+  teamId: string | undefined,
+  userId: string | undefined,
+  isEnterpriseInstall: boolean,
+): AuthorizeContext {
+  const out: AuthorizeContext = { isEnterpriseInstall };
+  if (enterpriseId) out.enterpriseId = enterpriseId;
+  if (teamId) out.teamId = teamId;
+  if (userId) out.userId = userId;
   return out;
 }

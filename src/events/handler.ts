@@ -1,26 +1,46 @@
 import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
 import { type AuthorizeContext, extractContext } from "../authorize/context.js";
 import { ConfigError } from "../errors.js";
-import { consoleLogger, type Logger, redact } from "../redact.js";
+import { consoleLogger, type Logger, redact, redactValue, registerSecret } from "../redact.js";
 import { SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
-import type { InstallationStore } from "../stores/installation-store.js";
+import { type InstallationStore, isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readRawBody } from "./body.js";
 
-/** What kind of request Slack sent. */
+/**
+ * What kind of request Slack sent: an Events API delivery, a slash command, or an interactivity payload.
+ *
+ * @example
+ * ```ts
+ * const kind: SlackRequestKind = "command";
+ * ```
+ */
 export type SlackRequestKind = "event" | "command" | "interaction";
 
-/** Everything a handler gets for one verified Slack request. */
+/**
+ * Everything a handler gets for one verified Slack request.
+ *
+ * @example
+ * ```ts
+ * const onCommand = async (req: SlackRequest<"command">) => {
+ *   const { botToken } = await req.authorize();
+ *   return { response_type: "ephemeral", text: `Hi <@${req.context.userId}>` };
+ * };
+ * ```
+ */
 export interface SlackRequest<K extends SlackRequestKind = SlackRequestKind> {
   kind: K;
-  /** The Events API wrapper, the slash command's fields, or the interactivity payload. */
+  /** The Events API wrapper, the slash command's fields (strings), or the interactivity payload. */
   body: Record<string, unknown>;
+  /** The verified raw body, as received (UTF-8 text). */
+  rawBody: string;
   /** Who the request is about. */
   context: AuthorizeContext;
   /** Looks up the tokens for `context` (memoised; throws `NotInstalledError` when not installed). */
   authorize(): Promise<AuthorizeResult>;
   /** `X-Slack-Retry-Num`, when Slack is retrying a delivery. */
   retryNum?: number;
+  /** `X-Slack-Retry-Reason` (`http_timeout`, `http_error`, …), when Slack is retrying a delivery. */
   retryReason?: string;
   request: Request;
 }
@@ -28,48 +48,82 @@ export interface SlackRequest<K extends SlackRequestKind = SlackRequestKind> {
 /**
  * A handler's answer: a `Response`, a string (sent as `text/plain`), an object (sent as JSON), or
  * nothing (an empty 200, Slack's acknowledgement).
+ *
+ * @example
+ * ```ts
+ * const answer: HandlerResult = { response_type: "ephemeral", text: "Done" };
+ * ```
  */
 export type HandlerResult = Response | string | Record<string, unknown> | undefined;
 
-type Handler<K extends SlackRequestKind> = (req: SlackRequest<K>) => HandlerResult | Promise<HandlerResult>;
+/**
+ * A handler of one kind of request. Throwing (or returning a 5xx `Response`) answers 500; for events,
+ * Slack's retry of that delivery then runs the handler again.
+ *
+ * @example
+ * ```ts
+ * const onEvent: SlackHandler<"event"> = (req) => { console.log(req.body.event); };
+ * ```
+ */
+export type SlackHandler<K extends SlackRequestKind> = (
+  req: SlackRequest<K>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a handler that returns nothing acknowledges (empty 200).
+) => HandlerResult | void | Promise<HandlerResult | void>;
 
-/** Options of {@link SlackRequestHandler}. */
+/**
+ * Options of {@link SlackRequestHandler}.
+ *
+ * @example
+ * ```ts
+ * const options: SlackRequestHandlerOptions = { signingSecret: process.env.SLACK_SIGNING_SECRET ?? "", authorize };
+ * ```
+ */
 export interface SlackRequestHandlerOptions {
+  /** The app's signing secret (32 hex characters): every request is verified with it. */
   signingSecret: string;
   /** Token lookup used by `req.authorize()`. */
-  authorize?: AuthorizeFn;
+  authorize?: AuthorizeFn | undefined;
   /**
    * Store to clean up on `app_uninstalled` (everything of the workspace or org) and `tokens_revoked` (the
-   * listed users' tokens; the bot when listed). Use the same (caching) store as `authorize`.
+   * listed users' tokens; the bot when listed). Give it the same `CachingInstallationStore` that
+   * `authorize` reads, so that the cached tokens are dropped too (here and, through its bus, everywhere).
    */
-  installationStore?: InstallationStore;
-  onEvent?: Handler<"event">;
-  onCommand?: Handler<"command">;
-  onInteraction?: Handler<"interaction">;
+  installationStore?: InstallationStore | undefined;
+  onEvent?: SlackHandler<"event"> | undefined;
+  onCommand?: SlackHandler<"command"> | undefined;
+  onInteraction?: SlackHandler<"interaction"> | undefined;
   /** Largest body accepted (default 1 MiB); larger → 413. */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
   /** Signature verification clock in epoch seconds (tests). */
-  clock?: () => number;
-  logger?: Logger;
-  /** How many event ids to remember for de-duplicating retries (default 10,000, for one hour). */
-  dedupeEntries?: number;
+  clock?: (() => number) | undefined;
+  /** Where failures and uninstalls are reported; every line is redacted first. Default: the console. */
+  logger?: Logger | undefined;
+  /** How many handled event ids to remember (for one hour) to ignore retried deliveries (default 10,000). */
+  dedupeEntries?: number | undefined;
 }
 
-const json = (status: number, body: Record<string, unknown>): Response =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8" } });
+const JSON_TYPE = "application/json; charset=utf-8";
+const json = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { "Content-Type": JSON_TYPE, ...headers } });
+const ack = (): Response => new Response(null, { status: 200 });
+/** The answer to a delivery we have already handled: 200, and Slack is asked not to try again. */
+const duplicateAck = (): Response => new Response(null, { status: 200, headers: { "X-Slack-No-Retry": "1" } });
 
 function toResponse(result: HandlerResult): Response {
   if (result instanceof Response) return result;
-  if (result === undefined) return new Response(null, { status: 200 });
+  if (result === undefined || result === null) return ack();
   if (typeof result === "string")
     return new Response(result, { status: 200, headers: { "Content-Type": "text/plain; charset=utf-8" } });
   return json(200, result);
 }
 
-function parseJsonObject(text: string): Record<string, unknown> | undefined {
+type J = Record<string, unknown>;
+const obj = (v: unknown): J | undefined =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
+
+function parseJsonObject(text: string): J | undefined {
   try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    return obj(JSON.parse(text));
   } catch {
     return undefined;
   }
@@ -78,9 +132,18 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 /**
  * The Slack request endpoint, framework-neutral (`Request → Response`): keeps the raw body, verifies the
  * signature and timestamp, limits the size (413), parses JSON events, form-encoded slash commands and
- * interactivity `payload`s, answers `url_verification`, de-duplicates retried events
- * (`X-Slack-Retry-Num`), cleans the store up on `app_uninstalled` / `tokens_revoked`, and hands the rest to
- * your handlers with a ready `authorize()`.
+ * interactivity `payload`s, answers `url_verification` and `ssl_check`, handles each event once even when
+ * Slack retries it (`X-Slack-Retry-Num`), cleans the store up on `app_uninstalled` / `tokens_revoked`,
+ * and hands the rest to your handlers with a ready `authorize()`.
+ *
+ * | request | answer |
+ * |---|---|
+ * | not `POST` | 405 |
+ * | body over `maxBodyBytes` (declared or streamed) | 413 |
+ * | signature missing, forged or older than 5 minutes | 401 |
+ * | not UTF-8, malformed JSON, form without `command`/`payload`, `payload` not a JSON object with a `type` | 400 |
+ * | neither JSON nor a form | 415 |
+ * | a handler throws | 500 (for events: the retry runs it again) |
  *
  * @example
  * ```ts
@@ -96,33 +159,54 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
  * const response = await handler.handle(request);
  * ```
  * @see https://docs.slack.dev/apis/events-api/
+ * @see https://docs.slack.dev/authentication/verifying-requests-from-slack
  */
 export class SlackRequestHandler {
   readonly #o: SlackRequestHandlerOptions;
   readonly #verifier: SignatureVerifier;
   readonly #log: Logger;
   readonly #limit: number;
-  /** event_id → "processing" | "done": a retried delivery of the same event does no work twice. */
-  readonly #seen: LruTtlCache<"processing" | "done">;
+  /** Event ids handled successfully (for an hour): a retried delivery of one does no work twice. */
+  readonly #done: LruTtlCache<true>;
+  /** Event ids being handled now → the answer they will get. */
+  readonly #inflight = new Map<string, Promise<Response>>();
 
   constructor(options: SlackRequestHandlerOptions) {
     if (!options || typeof options.signingSecret !== "string" || options.signingSecret.length === 0) {
       throw new ConfigError("SlackRequestHandler: signingSecret is required (SLACK_SIGNING_SECRET)");
     }
+    const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    if (!(Number.isInteger(limit) && limit > 0)) {
+      throw new ConfigError("SlackRequestHandler: maxBodyBytes must be a positive integer");
+    }
+    registerSecret(options.signingSecret);
     this.#o = options;
     this.#verifier = new SignatureVerifier(options.signingSecret, options.clock ? { clock: options.clock } : {});
     this.#log = options.logger ?? consoleLogger;
-    this.#limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.#seen = new LruTtlCache({ maxEntries: options.dedupeEntries ?? 10_000, ttlMs: 60 * 60 * 1000 });
+    this.#limit = limit;
+    this.#done = new LruTtlCache({ maxEntries: options.dedupeEntries ?? 10_000, ttlMs: 60 * 60 * 1000 });
   }
 
-  /** Handles one request from Slack. Never throws; failures become 4xx/5xx JSON. */
+  /**
+   * Handles one request from Slack. Never throws: failures become 4xx/5xx JSON.
+   *
+   * @example
+   * ```ts
+   * const response = await handler.handle(new Request("https://example.com/slack/events", { method: "POST", headers, body }));
+   * ```
+   */
   async handle(request: Request): Promise<Response> {
+    try {
+      return await this.#handle(request);
+    } catch (error) {
+      this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
+      return json(500, { ok: false, error: "internal_error" });
+    }
+  }
+
+  async #handle(request: Request): Promise<Response> {
     if (request.method !== "POST") {
-      return new Response(JSON.stringify({ ok: false, error: "method_not_allowed" }), {
-        status: 405,
-        headers: { Allow: "POST", "Content-Type": "application/json; charset=utf-8" },
-      });
+      return json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" });
     }
     let raw: Uint8Array;
     try {
@@ -131,6 +215,7 @@ export class SlackRequestHandler {
       if (error instanceof BodyTooLargeError) return json(413, { ok: false, error: "payload_too_large" });
       return json(400, { ok: false, error: "unreadable_body" });
     }
+    // Verified over the exact bytes received, before anything is parsed.
     if (!this.#verifier.isValid(request.headers, raw)) return json(401, { ok: false, error: "invalid_signature" });
 
     let text: string;
@@ -139,12 +224,14 @@ export class SlackRequestHandler {
     } catch {
       return json(400, { ok: false, error: "invalid_encoding" });
     }
-    const type = (request.headers.get("content-type") ?? "").toLowerCase();
+    const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const retryRaw = request.headers.get("x-slack-retry-num");
-    const retryNum = retryRaw !== null && /^\d{1,4}$/.test(retryRaw) ? Number(retryRaw) : undefined;
-    const retryReason = request.headers.get("x-slack-retry-reason") ?? undefined;
+    const retry: Retry = {};
+    if (retryRaw !== null && /^\d{1,4}$/.test(retryRaw)) retry.num = Number(retryRaw);
+    const retryReason = request.headers.get("x-slack-retry-reason");
+    if (retryReason !== null && retryReason.length <= 64) retry.reason = retryReason;
 
-    if (type.startsWith("application/json")) {
+    if (type === "application/json") {
       const body = parseJsonObject(text);
       if (!body) return json(400, { ok: false, error: "invalid_json" });
       if (body.type === "url_verification") {
@@ -153,120 +240,157 @@ export class SlackRequestHandler {
           : json(400, { ok: false, error: "missing_challenge" });
       }
       if (body.type === "event_callback" || body.type === "app_rate_limited") {
-        return this.#event(request, body, retryNum, retryReason);
+        return this.#event(request, body, text, retry);
       }
       return json(400, { ok: false, error: "unknown_payload_type" });
     }
-    if (type.startsWith("application/x-www-form-urlencoded")) {
+    if (type === "application/x-www-form-urlencoded") {
       const form = new URLSearchParams(text);
-      if (form.get("ssl_check") === "1") return new Response(null, { status: 200 });
+      if (form.get("ssl_check") === "1") return ack();
       const payload = form.get("payload");
       if (payload !== null) {
         const body = parseJsonObject(payload);
         if (!body || typeof body.type !== "string") return json(400, { ok: false, error: "invalid_payload" });
-        return this.#dispatch("interaction", request, body, retryNum, retryReason);
+        return this.#dispatch("interaction", request, body, text, retry);
       }
       if (form.get("command") !== null) {
-        const body: Record<string, unknown> = {};
-        for (const [k, v] of form) if (!(k in body)) body[k] = v;
-        return this.#dispatch("command", request, body, retryNum, retryReason);
+        const body: J = {};
+        for (const [k, v] of form) if (!Object.hasOwn(body, k)) body[k] = v;
+        return this.#dispatch("command", request, body, text, retry);
       }
       return json(400, { ok: false, error: "unknown_form_payload" });
     }
     return json(415, { ok: false, error: "unsupported_content_type" });
   }
 
-  async #event(
-    request: Request,
-    body: Record<string, unknown>,
-    retryNum?: number,
-    retryReason?: string,
-  ): Promise<Response> {
-    const eventId = typeof body.event_id === "string" ? body.event_id : undefined;
-    if (eventId) {
-      const seen = this.#seen.get(eventId);
-      // A retry of an event we are processing or have processed: acknowledge, do nothing again.
-      if (seen !== undefined) return new Response(null, { status: 200, headers: { "X-Slack-No-Retry": "1" } });
-      this.#seen.set(eventId, "processing");
+  /**
+   * An Events API delivery, handled at most once per `event_id`: a retry of an event handled successfully
+   * is acknowledged without doing anything; a retry arriving while the first delivery is still being
+   * handled waits for it (and runs again only if it failed); after a failure (5xx) the retry runs again.
+   */
+  async #event(request: Request, body: J, rawBody: string, retry: Retry): Promise<Response> {
+    const eventId =
+      typeof body.event_id === "string" && body.event_id.length > 0 && body.event_id.length <= 256
+        ? body.event_id
+        : undefined;
+    if (eventId === undefined) return this.#processEvent(request, body, rawBody, retry);
+    for (;;) {
+      const running = this.#inflight.get(eventId);
+      if (running === undefined) break;
+      if ((await running).status < 500) return duplicateAck();
+      // The first delivery failed: this retry does the work (unless another one already started it).
     }
+    if (this.#done.get(eventId) === true) return duplicateAck();
+    let settle!: (r: Response) => void;
+    this.#inflight.set(
+      eventId,
+      new Promise<Response>((resolve) => {
+        settle = resolve;
+      }),
+    );
+    let response: Response = json(500, { ok: false, error: "internal_error" });
     try {
-      await this.#housekeeping(body);
-      const response = await this.#dispatch("event", request, body, retryNum, retryReason, true);
-      if (eventId) {
-        if (response.status < 500) this.#seen.set(eventId, "done");
-        else this.#seen.delete(eventId);
-      }
+      response = await this.#processEvent(request, body, rawBody, retry);
       return response;
-    } catch (error) {
-      if (eventId) this.#seen.delete(eventId);
-      this.#log.error(`events: failed to handle ${String(body.type)}: ${redact(String(error))}`);
-      return json(500, { ok: false, error: "internal_error" });
+    } finally {
+      if (response.status < 500) this.#done.set(eventId, true);
+      this.#inflight.delete(eventId);
+      settle(response);
     }
   }
 
-  /** Uninstall and revocation: delete what Slack says is gone. Idempotent. */
-  async #housekeeping(body: Record<string, unknown>): Promise<void> {
+  async #processEvent(request: Request, body: J, rawBody: string, retry: Retry): Promise<Response> {
+    try {
+      await this.#housekeeping(body);
+    } catch (error) {
+      const type = String(obj(body.event)?.type ?? body.type).slice(0, 64);
+      this.#log.error(`events: cleaning up after ${redact(type)} failed: ${redactValue(error)}`);
+      return json(500, { ok: false, error: "internal_error" });
+    }
+    return this.#dispatch("event", request, body, rawBody, retry);
+  }
+
+  /** Uninstall and revocation: delete what Slack says is gone. Idempotent, in any order. */
+  async #housekeeping(body: J): Promise<void> {
     const store = this.#o.installationStore;
-    const event = body.event as Record<string, unknown> | undefined;
-    if (!store || !event || typeof event.type !== "string") return;
-    if (event.type !== "app_uninstalled" && event.type !== "tokens_revoked") return;
-    const ctx = extractContext(body);
-    const where = ctx.isEnterpriseInstall
-      ? { enterpriseId: ctx.enterpriseId }
-      : { enterpriseId: ctx.enterpriseId, teamId: ctx.teamId };
-    if (!where.enterpriseId && !("teamId" in where && where.teamId)) return;
-    if (event.type === "app_uninstalled") {
-      await store.deleteAll(where);
-      this.#log.info(
-        `events: app_uninstalled: deleted every installation of ${where.enterpriseId ?? "-"}/${"teamId" in where ? (where.teamId ?? "-") : "(org)"}`,
-      );
+    const event = obj(body.event);
+    if (!store || !event || (event.type !== "app_uninstalled" && event.type !== "tokens_revoked")) return;
+    const where = installationOf(body);
+    if (where === undefined) {
+      this.#log.warn(`events: ${event.type} names no valid workspace or org; nothing deleted`);
       return;
     }
-    const tokens = (event.tokens ?? {}) as { oauth?: unknown; bot?: unknown };
-    const users = Array.isArray(tokens.oauth) ? tokens.oauth.filter((u): u is string => typeof u === "string") : [];
+    const label = where.teamId
+      ? `${where.enterpriseId ? `${where.enterpriseId}/` : ""}${where.teamId}`
+      : `org ${where.enterpriseId}`;
+    if (event.type === "app_uninstalled") {
+      await store.deleteAll(where);
+      this.#log.info(`events: app_uninstalled: deleted every installation of ${label}`);
+      return;
+    }
+    const tokens = obj(event.tokens) ?? {};
+    const users = Array.isArray(tokens.oauth) ? [...new Set(tokens.oauth.filter(isValidId))] : [];
+    const bot = Array.isArray(tokens.bot) && tokens.bot.length > 0;
     for (const userId of users) await store.deleteInstallation({ ...where, userId });
-    if (Array.isArray(tokens.bot) && tokens.bot.length > 0) await store.deleteBot(where);
+    if (bot) await store.deleteBot(where);
     this.#log.info(
-      `events: tokens_revoked: removed ${users.length} user token(s)${Array.isArray(tokens.bot) && tokens.bot.length > 0 ? " and the bot" : ""}`,
+      `events: tokens_revoked: deleted ${users.length} user token(s)${bot ? " and the bot" : ""} of ${label}`,
     );
   }
 
   async #dispatch<K extends SlackRequestKind>(
     kind: K,
     request: Request,
-    body: Record<string, unknown>,
-    retryNum?: number,
-    retryReason?: string,
-    rethrow = false,
+    body: J,
+    rawBody: string,
+    retry: Retry,
   ): Promise<Response> {
     const handler = (
       kind === "event" ? this.#o.onEvent : kind === "command" ? this.#o.onCommand : this.#o.onInteraction
-    ) as Handler<K> | undefined;
-    if (!handler) return new Response(null, { status: 200 });
+    ) as SlackHandler<K> | undefined;
+    if (!handler) return ack();
     const context = extractContext(body);
-    let memo: Promise<AuthorizeResult> | undefined;
     const authorize = this.#o.authorize;
+    let memo: Promise<AuthorizeResult> | undefined;
     const req: SlackRequest<K> = {
       kind,
       body,
+      rawBody,
       context,
       authorize: () => {
         if (!authorize) return Promise.reject(new ConfigError("SlackRequestHandler: no authorize function configured"));
-        memo ??= authorize(context);
+        memo ??= Promise.resolve().then(() => authorize(context));
         return memo;
       },
       request,
-      ...(retryNum !== undefined ? { retryNum } : {}),
-      ...(retryReason !== undefined ? { retryReason } : {}),
+      ...(retry.num !== undefined ? { retryNum: retry.num } : {}),
+      ...(retry.reason !== undefined ? { retryReason: retry.reason } : {}),
     };
     try {
-      return toResponse(await handler(req));
+      return toResponse((await handler(req)) as HandlerResult);
     } catch (error) {
-      if (rethrow) throw error;
-      this.#log.error(
-        `events: ${kind} handler failed: ${redact(error instanceof Error ? error.message : String(error))}`,
-      );
+      this.#log.error(`events: ${kind} handler failed: ${redactValue(error)}`);
       return json(500, { ok: false, error: "internal_error" });
     }
   }
+}
+
+interface Retry {
+  num?: number;
+  reason?: string;
+}
+
+/**
+ * The installation an `app_uninstalled` / `tokens_revoked` event is about: the org for an org-wide
+ * install (`authorizations[0].is_enterprise_install`, or a wrapper whose `team_id` is the org's id, as
+ * sent for org-wide installs), else the workspace. `undefined` when the ids are missing or malformed.
+ */
+function installationOf(body: J): WorkspaceQuery | undefined {
+  const ctx = extractContext(body);
+  const enterpriseId = ctx.enterpriseId;
+  if (enterpriseId !== undefined && !isValidId(enterpriseId)) return undefined;
+  const orgWide = ctx.isEnterpriseInstall || ctx.teamId === undefined || ctx.teamId === enterpriseId;
+  if (orgWide) return enterpriseId === undefined ? undefined : { enterpriseId };
+  if (!isValidId(ctx.teamId)) return undefined;
+  return enterpriseId === undefined ? { teamId: ctx.teamId } : { enterpriseId, teamId: ctx.teamId };
 }

@@ -1,12 +1,33 @@
+/**
+ * The cache layer in front of any {@link InstallationStore}: an in-process LRU + TTL map, invalidated on
+ * every write through it and, through an {@link InvalidationBus}, on every other instance's writes.
+ */
 import type { Bot, Installation } from "../model/installation.js";
-import {
-  type BotQuery,
-  type DeleteInstallationQuery,
-  type InstallationQuery,
-  type InstallationStore,
-  normalizeQuery,
-  type WorkspaceQuery,
+import type {
+  BotQuery,
+  DeleteInstallationQuery,
+  InstallationQuery,
+  InstallationStore,
+  WorkspaceQuery,
 } from "./installation-store.js";
+import { checkQuery } from "./store-helpers.js";
+
+/**
+ * Options of {@link LruTtlCache}.
+ *
+ * @example
+ * ```ts
+ * const options: LruTtlCacheOptions = { maxEntries: 1000, ttlMs: 60_000 };
+ * ```
+ */
+export interface LruTtlCacheOptions {
+  /** Most entries kept (default 10,000); the least recently used goes first. */
+  maxEntries?: number | undefined;
+  /** Default time to live of an entry, in ms (default 60,000). */
+  ttlMs?: number | undefined;
+  /** Clock in epoch ms (tests). */
+  now?: (() => number) | undefined;
+}
 
 /**
  * A small least-recently-used map whose entries also expire after a time to live. O(1) get/set/delete
@@ -25,36 +46,37 @@ export class LruTtlCache<V> {
   readonly #ttl: number;
   readonly #now: () => number;
 
-  constructor(options: { maxEntries?: number; ttlMs?: number; now?: () => number } = {}) {
+  constructor(options: LruTtlCacheOptions = {}) {
     this.#max = options.maxEntries ?? 10_000;
     this.#ttl = options.ttlMs ?? 60_000;
     this.#now = options.now ?? Date.now;
     if (!(Number.isInteger(this.#max) && this.#max > 0)) throw new TypeError("maxEntries must be a positive integer");
-    if (!(this.#ttl > 0)) throw new TypeError("ttlMs must be a positive number");
+    if (!(typeof this.#ttl === "number" && this.#ttl > 0)) throw new TypeError("ttlMs must be a positive number");
   }
 
+  /** Entries held (expired ones included until they are next read or evicted). */
   get size(): number {
     return this.#map.size;
   }
 
+  /** The value, or `undefined` when absent or expired; a hit becomes the most recently used. */
   get(key: string): V | undefined {
     const entry = this.#map.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#map.delete(key);
-      return undefined;
-    }
     this.#map.delete(key);
+    if (entry.expiresAt <= this.#now()) return undefined;
     this.#map.set(key, entry);
     return entry.value;
   }
 
+  /** Stores a value (the most recently used), evicting the least recently used past `maxEntries`. */
   set(key: string, value: V, ttlMs: number = this.#ttl): void {
     this.#map.delete(key);
     this.#map.set(key, { value, expiresAt: this.#now() + ttlMs });
     while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next().value as string;
-      this.#map.delete(oldest);
+      const oldest = this.#map.keys().next();
+      if (oldest.done) break;
+      this.#map.delete(oldest.value);
     }
   }
 
@@ -79,7 +101,15 @@ export class LruTtlCache<V> {
   }
 }
 
-/** Which workspace (or org, with no `teamId`) changed. */
+/**
+ * Which workspace (or org, with `enterpriseId` and no `teamId`) changed. A message naming neither drops
+ * everything.
+ *
+ * @example
+ * ```ts
+ * const message: InvalidationMessage = { enterpriseId: "E0123", teamId: "T0123" };
+ * ```
+ */
 export interface InvalidationMessage {
   enterpriseId?: string | undefined;
   teamId?: string | undefined;
@@ -87,13 +117,15 @@ export interface InvalidationMessage {
 
 /**
  * Carries cache invalidations between instances (processes, hosts). `publish` is called after every
- * write; `subscribe`d handlers drop their local entries. The Redis implementation uses pub/sub.
+ * write; `subscribe`d handlers drop their local entries. A Redis implementation uses pub/sub; this is the
+ * hook for any other transport.
  *
  * @example
  * ```ts
  * const bus = new LocalInvalidationBus();
- * const a = new CachingInstallationStore(storeA, { invalidation: bus });
- * const b = new CachingInstallationStore(storeB, { invalidation: bus });
+ * const a = new CachingInstallationStore(store, { invalidation: bus });
+ * const b = new CachingInstallationStore(store, { invalidation: bus });
+ * await a.deleteAll({ teamId: "T0123" }); // b forgets T0123 too
  * ```
  */
 export interface InvalidationBus {
@@ -102,40 +134,94 @@ export interface InvalidationBus {
   subscribe(handler: (message: InvalidationMessage) => void): () => void;
 }
 
-/** An in-process {@link InvalidationBus} (several caches in one process, tests). */
+/**
+ * An in-process {@link InvalidationBus} (several caches in one process, tests). A failing handler does
+ * not keep the others from running.
+ *
+ * @example
+ * ```ts
+ * const bus = new LocalInvalidationBus();
+ * const unsubscribe = bus.subscribe((m) => console.log("changed", m.teamId ?? m.enterpriseId));
+ * ```
+ */
 export class LocalInvalidationBus implements InvalidationBus {
   readonly #handlers = new Set<(m: InvalidationMessage) => void>();
   async publish(message: InvalidationMessage): Promise<void> {
-    for (const h of this.#handlers) h(message);
+    for (const h of [...this.#handlers]) {
+      try {
+        h({ ...message });
+      } catch {
+        // one subscriber's failure is its own business
+      }
+    }
   }
   subscribe(handler: (message: InvalidationMessage) => void): () => void {
     this.#handlers.add(handler);
-    return () => this.#handlers.delete(handler);
+    return () => {
+      this.#handlers.delete(handler);
+    };
   }
 }
 
-/** Options of {@link CachingInstallationStore}. */
+/**
+ * Options of {@link CachingInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * const options: CacheOptions = { maxEntries: 50_000, ttlMs: 30_000, invalidation: new LocalInvalidationBus() };
+ * ```
+ */
 export interface CacheOptions {
   /** Most entries kept (default 10,000). */
-  maxEntries?: number;
+  maxEntries?: number | undefined;
   /** How long an entry may be served without asking the store, in ms (default 60,000). */
-  ttlMs?: number;
-  /** Cross-instance invalidation (e.g. `RedisCache`); without it other instances' writes show after `ttlMs`. */
-  invalidation?: InvalidationBus;
+  ttlMs?: number | undefined;
+  /**
+   * How long "this user has no installation of their own" is remembered, in ms (default 10,000; 0 turns it
+   * off). Most users never install, and `authorize` asks for the requesting user's installation on every
+   * request: without this every such request would reach the store. Writes through any cache on the bus
+   * drop it at once; without a bus another instance's new user install shows after this long. Workspace-
+   * level misses (no bot, no installation) are never cached, so a new install is always visible at once.
+   */
+  missTtlMs?: number | undefined;
+  /** Cross-instance invalidation; without it other instances' writes show after `ttlMs`. */
+  invalidation?: InvalidationBus | undefined;
+  /**
+   * Called when publishing an invalidation fails (the bus is down). The write itself succeeded and is not
+   * failed for it; other instances then see it after `ttlMs`. Default: ignored.
+   */
+  onInvalidationError?: ((error: unknown) => void) | undefined;
   /** Clock in epoch ms (tests). */
-  now?: () => number;
+  now?: (() => number) | undefined;
 }
 
-/** The cache key prefix of a workspace, or of an org for org-wide installs. */
-function workspaceKey(enterpriseId: string | undefined, teamId: string | undefined, orgWide: boolean): string {
-  return orgWide ? `o:${enterpriseId ?? ""}|` : `w:${enterpriseId ?? ""}|${teamId ?? ""}|`;
+/** A cached "no installation of this user" answer. */
+const MISS = Symbol("miss");
+
+// Keys: a workspace is `w:<team>|<enterprise>|`, an org (org-wide installs, or a query without a team, as
+// every store reads it) `o:<enterprise>|`. Ids never hold `|` (validated), so a prefix names exactly one
+// workspace; the team comes first so that a write to a workspace drops it under any enterprise id.
+function workspacePrefix(teamId: string, enterpriseId: string | undefined): string {
+  return `w:${teamId}|${enterpriseId ?? ""}|`;
+}
+function orgPrefix(enterpriseId: string | undefined): string {
+  return `o:${enterpriseId ?? ""}|`;
+}
+function prefixOf(q: InstallationQuery): string {
+  return q.isEnterpriseInstall === true || !q.teamId
+    ? orgPrefix(q.enterpriseId)
+    : workspacePrefix(q.teamId, q.enterpriseId);
 }
 
 /**
  * An LRU + TTL cache in front of any {@link InstallationStore}: lookups are served from memory; every
  * write through it (save, deletes) drops the workspace's entries here and, through the optional
- * {@link InvalidationBus}, in every other instance. Misses are not cached, so a new install is visible at
- * once. Returned objects are fresh copies, as from the store.
+ * {@link InvalidationBus}, in every other instance. Workspace-level misses are not cached, so a new install
+ * is visible at once; a user's "no installation of their own" is, briefly (`missTtlMs`). Returned objects
+ * are fresh copies, as from the store.
+ *
+ * A lookup that was in flight while an invalidation happened does not fill the cache (a generation
+ * counter), so a read racing with a write never brings stale tokens back.
  *
  * @example
  * ```ts
@@ -147,21 +233,28 @@ function workspaceKey(enterpriseId: string | undefined, teamId: string | undefin
  * ```
  */
 export class CachingInstallationStore implements InstallationStore {
+  /** The store behind the cache. */
   readonly inner: InstallationStore;
-  readonly #cache: LruTtlCache<Bot | Installation>;
+  readonly #cache: LruTtlCache<Bot | Installation | typeof MISS>;
+  readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
+  readonly #onBusError: ((error: unknown) => void) | undefined;
   readonly #unsubscribe: (() => void) | undefined;
   /** Bumped by every invalidation: a lookup that started before it must not fill the cache. */
   #generation = 0;
 
   constructor(inner: InstallationStore, options: CacheOptions = {}) {
+    if (inner === null || typeof inner !== "object" || typeof inner.findBot !== "function") {
+      throw new TypeError("CachingInstallationStore: expected an InstallationStore to wrap");
+    }
     this.inner = inner;
-    this.#cache = new LruTtlCache({
-      maxEntries: options.maxEntries ?? 10_000,
-      ttlMs: options.ttlMs ?? 60_000,
-      ...(options.now ? { now: options.now } : {}),
-    });
+    this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
+    this.#missTtl = options.missTtlMs ?? 10_000;
+    if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {
+      throw new TypeError("CachingInstallationStore: missTtlMs must be a number >= 0");
+    }
     this.#bus = options.invalidation;
+    this.#onBusError = options.onInvalidationError;
     this.#unsubscribe = this.#bus?.subscribe((m) => this.#drop(m));
   }
 
@@ -171,10 +264,9 @@ export class CachingInstallationStore implements InstallationStore {
   }
 
   async findBot(q: BotQuery): Promise<Bot | undefined> {
-    const n = normalizeQuery(q, "findBot");
-    const key = `${workspaceKey(n.enterpriseId, n.teamId, n.isEnterpriseInstall === true)}bot`;
+    const key = `${prefixOf(checkQuery(q, "findBot"))}bot`;
     const hit = this.#cache.get(key);
-    if (hit !== undefined) return copy(hit as Bot);
+    if (hit !== undefined && hit !== MISS) return copy(hit as Bot);
     const generation = this.#generation;
     const bot = await this.inner.findBot(q);
     if (bot !== undefined && generation === this.#generation) this.#cache.set(key, copy(bot));
@@ -182,13 +274,18 @@ export class CachingInstallationStore implements InstallationStore {
   }
 
   async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
-    const n = normalizeQuery(q, "findInstallation");
-    const key = `${workspaceKey(n.enterpriseId, n.teamId, n.isEnterpriseInstall === true)}i:${n.userId ?? ""}`;
+    const n = checkQuery(q, "findInstallation");
+    // `i:<user>` for a user's installation, `i:` for the workspace's latest (user ids are never empty).
+    const key = `${prefixOf(n)}i:${n.userId ?? ""}`;
     const hit = this.#cache.get(key);
+    if (hit === MISS) return undefined;
     if (hit !== undefined) return copy(hit as Installation);
     const generation = this.#generation;
     const installation = await this.inner.findInstallation(q);
-    if (installation !== undefined && generation === this.#generation) this.#cache.set(key, copy(installation));
+    if (generation === this.#generation) {
+      if (installation !== undefined) this.#cache.set(key, copy(installation));
+      else if (n.userId && this.#missTtl > 0) this.#cache.set(key, MISS, this.#missTtl);
+    }
     return installation;
   }
 
@@ -196,10 +293,14 @@ export class CachingInstallationStore implements InstallationStore {
     try {
       await this.inner.save(installation);
     } finally {
-      await this.#invalidate({
-        enterpriseId: installation.enterpriseId,
-        teamId: installation.isEnterpriseInstall ? undefined : installation.teamId,
-      });
+      // Invalidate even when the save failed: a backend may have written part of it.
+      if (installation !== null && typeof installation === "object") {
+        await this.#invalidate(
+          installation.isEnterpriseInstall
+            ? { enterpriseId: installation.enterpriseId }
+            : { enterpriseId: installation.enterpriseId, teamId: installation.teamId },
+        );
+      }
     }
   }
 
@@ -227,12 +328,20 @@ export class CachingInstallationStore implements InstallationStore {
     }
   }
 
-  /** Drops this workspace's (or org's) entries here and, through the bus, everywhere. */
+  /**
+   * Drops a workspace's (or, with `enterpriseId` alone, an org's) entries here and, through the bus,
+   * everywhere. Call it after writing to the store behind the cache's back.
+   *
+   * @example
+   * ```ts
+   * await cached.invalidate({ enterpriseId: "E0123", teamId: "T0123" });
+   * ```
+   */
   async invalidate(q: InvalidationMessage): Promise<void> {
     await this.#invalidate(q);
   }
 
-  /** Drops every entry of this instance. */
+  /** Drops every entry of this instance (not of the others). */
   clear(): void {
     this.#generation++;
     this.#cache.clear();
@@ -240,29 +349,49 @@ export class CachingInstallationStore implements InstallationStore {
 
   async close(): Promise<void> {
     this.#unsubscribe?.();
-    this.#cache.clear();
+    this.clear();
     await this.inner.close?.();
   }
 
-  async #invalidate(m: InvalidationMessage): Promise<void> {
-    this.#drop(m);
-    if (this.#bus) await this.#bus.publish({ enterpriseId: m.enterpriseId, teamId: m.teamId });
+  async #invalidate(q: InvalidationMessage | null | undefined): Promise<void> {
+    const message: InvalidationMessage = {};
+    if (q !== null && typeof q === "object") {
+      if (typeof q.enterpriseId === "string" && q.enterpriseId) message.enterpriseId = q.enterpriseId;
+      if (typeof q.teamId === "string" && q.teamId) message.teamId = q.teamId;
+    }
+    this.#drop(message);
+    if (!this.#bus) return;
+    try {
+      await this.#bus.publish(message);
+    } catch (error) {
+      try {
+        this.#onBusError?.(error);
+      } catch {
+        // a failing reporter must not fail a write that succeeded
+      }
+    }
   }
 
   #drop(m: InvalidationMessage): void {
     this.#generation++;
-    // A workspace write changes that workspace's keys; an org-wide write (no team) those of the org.
-    if (m.teamId) this.#cache.deletePrefix(workspaceKey(m.enterpriseId, m.teamId, false));
-    else this.#cache.deletePrefix(workspaceKey(m.enterpriseId, undefined, true));
-    // Same workspace written without its enterprise id (or vice versa) must not leave stale entries.
-    if (m.teamId && m.enterpriseId) this.#cache.deletePrefix(workspaceKey(undefined, m.teamId, false));
+    const enterpriseId = typeof m?.enterpriseId === "string" && m.enterpriseId ? m.enterpriseId : undefined;
+    const teamId = typeof m?.teamId === "string" && m.teamId ? m.teamId : undefined;
+    // A write to a workspace changes its keys under any enterprise id; a write without a team (org-wide
+    // installs) those of the org. A message naming nothing (a foreign publisher) drops everything.
+    if (teamId !== undefined) this.#cache.deletePrefix(`w:${teamId}|`);
+    else if (enterpriseId !== undefined) this.#cache.deletePrefix(orgPrefix(enterpriseId));
+    else this.#cache.clear();
   }
 }
 
+/** A deep enough copy: arrays and custom values are fresh, so callers cannot change what is cached. */
 function copy<T extends Bot | Installation>(value: T): T {
+  const out = { ...value } as T;
+  if (Array.isArray(value.botScopes)) out.botScopes = [...value.botScopes];
   const cv = value.customValues;
-  const out = { ...value, botScopes: [...value.botScopes], customValues: isEmpty(cv) ? {} : structuredClone(cv) } as T;
-  if ("userScopes" in value) (out as Installation).userScopes = [...(value as Installation).userScopes];
+  if (cv !== null && typeof cv === "object") out.customValues = isEmpty(cv) ? {} : structuredClone(cv);
+  const scopes = (value as Partial<Installation>).userScopes;
+  if (Array.isArray(scopes)) (out as Installation).userScopes = [...scopes];
   return out;
 }
 

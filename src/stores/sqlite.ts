@@ -2,6 +2,15 @@
  * SQLite stores (better-sqlite3): the embedded default. One file holds every workspace's tokens and the
  * OAuth states; several processes may share it (WAL, busy timeout, `BEGIN IMMEDIATE`).
  *
+ * They are the shared SQL core (`sql/core.ts`) with the SQLite dialect and a better-sqlite3 executor:
+ * - lookups run synchronously on cached prepared statements, one settled promise per call, and a burst
+ *   of lookups shares one read transaction (see {@link BetterSqlite3Executor}); a lookup never misses a
+ *   write of this process, and one of another process for at most 1 ms within a burst;
+ * - the stores of one process that share a file queue their writes in JavaScript rather than in
+ *   SQLite's busy handler, which would block the only thread;
+ * - missing ids are stored as `''` (not NULL) in key columns, times as REAL epoch seconds, scopes and
+ *   custom values as JSON text, booleans as 0/1: nothing depends on the machine's time zone.
+ *
  * @see https://docs.slack.dev/authentication/installing-with-oauth
  */
 import { mkdirSync } from "node:fs";
@@ -11,16 +20,30 @@ import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
 import { SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
-import { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
 import { sqliteDialect } from "./sql/sqlite-dialect.js";
+import { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
 
-export { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
 export { sqliteDialect } from "./sql/sqlite-dialect.js";
+export { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
 
-/** Default database file, relative to the working directory. */
+/**
+ * Default database file, relative to the working directory.
+ *
+ * @example
+ * ```ts
+ * new SQLiteInstallationStore(); // opens ./data/slack-oauth-kit.db
+ * ```
+ */
 export const DEFAULT_SQLITE_FILENAME = "./data/slack-oauth-kit.db";
 
-/** Options shared by {@link SQLiteInstallationStore} and {@link SQLiteStateStore}. */
+/**
+ * Options shared by {@link SQLiteInstallationStore} and {@link SQLiteStateStore}.
+ *
+ * @example
+ * ```ts
+ * const options: SQLiteStoreOptions = { filename: "./data/slack.db", tablePrefix: "myapp_" };
+ * ```
+ */
 export interface SQLiteStoreOptions {
   /**
    * Database file (default `./data/slack-oauth-kit.db`; its directory is created). `":memory:"` gives a
@@ -36,9 +59,21 @@ export interface SQLiteStoreOptions {
   tablePrefix?: string | undefined;
   /** How long a write waits for another process's lock before failing with `SQLITE_BUSY` (default 5000 ms). */
   busyTimeoutMs?: number | undefined;
+  /**
+   * `mmap_size` of the connection the store opens (default 256 MiB; 0 turns memory-mapped reads off,
+   * e.g. on a file system where mmap is unreliable). Lookups read pages straight from the OS page cache.
+   */
+  mmapSizeBytes?: number | undefined;
 }
 
-/** Options of {@link SQLiteInstallationStore}. */
+/**
+ * Options of {@link SQLiteInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * new SQLiteInstallationStore({ filename: "./data/slack.db", clientId: process.env.SLACK_CLIENT_ID });
+ * ```
+ */
 export interface SQLiteInstallationStoreOptions extends SQLiteStoreOptions {
   /** Keep one row per save (an audit trail) instead of only the latest per user and workspace (default false). */
   historicalData?: boolean | undefined;
@@ -46,7 +81,14 @@ export interface SQLiteInstallationStoreOptions extends SQLiteStoreOptions {
   clientId?: string | undefined;
 }
 
-/** Options of {@link SQLiteStateStore}. */
+/**
+ * Options of {@link SQLiteStateStore}.
+ *
+ * @example
+ * ```ts
+ * new SQLiteStateStore({ filename: "./data/slack.db", ttlSeconds: 300 });
+ * ```
+ */
 export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
@@ -54,15 +96,17 @@ export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
   clock?: (() => number) | undefined;
 }
 
+const DEFAULT_MMAP_SIZE = 256 * 1024 * 1024;
+
 /** One executor per connection, shared by every store on it, so their transactions never interleave. */
 const executors = new WeakMap<Database.Database, BetterSqlite3Executor>();
 
 function executorFor(db: Database.Database, owned: boolean): BetterSqlite3Executor {
   let e = executors.get(db);
   if (e === undefined) {
-    // Shared read snapshots only on connections we opened: on yours, your own statements could land
-    // inside our read transaction.
-    e = new BetterSqlite3Executor(db, owned ? {} : { readSnapshot: false });
+    // Shared read snapshots only on files we opened: on your connection, your own statements could land
+    // inside our read transaction; in memory there is no lock to save.
+    e = new BetterSqlite3Executor(db, owned && !db.memory ? {} : { readSnapshot: false });
     executors.set(db, e);
   }
   return e;
@@ -86,6 +130,10 @@ function open(options: SQLiteStoreOptions, storeName: string): Opened {
   if (!Number.isInteger(timeout) || timeout < 0) {
     throw new ConfigError(`${storeName}: busyTimeoutMs must be a non-negative integer`);
   }
+  const mmapSize = options.mmapSizeBytes ?? DEFAULT_MMAP_SIZE;
+  if (!Number.isSafeInteger(mmapSize) || mmapSize < 0) {
+    throw new ConfigError(`${storeName}: mmapSizeBytes must be a non-negative integer`);
+  }
   let db: Database.Database | undefined;
   try {
     const inMemory = filename === ":memory:" || filename === "" || filename.startsWith("file:");
@@ -94,6 +142,7 @@ function open(options: SQLiteStoreOptions, storeName: string): Opened {
     db = new Database(filename, { timeout });
     db.pragma("journal_mode = WAL");
     db.pragma("synchronous = NORMAL");
+    db.pragma(`mmap_size = ${mmapSize}`);
     return { db, owned: true };
   } catch (e) {
     db?.close();
@@ -120,14 +169,16 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
   /** The better-sqlite3 connection in use. */
   readonly database: Database.Database;
   readonly #owned: boolean;
+  readonly #executor: BetterSqlite3Executor;
 
   constructor(options: SQLiteInstallationStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.
     validateTablePrefix(options.tablePrefix);
     validateClientId(options.clientId);
     const { db, owned } = open(options, "SQLiteInstallationStore");
+    const executor = executorFor(db, owned);
     super({
-      executor: executorFor(db, owned),
+      executor,
       dialect: sqliteDialect,
       tablePrefix: options.tablePrefix,
       clientId: options.clientId,
@@ -136,13 +187,20 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
     });
     this.database = db;
     this.#owned = owned;
+    this.#executor = executor;
     // Migrate now; a failure resurfaces (and is retried) on first use.
     this.init().catch(() => undefined);
   }
 
-  /** Closes the database if this store opened it (a `database` you passed in stays open). */
+  /**
+   * Closes the database if this store opened it (a `database` you passed in stays open), after the
+   * transactions already started on it have finished. Later calls reject with `StoreError`.
+   */
   async close(): Promise<void> {
-    if (this.#owned && this.database.open) this.database.close();
+    if (!this.#owned) return;
+    await this.drain();
+    await this.#executor.idle();
+    if (this.database.open) this.database.close();
   }
 }
 
@@ -161,14 +219,16 @@ export class SQLiteStateStore extends SqlStateStore {
   /** The better-sqlite3 connection in use. */
   readonly database: Database.Database;
   readonly #owned: boolean;
+  readonly #executor: BetterSqlite3Executor;
 
   constructor(options: SQLiteStateStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.
     validateTablePrefix(options.tablePrefix);
     validateTtl(options.ttlSeconds);
     const { db, owned } = open(options, "SQLiteStateStore");
+    const executor = executorFor(db, owned);
     super({
-      executor: executorFor(db, owned),
+      executor,
       dialect: sqliteDialect,
       tablePrefix: options.tablePrefix,
       ttlSeconds: options.ttlSeconds,
@@ -177,11 +237,18 @@ export class SQLiteStateStore extends SqlStateStore {
     });
     this.database = db;
     this.#owned = owned;
+    this.#executor = executor;
     this.init().catch(() => undefined);
   }
 
-  /** Closes the database if this store opened it (a `database` you passed in stays open). */
+  /**
+   * Closes the database if this store opened it (a `database` you passed in stays open), after the
+   * transactions already started on it have finished. Later calls reject with `StoreError`.
+   */
   async close(): Promise<void> {
-    if (this.#owned && this.database.open) this.database.close();
+    if (!this.#owned) return;
+    await this.drain();
+    await this.#executor.idle();
+    if (this.database.open) this.database.close();
   }
 }

@@ -5,7 +5,7 @@
  * @internal
  */
 import { ConfigError, InvalidArgumentError, SlackOAuthError } from "../errors.js";
-import { type Bot, INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
+import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { DEFAULT_STATE_TTL_SECONDS } from "../state/state.js";
 import { type InstallationQuery, isValidId, normalizeQuery, validateInstallation } from "./installation-store.js";
 
@@ -74,6 +74,24 @@ export const BOT_OVERLAY_FIELDS = [
 ] as const;
 
 /**
+ * The bot fields {@link overlayLatestBot} copies; a {@link Bot}, or a store's own record with `undefined`
+ * for absent fields.
+ *
+ * @example
+ * ```ts
+ * const fields: BotFields = { botToken: "xoxb-…", botScopes: ["chat:write"], botId: undefined };
+ * ```
+ */
+export interface BotFields {
+  botToken: string;
+  botId?: string | undefined;
+  botUserId?: string | undefined;
+  botScopes: string[];
+  botRefreshToken?: string | undefined;
+  botTokenExpiresAt?: number | undefined;
+}
+
+/**
  * Replaces the bot fields of `installation` (a private copy the caller owns) with those of the
  * workspace's latest bot; with no bot, removes them. A later user-only install therefore never hides
  * the bot, and a deleted bot's token never comes back through an installation row.
@@ -83,7 +101,7 @@ export const BOT_OVERLAY_FIELDS = [
  * const merged = overlayLatestBot({ ...row }, latestBot);
  * ```
  */
-export function overlayLatestBot(installation: Installation, bot: Bot | undefined): Installation {
+export function overlayLatestBot(installation: Installation, bot: BotFields | undefined): Installation {
   const i = installation as unknown as Record<string, unknown>;
   for (const f of BOT_OVERLAY_FIELDS) delete i[f];
   if (bot === undefined) {

@@ -33,7 +33,14 @@ import {
 import type { Dialect, SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
 import { migrate, type TableNames, tableNames, validateTablePrefix } from "./migrations.js";
 
-/** Options shared by the SQL stores. */
+/**
+ * Options shared by the SQL stores.
+ *
+ * @example
+ * ```ts
+ * const options: SqlStoreOptions = { executor, dialect: sqliteDialect, tablePrefix: "myapp_" };
+ * ```
+ */
 export interface SqlStoreOptions {
   /** The driver adapter. */
   executor: SqlExecutor;
@@ -47,7 +54,14 @@ export interface SqlStoreOptions {
   migrate?: boolean | undefined;
 }
 
-/** Options of {@link SqlInstallationStore}. */
+/**
+ * Options of {@link SqlInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * new SqlInstallationStore({ executor, dialect: sqliteDialect, clientId: "111.222", historicalData: true });
+ * ```
+ */
 export interface SqlInstallationStoreOptions extends SqlStoreOptions {
   /** Keeps several apps' installations apart in the same tables (default `''`). */
   clientId?: string | undefined;
@@ -55,7 +69,14 @@ export interface SqlInstallationStoreOptions extends SqlStoreOptions {
   historicalData?: boolean | undefined;
 }
 
-/** Options of {@link SqlStateStore}. */
+/**
+ * Options of {@link SqlStateStore}.
+ *
+ * @example
+ * ```ts
+ * new SqlStateStore({ executor, dialect: sqliteDialect, ttlSeconds: 300, clock: () => Date.now() });
+ * ```
+ */
 export interface SqlStateStoreOptions extends SqlStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
@@ -109,6 +130,22 @@ export function validateTtl(ttl: unknown): number {
     throw new ConfigError("ttlSeconds must be a positive number of seconds");
   }
   return ttl;
+}
+
+/** The writes in flight, so that `close()` can let them finish. */
+class InFlight {
+  readonly #pending = new Set<Promise<unknown>>();
+  track<T>(p: Promise<T>): Promise<T> {
+    this.#pending.add(p);
+    const done = () => {
+      this.#pending.delete(p);
+    };
+    p.then(done, done);
+    return p;
+  }
+  async drain(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
 }
 
 /** Runs migrations once per store; a failed attempt is retried by the next call. */
@@ -324,7 +361,14 @@ function rowToInstallation(r: SqlRow | undefined): Installation | undefined {
   return i as unknown as Installation;
 }
 
-/** The SQL texts a {@link SqlInstallationStore} runs (already finalized for its dialect). */
+/**
+ * The SQL texts a {@link SqlInstallationStore} runs (already finalized for its dialect).
+ *
+ * @example
+ * ```ts
+ * db.prepare(`EXPLAIN QUERY PLAN ${store.statements.findBot}`).all("", "", "T123");
+ * ```
+ */
 export interface InstallationStoreStatements {
   insertInstallation: string;
   insertBot: string;
@@ -384,6 +428,7 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #historical: boolean;
   readonly #name: string;
   readonly #migrator: Migrator;
+  readonly #inflight = new InFlight();
 
   constructor(options: SqlInstallationStoreOptions) {
     const prefix = validateTablePrefix(options.tablePrefix);
@@ -404,6 +449,11 @@ export class SqlInstallationStore implements InstallationStore {
   /** Applies pending migrations (also done on first use). */
   init(): Promise<void> {
     return this.#migrator.init();
+  }
+
+  /** Resolves once every write started so far has finished (used by `close()`). */
+  drain(): Promise<void> {
+    return this.#inflight.drain();
   }
 
   #fail(op: string, e: unknown): SlackOAuthError {
@@ -456,7 +506,12 @@ export class SqlInstallationStore implements InstallationStore {
     );
   }
 
-  async save(installation: Installation): Promise<void> {
+  /** Saves an installation (and its bot, if it has one) in one transaction. */
+  save(installation: Installation): Promise<void> {
+    return this.#inflight.track(this.#save(installation));
+  }
+
+  async #save(installation: Installation): Promise<void> {
     const i = validateInstallation(installation);
     const instParams = installationParams(this.#clientId, i);
     const botParamList = i.botToken ? botParams(this.#clientId, i) : undefined;
@@ -503,7 +558,12 @@ export class SqlInstallationStore implements InstallationStore {
     return this.#first("findInstallation", sql, params, rowToInstallation);
   }
 
-  async deleteBot(query: WorkspaceQuery): Promise<void> {
+  /** Deletes the bot rows of a workspace (or org). */
+  deleteBot(query: WorkspaceQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteBot(query));
+  }
+
+  async #deleteBot(query: WorkspaceQuery): Promise<void> {
     const ws = this.#key(query, "deleteBot", false);
     if (!this.#migrator.ready) await this.init();
     try {
@@ -513,17 +573,30 @@ export class SqlInstallationStore implements InstallationStore {
     }
   }
 
-  async deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+  /** Deletes a workspace's installations, or only one user's with `userId`; never the bot. */
+  deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteInstallation(query));
+  }
+
+  async #deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
     const k = this.#key(query, "deleteInstallation", true);
     if (!this.#migrator.ready) await this.init();
     try {
-      await this.#exec.run(k.length === 4 ? this.statements.deleteUserInstallations : this.statements.deleteInstallations, k);
+      await this.#exec.run(
+        k.length === 4 ? this.statements.deleteUserInstallations : this.statements.deleteInstallations,
+        k,
+      );
     } catch (e) {
       throw this.#fail("deleteInstallation", e);
     }
   }
 
-  async deleteAll(query: WorkspaceQuery): Promise<void> {
+  /** Deletes a workspace's installations and bots in one transaction. */
+  deleteAll(query: WorkspaceQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteAll(query));
+  }
+
+  async #deleteAll(query: WorkspaceQuery): Promise<void> {
     const ws = this.#key(query, "deleteAll", false);
     if (!this.#migrator.ready) await this.init();
     try {
@@ -537,7 +610,14 @@ export class SqlInstallationStore implements InstallationStore {
   }
 }
 
-/** The SQL texts a {@link SqlStateStore} runs (already finalized for its dialect). */
+/**
+ * The SQL texts a {@link SqlStateStore} runs (already finalized for its dialect).
+ *
+ * @example
+ * ```ts
+ * console.log(stateStore.statements.markConsumed);
+ * ```
+ */
 export interface StateStoreStatements {
   insert: string;
   select: string;
@@ -575,6 +655,7 @@ export class SqlStateStore implements StateStore {
   readonly #now: () => number;
   readonly #name: string;
   readonly #migrator: Migrator;
+  readonly #inflight = new InFlight();
   readonly #cleanupInterval: number;
   readonly #cleanupBatch: number;
   #lastCleanup = Number.NEGATIVE_INFINITY;
@@ -612,7 +693,17 @@ export class SqlStateStore implements StateStore {
     return this.#migrator.init();
   }
 
-  async issue(data?: Record<string, unknown>): Promise<string> {
+  /** Resolves once every write started so far has finished (used by `close()`). */
+  drain(): Promise<void> {
+    return this.#inflight.drain();
+  }
+
+  /** Issues a new state, stored with `data` (a JSON object) until it expires. */
+  issue(data?: Record<string, unknown>): Promise<string> {
+    return this.#inflight.track(this.#issue(data));
+  }
+
+  async #issue(data?: Record<string, unknown>): Promise<string> {
     if (data !== undefined && (data === null || typeof data !== "object" || Array.isArray(data))) {
       throw new InvalidArgumentError("issue: data must be a plain object");
     }
@@ -637,7 +728,11 @@ export class SqlStateStore implements StateStore {
    * Deletes up to `cleanupBatchSize` expired states (and tombstones of consumed ones); returns how many.
    * `issue` calls it at most once per `cleanupIntervalSeconds`; call it yourself from a job if you like.
    */
-  async purgeExpired(): Promise<number> {
+  purgeExpired(): Promise<number> {
+    return this.#inflight.track(this.#purgeExpired());
+  }
+
+  async #purgeExpired(): Promise<number> {
     if (!this.#migrator.ready) await this.init();
     try {
       const { changes } = await this.#exec.run(this.statements.deleteExpired, [this.#now()]);
@@ -655,7 +750,11 @@ export class SqlStateStore implements StateStore {
   }
 
   /** Like {@link SqlStateStore.consume}, but says why a state was refused (unknown, expired, used, malformed). */
-  async consumeDetailed(state: string): Promise<ConsumeResult> {
+  consumeDetailed(state: string): Promise<ConsumeResult> {
+    return this.#inflight.track(this.#consumeDetailed(state));
+  }
+
+  async #consumeDetailed(state: string): Promise<ConsumeResult> {
     // Checked before any query: a malformed value never reaches the database.
     if (!isWellFormedState(state)) return { ok: false, reason: "malformed" };
     if (!this.#migrator.ready) await this.init();

@@ -7,13 +7,26 @@
  * turns it into the database's own form (`$1, $2…` for PostgreSQL).
  */
 
-/** A value bound to a placeholder. Booleans are bound as 0/1, never as `true`/`false`. */
+/**
+ * A value bound to a placeholder. Booleans are bound as 0/1, never as `true`/`false`.
+ *
+ * @example
+ * ```ts
+ * const params: SqlValue[] = ["", "E123", "T123", 1, null];
+ * ```
+ */
 export type SqlValue = string | number | bigint | null;
 
 /**
  * One row, as an array of column values in SELECT order. Arrays rather than objects: they are cheaper
  * to build (better-sqlite3 `raw`, pg `rowMode: "array"`, mysql2 `rowsAsArray`) and the core always
  * knows the column order of its own SELECTs.
+ *
+ * @example
+ * ```ts
+ * const [row] = await executor.query("SELECT bot_token, installed_at FROM slack_bots LIMIT 1", []);
+ * const token = row?.[0];
+ * ```
  */
 export type SqlRow = readonly unknown[];
 
@@ -47,7 +60,14 @@ export interface SqlExecutor {
   syncReader?(): SyncSqlReader | undefined;
 }
 
-/** Synchronous single-row read, offered by in-process databases (see {@link SqlExecutor.syncReader}). */
+/**
+ * Synchronous single-row read, offered by in-process databases (see {@link SqlExecutor.syncReader}).
+ *
+ * @example
+ * ```ts
+ * const row = executor.syncReader?.()?.first("SELECT 1", []);
+ * ```
+ */
 export interface SyncSqlReader {
   /** Returns the first row of `sql`, or `undefined`. Throws the driver's error. */
   first(sql: string, params: readonly SqlValue[]): SqlRow | undefined;
@@ -64,10 +84,22 @@ export interface SyncSqlReader {
  * - `integer`: 64-bit integer, nullable (migration versions);
  * - `double`: 64-bit float (epoch seconds), nullable;
  * - `boolean`: 0/1 integer.
+ *
+ * @example
+ * ```ts
+ * const type: ColumnType = "double"; // REAL in SQLite, DOUBLE PRECISION in PostgreSQL, DOUBLE in MySQL
+ * ```
  */
 export type ColumnType = "id" | "key" | "string" | "text" | "json" | "integer" | "double" | "boolean";
 
-/** A column in a migration. */
+/**
+ * A column in a migration.
+ *
+ * @example
+ * ```ts
+ * const col: ColumnDef = { name: "team_id", type: "key", length: 64 };
+ * ```
+ */
 export interface ColumnDef {
   name: string;
   type: ColumnType;
@@ -77,7 +109,14 @@ export interface ColumnDef {
   notNull?: boolean;
 }
 
-/** A table in a migration. Exactly one of: an `id` column, or `primaryKey`. */
+/**
+ * A table in a migration. Exactly one of: an `id` column, or `primaryKey`.
+ *
+ * @example
+ * ```ts
+ * const t: TableDef = { name: "x_states", columns: [{ name: "state", type: "key" }], primaryKey: ["state"] };
+ * ```
+ */
 export interface TableDef {
   name: string;
   columns: readonly ColumnDef[];
@@ -85,7 +124,14 @@ export interface TableDef {
   primaryKey?: readonly string[];
 }
 
-/** An index in a migration. Names are global in some databases, so they carry the table prefix. */
+/**
+ * An index in a migration. Names are global in some databases, so they carry the table prefix.
+ *
+ * @example
+ * ```ts
+ * const i: IndexDef = { name: "slack_bots_workspace_idx", table: "slack_bots", columns: ["client_id", "id"] };
+ * ```
+ */
 export interface IndexDef {
   name: string;
   table: string;
@@ -126,7 +172,10 @@ export interface Dialect {
    * SQLite and PostgreSQL use a `rowid`/key sub-select; MySQL has `DELETE … LIMIT`.
    */
   boundedDelete(table: string, keyColumn: string, where: string, limit: number): string;
-  /** Suffix taking row locks in a SELECT inside a transaction (`FOR UPDATE`), or `''` when writes are serialised anyway. */
+  /**
+   * Suffix, with its leading space, taking row locks in a SELECT inside a transaction (`" FOR UPDATE"`),
+   * or `''` when writes are serialised anyway (SQLite).
+   */
   readonly forUpdate: string;
   /**
    * A statement run first in every migration transaction so that two processes never migrate at once
@@ -136,7 +185,15 @@ export interface Dialect {
   migrationLock(migrationsTable: string): string | undefined;
 }
 
-/** Builds `CREATE TABLE IF NOT EXISTS` from a {@link TableDef} with the dialect's column types. */
+/**
+ * Builds `CREATE TABLE IF NOT EXISTS` from a {@link TableDef} with the dialect's column types; the
+ * dialect supplies the auto-increment `id` column's SQL. A helper for {@link Dialect.createTable}.
+ *
+ * @example
+ * ```ts
+ * renderCreateTable(sqliteDialect, table, (c) => `"${c.name}" INTEGER PRIMARY KEY`);
+ * ```
+ */
 export function renderCreateTable(d: Dialect, t: TableDef, idColumnSql: (c: ColumnDef) => string): string {
   const parts: string[] = [];
   for (const c of t.columns) {

@@ -1,7 +1,14 @@
 import { ConfigError, SchemaVersionError } from "../../errors.js";
 import type { ColumnDef, Dialect, IndexDef, SqlExecutor, TableDef } from "./dialect.js";
 
-/** Default table prefix: tables are `slack_installations`, `slack_bots`, `slack_oauth_states`, `slack_migrations`. */
+/**
+ * Default table prefix: tables are `slack_installations`, `slack_bots`, `slack_oauth_states`, `slack_migrations`.
+ *
+ * @example
+ * ```ts
+ * tableNames(DEFAULT_TABLE_PREFIX).installations; // "slack_installations"
+ * ```
+ */
 export const DEFAULT_TABLE_PREFIX = "slack_";
 
 const PREFIX_RE = /^[a-z_][a-z0-9_]{0,30}$/;
@@ -23,7 +30,14 @@ export function validateTablePrefix(prefix: unknown): string {
   return prefix;
 }
 
-/** The table names for a prefix. */
+/**
+ * The table names for a prefix.
+ *
+ * @example
+ * ```ts
+ * const { bots, states }: TableNames = tableNames("slack_");
+ * ```
+ */
 export interface TableNames {
   installations: string;
   bots: string;
@@ -48,7 +62,14 @@ export function tableNames(prefix: string): TableNames {
   };
 }
 
-/** One step of a migration: a portable table or index, or raw SQL per dialect name (`sqlite`, `postgres`, `mysql`). */
+/**
+ * One step of a migration: a portable table or index, or raw SQL per dialect name (`sqlite`, `postgres`, `mysql`).
+ *
+ * @example
+ * ```ts
+ * const step: MigrationStep = { sql: { sqlite: ["ALTER TABLE slack_bots ADD COLUMN note TEXT"] } };
+ * ```
+ */
 export type MigrationStep =
   | { table: TableDef }
   | { index: IndexDef }
@@ -57,6 +78,15 @@ export type MigrationStep =
 /**
  * A versioned schema change, as data. Versions are positive integers applied in ascending order; a
  * version is never edited once released: add a new one.
+ *
+ * @example
+ * ```ts
+ * const v2: Migration = {
+ *   version: 2,
+ *   description: "bots: note",
+ *   steps: (t) => [{ sql: { sqlite: [`ALTER TABLE "${t.bots}" ADD COLUMN note TEXT`] } }],
+ * };
+ * ```
  */
 export interface Migration {
   version: number;
@@ -170,7 +200,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** The schema version this library writes: the last migration's. */
+/**
+ * The schema version this library writes: the last migration's.
+ *
+ * @example
+ * ```ts
+ * if (dbVersion > SCHEMA_VERSION) console.warn("upgrade slack-oauth-kit");
+ * ```
+ */
 export const SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0;
 
 function renderStep(d: Dialect, step: MigrationStep): readonly string[] {

@@ -4,7 +4,14 @@ import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "./dialect.js"
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
 
-/** Options of {@link BetterSqlite3Executor}. */
+/**
+ * Options of {@link BetterSqlite3Executor}.
+ *
+ * @example
+ * ```ts
+ * new BetterSqlite3Executor(db, { readSnapshot: { maxReads: 50, maxMs: 0.5 } });
+ * ```
+ */
 export interface BetterSqlite3ExecutorOptions {
   /**
    * Lets a burst of lookups share one read transaction (see {@link BetterSqlite3Executor}): `false` to
@@ -201,6 +208,11 @@ export class BetterSqlite3Executor implements SqlExecutor {
       this.#endSnapshot();
       return this.#run(sql, params);
     });
+  }
+
+  /** Resolves once no transaction of this connection is open (and none is queued behind it). */
+  async idle(): Promise<void> {
+    for (let busy = this.#active; busy !== undefined; busy = this.#active) await busy;
   }
 
   syncReader(): SyncSqlReader | undefined {

@@ -1,0 +1,141 @@
+/**
+ * Worker-thread module of `bench/events.ts`: one slash-command endpoint on its own 127.0.0.1:0 server.
+ *
+ * - `floor`: raw `node:http`: read the body, check the timestamp and the HMAC-SHA256 signature
+ *   (`createHmac` + `timingSafeEqual`), answer an empty 200.
+ * - `ours-warm`: `SlackRequestHandler` + `createAuthorize` over `CachingInstallationStore(SQLiteInstallationStore)`,
+ *   behind `toNodeListener`; `onCommand` awaits `req.authorize()` and acknowledges (empty 200).
+ * - `ours-cold`: the same over the plain `SQLiteInstallationStore` (every request queries SQLite).
+ * - `bolt`: `@slack/bolt` `App` (built-in `HTTPReceiver`, `InstallProvider` authorize over `@slack/oauth`'s
+ *   `MemoryInstallationStore` filled here with the same N installations), `app.command` acks.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { performance } from "node:perf_hooks";
+import { workerData } from "node:worker_threads";
+import bolt from "@slack/bolt";
+import slackOAuth from "@slack/oauth";
+import { createAuthorize } from "../../src/authorize/authorize.js";
+import { SlackRequestHandler } from "../../src/events/handler.js";
+import { toNodeListener } from "../../src/http/node.js";
+import { silentLogger } from "../../src/redact.js";
+import { CachingInstallationStore } from "../../src/stores/cache.js";
+import type { InstallationStore } from "../../src/stores/installation-store.js";
+import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { BENCH_COMMAND, oauthInstallation } from "./fixtures.js";
+import { serveRpc } from "./worker.js";
+
+// Both packages are CommonJS: their named exports are not statically detectable by Node.
+const { App, LogLevel } = bolt;
+const { MemoryInstallationStore } = slackOAuth;
+
+export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "bolt";
+
+export interface EventsTargetData {
+  kind: EventsTarget;
+  signingSecret: string;
+  /** SQLite file pre-filled by the main thread (ours-*). */
+  dbFile: string;
+  /** Installations to put in Bolt's memory store. */
+  installations: number;
+}
+
+/** What `listen` answers. */
+export interface ListenInfo {
+  url: string;
+  /** Time to fill the target's own store (Bolt), ms. */
+  prefillMs?: number;
+}
+
+const data = workerData as EventsTargetData;
+let server: Server | undefined;
+let close: () => Promise<void> = async () => {};
+
+function floorListener(secret: string) {
+  return (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const ts = req.headers["x-slack-request-timestamp"];
+      const sig = req.headers["x-slack-signature"];
+      let ok = false;
+      if (typeof ts === "string" && typeof sig === "string" && Math.abs(Date.now() / 1000 - Number(ts)) <= 300) {
+        const expected = Buffer.from(
+          `v0=${createHmac("sha256", secret).update(`v0:${ts}:`).update(body).digest("hex")}`,
+        );
+        const given = Buffer.from(sig);
+        ok = expected.length === given.length && timingSafeEqual(expected, given);
+      }
+      res.writeHead(ok ? 200 : 401);
+      res.end();
+    });
+  };
+}
+
+function ours(cached: boolean): Server {
+  const sqlite = new SQLiteInstallationStore({ filename: data.dbFile });
+  const store: InstallationStore = cached ? new CachingInstallationStore(sqlite) : sqlite;
+  const handler = new SlackRequestHandler({
+    signingSecret: data.signingSecret,
+    authorize: createAuthorize({ installationStore: store }),
+    installationStore: store,
+    logger: silentLogger,
+    onCommand: async (req) => {
+      await req.authorize();
+    },
+  });
+  close = () => sqlite.close();
+  return createServer(toNodeListener((request) => handler.handle(request)));
+}
+
+async function boltServer(): Promise<{ server: Server; prefillMs: number }> {
+  const installationStore = new MemoryInstallationStore();
+  const t0 = performance.now();
+  for (let i = 0; i < data.installations; i++) await installationStore.storeInstallation(oauthInstallation(i));
+  const prefillMs = performance.now() - t0;
+  const app = new App({
+    signingSecret: data.signingSecret,
+    clientId: "1111111111.2222222222222",
+    clientSecret: "bench-client-secret-0123456789ab",
+    stateSecret: "bench-state-secret-0123456789abcdef",
+    scopes: ["commands", "chat:write"],
+    installationStore,
+    logLevel: LogLevel.ERROR,
+    tokenVerificationEnabled: false,
+  });
+  app.command(BENCH_COMMAND, async ({ ack }) => {
+    await ack();
+  });
+  const s = (await app.start({ port: 0, host: "127.0.0.1" })) as Server;
+  close = async () => {
+    s.closeAllConnections();
+    await app.stop();
+  };
+  return { server: s, prefillMs };
+}
+
+serveRpc({
+  listen: async (): Promise<ListenInfo> => {
+    let prefillMs: number | undefined;
+    if (data.kind === "bolt") {
+      const started = await boltServer();
+      server = started.server;
+      prefillMs = started.prefillMs;
+    } else {
+      const s = data.kind === "floor" ? createServer(floorListener(data.signingSecret)) : ours(data.kind === "ours-warm");
+      await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+      server = s;
+      const prev = close;
+      close = async () => {
+        s.closeAllConnections();
+        await new Promise<void>((resolve) => s.close(() => resolve()));
+        await prev();
+      };
+    }
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return prefillMs === undefined ? { url } : { url, prefillMs };
+  },
+  close: (): Promise<void> => close(),
+});

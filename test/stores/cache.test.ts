@@ -1,0 +1,453 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { Bot, Installation } from "../../src/model/installation.js";
+import {
+  CachingInstallationStore,
+  type InvalidationBus,
+  type InvalidationMessage,
+  LocalInvalidationBus,
+  LruTtlCache,
+} from "../../src/stores/cache.js";
+import type { BotQuery, InstallationQuery } from "../../src/stores/installation-store.js";
+import { MemoryInstallationStore } from "../../src/stores/memory.js";
+import { testInstallationStore } from "../conformance/installation-store.js";
+
+// The cache must be a drop-in InstallationStore: the shared suite, unchanged.
+testInstallationStore("CachingInstallationStore(memory)", async () => ({
+  store: new CachingInstallationStore(new MemoryInstallationStore()),
+}));
+
+const id = (prefix: string) => `${prefix}${randomBytes(5).toString("hex").toUpperCase()}`;
+
+function inst(o: Partial<Installation> = {}): Installation {
+  return {
+    teamId: id("T"),
+    userId: id("U"),
+    botToken: `xoxb-test-${randomUUID()}`,
+    botId: id("B"),
+    botUserId: id("U"),
+    botScopes: ["chat:write"],
+    userToken: `xoxp-test-${randomUUID()}`,
+    userScopes: ["identify"],
+    isEnterpriseInstall: false,
+    installedAt: 1732520000.5,
+    customValues: { plan: "pro", nested: { seats: 3 } },
+    ...o,
+  };
+}
+
+function orgInst(enterpriseId: string, o: Partial<Installation> = {}): Installation {
+  const { teamId: _none, ...rest } = inst({ enterpriseId, isEnterpriseInstall: true, userId: id("W"), ...o });
+  return rest;
+}
+
+/** A memory store that counts lookups and can hold them until released. */
+class SpyStore extends MemoryInstallationStore {
+  findBotCalls = 0;
+  findInstallationCalls = 0;
+  /** When set, the next lookups read now but answer only when the gate opens. */
+  gate: Promise<void> | undefined;
+  override async findBot(q: BotQuery): Promise<Bot | undefined> {
+    this.findBotCalls++;
+    const result = await super.findBot(q);
+    if (this.gate) await this.gate;
+    return result;
+  }
+  override async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
+    this.findInstallationCalls++;
+    const result = await super.findInstallation(q);
+    if (this.gate) await this.gate;
+    return result;
+  }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe("CachingInstallationStore: hits and misses", () => {
+  it("a hit is served without asking the store (bot, a user's installation, the latest installation)", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const i = inst();
+    await cache.save(i);
+    const q = { teamId: i.teamId };
+    expect((await cache.findBot(q))?.botToken).toBe(i.botToken);
+    expect((await cache.findBot(q))?.botToken).toBe(i.botToken);
+    expect((await cache.findBot({ ...q, isEnterpriseInstall: false }))?.botToken).toBe(i.botToken);
+    expect(inner.findBotCalls).toBe(1);
+    await cache.findInstallation({ ...q, userId: i.userId });
+    await cache.findInstallation({ ...q, userId: i.userId });
+    await cache.findInstallation(q);
+    await cache.findInstallation(q);
+    expect(inner.findInstallationCalls).toBe(2);
+  });
+
+  it("misses are not cached: a new install is visible at once", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const i = inst();
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined();
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined();
+    expect(inner.findBotCalls).toBe(2);
+    await inner.save(i); // behind the cache's back, as another instance without a bus would
+    expect((await cache.findBot({ teamId: i.teamId }))?.botToken).toBe(i.botToken);
+  });
+
+  it("a user without an installation of their own is remembered for missTtlMs, and forgotten on a write", async () => {
+    let now = 0;
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner, { missTtlMs: 1_000, now: () => now });
+    const i = inst();
+    await cache.save(i);
+    const stranger = { teamId: i.teamId as string, userId: id("U") };
+    expect(await cache.findInstallation(stranger)).toBeUndefined();
+    expect(await cache.findInstallation(stranger)).toBeUndefined();
+    expect(inner.findInstallationCalls).toBe(1);
+    now += 1_000;
+    expect(await cache.findInstallation(stranger)).toBeUndefined();
+    expect(inner.findInstallationCalls).toBe(2);
+    // The stranger installs with user scopes: visible at once.
+    const theirs = inst(stranger);
+    await cache.save(theirs);
+    expect((await cache.findInstallation(stranger))?.userToken).toBe(theirs.userToken);
+  });
+
+  it("missTtlMs: 0 turns the miss cache off; nonsense is refused", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner, { missTtlMs: 0 });
+    const q = { teamId: id("T"), userId: id("U") };
+    await cache.findInstallation(q);
+    await cache.findInstallation(q);
+    expect(inner.findInstallationCalls).toBe(2);
+    expect(() => new CachingInstallationStore(inner, { missTtlMs: -1 })).toThrow(TypeError);
+  });
+
+  it("users whose ids share a prefix get their own entries", async () => {
+    const cache = new CachingInstallationStore(new MemoryInstallationStore());
+    const teamId = id("T");
+    const a = inst({ teamId, userId: "U0123" });
+    const b = inst({ teamId, userId: "U01234" });
+    await cache.save(a);
+    await cache.save(b);
+    expect((await cache.findInstallation({ teamId, userId: "U0123" }))?.userToken).toBe(a.userToken);
+    expect((await cache.findInstallation({ teamId, userId: "U01234" }))?.userToken).toBe(b.userToken);
+  });
+
+  it("entries expire after ttlMs (injected clock)", async () => {
+    let now = 1_000_000;
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner, { ttlMs: 10_000, now: () => now });
+    const i = inst();
+    await cache.save(i);
+    await cache.findBot({ teamId: i.teamId });
+    now += 9_999;
+    await cache.findBot({ teamId: i.teamId });
+    expect(inner.findBotCalls).toBe(1);
+    now += 1;
+    await cache.findBot({ teamId: i.teamId });
+    expect(inner.findBotCalls).toBe(2);
+  });
+
+  it("evicts the least recently used entry past maxEntries", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner, { maxEntries: 2 });
+    const [a, b, c] = [inst(), inst(), inst()];
+    for (const i of [a, b, c]) await inner.save(i);
+    const find = (i: Installation) => cache.findBot({ teamId: i.teamId });
+    await find(a);
+    await find(b);
+    await find(a); // a is now the most recently used
+    expect(inner.findBotCalls).toBe(2);
+    await find(c); // evicts b
+    expect(cache.size).toBe(2);
+    await find(a);
+    expect(inner.findBotCalls).toBe(3);
+    await find(b);
+    expect(inner.findBotCalls).toBe(4);
+  });
+
+  it("returns copies: changing a returned object changes neither the cache nor the next answer", async () => {
+    const cache = new CachingInstallationStore(new MemoryInstallationStore());
+    const i = inst();
+    await cache.save(i);
+    for (let round = 0; round < 2; round++) {
+      const bot = await cache.findBot({ teamId: i.teamId });
+      const found = await cache.findInstallation({ teamId: i.teamId, userId: i.userId });
+      if (!bot || !found) throw new Error("expected hits");
+      bot.botToken = "xoxb-mutated";
+      bot.botScopes.push("admin");
+      (bot.customValues.nested as { seats: number }).seats = 999;
+      found.userScopes.push("admin");
+      found.customValues.plan = "free";
+    }
+    const bot = await cache.findBot({ teamId: i.teamId });
+    const found = await cache.findInstallation({ teamId: i.teamId, userId: i.userId });
+    expect(bot?.botToken).toBe(i.botToken);
+    expect(bot?.botScopes).toEqual(["chat:write"]);
+    expect(bot?.customValues).toEqual({ plan: "pro", nested: { seats: 3 } });
+    expect(found?.userScopes).toEqual(["identify"]);
+    expect(found?.customValues.plan).toBe("pro");
+  });
+});
+
+describe("CachingInstallationStore: invalidation on writes", () => {
+  async function warmed(installation: Installation, query: BotQuery) {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    await cache.save(installation);
+    expect(await cache.findBot(query)).toBeDefined();
+    expect(await cache.findInstallation({ ...query, userId: installation.userId })).toBeDefined();
+    expect(await cache.findInstallation(query)).toBeDefined();
+    return { inner, cache };
+  }
+
+  it("save of a workspace: the new bot token is served at once", async () => {
+    const first = inst({ enterpriseId: id("E") });
+    const q = { enterpriseId: first.enterpriseId, teamId: first.teamId };
+    const { cache } = await warmed(first, q);
+    const second = inst({ ...q, userId: first.userId } as Partial<Installation>);
+    await cache.save(second);
+    expect((await cache.findBot(q))?.botToken).toBe(second.botToken);
+    expect((await cache.findInstallation({ ...q, userId: first.userId }))?.userToken).toBe(second.userToken);
+    expect((await cache.findInstallation(q))?.userToken).toBe(second.userToken);
+  });
+
+  it("deleteBot drops the cached bot (installations stay)", async () => {
+    const i = inst();
+    const { cache } = await warmed(i, { teamId: i.teamId });
+    await cache.deleteBot({ teamId: i.teamId });
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined();
+    expect((await cache.findInstallation({ teamId: i.teamId, userId: i.userId }))?.userToken).toBe(i.userToken);
+  });
+
+  it("deleteInstallation of a user drops that user's cached installation", async () => {
+    const i = inst();
+    const { cache } = await warmed(i, { teamId: i.teamId });
+    await cache.deleteInstallation({ teamId: i.teamId, userId: i.userId });
+    expect(await cache.findInstallation({ teamId: i.teamId, userId: i.userId })).toBeUndefined();
+    expect(await cache.findInstallation({ teamId: i.teamId })).toBeUndefined();
+  });
+
+  it("deleteAll of a Grid workspace drops everything cached for it, with or without its enterprise id", async () => {
+    const i = inst({ enterpriseId: id("E") });
+    const q = { enterpriseId: i.enterpriseId, teamId: i.teamId };
+    const { cache } = await warmed(i, q);
+    await cache.deleteAll(q);
+    expect(await cache.findBot(q)).toBeUndefined();
+    expect(await cache.findInstallation(q)).toBeUndefined();
+    expect(await cache.findInstallation({ ...q, userId: i.userId })).toBeUndefined();
+  });
+
+  it("org-wide installs: save, deleteBot, deleteInstallation and deleteAll by the org drop the org's entries", async () => {
+    const enterpriseId = id("E");
+    const first = orgInst(enterpriseId);
+    const anyTeam = { enterpriseId, teamId: id("T"), isEnterpriseInstall: true };
+    const { cache } = await warmed(first, anyTeam);
+    // A lookup without team (every store reads it as the org) is cached and dropped as well.
+    expect((await cache.findBot({ enterpriseId }))?.botToken).toBe(first.botToken);
+
+    const second = orgInst(enterpriseId, { userId: first.userId });
+    await cache.save(second);
+    expect((await cache.findBot(anyTeam))?.botToken).toBe(second.botToken);
+    expect((await cache.findBot({ enterpriseId }))?.botToken).toBe(second.botToken);
+
+    await cache.deleteInstallation({ enterpriseId, userId: first.userId });
+    expect(await cache.findInstallation({ ...anyTeam, userId: first.userId })).toBeUndefined();
+
+    await cache.deleteBot({ enterpriseId });
+    expect(await cache.findBot(anyTeam)).toBeUndefined();
+
+    await cache.save(orgInst(enterpriseId));
+    expect(await cache.findBot({ ...anyTeam, teamId: id("T") })).toBeDefined();
+    expect(await cache.findBot({ enterpriseId })).toBeDefined();
+    await cache.deleteAll({ enterpriseId });
+    expect(await cache.findBot(anyTeam)).toBeUndefined();
+    expect(await cache.findBot({ enterpriseId })).toBeUndefined();
+    expect(await cache.findInstallation(anyTeam)).toBeUndefined();
+  });
+
+  it("a write drops only its own workspace", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const [a, b] = [inst(), inst()];
+    await cache.save(a);
+    await cache.save(b);
+    await cache.findBot({ teamId: a.teamId });
+    await cache.findBot({ teamId: b.teamId });
+    await cache.deleteAll({ teamId: a.teamId });
+    await cache.findBot({ teamId: b.teamId });
+    expect(inner.findBotCalls).toBe(2);
+  });
+
+  it("invalidate() drops entries after a write behind the cache's back", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const i = inst();
+    await cache.save(i);
+    await cache.findBot({ teamId: i.teamId });
+    await inner.deleteAll({ teamId: i.teamId });
+    expect(await cache.findBot({ teamId: i.teamId })).toBeDefined(); // stale until told
+    await cache.invalidate({ teamId: i.teamId });
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined();
+  });
+});
+
+describe("CachingInstallationStore: across instances", () => {
+  it("two caches over one store: a write through one drops the other's entries through the bus", async () => {
+    const shared = new MemoryInstallationStore();
+    const bus = new LocalInvalidationBus();
+    const a = new CachingInstallationStore(shared, { invalidation: bus });
+    const b = new CachingInstallationStore(shared, { invalidation: bus });
+    const i = inst({ enterpriseId: id("E") });
+    const q = { enterpriseId: i.enterpriseId, teamId: i.teamId };
+    await a.save(i);
+    expect((await b.findBot(q))?.botToken).toBe(i.botToken);
+    const rotated = inst({ ...q, userId: i.userId } as Partial<Installation>);
+    await a.save(rotated);
+    expect((await b.findBot(q))?.botToken).toBe(rotated.botToken);
+    await a.deleteAll(q);
+    expect(await b.findBot(q)).toBeUndefined();
+    expect(await b.findInstallation({ ...q, userId: i.userId })).toBeUndefined();
+  });
+
+  it("without a bus the other instance serves its entry until the TTL (what the bus is for)", async () => {
+    const shared = new MemoryInstallationStore();
+    const a = new CachingInstallationStore(shared);
+    const b = new CachingInstallationStore(shared);
+    const i = inst();
+    await a.save(i);
+    await b.findBot({ teamId: i.teamId });
+    await a.deleteAll({ teamId: i.teamId });
+    expect(await b.findBot({ teamId: i.teamId })).toBeDefined();
+  });
+
+  it("a failing bus does not fail the write; the local cache is still dropped and the error reported", async () => {
+    const errors: unknown[] = [];
+    const broken: InvalidationBus = {
+      publish: async () => {
+        throw new Error("redis down");
+      },
+      subscribe: () => () => {},
+    };
+    const cache = new CachingInstallationStore(new MemoryInstallationStore(), {
+      invalidation: broken,
+      onInvalidationError: (e) => errors.push(e),
+    });
+    const i = inst();
+    await cache.save(i);
+    await cache.findBot({ teamId: i.teamId });
+    await expect(cache.deleteAll({ teamId: i.teamId })).resolves.toBeUndefined();
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined();
+    expect(errors).toHaveLength(2);
+  });
+
+  it("a bus message naming nothing drops everything; close() unsubscribes", async () => {
+    let handler: ((m: InvalidationMessage) => void) | undefined;
+    let unsubscribed = false;
+    const bus: InvalidationBus = {
+      publish: async () => {},
+      subscribe: (h) => {
+        handler = h;
+        return () => {
+          unsubscribed = true;
+        };
+      },
+    };
+    const cache = new CachingInstallationStore(new MemoryInstallationStore(), { invalidation: bus });
+    const [a, b] = [inst(), inst()];
+    await cache.save(a);
+    await cache.save(b);
+    await cache.findBot({ teamId: a.teamId });
+    await cache.findBot({ teamId: b.teamId });
+    expect(cache.size).toBe(2);
+    handler?.({});
+    expect(cache.size).toBe(0);
+    await cache.close();
+    expect(unsubscribed).toBe(true);
+  });
+});
+
+describe("CachingInstallationStore: lookups racing with writes", () => {
+  it("a lookup that read before a delete and answers after it does not fill the cache", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const i = inst();
+    await inner.save(i);
+    const gate = deferred();
+    inner.gate = gate.promise;
+    const slow = cache.findBot({ teamId: i.teamId }); // reads the bot, then waits
+    await new Promise((r) => setTimeout(r, 5));
+    inner.gate = undefined;
+    await cache.deleteAll({ teamId: i.teamId }); // uninstalled while the lookup is in flight
+    gate.resolve();
+    expect((await slow)?.botToken).toBe(i.botToken); // that caller got what the store had then
+    expect(await cache.findBot({ teamId: i.teamId })).toBeUndefined(); // but it was not cached
+    expect(inner.findBotCalls).toBe(2);
+  });
+
+  it("a user lookup that missed before a save and answers after it does not remember the miss", async () => {
+    const inner = new SpyStore();
+    const cache = new CachingInstallationStore(inner);
+    const q = { teamId: id("T"), userId: id("U") };
+    const gate = deferred();
+    inner.gate = gate.promise;
+    const slow = cache.findInstallation(q);
+    await new Promise((r) => setTimeout(r, 5));
+    inner.gate = undefined;
+    const saved = inst(q);
+    await cache.save(saved);
+    gate.resolve();
+    expect(await slow).toBeUndefined();
+    expect((await cache.findInstallation(q))?.userToken).toBe(saved.userToken);
+  });
+
+  it("the same race on another instance, invalidated through the bus", async () => {
+    const shared = new SpyStore();
+    const bus = new LocalInvalidationBus();
+    const writer = new CachingInstallationStore(shared, { invalidation: bus });
+    const reader = new CachingInstallationStore(shared, { invalidation: bus });
+    const old = inst();
+    await writer.save(old);
+    const gate = deferred();
+    shared.gate = gate.promise;
+    const slow = reader.findInstallation({ teamId: old.teamId, userId: old.userId });
+    await new Promise((r) => setTimeout(r, 5));
+    shared.gate = undefined;
+    const fresh = inst({ teamId: old.teamId as string, userId: old.userId });
+    await writer.save(fresh);
+    gate.resolve();
+    expect((await slow)?.userToken).toBe(old.userToken);
+    expect((await reader.findInstallation({ teamId: old.teamId, userId: old.userId }))?.userToken).toBe(
+      fresh.userToken,
+    );
+  });
+});
+
+describe("LruTtlCache", () => {
+  it("refuses nonsense options", () => {
+    expect(() => new LruTtlCache({ maxEntries: 0 })).toThrow(TypeError);
+    expect(() => new LruTtlCache({ maxEntries: 1.5 })).toThrow(TypeError);
+    expect(() => new LruTtlCache({ ttlMs: 0 })).toThrow(TypeError);
+    expect(() => new LruTtlCache({ ttlMs: Number.NaN })).toThrow(TypeError);
+  });
+
+  it("get/set/delete/deletePrefix with per-entry TTL", () => {
+    let now = 0;
+    const c = new LruTtlCache<number>({ maxEntries: 10, ttlMs: 100, now: () => now });
+    c.set("w:T1|a", 1);
+    c.set("w:T1|b", 2, 10);
+    c.set("w:T12|a", 3);
+    expect(c.get("w:T1|b")).toBe(2);
+    now = 10;
+    expect(c.get("w:T1|b")).toBeUndefined();
+    expect(c.deletePrefix("w:T1|")).toBe(1);
+    expect(c.get("w:T12|a")).toBe(3);
+    expect(c.delete("w:T12|a")).toBe(true);
+    expect(c.size).toBe(0);
+  });
+});
