@@ -4,7 +4,6 @@ import { createAuthorize } from "../authorize/authorize.js";
 import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
 import { clientErrorListener, toNodeListener } from "../http/node.js";
-import type { Installation } from "../model/installation.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
@@ -41,11 +40,6 @@ export interface AppDeps {
   clock?: (() => number) | undefined;
 }
 
-/** Lists installations for the home page when the store can. */
-interface Listable {
-  list?(): Promise<Installation[]>;
-}
-
 /** Builds the reference app as one `fetch`-style handler. */
 export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
   // Slack waits 3 s for an answer to a command: keep Web API calls well inside that.
@@ -78,8 +72,8 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
   });
 
   async function home(): Promise<Response> {
-    const listable = deps.installationStore as InstallationStore & Listable;
-    const installs = listable.list ? await listable.list() : undefined;
+    const workspaces = store.listWorkspaces ? await store.listWorkspaces() : undefined;
+    const installs = workspaces?.flatMap((w) => w.installations);
     const rows = (installs ?? [])
       .map(
         (i) =>

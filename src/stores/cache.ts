@@ -8,6 +8,7 @@ import type {
   DeleteInstallationQuery,
   InstallationQuery,
   InstallationStore,
+  WorkspaceInstallations,
   WorkspaceQuery,
 } from "./installation-store.js";
 import { checkQuery } from "./store-helpers.js";
@@ -235,6 +236,8 @@ function prefixOf(q: InstallationQuery): string {
 export class CachingInstallationStore implements InstallationStore {
   /** The store behind the cache. */
   readonly inner: InstallationStore;
+  /** Passes through to the wrapped store (uncached: listing is for admin tools), when it can list. */
+  readonly listWorkspaces?: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>;
   readonly #cache: LruTtlCache<Bot | Installation | typeof MISS>;
   readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
@@ -248,6 +251,7 @@ export class CachingInstallationStore implements InstallationStore {
       throw new TypeError("CachingInstallationStore: expected an InstallationStore to wrap");
     }
     this.inner = inner;
+    if (typeof inner.listWorkspaces === "function") this.listWorkspaces = (filter) => inner.listWorkspaces!(filter);
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {

@@ -12,12 +12,16 @@ import { ConfigError, InvalidArgumentError, StoreError } from "../errors.js";
 import { type Bot, type Installation, toBot } from "../model/installation.js";
 import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
 import {
+  assertOptionalId,
   type BotQuery,
+  compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   isValidId,
+  matchesWorkspaceFilter,
   normalizeQuery,
+  type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
 import {
@@ -494,6 +498,53 @@ export class FileInstallationStore implements InstallationStore {
    * await store.close();
    * ```
    */
+  /**
+   * Lists every workspace (and org) under this store's directory: its latest bot and the latest
+   * installation of each user, newest first. Reads the whole tree: for admin tools, not requests.
+   *
+   * @example
+   * ```ts
+   * for (const ws of await store.listWorkspaces()) console.log(ws.teamId, ws.bot?.botId);
+   * ```
+   */
+  async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    if (filter !== undefined) {
+      assertOptionalId(filter.enterpriseId, "enterpriseId");
+      assertOptionalId(filter.teamId, "teamId");
+    }
+    const out: WorkspaceInstallations[] = [];
+    for (const name of await listDir(this.#root)) {
+      const parts = name.split(PART_SEP);
+      if (parts.length !== 2) continue;
+      const [e, t] = parts as [string, string];
+      // Only directories this store names; anything else (temp files, foreign names) is skipped.
+      if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) continue;
+      const head: WorkspaceInstallations = { isEnterpriseInstall: t === ORG_WIDE, installations: [] };
+      if (e !== NO_ENTERPRISE) head.enterpriseId = e;
+      if (t !== ORG_WIDE) head.teamId = t;
+      if (!matchesWorkspaceFilter(head, filter)) continue;
+      const dir = `${this.#root}/${name}`;
+      const bot = await this.#read(`${dir}/${BOT_LATEST}`)
+        .then((v) => asBotRecord(v, BOT_LATEST))
+        .catch(() => undefined);
+      if (bot) head.bot = bot.bot;
+      const records: InstallationRecord[] = [];
+      for (const file of await listDir(dir)) {
+        const m = USER_LATEST_RE.exec(file);
+        if (!m || !isValidId(m[1])) continue;
+        const rec = await this.#read(`${dir}/${file}`)
+          .then((v) => asInstallationRecord(v, file))
+          .catch(() => undefined);
+        if (rec) records.push(rec);
+      }
+      records.sort((a, b) => b.seq - a.seq);
+      head.installations = records.map((r) => overlayLatestBot(r.installation, bot?.bot));
+      if (head.bot === undefined && head.installations.length === 0) continue;
+      out.push(head);
+    }
+    return out.sort(compareWorkspaces);
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#locks.values()]);
   }

@@ -37,7 +37,47 @@ export interface InstallationStore {
   deleteBot(q: WorkspaceQuery): Promise<void>;
   deleteInstallation(q: DeleteInstallationQuery): Promise<void>;
   deleteAll(q: WorkspaceQuery): Promise<void>;
+  /**
+   * Lists every workspace (and org) the store knows: its latest bot and the latest installation of each
+   * user (bot fields from the latest bot, as `findInstallation` returns them). For admin tools, the home
+   * page and token rotation: it reads everything, so keep it off the request path. With a filter, only
+   * that enterprise (and team) is listed. Optional: every built-in backend has it.
+   */
+  listWorkspaces?(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]>;
   close?(): Promise<void>;
+}
+
+/** One workspace (or org, for org-wide installs) as {@link InstallationStore.listWorkspaces} reports it. */
+export interface WorkspaceInstallations {
+  enterpriseId?: string;
+  /** Absent for org-wide installs. */
+  teamId?: string;
+  isEnterpriseInstall: boolean;
+  /** The latest bot, when there is one. */
+  bot?: Bot;
+  /** The latest installation of each user, newest first. */
+  installations: Installation[];
+}
+
+/** Sorts workspaces by enterprise then team (org entries first within an enterprise): a stable listing order. */
+export function compareWorkspaces(a: WorkspaceInstallations, b: WorkspaceInstallations): number {
+  const ea = a.enterpriseId ?? "";
+  const eb = b.enterpriseId ?? "";
+  if (ea !== eb) return ea < eb ? -1 : 1;
+  const ta = a.teamId ?? "";
+  const tb = b.teamId ?? "";
+  return ta === tb ? 0 : ta < tb ? -1 : 1;
+}
+
+/** True when `w` matches a listing filter (no filter: everything). */
+export function matchesWorkspaceFilter(
+  w: { enterpriseId?: string | undefined; teamId?: string | undefined },
+  filter?: WorkspaceQuery,
+): boolean {
+  if (!filter) return true;
+  if (filter.enterpriseId !== undefined && filter.enterpriseId !== (w.enterpriseId ?? undefined)) return false;
+  if (filter.teamId !== undefined && filter.teamId !== (w.teamId ?? undefined)) return false;
+  return true;
 }
 
 /**

@@ -6,11 +6,15 @@
 import { type Bot, type Installation, toBot } from "../model/installation.js";
 import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
 import {
+  assertOptionalId,
   type BotQuery,
+  compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
+  matchesWorkspaceFilter,
   normalizeQuery,
+  type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
 import {
@@ -336,6 +340,37 @@ export class MemoryInstallationStore implements InstallationStore {
     const ws = this.#workspace(q);
     const rows = (ws?.installationHistory ?? []).filter((r) => q.userId === undefined || r.inst.userId === q.userId);
     return { installations: rows.map((r) => copyInstallation(r.inst)), bots: (ws?.botHistory ?? []).map(copyBot) };
+  }
+
+  /**
+   * Lists every workspace (and org): its latest bot and the latest installation of each user, newest first.
+   *
+   * @example
+   * ```ts
+   * for (const ws of await store.listWorkspaces()) console.log(ws.teamId, ws.installations.length);
+   * ```
+   */
+  async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    if (filter !== undefined) {
+      assertOptionalId(filter.enterpriseId, "enterpriseId");
+      assertOptionalId(filter.teamId, "teamId");
+    }
+    const out: WorkspaceInstallations[] = [];
+    for (const [e, teams] of this.#index) {
+      for (const [t, ws] of teams) {
+        const head: WorkspaceInstallations = { isEnterpriseInstall: t === ORG, installations: [] };
+        if (e !== NO_ENTERPRISE) head.enterpriseId = e;
+        if (t !== ORG) head.teamId = t;
+        if (!matchesWorkspaceFilter(head, filter)) continue;
+        if (ws.bot !== undefined) head.bot = copyBot(ws.bot);
+        head.installations = [...ws.users.values()]
+          .sort((a, b) => b.seq - a.seq)
+          .map((row) => overlayLatestBot(copyInstallation(row.inst), ws.bot));
+        if (head.bot === undefined && head.installations.length === 0) continue;
+        out.push(head);
+      }
+    }
+    return out.sort(compareWorkspaces);
   }
 
   /**

@@ -7,7 +7,6 @@ import { type RunningServer, type StartServerOptions, startServer } from "../../
 import type { OpenedStores } from "../../src/app/stores.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
-import type { Installation } from "../../src/model/installation.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 
@@ -16,16 +15,9 @@ afterEach(async () => {
   while (cleanup.length > 0) await cleanup.pop()!();
 });
 
-/** A memory store that can list what it holds (what the home page needs). */
-class ListableStore extends MemoryInstallationStore {
-  readonly all: Installation[] = [];
-  override async save(installation: Installation): Promise<void> {
-    await super.save(installation);
-    this.all.push(installation);
-  }
-  async list(): Promise<Installation[]> {
-    return this.all.slice();
-  }
+/** A memory store without `listWorkspaces` (a custom store that cannot list). */
+class UnlistableStore extends MemoryInstallationStore {
+  override listWorkspaces = undefined as unknown as MemoryInstallationStore["listWorkspaces"];
 }
 
 function memoryStores(
@@ -156,7 +148,7 @@ describe("reference server (sandbox mode)", () => {
   });
 
   it("the home page lists installed workspaces when the store can list them", async () => {
-    const store = new ListableStore();
+    const store = new MemoryInstallationStore();
     const { running } = await start({}, { stores: memoryStores(store) });
     const before = await (await fetch(`${running.url}/`)).text();
     expect(before).toContain("No workspace has installed the app yet.");
@@ -169,7 +161,7 @@ describe("reference server (sandbox mode)", () => {
   });
 
   it("with a store that cannot list, the home page says so instead of an empty table", async () => {
-    const { running } = await start();
+    const { running } = await start({}, { stores: memoryStores(new UnlistableStore()) });
     expect(await (await fetch(`${running.url}/`)).text()).toContain("This store cannot list installations");
   });
 

@@ -286,6 +286,63 @@ export function testInstallationStore(
         });
       });
 
+      describe("listWorkspaces", () => {
+        // Scoped by a fresh enterprise id: backends that share one database between tests list other rows too.
+        it("lists each workspace of an enterprise with its latest bot and each user's latest, newest first", async () => {
+          if (!store.listWorkspaces) return expect(store.listWorkspaces).toBeUndefined();
+          const e = id("E");
+          const t1 = id("T");
+          const t2 = id("T");
+          const [u1, u2] = [id("U"), id("U")];
+          await store.save(install({ enterpriseId: e, teamId: t1 }, u1));
+          const second = install({ enterpriseId: e, teamId: t1 }, u2, { bot: false });
+          await store.save(second);
+          const again = install({ enterpriseId: e, teamId: t1 }, u1);
+          await store.save(again);
+          const other = install({ enterpriseId: e, teamId: t2 }, u2);
+          await store.save(other);
+          await store.save(orgInstall(e, u1));
+          await store.save(install({ enterpriseId: id("E"), teamId: t1 }, u1)); // another enterprise: not listed
+
+          const list = await store.listWorkspaces({ enterpriseId: e });
+          expect(list.map((w) => [w.enterpriseId, w.teamId ?? null, w.isEnterpriseInstall])).toEqual(
+            [
+              [e, null, true],
+              [e, t1, false],
+              [e, t2, false],
+            ].sort((a, b) => String(a[1] ?? "").localeCompare(String(b[1] ?? ""))),
+          );
+          const ws1 = list.find((w) => w.teamId === t1)!;
+          expect(ws1.bot?.botToken).toBe(again.botToken);
+          expect(ws1.installations.map((i) => i.userId)).toEqual([u1, u2]);
+          expect(ws1.installations[0]?.userToken).toBe(again.userToken);
+          // The user-only install carries the workspace's latest bot, as findInstallation returns it.
+          expect(ws1.installations[1]?.userToken).toBe(second.userToken);
+          expect(ws1.installations[1]?.botToken).toBe(again.botToken);
+          expect((await store.listWorkspaces({ enterpriseId: e, teamId: t2 })).map((w) => w.teamId)).toEqual([t2]);
+        });
+
+        it("forgets deleted users and workspaces, keeps a bot-only workspace, and rejects bad filters", async () => {
+          if (!store.listWorkspaces) return;
+          const e = id("E");
+          const t = id("T");
+          const [u1, u2] = [id("U"), id("U")];
+          await store.save(install({ enterpriseId: e, teamId: t }, u1));
+          await store.save(install({ enterpriseId: e, teamId: t }, u2));
+          await store.deleteInstallation({ enterpriseId: e, teamId: t, userId: u1 });
+          let [ws] = await store.listWorkspaces({ enterpriseId: e });
+          expect(ws?.installations.map((i) => i.userId)).toEqual([u2]);
+          await store.deleteInstallation({ enterpriseId: e, teamId: t });
+          [ws] = await store.listWorkspaces({ enterpriseId: e });
+          expect(ws?.installations).toEqual([]);
+          expect(ws?.bot).toBeDefined();
+          await store.deleteAll({ enterpriseId: e, teamId: t });
+          expect(await store.listWorkspaces({ enterpriseId: e })).toEqual([]);
+          await expectInvalidArgument(store.listWorkspaces({ enterpriseId: "../etc" }));
+          await expectInvalidArgument(store.listWorkspaces({ teamId: "T1/../../x" }));
+        });
+      });
+
       describe("keys", () => {
         it("finds a workspace install by its exact (enterpriseId, teamId) and by nothing else", async () => {
           const e = id("E");

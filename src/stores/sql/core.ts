@@ -21,13 +21,17 @@ import {
   type StateStore,
 } from "../../state/state.js";
 import {
+  assertOptionalId,
   type BotQuery,
+  compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   isValidId,
+  matchesWorkspaceFilter,
   normalizeQuery,
   validateInstallation,
+  type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "../installation-store.js";
 import type { Dialect, SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
@@ -429,6 +433,8 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #name: string;
   readonly #migrator: Migrator;
   readonly #inflight = new InFlight();
+  readonly #dialectQuote: (id: string) => string;
+  readonly #finalize: (sql: string) => string;
 
   constructor(options: SqlInstallationStoreOptions) {
     const prefix = validateTablePrefix(options.tablePrefix);
@@ -440,6 +446,8 @@ export class SqlInstallationStore implements InstallationStore {
     this.tables = tableNames(prefix);
     this.statements = installationStatements(options.dialect, this.tables);
     const dialect = options.dialect;
+    this.#dialectQuote = (id) => dialect.quoteId(id);
+    this.#finalize = (sql) => dialect.finalize(sql);
     this.#migrator = new Migrator(
       () => (options.migrate === false ? Promise.resolve() : migrate(this.#exec, dialect, prefix)),
       (e) => this.#fail("migrate", e),
@@ -556,6 +564,63 @@ export class SqlInstallationStore implements InstallationStore {
       return Promise.reject(e);
     }
     return this.#first("findInstallation", sql, params, rowToInstallation);
+  }
+
+  /**
+   * Lists every workspace (and org) of this store's client id: its latest bot and the latest installation
+   * of each user, newest first. Reads everything: for admin tools and rotation, not for requests.
+   */
+  async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    if (filter !== undefined) {
+      assertOptionalId(filter.enterpriseId, "enterpriseId");
+      assertOptionalId(filter.teamId, "teamId");
+    }
+    if (!this.#migrator.ready) await this.init();
+    const q = this.#dialectQuote;
+    const inst = q(this.tables.installations);
+    const bots = q(this.tables.bots);
+    let keys: SqlRow[];
+    try {
+      keys = await this.#exec.query(
+        this.#finalize(
+          `SELECT enterprise_id, team_id FROM ${bots} WHERE client_id = ? UNION SELECT enterprise_id, team_id FROM ${inst} WHERE client_id = ?`,
+        ),
+        [this.#clientId, this.#clientId],
+      );
+    } catch (e) {
+      throw this.#fail("listWorkspaces", e);
+    }
+    const out: WorkspaceInstallations[] = [];
+    for (const row of keys) {
+      const e = typeof row[0] === "string" && row[0] !== "" ? row[0] : undefined;
+      const t = typeof row[1] === "string" && row[1] !== "" ? row[1] : undefined;
+      const head: WorkspaceInstallations = { isEnterpriseInstall: t === undefined, installations: [] };
+      if (e !== undefined) head.enterpriseId = e;
+      if (t !== undefined) head.teamId = t;
+      if (!matchesWorkspaceFilter(head, filter)) continue;
+      const where = { enterpriseId: e, teamId: t, isEnterpriseInstall: t === undefined };
+      const bot = await this.findBot(where);
+      if (bot) head.bot = bot;
+      let users: SqlRow[];
+      try {
+        users = await this.#exec.query(
+          this.#finalize(
+            `SELECT user_id, MAX(id) AS latest FROM ${inst} WHERE client_id = ? AND enterprise_id = ? AND team_id = ? GROUP BY user_id ORDER BY latest DESC`,
+          ),
+          [this.#clientId, e ?? "", t ?? ""],
+        );
+      } catch (err) {
+        throw this.#fail("listWorkspaces", err);
+      }
+      for (const u of users) {
+        if (typeof u[0] !== "string") continue;
+        const found = await this.findInstallation({ ...where, userId: u[0] });
+        if (found) head.installations.push(found);
+      }
+      if (head.bot === undefined && head.installations.length === 0) continue;
+      out.push(head);
+    }
+    return out.sort(compareWorkspaces);
   }
 
   /** Deletes the bot rows of a workspace (or org). */
