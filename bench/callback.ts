@@ -10,10 +10,11 @@
  * During the callback each app calls `oauth.v2.access` and `auth.test` on the emulator. Installs cycle
  * over the emulator's 15 users (5 workspaces, 2 of them in an Enterprise Grid org).
  *
- * Each contender runs in its own worker thread (its own event loop; on 2 cores, a core to itself) with
- * its own emulator; the emulator and the load driver share the main thread. Besides installs/s, the table
- * shows the app thread's busy time per install (event-loop utilisation × wall time ÷ installs): the
- * app-side cost, independent of whether the app or the emulator + driver thread was the bottleneck.
+ * Each contender runs in its own child process (its own event loop; on 2 cores, a core to itself) with
+ * its own emulator; the emulator and the load driver share this process. Besides installs/s, the table
+ * shows the app process's CPU time per install (user + system, all its threads): the app-side cost,
+ * independent of whether the app or the emulator + driver was the bottleneck, and of other load on the
+ * machine; and the same for this process (emulator + driver).
  *
  * Run: `node --import tsx bench/callback.ts` (or through `bench/run.ts`).
  */
@@ -23,9 +24,9 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { startEmulator } from "../src/emulator/index.js";
 import type { CallbackAppConfig, CallbackContender, InstalledPair } from "./lib/callback-apps.js";
+import { BenchChild, usageDelta } from "./lib/child.js";
 import { HttpClient } from "./lib/http.js";
 import { fixed, int, machineLine, percent, percentile, printTable } from "./lib/report.js";
-import { BenchWorker } from "./lib/worker.js";
 
 /** One row of {@link runCallbackBench}. */
 export interface CallbackResult {
@@ -38,11 +39,13 @@ export interface CallbackResult {
   failures: number;
   /** Failure reasons and counts. */
   failureReasons: Record<string, number>;
-  /** Busy time of the app's thread per completed install (ms). */
-  appBusyMsPerInstall: number;
-  /** Event-loop utilisation of the app's thread during the run (0–1). */
+  /** CPU time (user + system) of the app's process per completed install (ms). */
+  appCpuMsPerInstall: number;
+  /** Event-loop utilisation of the app's process during the run (0–1). */
   appUtilisation: number;
-  /** Event-loop utilisation of the main thread (emulator + driver) during the run (0–1). */
+  /** CPU time of this process (emulator + driver) per completed install (ms). */
+  driverCpuMsPerInstall: number;
+  /** Event-loop utilisation of this process (emulator + driver) during the run (0–1). */
   driverUtilisation: number;
 }
 
@@ -126,7 +129,13 @@ async function pool(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const sorted = Float64Array.from(latencies).sort();
-  return { installs: latencies.length, seconds: (performance.now() - t0) / 1000, latenciesMs: sorted, failures, reasons };
+  return {
+    installs: latencies.length,
+    seconds: (performance.now() - t0) / 1000,
+    latenciesMs: sorted,
+    failures,
+    reasons,
+  };
 }
 
 async function benchContender(
@@ -136,11 +145,11 @@ async function benchContender(
   warmupSeconds: number,
 ): Promise<CallbackResult[]> {
   const dir = await mkdtemp(join(tmpdir(), `slack-oauth-kit-bench-callback-${contender}-`));
-  const worker = await BenchWorker.start(new URL("./lib/callback-apps.ts", import.meta.url), { kind: contender, dir });
+  const app = await BenchChild.start(new URL("./lib/callback-apps.ts", import.meta.url), { kind: contender, dir });
   const http = new HttpClient();
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
   try {
-    const { url: appUrl } = await worker.call<{ url: string }>("listen");
+    const { url: appUrl } = await app.call<{ url: string }>("listen");
     emulator = await startEmulator({
       appUrl,
       name: `Bench ${contender}`,
@@ -154,7 +163,7 @@ async function benchContender(
       redirectUri: emulator.app.redirectUrls[0] ?? `${appUrl}/slack/oauth_redirect`,
       scopes: SCOPES,
     };
-    await worker.call("configure", config);
+    await app.call("configure", config);
     const enterpriseOf = new Map(emulator.world.workspaces.map((w) => [w.id, w.enterpriseId]));
     const installers: Installer[] = emulator.world.users.map((u) => ({
       teamId: u.teamId,
@@ -168,12 +177,14 @@ async function benchContender(
     for (const concurrency of concurrencies) {
       const warm = await pool(concurrency, warmupSeconds, one, offset);
       offset += warm.installs + warm.failures;
-      const appElu0 = worker.elu();
+      const app0 = await app.usage();
       const mainElu0 = performance.eventLoopUtilization();
+      const mainCpu0 = process.cpuUsage();
       const r = await pool(concurrency, seconds, one, offset);
       offset += r.installs + r.failures;
-      const appElu = worker.elu(appElu0);
+      const mainCpu = process.cpuUsage(mainCpu0);
       const mainElu = performance.eventLoopUtilization(mainElu0);
+      const appUse = usageDelta(app0, await app.usage());
       results.push({
         contender,
         concurrency,
@@ -183,18 +194,19 @@ async function benchContender(
         p99Ms: percentile(r.latenciesMs, 0.99),
         failures: r.failures + warm.failures,
         failureReasons: mergeCounts(warm.reasons, r.reasons),
-        appBusyMsPerInstall: r.installs > 0 ? appElu.active / r.installs : Number.NaN,
-        appUtilisation: appElu.utilization,
+        appCpuMsPerInstall: appUse.cpuMicros / 1000 / r.installs,
+        appUtilisation: appUse.utilisation,
+        driverCpuMsPerInstall: (mainCpu.user + mainCpu.system) / 1000 / r.installs,
         driverUtilisation: mainElu.utilization,
       });
     }
     const pairs: InstalledPair[] = installers.map((i) => ({ ...i }));
-    const stored = await worker.call<number>("verify", pairs);
+    const stored = await app.call<number>("verify", pairs);
     console.log(`  ${contender}: ${stored}/${pairs.length} installers found in its installation store afterwards`);
     return results;
   } finally {
     http.close();
-    await worker.stop();
+    await app.stop();
     await emulator?.close();
     await rm(dir, { recursive: true, force: true });
   }
@@ -220,14 +232,25 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
   const concurrencies = options.concurrencies ?? [1, 16];
   console.log(machineLine("OAuth install (callback) benchmark"));
   console.log(
-    `per contender and concurrency: ${warmupSeconds} s warm-up, then ${seconds} s measured; app in a worker thread, emulator + driver in the main thread`,
+    `per contender and concurrency: ${warmupSeconds} s warm-up, then ${seconds} s measured; app in a child process, emulator + driver in this process`,
   );
   const results: CallbackResult[] = [];
   for (const c of CONTENDERS) results.push(...(await benchContender(c, concurrencies, seconds, warmupSeconds)));
 
   console.log();
   printTable(
-    ["contender", "conc", "installs/s", "p50 ms", "p99 ms", "failures", "app ms/install", "app busy", "emu+driver busy"],
+    [
+      "contender",
+      "conc",
+      "installs/s",
+      "p50 ms",
+      "p99 ms",
+      "failures",
+      "app CPU ms/install",
+      "app busy",
+      "emu+driver CPU ms/install",
+      "emu+driver busy",
+    ],
     results.map((r) => [
       LABELS[r.contender],
       String(r.concurrency),
@@ -235,8 +258,9 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
       fixed(r.p50Ms),
       fixed(r.p99Ms),
       int(r.failures),
-      fixed(r.appBusyMsPerInstall, 3),
+      fixed(r.appCpuMsPerInstall, 3),
       percent(r.appUtilisation),
+      fixed(r.driverCpuMsPerInstall, 3),
       percent(r.driverUtilisation),
     ]),
   );
@@ -250,7 +274,7 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
   const theirs = results.find((r) => r.contender === "install-provider" && r.concurrency === top);
   if (ours && theirs) {
     console.log(
-      `ours / InstallProvider at concurrency ${top}: installs/s ${fixed(ours.installsPerSecond / theirs.installsPerSecond)}×, app busy time per install ${fixed(ours.appBusyMsPerInstall / theirs.appBusyMsPerInstall)}×`,
+      `ours / InstallProvider at concurrency ${top}: installs/s ${fixed(ours.installsPerSecond / theirs.installsPerSecond)}×, app CPU time per install ${fixed(ours.appCpuMsPerInstall / theirs.appCpuMsPerInstall)}×`,
     );
   }
   return results;

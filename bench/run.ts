@@ -10,6 +10,8 @@ const benches: Record<string, () => Promise<unknown>> = {
       throw new Error("BENCH_SIZES: comma-separated positive integers");
     return runLookupBench(sizes);
   },
+  callback: async () => (await import("./callback.js")).runCallbackBench(),
+  events: async () => (await import("./events.js")).runEventsBench(),
 };
 
 const names = process.argv.slice(2);

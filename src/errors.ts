@@ -47,6 +47,38 @@ export const ErrorCode = {
   NotInstalled: "SLACK_OAUTH_NOT_INSTALLED",
   /** The request itself is unacceptable (too long, wrong method). */
   BadRequest: "SLACK_OAUTH_BAD_REQUEST",
+  /** Sign in with Slack: the user pressed Cancel on Slack's page (`error=access_denied`). */
+  SignInCancelled: "SLACK_OAUTH_SIGN_IN_CANCELLED",
+  /** Sign in with Slack: the code exchange (`openid.connect.token`) or `openid.connect.userInfo` failed. */
+  SignInFailed: "SLACK_OAUTH_SIGN_IN_FAILED",
+  /** Sign in with Slack: the app's `onSignIn` hook refused the user. */
+  SignInVetoed: "SLACK_OAUTH_SIGN_IN_VETOED",
+  /** The id_token is malformed, lacks a required claim, or is not yet valid (`iat` in the future). */
+  IdTokenInvalid: "SLACK_OAUTH_ID_TOKEN_INVALID",
+  /** The id_token's signature does not verify (a tampered header or payload, or a forged signature). */
+  IdTokenSignatureInvalid: "SLACK_OAUTH_ID_TOKEN_SIGNATURE_INVALID",
+  /** The id_token uses an algorithm other than RS256 (`none`, `HS256`…). */
+  IdTokenAlgorithmNotAllowed: "SLACK_OAUTH_ID_TOKEN_ALGORITHM_NOT_ALLOWED",
+  /** The id_token's `kid` is not in the issuer's JWKS, even after a refetch. */
+  IdTokenKeyNotFound: "SLACK_OAUTH_ID_TOKEN_KEY_NOT_FOUND",
+  /** The id_token has expired (`exp`, or `iat` too far in the past, beyond the clock tolerance). */
+  IdTokenExpired: "SLACK_OAUTH_ID_TOKEN_EXPIRED",
+  /** The id_token's `iss` is not the expected issuer. */
+  IdTokenIssuerMismatch: "SLACK_OAUTH_ID_TOKEN_ISSUER_MISMATCH",
+  /** The id_token's `aud` is not this app's client id. */
+  IdTokenAudienceMismatch: "SLACK_OAUTH_ID_TOKEN_AUDIENCE_MISMATCH",
+  /** The id_token's `nonce` is missing or differs from the one issued with the state. */
+  IdTokenNonceMismatch: "SLACK_OAUTH_ID_TOKEN_NONCE_MISMATCH",
+  /** `openid.connect.userInfo` describes another user or workspace than the id_token. */
+  UserInfoMismatch: "SLACK_OAUTH_USERINFO_MISMATCH",
+  /** The issuer's JWKS could not be fetched or is malformed, and no cached copy can verify the token. */
+  JwksUnavailable: "SLACK_OAUTH_JWKS_UNAVAILABLE",
+  /** A state-changing request came from another site (`Origin` / `Sec-Fetch-Site` check). */
+  CrossSiteRequest: "SLACK_OAUTH_CROSS_SITE_REQUEST",
+  /** Token rotation: refreshing (or converting) a rotating token failed; see `TokenRefreshError`. */
+  TokenRefreshFailed: "SLACK_OAUTH_TOKEN_REFRESH_FAILED",
+  /** A per-installation lock could not be taken in time (another process holds it). */
+  LockTimeout: "SLACK_OAUTH_LOCK_TIMEOUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -107,5 +139,33 @@ export class SchemaVersionError extends SlackOAuthError {
     );
     this.databaseVersion = databaseVersion;
     this.supportedVersion = supportedVersion;
+  }
+}
+
+/**
+ * A store's per-key lock (`InstallationStore.withLock`) was not acquired within its timeout: another
+ * caller (in this process or another one) held it the whole time. Nothing was done under the lock.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await store.withLock?.("rotation/T0123/bot", async () => refresh(), { timeoutMs: 5_000 });
+ * } catch (e) {
+ *   if (e instanceof LockTimeoutError) console.warn(`busy: ${e.key}`);
+ * }
+ * ```
+ */
+export class LockTimeoutError extends SlackOAuthError {
+  /** The lock's key (ids only: keys never hold secrets). */
+  readonly key: string;
+  /** How long the caller waited, in ms. */
+  readonly timeoutMs: number;
+  constructor(key: string, timeoutMs: number, options?: { cause?: unknown }) {
+    super(ErrorCode.LockTimeout, `lock ${JSON.stringify(key)} not acquired within ${timeoutMs} ms`, {
+      ...options,
+      status: 503,
+    });
+    this.key = key;
+    this.timeoutMs = timeoutMs;
   }
 }

@@ -69,3 +69,21 @@ export {
   validateInstallation,
   type WorkspaceQuery,
 } from "./stores/installation-store.js";
+export * from "./oidc/index.js";
+export {
+  createSingleWorkspaceAuthorize,
+  type SingleWorkspaceApi,
+  type SingleWorkspaceAuthorize,
+  type SingleWorkspaceAuthTestReply,
+  type SingleWorkspaceIdentity,
+  type SingleWorkspaceOptions,
+  TokenRejectedError,
+} from "./authorize/index.js";
+export {
+  checkTokenKind,
+  looksLikeSlackToken,
+  TOKEN_KIND_NAMES,
+  type TokenKind,
+  TokenKindError,
+  tokenKind,
+} from "./tokens.js";

@@ -1,5 +1,5 @@
 /**
- * Worker-thread module of `bench/callback.ts`: one install-flow contender on its own 127.0.0.1:0 server.
+ * Child-process module of `bench/callback.ts`: one install-flow contender on its own 127.0.0.1:0 server.
  *
  * - `ours`: `OAuthFlow` + `SQLiteInstallationStore` + `SQLiteStateStore` (one WAL file in `dir`) +
  *   `SlackApiClient`, served by `toNodeListener`.
@@ -11,14 +11,13 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { workerData } from "node:worker_threads";
 import slackOAuth from "@slack/oauth";
 import { toNodeListener } from "../../src/http/node.js";
 import { OAuthFlow } from "../../src/oauth/flow.js";
 import { silentLogger } from "../../src/redact.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { SQLiteInstallationStore, SQLiteStateStore } from "../../src/stores/sqlite.js";
-import { serveRpc } from "./worker.js";
+import { childData, serveRpc } from "./child.js";
 
 /** What the main thread passes to `configure`. */
 export interface CallbackAppConfig {
@@ -42,7 +41,7 @@ export type CallbackContender = "ours" | "install-provider";
 // @slack/oauth is CommonJS: its named exports are not statically detectable by Node.
 const { FileInstallationStore, InstallProvider, LogLevel } = slackOAuth;
 
-const { kind, dir } = workerData as { kind: CallbackContender; dir: string };
+const { kind, dir } = childData<{ kind: CallbackContender; dir: string }>();
 
 let listener: RequestListener = (_req, res) => {
   res.writeHead(503).end("not configured");
@@ -83,7 +82,10 @@ function configureOurs(c: CallbackAppConfig): void {
 }
 
 function configureInstallProvider(c: CallbackAppConfig): void {
-  const installationStore = new FileInstallationStore({ baseDir: join(dir, "installations"), historicalDataEnabled: false });
+  const installationStore = new FileInstallationStore({
+    baseDir: join(dir, "installations"),
+    historicalDataEnabled: false,
+  });
   const installer = new InstallProvider({
     clientId: c.clientId,
     clientSecret: c.clientSecret,

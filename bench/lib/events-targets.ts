@@ -1,10 +1,11 @@
 /**
- * Worker-thread module of `bench/events.ts`: one slash-command endpoint on its own 127.0.0.1:0 server.
+ * Child-process module of `bench/events.ts`: one slash-command endpoint on its own 127.0.0.1:0 server.
  *
  * - `floor`: raw `node:http`: read the body, check the timestamp and the HMAC-SHA256 signature
  *   (`createHmac` + `timingSafeEqual`), answer an empty 200.
  * - `ours-warm`: `SlackRequestHandler` + `createAuthorize` over `CachingInstallationStore(SQLiteInstallationStore)`,
- *   behind `toNodeListener`; `onCommand` awaits `req.authorize()` and acknowledges (empty 200).
+ *   behind `toNodeSlackListener` (the Node fast path the reference server uses for `/slack/events`);
+ *   `onCommand` awaits `req.authorize()` and acknowledges (empty 200).
  * - `ours-cold`: the same over the plain `SQLiteInstallationStore` (every request queries SQLite).
  * - `bolt`: `@slack/bolt` `App` (built-in `HTTPReceiver`, `InstallProvider` authorize over `@slack/oauth`'s
  *   `MemoryInstallationStore` filled here with the same N installations), `app.command` acks.
@@ -13,22 +14,15 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { workerData } from "node:worker_threads";
-import bolt from "@slack/bolt";
-import slackOAuth from "@slack/oauth";
 import { createAuthorize } from "../../src/authorize/authorize.js";
 import { SlackRequestHandler } from "../../src/events/handler.js";
-import { toNodeListener } from "../../src/http/node.js";
+import { toNodeSlackListener } from "../../src/http/node.js";
 import { silentLogger } from "../../src/redact.js";
 import { CachingInstallationStore } from "../../src/stores/cache.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { childData, serveRpc } from "./child.js";
 import { BENCH_COMMAND, oauthInstallation } from "./fixtures.js";
-import { serveRpc } from "./worker.js";
-
-// Both packages are CommonJS: their named exports are not statically detectable by Node.
-const { App, LogLevel } = bolt;
-const { MemoryInstallationStore } = slackOAuth;
 
 export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "bolt";
 
@@ -48,7 +42,9 @@ export interface ListenInfo {
   prefillMs?: number;
 }
 
-const data = workerData as EventsTargetData;
+const data = childData<EventsTargetData>();
+/** Port 9 (discard) on loopback: nothing listens there, so a stray Web API call fails fast and locally. */
+const DEAD_API_URL = "http://127.0.0.1:9/api/";
 let server: Server | undefined;
 let close: () => Promise<void> = async () => {};
 
@@ -87,10 +83,13 @@ function ours(cached: boolean): Server {
     },
   });
   close = () => sqlite.close();
-  return createServer(toNodeListener((request) => handler.handle(request)));
+  return createServer(toNodeSlackListener(handler));
 }
 
 async function boltServer(): Promise<{ server: Server; prefillMs: number }> {
+  // Loaded only here: Bolt is large, and the other targets should not carry it in their heap.
+  const { App, LogLevel } = await import("@slack/bolt");
+  const { MemoryInstallationStore } = await import("@slack/oauth");
   const installationStore = new MemoryInstallationStore();
   const t0 = performance.now();
   for (let i = 0; i < data.installations; i++) await installationStore.storeInstallation(oauthInstallation(i));
@@ -103,7 +102,11 @@ async function boltServer(): Promise<{ server: Server; prefillMs: number }> {
     scopes: ["commands", "chat:write"],
     installationStore,
     logLevel: LogLevel.ERROR,
+    // No token to verify (authorize comes from the installation store); and should Bolt ever call the Web
+    // API, it reaches a closed loopback port, never slack.com.
     tokenVerificationEnabled: false,
+    clientOptions: { slackApiUrl: DEAD_API_URL },
+    installerOptions: { clientOptions: { slackApiUrl: DEAD_API_URL } },
   });
   app.command(BENCH_COMMAND, async ({ ack }) => {
     await ack();
@@ -124,7 +127,8 @@ serveRpc({
       server = started.server;
       prefillMs = started.prefillMs;
     } else {
-      const s = data.kind === "floor" ? createServer(floorListener(data.signingSecret)) : ours(data.kind === "ours-warm");
+      const s =
+        data.kind === "floor" ? createServer(floorListener(data.signingSecret)) : ours(data.kind === "ours-warm");
       await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
       server = s;
       const prev = close;

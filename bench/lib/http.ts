@@ -3,7 +3,7 @@
  * followed, the whole body read as text. Cheaper per request than `fetch`, so the driver steals less CPU
  * from the servers it measures.
  */
-import { Agent, type IncomingHttpHeaders, request as httpRequest } from "node:http";
+import { Agent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 
 export interface HttpReply {
   status: number;

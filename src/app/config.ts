@@ -1,9 +1,29 @@
 import { tokenLabel } from "../redact.js";
+import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
+
+/**
+ * How the reference server runs, from the environment:
+ * - `sandbox`: no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN`; the built-in emulator plays Slack;
+ * - `single-workspace`: `SLACK_BOT_TOKEN` (and optionally `SLACK_USER_TOKEN`), no `SLACK_CLIENT_ID`; no
+ *   OAuth flow, the token serves its one workspace;
+ * - `multi-workspace`: `SLACK_CLIENT_ID` + secrets; workspaces install through OAuth.
+ *
+ * @example
+ * ```ts
+ * const mode: ServerMode = serverMode(loadConfig(process.env));
+ * ```
+ */
+export type ServerMode = "sandbox" | "single-workspace" | "multi-workspace";
 
 /** Configuration of the reference server, read from the environment (architecture.md contract). */
 export interface ServerConfig {
-  /** Sandbox mode: no `SLACK_CLIENT_ID`, the built-in emulator plays Slack. */
+  /** Sandbox mode: no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN`, the built-in emulator plays Slack. */
   sandbox: boolean;
+  /**
+   * Single-workspace mode (`SLACK_BOT_TOKEN` set, no `SLACK_CLIENT_ID`): the tokens from the environment,
+   * kind-checked by prefix. They are checked with `auth.test` when the server starts.
+   */
+  singleWorkspace?: { botToken: string; userToken?: string };
   clientId?: string;
   clientSecret?: string;
   signingSecret?: string;
@@ -32,6 +52,33 @@ export class ConfigProblems extends Error {
   }
 }
 
+/**
+ * One thing {@link inspectConfig} found: a `problem` stops the server (exit 2), a `warning` is printed at
+ * start. `code` is stable (the `doctor` command keys on it); `message` never holds a secret.
+ *
+ * @example
+ * ```ts
+ * const f: ConfigFinding = { variable: "SLACK_SIGNING_SECRET", level: "problem", code: "secret-missing", message: "…" };
+ * ```
+ */
+export interface ConfigFinding {
+  /** The environment variable concerned. */
+  variable: string;
+  level: "problem" | "warning";
+  /**
+   * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
+   * `secret-is-token`, `token-kind`, `mode-conflict`.
+   */
+  code: string;
+  message: string;
+}
+
+/** The mode a configuration runs in. */
+export function serverMode(config: Pick<ServerConfig, "sandbox" | "singleWorkspace">): ServerMode {
+  if (config.singleWorkspace) return "single-workspace";
+  return config.sandbox ? "sandbox" : "multi-workspace";
+}
+
 const SCOPE_RE = /^[A-Za-z0-9_.:-]+$/;
 const HEX32 = /^[0-9a-f]{32}$/i;
 
@@ -49,23 +96,45 @@ function shape(value: string): string {
 }
 
 /**
- * Reads and validates the server's environment. Throws {@link ConfigProblems} listing every problem;
- * secret values are never echoed.
+ * Reads the server's environment and reports every finding, without throwing. {@link loadConfig} is this
+ * plus "throw when there is a problem"; the `doctor` command shows the findings as checks.
+ *
+ * @example
+ * ```ts
+ * const { config, findings } = inspectConfig(process.env);
+ * for (const f of findings) console.log(f.level, f.variable, f.message);
+ * ```
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
-  const problems: string[] = [];
+export function inspectConfig(env: Record<string, string | undefined> = process.env): {
+  config: ServerConfig;
+  findings: ConfigFinding[];
+} {
+  const findings: ConfigFinding[] = [];
+  const problem = (variable: string, code: string, message: string) =>
+    findings.push({ variable, level: "problem", code, message });
+  const warning = (variable: string, code: string, message: string) =>
+    findings.push({ variable, level: "warning", code, message });
   const clientId = env.SLACK_CLIENT_ID?.trim() || undefined;
-  const sandbox = clientId === undefined;
+  const botTokenRaw = env.SLACK_BOT_TOKEN?.trim() || undefined;
+  const userTokenRaw = env.SLACK_USER_TOKEN?.trim() || undefined;
+  const singleWorkspace = clientId === undefined && botTokenRaw !== undefined;
+  const sandbox = clientId === undefined && !singleWorkspace;
   // An empty PORT means unset (a blank line in an .env file), not port 0.
   const portRaw = env.PORT?.trim() || "3000";
   const port = /^\d{1,5}$/.test(portRaw) ? Number(portRaw) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    problems.push(`PORT must be an integer 0-65535 (0 = any free port), got "${portRaw.slice(0, 20)}"`);
+    problem("PORT", "port", `PORT must be an integer 0-65535 (0 = any free port), got "${portRaw.slice(0, 20)}"`);
   }
   const scopes = list(env.SLACK_SCOPES, ["commands", "chat:write"]);
   const userScopes = list(env.SLACK_USER_SCOPES, []);
   for (const s of [...scopes, ...userScopes]) {
-    if (!SCOPE_RE.test(s)) problems.push(`SLACK_SCOPES / SLACK_USER_SCOPES: "${s.slice(0, 40)}" is not a Slack scope`);
+    if (!SCOPE_RE.test(s)) {
+      problem(
+        scopes.includes(s) ? "SLACK_SCOPES" : "SLACK_USER_SCOPES",
+        "scope-syntax",
+        `SLACK_SCOPES / SLACK_USER_SCOPES: "${s.slice(0, 40)}" is not a Slack scope`,
+      );
+    }
   }
   const warnings: string[] = [];
   const config: ServerConfig = {
@@ -94,35 +163,141 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (!v) continue;
     try {
       const u = new URL(v);
-      if (u.protocol !== "https:" && u.protocol !== "http:") problems.push(`${key} must be an http(s) URL`);
+      if (u.protocol !== "https:" && u.protocol !== "http:") problem(key, "url", `${key} must be an http(s) URL`);
     } catch {
-      problems.push(`${key} is not a valid URL`);
+      problem(key, "url", `${key} is not a valid URL`);
+    }
+  }
+  // A Slack token pasted into a secret's variable is a leak waiting to happen (secrets get logged less
+  // carefully than tokens by other tools): refuse it, naming the kind found, never the value.
+  for (const key of ["SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET"] as const) {
+    const v = env[key]?.trim();
+    if (v && looksLikeSlackToken(v)) {
+      problem(
+        key,
+        "secret-is-token",
+        `${key} holds ${TOKEN_KIND_NAMES[tokenKind(v)]}, not a secret. Copy the ${key === "SLACK_CLIENT_SECRET" ? "Client Secret" : "Signing Secret"} from the App Credentials of your app's settings (api.slack.com/apps)`,
+      );
+    }
+  }
+  const checkToken = (variable: string, value: string, kind: "bot" | "user"): string | undefined => {
+    try {
+      return checkTokenKind(value, kind, variable);
+    } catch (error) {
+      if (!(error instanceof TokenKindError)) throw error;
+      problem(variable, "token-kind", error.message);
+      return undefined;
+    }
+  };
+  const checkSecretShape = (key: "SLACK_CLIENT_SECRET" | "SLACK_SIGNING_SECRET", value: string) => {
+    if (!HEX32.test(value) && !looksLikeSlackToken(value)) {
+      warning(key, "secret-shape", `${key} should be 32 hex characters, got ${shape(value)}`);
+    }
+  };
+  if (env.SLACK_APP_TOKEN?.trim()) {
+    const kind = tokenKind(env.SLACK_APP_TOKEN);
+    if (kind !== "app") {
+      problem(
+        "SLACK_APP_TOKEN",
+        "token-kind",
+        `SLACK_APP_TOKEN holds ${TOKEN_KIND_NAMES[kind]}, but only an app-level token (xapp-) belongs there; this server does not use it anyway (no Socket Mode): unset it`,
+      );
+    } else {
+      warning(
+        "SLACK_APP_TOKEN",
+        "ignored",
+        "SLACK_APP_TOKEN is set but this server does not use Socket Mode: it is ignored",
+      );
+    }
+  }
+
+  if (clientId !== undefined && (botTokenRaw !== undefined || userTokenRaw !== undefined)) {
+    const which = botTokenRaw !== undefined ? "SLACK_BOT_TOKEN" : "SLACK_USER_TOKEN";
+    problem(
+      which,
+      "mode-conflict",
+      `${which} and SLACK_CLIENT_ID are both set: choose single-workspace mode (SLACK_BOT_TOKEN, no SLACK_CLIENT_ID) or multi-workspace mode (SLACK_CLIENT_ID; workspaces install through /slack/install and their tokens are stored): unset ${which} to use OAuth`,
+    );
+  }
+  if (clientId === undefined && botTokenRaw === undefined && userTokenRaw !== undefined) {
+    problem(
+      "SLACK_USER_TOKEN",
+      "mode-conflict",
+      "SLACK_USER_TOKEN is set without SLACK_BOT_TOKEN: single-workspace mode needs the workspace's bot token (xoxb-) in SLACK_BOT_TOKEN",
+    );
+  }
+
+  if (singleWorkspace) {
+    const botToken = checkToken("SLACK_BOT_TOKEN", botTokenRaw ?? "", "bot");
+    const userToken = userTokenRaw === undefined ? undefined : checkToken("SLACK_USER_TOKEN", userTokenRaw, "user");
+    if (botToken !== undefined) {
+      config.singleWorkspace = userToken === undefined ? { botToken } : { botToken, userToken };
+    }
+    const signing = env.SLACK_SIGNING_SECRET?.trim();
+    if (!signing) {
+      problem(
+        "SLACK_SIGNING_SECRET",
+        "secret-missing",
+        "SLACK_SIGNING_SECRET is required with SLACK_BOT_TOKEN (single-workspace mode): Slack's requests are verified with it",
+      );
+    } else {
+      checkSecretShape("SLACK_SIGNING_SECRET", signing);
+      config.signingSecret = signing;
+    }
+    for (const key of ["SLACK_CLIENT_SECRET", "SLACK_REDIRECT_URI", "SLACK_USER_SCOPES"] as const) {
+      if (env[key]?.trim()) {
+        warning(key, "ignored", `${key} is set but the server runs in single-workspace mode (no OAuth): it is ignored`);
+      }
     }
   }
   if (sandbox && (env.SLACK_CLIENT_SECRET?.trim() || env.SLACK_SIGNING_SECRET?.trim())) {
-    warnings.push(
+    warning(
+      "SLACK_CLIENT_SECRET",
+      "ignored",
       "SLACK_CLIENT_SECRET / SLACK_SIGNING_SECRET are set but SLACK_CLIENT_ID is not: running in sandbox mode, they are ignored",
     );
   }
-  if (!sandbox) {
+  if (clientId !== undefined) {
     config.clientId = clientId;
     if (!/^\d+\.\d+$/.test(clientId))
-      warnings.push(`SLACK_CLIENT_ID should look like 1234567890.1234567890, got "${clientId.slice(0, 40)}"`);
+      warning(
+        "SLACK_CLIENT_ID",
+        "client-id-shape",
+        `SLACK_CLIENT_ID should look like 1234567890.1234567890, got "${clientId.slice(0, 40)}"`,
+      );
     const secret = env.SLACK_CLIENT_SECRET?.trim();
-    if (!secret) problems.push("SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set");
+    if (!secret)
+      problem("SLACK_CLIENT_SECRET", "secret-missing", "SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set");
     else {
-      if (!HEX32.test(secret)) warnings.push(`SLACK_CLIENT_SECRET should be 32 hex characters, got ${shape(secret)}`);
+      checkSecretShape("SLACK_CLIENT_SECRET", secret);
       config.clientSecret = secret;
     }
     const signing = env.SLACK_SIGNING_SECRET?.trim();
-    if (!signing) problems.push("SLACK_SIGNING_SECRET is required when SLACK_CLIENT_ID is set");
+    if (!signing)
+      problem("SLACK_SIGNING_SECRET", "secret-missing", "SLACK_SIGNING_SECRET is required when SLACK_CLIENT_ID is set");
     else {
-      if (!HEX32.test(signing))
-        warnings.push(`SLACK_SIGNING_SECRET should be 32 hex characters, got ${shape(signing)}`);
+      checkSecretShape("SLACK_SIGNING_SECRET", signing);
       config.signingSecret = signing;
     }
     if (env.SLACK_REDIRECT_URI) config.redirectUri = env.SLACK_REDIRECT_URI;
   }
+  for (const f of findings) if (f.level === "warning") warnings.push(f.message);
+  return { config, findings };
+}
+
+/**
+ * Reads and validates the server's environment. Throws {@link ConfigProblems} listing every problem;
+ * secret values are never echoed.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(process.env);
+ * for (const w of config.warnings) console.error(`warning: ${w}`);
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const { config, findings } = inspectConfig(env);
+  const problems = findings.filter((f) => f.level === "problem").map((f) => f.message);
   if (problems.length > 0) throw new ConfigProblems(problems);
   return config;
 }

@@ -1,9 +1,15 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuthorize } from "../authorize/authorize.js";
+import {
+  createSingleWorkspaceAuthorize,
+  type SingleWorkspaceAuthorize,
+  type SingleWorkspaceIdentity,
+} from "../authorize/single-workspace.js";
 import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
-import { clientErrorListener, toNodeListener } from "../http/node.js";
+import type { SlackRequestHandler } from "../events/handler.js";
+import { clientErrorListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
@@ -14,6 +20,7 @@ import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
 import { jsonLogger, requestId } from "./log.js";
+import { createSignInRoutes, loginRedirectUriFor } from "./sign-in.js";
 import { createReferenceSlackApp } from "./slack-app.js";
 import { type OpenedStores, openStores } from "./stores.js";
 
@@ -38,10 +45,26 @@ export interface AppDeps {
   api?: SlackApiClient | undefined;
   /** Signature clock for the events endpoint, epoch seconds (tests). */
   clock?: (() => number) | undefined;
+  /** Sign in with Slack: base of the OIDC endpoints (`SLACK_OIDC_BASE_URL`, default `https://slack.com`). */
+  oidcBaseUrl?: string | undefined;
+  /** Sign in with Slack: expected id_token `iss` (default `https://slack.com`). */
+  oidcIssuer?: string | undefined;
+  /** Sign in with Slack: the login callback URL (default: next to `redirectUri`, else on the request's origin). */
+  oidcRedirectUri?: string | undefined;
+  /** HMAC key of the session cookie (`SESSION_SECRET`, 32+ characters); random per process when absent. */
+  sessionSecret?: string | undefined;
+  /**
+   * Single-workspace mode: the environment token's source (its `installationStore` must be the one given
+   * above). No OAuth flow: `clientId` and `clientSecret` are ignored and the install routes explain the mode.
+   */
+  singleWorkspace?: SingleWorkspaceAuthorize | undefined;
 }
 
 /** Builds the reference app as one `fetch`-style handler. */
-export function createApp(deps: AppDeps): (request: Request) => Promise<Response> {
+/** The reference app: a fetch handler for every route, plus its Slack endpoint for the Node fast path. */
+export type ReferenceApp = ((request: Request) => Promise<Response>) & { slack: SlackRequestHandler };
+
+export function createApp(deps: AppDeps): ReferenceApp {
   // Slack waits 3 s for an answer to a command: keep Web API calls well inside that.
   const api = deps.api ?? new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger, timeoutMs: 2500 });
   // One caching store for the install flow, authorize and uninstall handling: every write drops the cache.
@@ -51,25 +74,44 @@ export function createApp(deps: AppDeps): (request: Request) => Promise<Response
       : new CachingInstallationStore(deps.installationStore);
   const slack = createReferenceSlackApp({
     signingSecret: deps.signingSecret,
-    authorize: createAuthorize({ installationStore: store }),
+    authorize: deps.singleWorkspace?.authorize ?? createAuthorize({ installationStore: store }),
     installationStore: store,
     api,
     logger: deps.logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
   });
-  const flow = new OAuthFlow({
-    clientId: deps.clientId,
-    clientSecret: deps.clientSecret,
-    scopes: deps.scopes,
-    userScopes: deps.userScopes,
-    ...(deps.redirectUri ? { redirectUri: deps.redirectUri } : {}),
-    authorizationUrl: deps.authorizeUrl,
-    stateStore: deps.stateStore,
-    installationStore: store,
-    api,
-    logger: deps.logger,
-    ...(deps.appName ? { appName: deps.appName } : {}),
-  });
+  const flow: Pick<OAuthFlow, "installPath" | "handle"> = deps.singleWorkspace
+    ? singleWorkspaceRoutes(deps.singleWorkspace)
+    : new OAuthFlow({
+        clientId: deps.clientId,
+        clientSecret: deps.clientSecret,
+        scopes: deps.scopes,
+        userScopes: deps.userScopes,
+        ...(deps.redirectUri ? { redirectUri: deps.redirectUri } : {}),
+        authorizationUrl: deps.authorizeUrl,
+        stateStore: deps.stateStore,
+        installationStore: store,
+        api,
+        logger: deps.logger,
+        ...(deps.appName ? { appName: deps.appName } : {}),
+      });
+  // Sign in with Slack needs the app's credentials: not in single-workspace mode.
+  const signIn =
+    deps.singleWorkspace || !deps.clientId || !deps.clientSecret
+      ? undefined
+      : createSignInRoutes({
+          clientId: deps.clientId,
+          clientSecret: deps.clientSecret,
+          stateStore: deps.stateStore,
+          api,
+          logger: deps.logger,
+          oidcBaseUrl: deps.oidcBaseUrl,
+          oidcIssuer: deps.oidcIssuer,
+          redirectUri: deps.oidcRedirectUri ?? (deps.redirectUri ? loginRedirectUriFor(deps.redirectUri) : undefined),
+          sessionSecret: deps.sessionSecret,
+          sandbox: deps.sandbox !== undefined,
+          appName: deps.appName,
+        });
 
   async function home(): Promise<Response> {
     const workspaces = store.listWorkspaces ? await store.listWorkspaces() : undefined;
@@ -92,8 +134,15 @@ at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>. Click the button, pick 
 everything stays on this machine.</p>
 <p class="muted">To use real Slack, set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET.</p>`
       : "";
+    const button = deps.singleWorkspace
+      ? `<p>${singleWorkspaceExplanation(deps.singleWorkspace)}</p>`
+      : `<p><a class="button" id="install" href="/slack/install">Add to Slack</a></p>`;
+    const signInLink = signIn
+      ? `<p><a class="button secondary" id="sign-in" href="${signIn.loginPath}">Sign in with Slack</a> <a href="/profile">Your profile</a></p>`
+      : "";
     const body = `<h1>slack-oauth-kit</h1>${sandbox}
-<p><a class="button" id="install" href="/slack/install">Add to Slack</a></p>
+${button}
+${signInLink}
 <h2>Installed workspaces</h2>${table}`;
     return new Response(layout("slack-oauth-kit", body), { headers: HTML_HEADERS });
   }
@@ -104,7 +153,7 @@ everything stays on this machine.</p>
   // we see is not the public one, and redirecting there would loop.
   const canonicalOrigin = deps.sandbox && deps.redirectUri ? new URL(deps.redirectUri).origin : undefined;
 
-  return async (request: Request): Promise<Response> => {
+  const app = async (request: Request): Promise<Response> => {
     const incoming = request.headers.get("x-request-id");
     const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : requestId();
     const started = performance.now();
@@ -112,12 +161,16 @@ everything stays on this machine.</p>
     let response: Response;
     try {
       const url = new URL(request.url);
-      if (canonicalOrigin && url.origin !== canonicalOrigin && (path === "/" || path === flow.installPath)) {
+      if (
+        canonicalOrigin &&
+        url.origin !== canonicalOrigin &&
+        (path === "/" || path === flow.installPath || path === signIn?.loginPath)
+      ) {
         response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
       } else if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
       else if (path === "/healthz") response = Response.json({ ok: true });
       else if (path === "/slack/events") response = await slack.handle(request);
-      else response = (await flow.handle(request)) ?? notFound();
+      else response = (await flow.handle(request)) ?? (await signIn?.handle(request)) ?? notFound();
     } catch (error) {
       deps.logger.error(
         `request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
@@ -141,10 +194,50 @@ everything stays on this machine.</p>
     });
     return new Response(response.body, { status: response.status, headers });
   };
+  return Object.assign(app, { slack });
 }
+
+/** The emulator's id_token issuer in sandbox mode (Slack's own, so the flow checks it exactly as in production). */
+const SANDBOX_OIDC_ISSUER = "https://slack.com";
 
 /** Request ids accepted from a proxy or client: short and log-safe. */
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** What single-workspace mode means, for the home and install pages (HTML, ids escaped, no token). */
+function singleWorkspaceExplanation(source: SingleWorkspaceAuthorize): string {
+  const w = source.workspace;
+  const where = w.isEnterpriseInstall
+    ? `the org <code>${escapeHtml(w.enterpriseId ?? "")}</code>`
+    : `the workspace <code>${escapeHtml(w.teamId ?? "")}</code>${w.teamName ? ` (${escapeHtml(w.teamName)})` : ""}`;
+  return `<strong>Single-workspace mode.</strong> This app serves ${where} with the bot token from
+<code>SLACK_BOT_TOKEN</code>; there is nothing to install here. To install it on more workspaces, switch
+to multi-workspace mode: set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET, unset
+SLACK_BOT_TOKEN, and install each workspace through /slack/install.`;
+}
+
+/**
+ * The install routes in single-workspace mode: no OAuth flow, a page explaining the mode instead (200 on
+ * the install route, 404 on the callback route, which no install can reach).
+ */
+function singleWorkspaceRoutes(source: SingleWorkspaceAuthorize): Pick<OAuthFlow, "installPath" | "handle"> {
+  const installPath = "/slack/install";
+  const redirectPath = "/slack/oauth_redirect";
+  return {
+    installPath,
+    async handle(request) {
+      const path = new URL(request.url).pathname;
+      if (path !== installPath && path !== redirectPath) return undefined;
+      const page = layout(
+        "Single-workspace mode",
+        `<h1>Nothing to install</h1><p id="single-workspace">${singleWorkspaceExplanation(source)}</p><p><a href="/">Home</a></p>`,
+      );
+      return new Response(request.method === "HEAD" ? null : page, {
+        status: path === installPath ? 200 : 404,
+        headers: { ...HTML_HEADERS, "Cache-Control": "no-store" },
+      });
+    },
+  };
+}
 
 function notFound(): Response {
   return new Response(layout("Not found", '<h1>Not found</h1><p><a href="/">Home</a></p>', "bad"), {
@@ -160,6 +253,8 @@ export interface RunningServer {
   installationStore: InstallationStore;
   /** The in-process emulator in sandbox mode (its test API lets tests drive it). */
   emulator?: Emulator | undefined;
+  /** In single-workspace mode: the workspace the environment's token serves (as auth.test reported it). */
+  singleWorkspace?: SingleWorkspaceIdentity | undefined;
   close(): Promise<void>;
 }
 
@@ -169,13 +264,25 @@ export interface RunningServer {
  */
 export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? jsonLogger();
-  let handler: ((r: Request) => Promise<Response>) | undefined;
-  const server = createServer(
-    toNodeListener((request) => (handler ? handler(request) : new Response("starting", { status: 503 })), {
+  let handler: ReferenceApp | undefined;
+  const fetchListener = toNodeListener(
+    (request) => (handler ? handler(request) : new Response("starting", { status: 503 })),
+    {
       maxBodyBytes: 1024 * 1024,
       onError: (error) => logger.error(`unhandled error: ${error instanceof Error ? error.message : String(error)}`),
-    }),
+    },
   );
+  // POST /slack/events is the hot path: served without web Request/Response objects (see toNodeSlackListener).
+  // Its failures are logged by the handler itself; successful requests are not logged one by one.
+  const slackListener = toNodeSlackListener(
+    { handleRaw: (input) => (handler as ReferenceApp).slack.handleRaw(input) },
+    { maxBodyBytes: 1024 * 1024 },
+  );
+  const server = createServer((req, res) => {
+    if (handler && req.method === "POST" && (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))) {
+      slackListener(req, res);
+    } else fetchListener(req, res);
+  });
   // Requests Node rejects before any handler (a 100 KB callback URL, huge cookies) still get a page.
   server.on(
     "clientError",
@@ -205,17 +312,41 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const url = config.publicUrl ?? `http://${displayHost(config.host)}:${port}`;
   let stores: OpenedStores;
   try {
-    stores = options.stores ?? (await openStores(config.databaseUrl));
+    // Single-workspace mode stores nothing: the environment's token lives in memory only (never copied to disk).
+    stores = options.stores ?? (await openStores(config.singleWorkspace ? "memory:" : config.databaseUrl));
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
     throw error;
   }
   let emulator: RunningServer["emulator"];
+  let singleWorkspace: SingleWorkspaceIdentity | undefined;
   try {
     let deps: AppDeps;
-    if (config.sandbox) {
+    if (config.singleWorkspace) {
+      // auth.test learns the workspace; a refused token stops the start here with a message naming the variable.
+      const api = new SlackApiClient({ baseUrl: config.apiUrl, logger, timeoutMs: 10_000 });
+      const source = await createSingleWorkspaceAuthorize({
+        botToken: config.singleWorkspace.botToken,
+        userToken: config.singleWorkspace.userToken,
+        api,
+        installationStore: stores.installationStore,
+        logger,
+      });
+      deps = {
+        clientId: "",
+        clientSecret: "",
+        signingSecret: config.signingSecret ?? "",
+        scopes: [],
+        userScopes: [],
+        apiUrl: config.apiUrl,
+        authorizeUrl: config.authorizeUrl,
+        ...stores,
+        logger,
+        singleWorkspace: source,
+      };
+    } else if (config.sandbox) {
       const { startEmulator } = await import("../emulator/index.js");
-      const emu = await startEmulator({ port: 0, host: "127.0.0.1", appUrl: url });
+      const emu = await startEmulator({ port: 0, host: "127.0.0.1", appUrl: url, oidcIssuer: SANDBOX_OIDC_ISSUER });
       emulator = emu;
       deps = {
         clientId: emu.app.clientId,
@@ -230,6 +361,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         logger,
         sandbox: { emulatorUrl: emu.url },
         appName: emu.app.name,
+        oidcBaseUrl: emu.url,
+        oidcIssuer: SANDBOX_OIDC_ISSUER,
       };
     } else {
       deps = {
@@ -243,9 +376,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         authorizeUrl: config.authorizeUrl,
         ...stores,
         logger,
+        oidcBaseUrl: config.oidcBaseUrl,
+        // Read here until loadConfig carries it: a secret, never printed.
+        sessionSecret: process.env.SESSION_SECRET?.trim() || undefined,
       };
     }
     handler = createApp(deps);
+    singleWorkspace = deps.singleWorkspace?.workspace;
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
     await stores.close();
@@ -259,6 +396,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     server,
     installationStore: stores.installationStore,
     emulator,
+    singleWorkspace,
     close() {
       closing ??= (async () => {
         // Stop accepting, let in-flight requests finish (up to the grace period), then release the stores.

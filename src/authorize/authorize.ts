@@ -1,5 +1,9 @@
 import { ConfigError, ErrorCode, InvalidArgumentError, SlackOAuthError, StoreError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
+import type { Logger } from "../redact.js";
+import { RotationCoordinator } from "../rotation/coordinator.js";
+import { type TokenFamily, TokenRefreshError } from "../rotation/errors.js";
+import { TokenRotator, type TokenRotatorOptions } from "../rotation/token-rotator.js";
 import { type BotQuery, type InstallationStore, isValidId } from "../stores/installation-store.js";
 import type { AuthorizeContext } from "./context.js";
 
@@ -68,6 +72,61 @@ export interface AuthorizeOptions {
    * same object to the events handler so that uninstalls drop the cached tokens.
    */
   installationStore: InstallationStore;
+  /**
+   * Token rotation: tokens that expire within the window (default 2 h) are refreshed before they are
+   * returned — once per token across concurrent requests and processes (see {@link AuthorizeRotationOptions}).
+   * Give the app's client credentials (a `TokenRotator` is built from them), a `TokenRotator`, or a
+   * `RotationCoordinator` built on this same store. Without it, stored tokens are returned as they are.
+   */
+  rotation?: AuthorizeRotationOptions | TokenRotator | RotationCoordinator | undefined;
+}
+
+/**
+ * Token rotation in `authorize`: the rotator's options plus how to coordinate and what to do when a
+ * refresh fails.
+ *
+ * When a refresh fails (Slack down, `invalid_refresh_token`, lock timeout), the current token is still
+ * returned if it stays valid for at least `minValiditySeconds`: a request should not fail while a usable
+ * token exists, and the refresh is retried after `retryAfterFailureSeconds`. The error is not lost: it
+ * goes to `onError` (and the logger). Once the token has expired (or is about to), the error is thrown
+ * to the caller instead — an expired token is never handed out.
+ *
+ * @example
+ * ```ts
+ * const authorize = createAuthorize({
+ *   installationStore: store,
+ *   rotation: { clientId, clientSecret, windowSeconds: 7200, onError: (e) => metrics.increment(e.code) },
+ * });
+ * ```
+ */
+export interface AuthorizeRotationOptions extends TokenRotatorOptions {
+  /** How long a request waits for another process's refresh of the same token (default 10 s). */
+  lockTimeoutMs?: number | undefined;
+  /** Lease of a lock whose holder died (default 60 s). */
+  lockLeaseMs?: number | undefined;
+  /** After a failed refresh, the current token is returned only if valid at least this long (default 60 s). */
+  minValiditySeconds?: number | undefined;
+  /** After a failed refresh, requests use the still-valid token without retrying for this long (default 30 s). */
+  retryAfterFailureSeconds?: number | undefined;
+  /** Told about every failed refresh, including those answered with the still-valid token. */
+  onError?: ((error: SlackOAuthError, info: RotationFailureInfo) => void) | undefined;
+}
+
+/**
+ * What {@link AuthorizeRotationOptions.onError} is told besides the error.
+ *
+ * @example
+ * ```ts
+ * const onError = (e: SlackOAuthError, info: RotationFailureInfo) => console.warn(e.code, info.kind, info.usedCurrentToken);
+ * ```
+ */
+export interface RotationFailureInfo {
+  kind: TokenFamily;
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+  userId?: string | undefined;
+  /** True when the still-valid current token was returned; false when the error was thrown. */
+  usedCurrentToken: boolean;
 }
 
 /**
@@ -102,6 +161,7 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
   if (store === null || typeof store !== "object" || typeof store.findBot !== "function") {
     throw new ConfigError("createAuthorize: installationStore is required");
   }
+  const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation);
   return async (context) => {
     if (context === null || typeof context !== "object") {
       throw new InvalidArgumentError(
@@ -127,8 +187,13 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     }
     // Only the requesting user's own installation gives a user token (stores answer per user, but a
     // custom store falling back to "the latest installation" must not hand out someone else's token).
-    const own = mine !== undefined && mine.userId === userId && mine.userToken ? mine : undefined;
+    let own = mine !== undefined && mine.userId === userId && mine.userToken ? mine : undefined;
     if (bot === undefined && own === undefined) throw new NotInstalledError();
+    // The hot path pays two comparisons per token; only a token that is due goes any further.
+    if (rotate !== undefined && (rotate.due("bot", bot) || rotate.due("user", own))) {
+      [bot, own] = await Promise.all([rotate.bot(query, bot), rotate.user(query, own)]);
+      if (bot === undefined && own === undefined) throw new NotInstalledError();
+    }
 
     const result: AuthorizeResult = {
       isEnterpriseInstall: query.isEnterpriseInstall === true,
@@ -175,4 +240,134 @@ function lookupQuery(context: AuthorizeContext): BotQuery | undefined {
   return enterpriseId === undefined
     ? { teamId, isEnterpriseInstall: false }
     : { enterpriseId, teamId, isEnterpriseInstall: false };
+}
+
+/** The rotation step of `authorize`: refreshes what expires soon, falls back as documented. */
+function rotationStep(
+  store: InstallationStore,
+  rotation: AuthorizeRotationOptions | TokenRotator | RotationCoordinator,
+): {
+  due(kind: TokenFamily, value: Bot | Installation | undefined): boolean;
+  bot(q: BotQuery, bot: Bot | undefined): Promise<Bot | undefined>;
+  user(q: BotQuery, own: Installation | undefined): Promise<Installation | undefined>;
+} {
+  if (rotation === null || typeof rotation !== "object")
+    throw new ConfigError("createAuthorize: rotation must be options, a TokenRotator or a RotationCoordinator");
+  const opts: Partial<AuthorizeRotationOptions> =
+    rotation instanceof TokenRotator || rotation instanceof RotationCoordinator ? {} : rotation;
+  const coordinator =
+    rotation instanceof RotationCoordinator
+      ? rotation
+      : new RotationCoordinator({
+          installationStore: store,
+          rotator: rotation instanceof TokenRotator ? rotation : new TokenRotator(rotation),
+          lockTimeoutMs: opts.lockTimeoutMs,
+          lockLeaseMs: opts.lockLeaseMs,
+          logger: opts.logger,
+        });
+  const rotator = coordinator.rotator;
+  const minValidity = opts.minValiditySeconds ?? 60;
+  const retryAfterMs = (opts.retryAfterFailureSeconds ?? 30) * 1000;
+  const logger: Logger | undefined = opts.logger;
+  /** Token families whose last refresh failed: no retry before the time stored (epoch ms). */
+  const failed = new Map<string, number>();
+
+  const report = (error: SlackOAuthError, info: RotationFailureInfo) => {
+    logger?.warn(`authorize: ${error.message}${info.usedCurrentToken ? "; using the current token meanwhile" : ""}`);
+    try {
+      opts.onError?.(error, info);
+    } catch {
+      // a failing reporter must not change what the request gets
+    }
+  };
+
+  async function step<T extends Bot | Installation>(
+    kind: TokenFamily,
+    q: BotQuery,
+    value: T,
+    refresh: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const v = value as Partial<Installation>;
+    const [token, refreshToken, expiresAt] =
+      kind === "bot"
+        ? [v.botToken, v.botRefreshToken, v.botTokenExpiresAt]
+        : [v.userToken, v.userRefreshToken, v.userTokenExpiresAt];
+    const owner = { enterpriseId: q.enterpriseId, teamId: q.teamId, userId: kind === "user" ? v.userId : undefined };
+    if (token === undefined) return value;
+    if (refreshToken === undefined) {
+      // Long-lived (no expiry) or an expired token without a way to renew it: never hand that out.
+      if (rotator.isValid(expiresAt)) return value;
+      const error = new TokenRefreshError({ ...owner, kind, reason: "no_refresh_token", tokenExpired: true });
+      report(error, { kind, ...owner, usedCurrentToken: false });
+      throw error;
+    }
+    if (!rotator.expiresWithin(expiresAt)) return value;
+    const key = RotationCoordinator.lockKey(kind, q, owner.userId);
+    const usable = rotator.isValid(expiresAt, minValidity);
+    const until = failed.get(key);
+    if (usable && until !== undefined && Date.now() < until) return value;
+    try {
+      const fresh = await refresh();
+      failed.delete(key);
+      return fresh;
+    } catch (e) {
+      const error = e instanceof SlackOAuthError ? e : new StoreError("authorize: token rotation failed", { cause: e });
+      if (usable) {
+        if (failed.size > 10_000) failed.clear();
+        failed.set(key, Date.now() + retryAfterMs);
+        report(error, { kind, ...owner, usedCurrentToken: true });
+        return value;
+      }
+      const thrown = error instanceof TokenRefreshError ? error.withExpiredToken() : error;
+      report(thrown, { kind, ...owner, usedCurrentToken: false });
+      throw thrown;
+    }
+  }
+
+  return {
+    /** True when the token must be refreshed, or checked because it has expired. */
+    due: (kind, value) => {
+      if (value === undefined) return false;
+      const v = value as Partial<Installation>;
+      const [token, refreshToken, expiresAt] =
+        kind === "bot"
+          ? [v.botToken, v.botRefreshToken, v.botTokenExpiresAt]
+          : [v.userToken, v.userRefreshToken, v.userTokenExpiresAt];
+      if (token === undefined || expiresAt === undefined) return false;
+      return refreshToken === undefined ? !rotator.isValid(expiresAt) : rotator.expiresWithin(expiresAt);
+    },
+    bot: async (q, bot) => {
+      if (bot === undefined) return undefined;
+      return step("bot", q, bot, async () => {
+        const r = await coordinator.refreshBot(q, { seenRefreshToken: bot.botRefreshToken });
+        return checked("bot", q, r.bot);
+      });
+    },
+    user: async (q, own) => {
+      if (own === undefined) return undefined;
+      return step("user", q, own, async () => {
+        const r = await coordinator.refreshUser(
+          { ...q, userId: own.userId },
+          { seenRefreshToken: own.userRefreshToken },
+        );
+        return checked("user", q, r.installation);
+      });
+    },
+  };
+
+  /** What the coordinator returns is handed out only while valid (e.g. not a token that expired meanwhile). */
+  function checked<T extends Bot | Installation>(kind: TokenFamily, q: BotQuery, value: T | undefined): T | undefined {
+    if (value === undefined) return undefined;
+    const v = value as Partial<Installation>;
+    const exp = kind === "bot" ? v.botTokenExpiresAt : v.userTokenExpiresAt;
+    if (rotator.isValid(exp)) return value;
+    throw new TokenRefreshError({
+      kind,
+      reason: "no_refresh_token",
+      tokenExpired: true,
+      enterpriseId: q.enterpriseId,
+      teamId: q.teamId,
+      userId: kind === "user" ? v.userId : undefined,
+    });
+  }
 }

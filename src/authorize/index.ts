@@ -6,3 +6,12 @@ export {
   NotInstalledError,
 } from "./authorize.js";
 export { type AuthorizeContext, extractContext } from "./context.js";
+export {
+  createSingleWorkspaceAuthorize,
+  type SingleWorkspaceApi,
+  type SingleWorkspaceAuthorize,
+  type SingleWorkspaceAuthTestReply,
+  type SingleWorkspaceIdentity,
+  type SingleWorkspaceOptions,
+  TokenRejectedError,
+} from "./single-workspace.js";

@@ -1,11 +1,14 @@
 import { redact } from "../redact.js";
 import { type Command, ExitCode, UsageError } from "./command.js";
+import { doctorCommand } from "./doctor.js";
 import { emulatorCommand } from "./emulator.js";
+import { installationsCommand } from "./installations.js";
+import { rotateCommand } from "./rotate.js";
 import { serveCommand } from "./serve.js";
 
 export { type Command, ExitCode, UsageError } from "./command.js";
 
-const commands: Command[] = [serveCommand, emulatorCommand];
+const commands: Command[] = [serveCommand, emulatorCommand, installationsCommand, doctorCommand, rotateCommand];
 
 function help(): string {
   const lines = [
@@ -14,7 +17,7 @@ function help(): string {
     "Usage: slack-oauth-kit <command> [options]",
     "",
     "Commands:",
-    ...commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    ...commands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
     "",
     "Run `slack-oauth-kit <command> --help` for a command's options.",
     "Exit codes: 0 success, 1 failure, 2 bad usage.",

@@ -1,4 +1,6 @@
 import { ConfigProblems, loadConfig } from "../app/config.js";
+import { ConfigError } from "../errors.js";
+import { redact } from "../redact.js";
 import { type Command, ExitCode, parseOptions, parsePort } from "./command.js";
 
 /** `slack-oauth-kit serve` (= `npm start`): the reference server; sandbox mode without Slack credentials. */
@@ -12,7 +14,11 @@ export const serveCommand: Command = {
     "SLACK_SCOPES, SLACK_USER_SCOPES, SLACK_REDIRECT_URI, SLACK_API_URL, SLACK_AUTHORIZE_URL,",
     "SLACK_OIDC_BASE_URL, DATABASE_URL, REDIS_URL, SLACK_TOKEN_ENCRYPTION_KEY, PORT (default 3000), HOST.",
     "Without SLACK_CLIENT_ID the server runs in sandbox mode against the built-in Slack emulator.",
-    "Exit codes: 0 stopped cleanly, 1 failed, 2 bad configuration.",
+    "With SLACK_BOT_TOKEN (+ SLACK_SIGNING_SECRET, optionally SLACK_USER_TOKEN) and no SLACK_CLIENT_ID it runs in",
+    "single-workspace mode: no OAuth, the token is checked with auth.test at start and serves its workspace.",
+    "Tokens and secrets are read from the environment only, never from flags.",
+    "Exit codes: 0 stopped cleanly, 1 failed (e.g. Slack unreachable at start), 2 bad configuration",
+    "(including a token Slack refuses at start, or of the wrong kind).",
   ].join("\n"),
   async run(argv) {
     const { values } = parseOptions(argv, { port: { type: "string" }, host: { type: "string" } });
@@ -30,11 +36,24 @@ export const serveCommand: Command = {
     if (values.host !== undefined) config.host = values.host;
     for (const w of config.warnings) console.error(`warning: ${w}`);
     const { startServer } = await import("../app/server.js");
-    const running = await startServer(config);
+    let running: Awaited<ReturnType<typeof startServer>>;
+    try {
+      running = await startServer(config);
+    } catch (error) {
+      // A token Slack refuses (auth.test), an unsupported DATABASE_URL: configuration to fix, not a crash.
+      if (error instanceof ConfigError) {
+        console.error(redact(error.message));
+        return ExitCode.Usage;
+      }
+      throw error;
+    }
+    const single = running.singleWorkspace;
     process.stdout.write(
-      config.sandbox
-        ? `\nslack-oauth-kit is running in SANDBOX mode (no SLACK_CLIENT_ID): a local Slack emulator plays Slack.\n\n  Open ${running.url}/ and click "Add to Slack".\n\n  Emulator: ${running.emulator?.url ?? ""}\n\nPress Ctrl+C to stop.\n`
-        : `\nslack-oauth-kit is running on ${running.url}/\n  install:  ${running.url}/slack/install\n  redirect: ${running.url}/slack/oauth_redirect\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
+      single
+        ? `\nslack-oauth-kit is running on ${running.url}/ in SINGLE-WORKSPACE mode (SLACK_BOT_TOKEN) for ${single.isEnterpriseInstall ? `org ${single.enterpriseId}` : `workspace ${single.teamId}`}${single.teamName ? ` (${single.teamName})` : ""}.\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`
+        : config.sandbox
+          ? `\nslack-oauth-kit is running in SANDBOX mode (no SLACK_CLIENT_ID): a local Slack emulator plays Slack.\n\n  Open ${running.url}/ and click "Add to Slack".\n\n  Emulator: ${running.emulator?.url ?? ""}\n\nPress Ctrl+C to stop.\n`
+          : `\nslack-oauth-kit is running on ${running.url}/\n  install:  ${running.url}/slack/install\n  redirect: ${running.url}/slack/oauth_redirect\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
     );
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

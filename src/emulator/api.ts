@@ -19,9 +19,9 @@ import {
   sleep,
 } from "./http.js";
 import { messageTs, slackId } from "./ids.js";
-import { callClientId, oauthAccess, oauthV2Access, openidConnectToken } from "./oauth.js";
+import { callClientId, oauthAccess, oauthV2Access, oauthV2Exchange, openidConnectToken } from "./oauth.js";
 import { userInfo } from "./oidc.js";
-import type { TokenRecord } from "./state.js";
+import type { CallRecord, TokenRecord } from "./state.js";
 
 /** One Web API call, parsed. */
 export interface ApiCall {
@@ -57,6 +57,8 @@ interface MethodSpec {
 const METHODS: Record<string, MethodSpec> = {
   "oauth.v2.access": { handler: oauthV2Access, auth: "client", formOnly: true },
   "oauth.access": { handler: oauthAccess, auth: "client", formOnly: true },
+  // Client credentials and a token: the handler checks both, the credentials first (as Slack's errors list them).
+  "oauth.v2.exchange": { handler: oauthV2Exchange, auth: "client", formOnly: true },
   "openid.connect.token": { handler: openidConnectToken, auth: "client", formOnly: true },
   "openid.connect.userInfo": { handler: openidUserInfo, auth: "token" },
   "auth.test": { handler: authTest, auth: "token" },
@@ -105,10 +107,18 @@ export async function handleApi(
   method: string,
 ): Promise<void> {
   // The call log never holds a secret: only method names shaped like Slack's and error codes are kept.
+  let refreshGrant = false;
   const record = (teamId: string | null, body: Record<string, unknown>) => {
     if (!LOGGABLE_METHOD_RE.test(method)) return;
     const error = typeof body.error === "string" && ERROR_CODE_RE.test(body.error) ? body.error : "unknown";
-    ctx.state.calls.push({ method, teamId, ok: body.ok === true, error: body.ok === true ? null : error });
+    const entry: CallRecord = { method, teamId, ok: body.ok === true, error: body.ok === true ? null : error };
+    if (refreshGrant) entry.grantType = "refresh_token";
+    if (body.ok === true && (refreshGrant || method === "oauth.v2.exchange")) {
+      if (body.token_type === "bot" || body.token_type === "user") entry.tokenType = body.token_type;
+      // openid.connect.token answers "Bearer": its refreshes are always user tokens.
+      else if (refreshGrant && method === "openid.connect.token") entry.tokenType = "user";
+    }
+    ctx.state.calls.push(entry);
   };
   const reply = (status: number, teamId: string | null, body: Record<string, unknown>, headers = {}) => {
     record(teamId, body);
@@ -154,6 +164,8 @@ export async function handleApi(
   }
   if (token === undefined && typeof args.token === "string" && args.token !== "") token = args.token;
   delete args.token;
+  refreshGrant =
+    (method === "oauth.v2.access" || method === "openid.connect.token") && args.grant_type === "refresh_token";
   const call: ApiCall = { method, args, token, basic: basicCredentials(req) };
 
   if (!spec) {

@@ -34,6 +34,7 @@ import {
   type RecordedView,
 } from "./state.js";
 import {
+  type AppSettingsUpdate,
   type Counters,
   calls,
   counters,
@@ -47,6 +48,7 @@ import {
   opSendInteraction,
   opSendUrlVerification,
   opUninstall,
+  opUpdateApp,
   type RevokeTarget,
   type TokenStatus,
   tokenStatus,
@@ -65,6 +67,7 @@ export { DEFAULT_BOT_SCOPES, DEFAULT_USER_SCOPES } from "./apps.js";
 export { DEFAULT_RATE_LIMITS } from "./rate-limit.js";
 export type {
   AppResponse,
+  AppSettingsUpdate,
   CallRecord,
   Counters,
   DeliveryRecord,
@@ -180,8 +183,11 @@ export interface Emulator {
   clearFaults(): void;
   /** Forgets installations, tokens, codes, logs, faults and rate-limit windows (keeps apps, world, keys). */
   reset(): void;
-  /** The call log, oldest first (never holds a secret). */
-  calls(method?: string): CallRecord[];
+  /**
+   * The call log, oldest first (never holds a secret). With `{ details: true }`, refresh grants carry
+   * `grantType: "refresh_token"` and successful refreshes / exchanges `tokenType` (`bot` or `user`).
+   */
+  calls(method?: string, options?: { details?: boolean }): CallRecord[];
   counters(): Counters;
   views(): RecordedView[];
   messages(): RecordedMessage[];
@@ -190,6 +196,12 @@ export interface Emulator {
   idle(): Promise<void>;
   /** Moves the emulator clock forward (codes, tokens, triggers, rate-limit windows); returns the new now. */
   advanceClock(seconds: number): number;
+  /**
+   * Changes an app's token settings from now on, as its settings page on Slack would: e.g. turn token
+   * rotation on for an app whose installations hold long-lived tokens (then convert them with
+   * `oauth.v2.exchange`). Throws `TypeError` for bad values.
+   */
+  updateApp(update: AppSettingsUpdate): { appId: string; tokenRotation: boolean; tokenExpiresIn: number };
   /** Adds a new OIDC signing key (old keys stay published); returns its kid. */
   rotateOidcKey(): Promise<string>;
   /** Stops publishing old OIDC keys; returns their kids. */
@@ -331,13 +343,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     injectFault: (fault) => ctx.faults.add(fault),
     clearFaults: () => ctx.faults.clear(),
     reset: hooks.reset,
-    calls: (method) => calls(ctx, method),
+    calls: (method, options) => calls(ctx, method, options?.details === true),
     counters: () => counters(ctx),
     views: () => ctx.state.views.slice(),
     messages: () => ctx.state.messages.slice(),
     deliveries: () => ctx.state.deliveries.slice(),
     idle: () => ctx.deliverer.idle(),
     advanceClock: hooks.advanceClock,
+    updateApp: (update) => {
+      try {
+        return opUpdateApp(ctx, update);
+      } catch (e) {
+        throw new TypeError(`emulator: ${(e as Error).message}`);
+      }
+    },
     rotateOidcKey: () => ctx.oidc.rotate(),
     dropOldOidcKeys: () => ctx.oidc.dropOld(),
   };

@@ -287,6 +287,50 @@ function refreshGrant(ctx: EmulatorContext, call: ApiCall, app: EmulatedApp): Ap
   return { body, teamId };
 }
 
+/**
+ * `oauth.v2.exchange`: converts a long-lived `xoxb-`/`xoxp-` token of an app that has since turned token
+ * rotation on into a rotating pair (slack-protocol.md §8). Client credentials in the body (or Basic), the
+ * token as `token` or `Authorization: Bearer`. Nothing is revoked: the long-lived token keeps working
+ * until the rotation rule revokes it (at most two active tokens per family, so the first refresh after
+ * the exchange retires it). Slack documents no sample reply; this one has the refresh grant's flat shape.
+ * Errors: `invalid_client_id`, `bad_client_secret`, `token_rotation_not_enabled`, `not_authed`,
+ * `invalid_auth` (unknown, revoked or another app's token), `invalid_token` (already a rotating token),
+ * `token_already_exchanged`.
+ */
+export function oauthV2Exchange(ctx: EmulatorContext, call: ApiCall): ApiResult {
+  const auth = authenticateClient(ctx, call, "legacy");
+  if (!auth.ok) return fail(auth.error);
+  const app = auth.app;
+  if (!app.tokenRotation) return fail("token_rotation_not_enabled");
+  if (call.token === undefined) return fail("not_authed");
+  const rec = ctx.state.tokens.get(call.token);
+  if (!rec || rec.appId !== app.appId || rec.revoked) return fail("invalid_auth");
+  const inst = ctx.state.installations.get(rec.installKey);
+  const teamId = inst ? (inst.teamId ?? inst.enterpriseId) : null;
+  if (rec.expiresAt !== null) return fail("invalid_token", teamId);
+  if (rec.exchanged) return fail("token_already_exchanged", teamId);
+  const scopes = rec.kind === "bot" ? inst?.bot?.scopes : inst?.users.get(rec.userId)?.scopes;
+  if (!inst || !scopes) return fail("invalid_auth", teamId);
+  const issued = ctx.state.issue(app, inst, rec.kind, rec.userId, scopes);
+  if (!issued.refresh) return fail("internal_error", teamId);
+  rec.exchanged = true;
+  const body: Record<string, unknown> = {
+    ok: true,
+    app_id: app.appId,
+    access_token: issued.access.value,
+    token_type: rec.kind,
+    scope: issued.access.scopes.join(","),
+    expires_in: expiresIn(ctx, issued.access),
+    refresh_token: issued.refresh.value,
+  };
+  if (rec.kind === "bot") body.bot_user_id = rec.userId;
+  else body.user_id = rec.userId;
+  body.team = teamObject(ctx, inst);
+  body.enterprise = enterpriseObject(ctx, inst.enterpriseId);
+  body.is_enterprise_install = inst.isEnterpriseInstall;
+  return { body, teamId };
+}
+
 /** Legacy `oauth.access` (v1): the top-level token is the user's; the bot token sits in `bot`. */
 export function oauthAccess(ctx: EmulatorContext, call: ApiCall): ApiResult {
   const auth = authenticateClient(ctx, call, "legacy");

@@ -26,6 +26,8 @@ export interface TokenRecord {
   /** Epoch ms; null for long-lived tokens. */
   expiresAt: number | null;
   revoked: boolean;
+  /** A long-lived token already converted with `oauth.v2.exchange` (it cannot be converted twice). */
+  exchanged?: boolean;
 }
 
 /** A refresh token (rotation). */
@@ -112,6 +114,10 @@ export interface CallRecord {
   teamId: string | null;
   ok: boolean;
   error: string | null;
+  /** Only on token-endpoint calls with `grant_type=refresh_token` (a refresh, not an install); shown with `details`. */
+  grantType?: "refresh_token";
+  /** Only on successful refreshes and `oauth.v2.exchange` calls: which token family was issued; shown with `details`. */
+  tokenType?: TokenKind;
 }
 
 /** A view recorded by `views.open`. */

@@ -91,8 +91,14 @@ export function installations(ctx: EmulatorContext): InstallationSummary[] {
   return [...ctx.state.installations.values()].map((i) => summarize(ctx, i));
 }
 
-export function calls(ctx: EmulatorContext, method?: string): CallRecord[] {
-  return ctx.state.calls.filter((c) => method === undefined || c.method === method).map((c) => ({ ...c }));
+/**
+ * The call log. By default each entry is `{ method, teamId, ok, error }`; with `details`, token-endpoint
+ * entries also say `grantType` (refresh grants) and `tokenType` (which family a refresh or exchange issued).
+ */
+export function calls(ctx: EmulatorContext, method?: string, details = false): CallRecord[] {
+  return ctx.state.calls
+    .filter((c) => method === undefined || c.method === method)
+    .map((c) => (details ? { ...c } : { method: c.method, teamId: c.teamId, ok: c.ok, error: c.error }));
 }
 
 export function counters(ctx: EmulatorContext): Counters {
@@ -195,6 +201,33 @@ export function opSendUrlVerification(ctx: EmulatorContext, appId?: string) {
   return sendUrlVerification(ctx, appOf(ctx, appId));
 }
 
+/** App settings that can change while the emulator runs (as in the app's settings page on Slack). */
+export interface AppSettingsUpdate {
+  /** Default: the default app. */
+  appId?: string;
+  /** Turns token rotation on (or off) for tokens issued from now on; existing tokens keep their kind. */
+  tokenRotation?: boolean;
+  /** Lifetime of rotating access tokens issued from now on, in seconds. */
+  tokenExpiresIn?: number;
+}
+
+/** Changes an app's token settings; returns its public settings. */
+export function opUpdateApp(ctx: EmulatorContext, update: AppSettingsUpdate) {
+  const app = appOf(ctx, update.appId);
+  if (update.tokenRotation !== undefined && typeof update.tokenRotation !== "boolean") {
+    throw new TestApiError(400, "invalid_arguments", "tokenRotation must be a boolean");
+  }
+  if (
+    update.tokenExpiresIn !== undefined &&
+    !(typeof update.tokenExpiresIn === "number" && Number.isInteger(update.tokenExpiresIn) && update.tokenExpiresIn > 0)
+  ) {
+    throw new TestApiError(400, "invalid_arguments", "tokenExpiresIn must be a positive integer number of seconds");
+  }
+  if (update.tokenRotation !== undefined) app.tokenRotation = update.tokenRotation;
+  if (update.tokenExpiresIn !== undefined) app.tokenExpiresIn = update.tokenExpiresIn;
+  return { appId: app.appId, tokenRotation: app.tokenRotation, tokenExpiresIn: app.tokenExpiresIn };
+}
+
 /** Hooks the test API needs from the emulator object (clock, reset). */
 export interface TestApiHooks {
   reset(): void;
@@ -250,7 +283,11 @@ export async function handleTestApi(
     const body = req.method === "POST" ? parseJsonObject(await readBody(req)) : {};
     switch (route) {
       case "GET /_emulator/calls":
-        return sendJson(res, 200, calls(ctx, url.searchParams.get("method") ?? undefined));
+        return sendJson(
+          res,
+          200,
+          calls(ctx, url.searchParams.get("method") ?? undefined, url.searchParams.get("details") === "1"),
+        );
       case "GET /_emulator/counters":
         return sendJson(res, 200, counters(ctx));
       case "GET /_emulator/state":
@@ -355,6 +392,14 @@ export async function handleTestApi(
           throw new TestApiError(400, "invalid_arguments", "advanceSeconds must be a non-negative number");
         }
         return sendJson(res, 200, { ok: true, now: hooks.advanceClock(seconds) });
+      }
+      case "POST /_emulator/apps/settings": {
+        const update: AppSettingsUpdate = {};
+        const appId = optionalString(body, "appId");
+        if (appId !== undefined) update.appId = appId;
+        if (body.tokenRotation !== undefined) update.tokenRotation = body.tokenRotation as boolean;
+        if (body.tokenExpiresIn !== undefined) update.tokenExpiresIn = body.tokenExpiresIn as number;
+        return sendJson(res, 200, { ok: true, app: opUpdateApp(ctx, update) });
       }
       case "POST /_emulator/token-status":
         return sendJson(res, 200, { status: tokenStatus(ctx, requireString(body, "token")) });

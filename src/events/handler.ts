@@ -2,7 +2,7 @@ import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
 import { type AuthorizeContext, extractContext } from "../authorize/context.js";
 import { ConfigError } from "../errors.js";
 import { consoleLogger, type Logger, redact, redactValue, registerSecret } from "../redact.js";
-import { SignatureVerifier } from "../signature/signature.js";
+import { type HeaderSource, readHeader, SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
 import { type InstallationStore, isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readRawBody } from "./body.js";
@@ -42,7 +42,29 @@ export interface SlackRequest<K extends SlackRequestKind = SlackRequestKind> {
   retryNum?: number;
   /** `X-Slack-Retry-Reason` (`http_timeout`, `http_error`, …), when Slack is retrying a delivery. */
   retryReason?: string;
+  /** The request as a web `Request` (built on first access when the request came through `handleRaw`). */
   request: Request;
+}
+
+/**
+ * A request as the Node adapter sees it, before any web `Request` is built: building one costs more than
+ * the whole rest of the hot path on Node 20, so {@link SlackRequestHandler.handleRaw} works from this.
+ */
+export interface RawSlackRequest {
+  method: string;
+  /** Node's `IncomingHttpHeaders`, a plain record in any key case, or `Headers`. */
+  headers: HeaderSource;
+  /** The exact bytes received (already size-limited by the caller). */
+  body: Uint8Array;
+  /** The full URL, used only if a handler asks for `req.request`. */
+  url: string;
+}
+
+/** A reply as plain data, for adapters that write it without a web `Response`. */
+export interface RawSlackResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Uint8Array | null;
 }
 
 /**
@@ -103,18 +125,43 @@ export interface SlackRequestHandlerOptions {
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
-const json = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body), { status, headers: { "Content-Type": JSON_TYPE, ...headers } });
-const ack = (): Response => new Response(null, { status: 200 });
+/** Our own answers are plain data until an adapter writes them; a handler may also answer a `Response`. */
+type Reply = RawSlackResponse | Response;
+const json = (
+  status: number,
+  body: Record<string, unknown>,
+  headers: Record<string, string> = {},
+): RawSlackResponse => ({
+  status,
+  headers: { "Content-Type": JSON_TYPE, ...headers },
+  body: JSON.stringify(body),
+});
+const ack = (): RawSlackResponse => ({ status: 200, headers: {}, body: null });
 /** The answer to a delivery we have already handled: 200, and Slack is asked not to try again. */
-const duplicateAck = (): Response => new Response(null, { status: 200, headers: { "X-Slack-No-Retry": "1" } });
+const duplicateAck = (): RawSlackResponse => ({ status: 200, headers: { "X-Slack-No-Retry": "1" }, body: null });
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-function toResponse(result: HandlerResult): Response {
+function toReply(result: HandlerResult): Reply {
   if (result instanceof Response) return result;
   if (result === undefined || result === null) return ack();
   if (typeof result === "string")
-    return new Response(result, { status: 200, headers: { "Content-Type": "text/plain; charset=utf-8" } });
+    return { status: 200, headers: { "Content-Type": "text/plain; charset=utf-8" }, body: result };
   return json(200, result);
+}
+
+function toWebResponse(reply: Reply): Response {
+  if (reply instanceof Response) return reply;
+  return new Response(reply.body, { status: reply.status, headers: reply.headers });
+}
+
+async function toRawResponse(reply: Reply): Promise<RawSlackResponse> {
+  if (!(reply instanceof Response)) return reply;
+  const headers: Record<string, string> = {};
+  reply.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  const body = reply.body ? new Uint8Array(await reply.arrayBuffer()) : null;
+  return { status: reply.status, headers, body };
 }
 
 type J = Record<string, unknown>;
@@ -169,7 +216,7 @@ export class SlackRequestHandler {
   /** Event ids handled successfully (for an hour): a retried delivery of one does no work twice. */
   readonly #done: LruTtlCache<true>;
   /** Event ids being handled now → the answer they will get. */
-  readonly #inflight = new Map<string, Promise<Response>>();
+  readonly #inflight = new Map<string, Promise<Reply>>();
 
   constructor(options: SlackRequestHandlerOptions) {
     if (!options || typeof options.signingSecret !== "string" || options.signingSecret.length === 0) {
@@ -197,39 +244,81 @@ export class SlackRequestHandler {
    */
   async handle(request: Request): Promise<Response> {
     try {
-      return await this.#handle(request);
+      if (request.method !== "POST") {
+        return toWebResponse(json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" }));
+      }
+      let raw: Uint8Array;
+      try {
+        raw = await readRawBody(request, this.#limit);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError)
+          return toWebResponse(json(413, { ok: false, error: "payload_too_large" }));
+        return toWebResponse(json(400, { ok: false, error: "unreadable_body" }));
+      }
+      return toWebResponse(await this.#handle(request.headers, raw, () => request));
+    } catch (error) {
+      this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
+      return toWebResponse(json(500, { ok: false, error: "internal_error" }));
+    }
+  }
+
+  /**
+   * Handles one request given as plain data (the Node adapter's fast path: no web `Request`/`Response` is
+   * built unless a handler asks for `req.request` or answers a `Response`). The caller limits the body size.
+   * Never throws.
+   *
+   * @example
+   * ```ts
+   * const reply = await handler.handleRaw({ method: "POST", headers: req.headers, body: rawBytes, url: "https://example.com/slack/events" });
+   * res.writeHead(reply.status, reply.headers).end(reply.body);
+   * ```
+   */
+  async handleRaw(input: RawSlackRequest): Promise<RawSlackResponse> {
+    try {
+      if (input.method !== "POST") return json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" });
+      if (input.body.byteLength > this.#limit) return json(413, { ok: false, error: "payload_too_large" });
+      let built: Request | undefined;
+      const request = () => {
+        if (built) return built;
+        const headers = new Headers();
+        const h = input.headers;
+        if (typeof (h as Headers).get === "function") {
+          (h as Headers).forEach((v, k) => {
+            headers.append(k, v);
+          });
+        } else
+          for (const [k, v] of Object.entries(h as Record<string, string | string[] | undefined>)) {
+            if (v === undefined) continue;
+            for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
+          }
+        built = new Request(input.url, { method: input.method, headers, body: input.body });
+        return built;
+      };
+      return await toRawResponse(await this.#handle(input.headers, input.body, request));
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
       return json(500, { ok: false, error: "internal_error" });
     }
   }
 
-  async #handle(request: Request): Promise<Response> {
-    if (request.method !== "POST") {
-      return json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" });
-    }
-    let raw: Uint8Array;
-    try {
-      raw = await readRawBody(request, this.#limit);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) return json(413, { ok: false, error: "payload_too_large" });
-      return json(400, { ok: false, error: "unreadable_body" });
-    }
+  async #handle(headers: HeaderSource, raw: Uint8Array, request: () => Request): Promise<Reply> {
     // Verified over the exact bytes received, before anything is parsed.
-    if (!this.#verifier.isValid(request.headers, raw)) return json(401, { ok: false, error: "invalid_signature" });
+    if (!this.#verifier.isValid(headers, raw)) return json(401, { ok: false, error: "invalid_signature" });
 
     let text: string;
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+      text = UTF8.decode(raw);
     } catch {
       return json(400, { ok: false, error: "invalid_encoding" });
     }
-    const type = (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-    const retryRaw = request.headers.get("x-slack-retry-num");
+    const type = (readHeader(headers, "content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const retry: Retry = {};
-    if (retryRaw !== null && /^\d{1,4}$/.test(retryRaw)) retry.num = Number(retryRaw);
-    const retryReason = request.headers.get("x-slack-retry-reason");
-    if (retryReason !== null && retryReason.length <= 64) retry.reason = retryReason;
+    const retryRaw = readHeader(headers, "x-slack-retry-num");
+    if (retryRaw !== undefined) {
+      if (/^\d{1,4}$/.test(retryRaw)) retry.num = Number(retryRaw);
+      const retryReason = readHeader(headers, "x-slack-retry-reason");
+      if (retryReason !== undefined && retryReason.length <= 64) retry.reason = retryReason;
+    }
 
     if (type === "application/json") {
       const body = parseJsonObject(text);
@@ -268,7 +357,7 @@ export class SlackRequestHandler {
    * is acknowledged without doing anything; a retry arriving while the first delivery is still being
    * handled waits for it (and runs again only if it failed); after a failure (5xx) the retry runs again.
    */
-  async #event(request: Request, body: J, rawBody: string, retry: Retry): Promise<Response> {
+  async #event(request: () => Request, body: J, rawBody: string, retry: Retry): Promise<Reply> {
     const eventId =
       typeof body.event_id === "string" && body.event_id.length > 0 && body.event_id.length <= 256
         ? body.event_id
@@ -281,14 +370,14 @@ export class SlackRequestHandler {
       // The first delivery failed: this retry does the work (unless another one already started it).
     }
     if (this.#done.get(eventId) === true) return duplicateAck();
-    let settle!: (r: Response) => void;
+    let settle!: (r: Reply) => void;
     this.#inflight.set(
       eventId,
-      new Promise<Response>((resolve) => {
+      new Promise<Reply>((resolve) => {
         settle = resolve;
       }),
     );
-    let response: Response = json(500, { ok: false, error: "internal_error" });
+    let response: Reply = json(500, { ok: false, error: "internal_error" });
     try {
       response = await this.#processEvent(request, body, rawBody, retry);
       return response;
@@ -299,7 +388,7 @@ export class SlackRequestHandler {
     }
   }
 
-  async #processEvent(request: Request, body: J, rawBody: string, retry: Retry): Promise<Response> {
+  async #processEvent(request: () => Request, body: J, rawBody: string, retry: Retry): Promise<Reply> {
     try {
       await this.#housekeeping(body);
     } catch (error) {
@@ -340,11 +429,11 @@ export class SlackRequestHandler {
 
   async #dispatch<K extends SlackRequestKind>(
     kind: K,
-    request: Request,
+    request: () => Request,
     body: J,
     rawBody: string,
     retry: Retry,
-  ): Promise<Response> {
+  ): Promise<Reply> {
     const handler = (
       kind === "event" ? this.#o.onEvent : kind === "command" ? this.#o.onCommand : this.#o.onInteraction
     ) as SlackHandler<K> | undefined;
@@ -359,15 +448,23 @@ export class SlackRequestHandler {
       context,
       authorize: () => {
         if (!authorize) return Promise.reject(new ConfigError("SlackRequestHandler: no authorize function configured"));
-        memo ??= Promise.resolve().then(() => authorize(context));
+        if (memo === undefined) {
+          try {
+            memo = authorize(context);
+          } catch (error) {
+            memo = Promise.reject(error);
+          }
+        }
         return memo;
       },
-      request,
+      get request() {
+        return request();
+      },
       ...(retry.num !== undefined ? { retryNum: retry.num } : {}),
       ...(retry.reason !== undefined ? { retryReason: retry.reason } : {}),
     };
     try {
-      return toResponse((await handler(req)) as HandlerResult);
+      return toReply((await handler(req)) as HandlerResult);
     } catch (error) {
       this.#log.error(`events: ${kind} handler failed: ${redactValue(error)}`);
       return json(500, { ok: false, error: "internal_error" });

@@ -8,6 +8,9 @@ import type {
   DeleteInstallationQuery,
   InstallationQuery,
   InstallationStore,
+  LockOptions,
+  TokenExpectation,
+  TokenPatch,
   WorkspaceInstallations,
   WorkspaceQuery,
 } from "./installation-store.js";
@@ -238,6 +241,13 @@ export class CachingInstallationStore implements InstallationStore {
   readonly inner: InstallationStore;
   /** Passes through to the wrapped store (uncached: listing is for admin tools), when it can list. */
   readonly listWorkspaces?: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>;
+  /**
+   * Passes through to the wrapped store (when it has it) and then drops the workspace's entries here and,
+   * through the bus, everywhere: a refreshed token is served at once.
+   */
+  readonly updateTokens?: (q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation) => Promise<boolean>;
+  /** The wrapped store's lock (when it has one): the cache holds no lock of its own. */
+  readonly withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
   readonly #cache: LruTtlCache<Bot | Installation | typeof MISS>;
   readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
@@ -252,6 +262,18 @@ export class CachingInstallationStore implements InstallationStore {
     }
     this.inner = inner;
     if (typeof inner.listWorkspaces === "function") this.listWorkspaces = (filter) => inner.listWorkspaces!(filter);
+    if (typeof inner.updateTokens === "function") {
+      this.updateTokens = async (q, patch, expect) => {
+        try {
+          return await inner.updateTokens!(q, patch, expect);
+        } finally {
+          await this.#invalidate(
+            q?.isEnterpriseInstall === true ? { enterpriseId: q.enterpriseId } : (q as InvalidationMessage),
+          );
+        }
+      };
+    }
+    if (typeof inner.withLock === "function") this.withLock = (key, fn, options) => inner.withLock!(key, fn, options);
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {

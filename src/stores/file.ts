@@ -4,9 +4,22 @@
  * one file by a path computed from validated ids (no directory scans), and state consumption is a
  * `rename`, which POSIX makes atomic, so only one process ever wins a state.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { close as closeCb, closeSync, open as openCb, openSync, read as readCb, readSync } from "node:fs";
-import { chmod, mkdir, open, opendir, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import {
+  chmod,
+  link,
+  mkdir,
+  open,
+  opendir,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { resolve } from "node:path";
 import { ConfigError, InvalidArgumentError, StoreError } from "../errors.js";
 import { type Bot, type Installation, toBot } from "../model/installation.js";
@@ -14,16 +27,22 @@ import { type ConsumeResult, generateState, isWellFormedState, type StateStore }
 import {
   assertOptionalId,
   type BotQuery,
+  checkLock,
+  checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   isValidId,
+  type LockOptions,
   matchesWorkspaceFilter,
   normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
+import { KeyedMutex, lockOwner, pollForLock } from "./locks.js";
 import {
   checkQuery,
   overlayLatestBot,
@@ -48,6 +67,8 @@ const DEFAULT_CLIENT = "_default";
 const PART_SEP = "+";
 
 const BOT_LATEST = "bot-latest.json";
+/** Lease files of `withLock`, one per key (named by a hash of it); no `+`, so never a workspace directory. */
+const LOCKS_DIR = ".locks";
 const INSTALLER_LATEST = "installer-latest.json";
 const HISTORY_DIR = "history";
 const userLatest = (userId: string) => `installer${PART_SEP}${userId}${PART_SEP}latest.json`;
@@ -228,6 +249,24 @@ interface BotRecord {
   bot: Bot;
 }
 
+/** A `withLock` lease file. */
+interface LeaseRecord {
+  v: 1;
+  owner: string;
+  /** Epoch ms after which the lease may be broken. */
+  expiresAt: number;
+  pid: number;
+}
+
+async function readLease(path: string): Promise<LeaseRecord | undefined> {
+  try {
+    const r = JSON.parse(await readFile(path, "utf8")) as Partial<LeaseRecord>;
+    return typeof r.owner === "string" && typeof r.expiresAt === "number" ? (r as LeaseRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function asInstallationRecord(v: unknown, path: string): InstallationRecord | undefined {
   if (v === undefined) return undefined;
   const r = v as Partial<InstallationRecord>;
@@ -277,6 +316,8 @@ export class FileInstallationStore implements InstallationStore {
   readonly #history: boolean;
   readonly #read: (path: string) => Promise<unknown>;
   readonly #locks = new Map<string, Promise<unknown>>();
+  /** In-process queue of {@link withLock} callers, before the lease file. */
+  readonly #keyLocks = new KeyedMutex();
   #lastSeq = 0;
 
   constructor(options: FileInstallationStoreOptions) {
@@ -545,8 +586,153 @@ export class FileInstallationStore implements InstallationStore {
     return out.sort(compareWorkspaces);
   }
 
+  /**
+   * Token rotation: rewrites only the given token fields of the workspace's latest bot file and/or of one
+   * user's latest installation file (and `installer-latest.json` when it is that same record), keeping
+   * their sequence numbers, so nothing becomes "latest" and no other user's file is touched. With
+   * `expect`, a compare-and-set within this process; across processes, hold {@link withLock} around it
+   * (token rotation does).
+   *
+   * @example
+   * ```ts
+   * await store.updateTokens({ teamId: "T123", userId: "U123" }, { userToken, userRefreshToken, userTokenExpiresAt }, { userRefreshToken: used });
+   * ```
+   */
+  async updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    const { q, bot, user } = checkTokenUpdate(query, patch, expect);
+    const dir = this.#queryDir(q);
+    const checkBot = bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined;
+    const checkUser = user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined;
+    return this.#locked(dir, async () => {
+      const userName = q.userId === undefined ? undefined : userLatest(q.userId);
+      const [botRec, userRec] = await Promise.all([
+        checkBot ? readJson(`${dir}/${BOT_LATEST}`).then((v) => asBotRecord(v, BOT_LATEST)) : undefined,
+        checkUser && userName
+          ? readJson(`${dir}/${userName}`).then((v) => asInstallationRecord(v, userName))
+          : undefined,
+      ]);
+      if (checkBot) {
+        if (botRec === undefined) return false;
+        if (expect?.botToken !== undefined && botRec.bot.botToken !== expect.botToken) return false;
+        if (expect?.botRefreshToken !== undefined && botRec.bot.botRefreshToken !== expect.botRefreshToken)
+          return false;
+      }
+      if (checkUser) {
+        if (userRec === undefined) return false;
+        const i = userRec.installation;
+        if (expect?.userToken !== undefined && i.userToken !== expect.userToken) return false;
+        if (expect?.userRefreshToken !== undefined && i.userRefreshToken !== expect.userRefreshToken) return false;
+      }
+      if (bot !== undefined && botRec !== undefined) {
+        const next: BotRecord = { v: 1, seq: botRec.seq, bot: { ...botRec.bot, ...bot } };
+        await writeAtomic(dir, BOT_LATEST, JSON.stringify(next));
+      }
+      if (user !== undefined && userRec !== undefined && userName !== undefined) {
+        const next: InstallationRecord = { v: 1, seq: userRec.seq, installation: { ...userRec.installation, ...user } };
+        const text = JSON.stringify(next);
+        await writeAtomic(dir, userName, text);
+        // The workspace's latest is a copy of the latest save: patch it too when it is this same record.
+        const latest = await readJson(`${dir}/${INSTALLER_LATEST}`)
+          .then((v) => asInstallationRecord(v, INSTALLER_LATEST))
+          .catch(() => undefined);
+        if (latest !== undefined && latest.seq === userRec.seq && latest.installation.userId === q.userId) {
+          await writeAtomic(dir, INSTALLER_LATEST, text);
+        }
+      }
+      return true;
+    });
+  }
+
+  /**
+   * Runs `fn` holding the lock `key`, across every process sharing this directory: a lease file
+   * `.locks/<hash>.lock` created atomically (written aside, then `link`ed into place, which fails if it
+   * exists). A lease older than `leaseMs` belongs to a dead holder and is broken. Callers of one process
+   * queue in memory first. Rejects with `LockTimeoutError` after `timeoutMs` (default 10 s).
+   *
+   * @example
+   * ```ts
+   * await store.withLock("rotation/T123/bot", async () => refresh(), { timeoutMs: 5_000 });
+   * ```
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    const { timeoutMs, leaseMs } = checkLock(key, options);
+    const deadline = Date.now() + timeoutMs;
+    const dir = `${this.#root}/${LOCKS_DIR}`;
+    const file = `${dir}/${createHash("sha256").update(key).digest("hex").slice(0, 48)}.lock`;
+    return this.#keyLocks.run(
+      key,
+      async () => {
+        try {
+          await mkdir(dir, { recursive: true, mode: DIR_MODE });
+        } catch (cause) {
+          throw new StoreError(`file store: cannot create ${dir}`, { cause });
+        }
+        const owner = lockOwner();
+        await pollForLock(() => this.#tryLease(dir, file, owner, leaseMs), deadline, key, timeoutMs);
+        try {
+          return await fn();
+        } finally {
+          await this.#releaseLease(dir, file, owner).catch(() => {});
+        }
+      },
+      timeoutMs,
+    );
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled([...this.#locks.values()]);
+  }
+
+  /** One attempt at the lease: true when this call created the lock file. */
+  async #tryLease(dir: string, file: string, owner: string, leaseMs: number): Promise<boolean> {
+    const held = await readLease(file);
+    if (held !== undefined) {
+      if (held.expiresAt > Date.now()) return false;
+      // Expired: its holder died (or hung past its lease). Break that very lease, then try again.
+      await this.#removeIf(dir, file, held.owner);
+    }
+    const tmp = `${dir}/${tmpName()}`;
+    const lease: LeaseRecord = { v: 1, owner, expiresAt: Date.now() + leaseMs, pid: process.pid };
+    try {
+      await writeFile(tmp, JSON.stringify(lease), { mode: FILE_MODE, flag: "wx" });
+      // link(2) creates the name only if it does not exist: atomic, and the file is complete from the start.
+      await link(tmp, file);
+      return true;
+    } catch (e) {
+      if (errCode(e) !== "EEXIST") throw new StoreError("file store: cannot create a lock file", { cause: e });
+      if ((await readLease(file)) === undefined) await this.#breakUnreadable(file, leaseMs);
+      return false;
+    } finally {
+      await unlink(tmp).catch(() => {});
+    }
+  }
+
+  /** A lock file that exists but cannot be read (a crash mid-write of a foreign tool): removed once stale. */
+  async #breakUnreadable(file: string, leaseMs: number): Promise<void> {
+    const st = await stat(file).catch(() => undefined);
+    if (st !== undefined && Date.now() - st.mtimeMs > leaseMs) await unlink(file).catch(() => {});
+  }
+
+  async #releaseLease(dir: string, file: string, owner: string): Promise<void> {
+    await this.#removeIf(dir, file, owner);
+  }
+
+  /**
+   * Removes the lock file if it still holds `owner`'s lease. It is renamed aside first (atomic: only one
+   * remover gets it), then checked; a lease that turns out to be someone else's (taken in between) is
+   * linked back unless yet another lease was created meanwhile.
+   */
+  async #removeIf(dir: string, file: string, owner: string): Promise<void> {
+    const aside = `${dir}/${tmpName()}`;
+    try {
+      await rename(file, aside);
+    } catch (e) {
+      if (isMissing(e)) return;
+      throw e;
+    }
+    const got = await readLease(aside);
+    if (got !== undefined && got.owner !== owner) await link(aside, file).catch(() => {});
+    await unlink(aside).catch(() => {});
   }
 
   #dir(enterpriseId: string | undefined, teamId: string | undefined): string {

@@ -44,7 +44,177 @@ export interface InstallationStore {
    * that enterprise (and team) is listed. Optional: every built-in backend has it.
    */
   listWorkspaces?(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]>;
+  /**
+   * Token rotation: changes only the given token fields, in place, without making anything "latest".
+   * Bot fields (`bot*`) update the workspace's latest bot; user fields (`user*`, which need
+   * `q.userId`) update that user's latest installation, nothing else: no other user's token and no
+   * other field is ever touched, and which installation is the workspace's latest does not change.
+   *
+   * With `expect`, this is a compare-and-set: nothing is written unless every expected value equals
+   * the stored one (the refresh token that was just used, or the long-lived token that was converted).
+   * Both parts (bot and user) are written, or neither. Resolves `true` when written, `false` when there
+   * was nothing to update (no bot / no such user) or an expectation failed. Optional: every built-in
+   * backend has it; token rotation falls back to `save` without it.
+   */
+  updateTokens?(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean>;
+  /**
+   * Runs `fn` while holding the lock named `key`, exclusive among every caller of this store's data:
+   * in-process for memory, across processes (and hosts sharing the database or directory) for the
+   * others. The lock is a lease (`leaseMs`): a holder that dies loses it after that long. Rejects with
+   * `LockTimeoutError` when the lock is not acquired within `timeoutMs`; `fn`'s own error passes through
+   * and the lock is released either way. Token rotation serialises refreshes of one token with it.
+   */
+  withLock?<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
   close?(): Promise<void>;
+}
+
+/**
+ * The token fields {@link InstallationStore.updateTokens} may change: what a refresh (or an
+ * `oauth.v2.exchange`) returns. Absent fields are left as stored; nothing can be cleared this way.
+ *
+ * @example
+ * ```ts
+ * const patch: TokenPatch = { botToken: reply.access_token, botRefreshToken: reply.refresh_token, botTokenExpiresAt: now + 43200 };
+ * ```
+ */
+export interface TokenPatch {
+  botToken?: string;
+  botRefreshToken?: string;
+  botTokenExpiresAt?: number;
+  botScopes?: string[];
+  userToken?: string;
+  userRefreshToken?: string;
+  userTokenExpiresAt?: number;
+  userScopes?: string[];
+}
+
+/**
+ * Values {@link InstallationStore.updateTokens} compares before writing (compare-and-set). An absent
+ * field is not compared.
+ *
+ * @example
+ * ```ts
+ * const expect: TokenExpectation = { botRefreshToken: usedRefreshToken };
+ * ```
+ */
+export interface TokenExpectation {
+  botToken?: string;
+  botRefreshToken?: string;
+  userToken?: string;
+  userRefreshToken?: string;
+}
+
+/**
+ * Options of {@link InstallationStore.withLock}.
+ *
+ * @example
+ * ```ts
+ * await store.withLock?.("rotation/T0123/bot", refresh, { timeoutMs: 10_000, leaseMs: 60_000 });
+ * ```
+ */
+export interface LockOptions {
+  /** How long to wait for the lock before `LockTimeoutError` (default {@link DEFAULT_LOCK_TIMEOUT_MS}). */
+  timeoutMs?: number | undefined;
+  /**
+   * How long the lock stays taken if its holder dies without releasing it (default
+   * {@link DEFAULT_LOCK_LEASE_MS}). Keep it above the longest time `fn` may run.
+   */
+  leaseMs?: number | undefined;
+}
+
+/** Default `timeoutMs` of {@link InstallationStore.withLock}: 10 s. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+/** Default `leaseMs` of {@link InstallationStore.withLock}: 60 s (a refresh call times out well before). */
+export const DEFAULT_LOCK_LEASE_MS = 60_000;
+
+const LOCK_KEY_RE = /^[\x21-\x7e]{1,200}$/;
+
+/**
+ * Validates a lock key (1–200 printable ASCII characters, no spaces) and lock options; returns the
+ * resolved timeout and lease in ms. Throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * const { timeoutMs, leaseMs } = checkLock("rotation/T0123/bot", { timeoutMs: 5_000 });
+ * ```
+ */
+export function checkLock(key: unknown, options: LockOptions | undefined): { timeoutMs: number; leaseMs: number } {
+  if (typeof key !== "string" || !LOCK_KEY_RE.test(key))
+    throw new InvalidArgumentError("withLock: key must be 1-200 printable ASCII characters without spaces");
+  const timeoutMs = options?.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const leaseMs = options?.leaseMs ?? DEFAULT_LOCK_LEASE_MS;
+  if (typeof timeoutMs !== "number" || !(timeoutMs >= 0) || !Number.isFinite(timeoutMs))
+    throw new InvalidArgumentError("withLock: timeoutMs must be a non-negative number of ms");
+  if (typeof leaseMs !== "number" || !(leaseMs > 0) || !Number.isFinite(leaseMs))
+    throw new InvalidArgumentError("withLock: leaseMs must be a positive number of ms");
+  return { timeoutMs, leaseMs };
+}
+
+const PATCH_STRINGS = ["botToken", "botRefreshToken", "userToken", "userRefreshToken"] as const;
+const PATCH_NUMBERS = ["botTokenExpiresAt", "userTokenExpiresAt"] as const;
+const PATCH_ARRAYS = ["botScopes", "userScopes"] as const;
+const PATCH_KEYS: ReadonlySet<string> = new Set<string>([...PATCH_STRINGS, ...PATCH_NUMBERS, ...PATCH_ARRAYS]);
+const EXPECT_KEYS: ReadonlySet<string> = new Set<string>(PATCH_STRINGS);
+
+/**
+ * Validates the arguments of {@link InstallationStore.updateTokens} and splits the patch into its bot
+ * and user parts (each `undefined` when empty). Throws {@link InvalidArgumentError}, naming fields but
+ * never their values.
+ *
+ * @example
+ * ```ts
+ * const { q, bot, user } = checkTokenUpdate(query, patch, expect);
+ * ```
+ */
+export function checkTokenUpdate(
+  query: InstallationQuery,
+  patch: TokenPatch,
+  expect: TokenExpectation | undefined,
+): { q: InstallationQuery; bot: TokenPatch | undefined; user: TokenPatch | undefined } {
+  const q = normalizeQuery(query, "updateTokens");
+  if (patch === null || typeof patch !== "object" || Array.isArray(patch))
+    throw new InvalidArgumentError("updateTokens: patch must be an object");
+  if (expect !== undefined && (expect === null || typeof expect !== "object" || Array.isArray(expect)))
+    throw new InvalidArgumentError("updateTokens: expect must be an object");
+  const p = patch as Record<string, unknown>;
+  for (const k of Object.keys(p)) {
+    if (!PATCH_KEYS.has(k)) throw new InvalidArgumentError(`updateTokens: ${k} cannot be patched`);
+  }
+  for (const k of Object.keys(expect ?? {})) {
+    if (!EXPECT_KEYS.has(k)) throw new InvalidArgumentError(`updateTokens: ${k} cannot be expected`);
+  }
+  for (const k of PATCH_STRINGS) {
+    const v = p[k];
+    if (v !== undefined && (typeof v !== "string" || v.length === 0))
+      throw new InvalidArgumentError(`updateTokens: patch.${k} must be a non-empty string`);
+    const e = (expect as Record<string, unknown> | undefined)?.[k];
+    if (e !== undefined && (typeof e !== "string" || e.length === 0))
+      throw new InvalidArgumentError(`updateTokens: expect.${k} must be a non-empty string`);
+  }
+  for (const k of PATCH_NUMBERS) {
+    const v = p[k];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v)))
+      throw new InvalidArgumentError(`updateTokens: patch.${k} must be a finite number (epoch seconds)`);
+  }
+  for (const k of PATCH_ARRAYS) {
+    const v = p[k];
+    if (v !== undefined && (!Array.isArray(v) || v.some((s) => typeof s !== "string")))
+      throw new InvalidArgumentError(`updateTokens: patch.${k} must be an array of strings`);
+  }
+  const bot: Record<string, unknown> = {};
+  const user: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(p)) {
+    if (v === undefined) continue;
+    const value = Array.isArray(v) ? [...v] : v;
+    if (k.startsWith("bot")) bot[k] = value;
+    else user[k] = value;
+  }
+  const hasBot = Object.keys(bot).length > 0;
+  const hasUser = Object.keys(user).length > 0;
+  if (!hasBot && !hasUser) throw new InvalidArgumentError("updateTokens: the patch changes nothing");
+  if ((hasUser || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined) && !q.userId)
+    throw new InvalidArgumentError("updateTokens: user token fields need query.userId");
+  return { q, bot: hasBot ? (bot as TokenPatch) : undefined, user: hasUser ? (user as TokenPatch) : undefined };
 }
 
 /** One workspace (or org, for org-wide installs) as {@link InstallationStore.listWorkspaces} reports it. */

@@ -8,15 +8,21 @@ import { type ConsumeResult, generateState, isWellFormedState, type StateStore }
 import {
   assertOptionalId,
   type BotQuery,
+  checkLock,
+  checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
+  type LockOptions,
   matchesWorkspaceFilter,
   normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
+import { KeyedMutex } from "./locks.js";
 import {
   checkQuery,
   cloneJson,
@@ -177,6 +183,7 @@ export class MemoryInstallationStore implements InstallationStore {
    */
   readonly #bots = new Map<string, Map<string, StoredBot>>();
   readonly #history: boolean;
+  readonly #locks = new KeyedMutex();
   #seq = 0;
 
   constructor(options: MemoryInstallationStoreOptions = {}) {
@@ -371,6 +378,60 @@ export class MemoryInstallationStore implements InstallationStore {
       }
     }
     return out.sort(compareWorkspaces);
+  }
+
+  /**
+   * Token rotation: changes only the given token fields of the workspace's latest bot and/or of one
+   * user's latest installation, in place (nothing becomes "latest", the history is not touched). With
+   * `expect`, a compare-and-set: resolves `false` and writes nothing unless every expected value matches.
+   *
+   * @example
+   * ```ts
+   * await store.updateTokens({ teamId: "T123" }, { botToken, botRefreshToken, botTokenExpiresAt }, { botRefreshToken: used });
+   * ```
+   */
+  async updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    const { q, bot, user } = checkTokenUpdate(query, patch, expect);
+    const ws = this.#workspace(q);
+    if (ws === undefined) return false;
+    const checkBot = bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined;
+    const checkUser = user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined;
+    const row = q.userId === undefined ? undefined : ws.users.get(q.userId);
+    if (checkBot) {
+      if (ws.bot === undefined) return false;
+      if (expect?.botToken !== undefined && ws.bot.botToken !== expect.botToken) return false;
+      if (expect?.botRefreshToken !== undefined && ws.bot.botRefreshToken !== expect.botRefreshToken) return false;
+    }
+    if (checkUser) {
+      if (row === undefined) return false;
+      if (expect?.userToken !== undefined && row.inst.userToken !== expect.userToken) return false;
+      if (expect?.userRefreshToken !== undefined && row.inst.userRefreshToken !== expect.userRefreshToken) return false;
+    }
+    if (bot !== undefined && ws.bot !== undefined) {
+      this.#setBot(enterpriseKey(q), teamKey(q), ws, new StoredBot({ ...copyBot(ws.bot), ...bot }));
+    }
+    if (user !== undefined && row !== undefined && q.userId !== undefined) {
+      // A new row with the same sequence number: still the same place in "latest" order, and the
+      // history (which shares row objects) keeps what was saved.
+      const next: Row = { seq: row.seq, inst: { ...copyInstallation(row.inst), ...user } };
+      ws.users.set(q.userId, next);
+      if (ws.latest === row) ws.latest = next;
+    }
+    return true;
+  }
+
+  /**
+   * Runs `fn` holding the lock `key`: in-process only (this store is not shared between processes).
+   * Rejects with `LockTimeoutError` after `timeoutMs` (default 10 s) of waiting.
+   *
+   * @example
+   * ```ts
+   * await store.withLock("rotation/T123/bot", async () => refresh());
+   * ```
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    const { timeoutMs } = checkLock(key, options);
+    return this.#locks.run(key, fn, timeoutMs);
   }
 
   /**

@@ -854,6 +854,290 @@ export function testInstallationStore(
         });
       });
 
+      // Token rotation capabilities: optional in the interface, present on every built-in backend. A
+      // store without them skips these (visibly), and rotation falls back to `save` + in-process locks.
+      describe("updateTokens (token rotation)", () => {
+        type Ctx = { skip: () => void };
+        const need = (ctx: Ctx) => {
+          if (typeof store.updateTokens !== "function") ctx.skip();
+          return store.updateTokens!.bind(store) as NonNullable<InstallationStore["updateTokens"]>;
+        };
+        /** Two users of one workspace, each with their own rotating user token; U2 installed last (latest bot). */
+        async function twoUsers() {
+          const t = id("T");
+          const e = id("E");
+          const [u1, u2] = [id("U"), id("U")];
+          const first = fullInstallation({ enterpriseId: e, teamId: t, userId: u1 });
+          const second = fullInstallation({ enterpriseId: e, teamId: t, userId: u2 });
+          await store.save(first);
+          await store.save(second);
+          const snapshot = async () => ({
+            bot: await store.findBot({ enterpriseId: e, teamId: t }),
+            latest: await store.findInstallation({ enterpriseId: e, teamId: t }),
+            u1: await store.findInstallation({ enterpriseId: e, teamId: t, userId: u1 }),
+            u2: await store.findInstallation({ enterpriseId: e, teamId: t, userId: u2 }),
+          });
+          return { t, e, u1, u2, first, second, snapshot };
+        }
+        const newBot = () => ({
+          botToken: `xoxe.xoxb-1-test-${randomUUID()}`,
+          botRefreshToken: fakeRefresh(),
+          botTokenExpiresAt: 1900000000.5,
+        });
+        const newUser = () => ({
+          userToken: `xoxe.xoxp-1-test-${randomUUID()}`,
+          userRefreshToken: fakeRefresh(),
+          userTokenExpiresAt: 1900000001,
+        });
+
+        it("a bot refresh changes the bot token only: both users' tokens and the latest installation stay", async (ctx) => {
+          const update = need(ctx);
+          const { t, e, second, snapshot } = await twoUsers();
+          const before = await snapshot();
+          const patch = newBot();
+          expect(
+            await update({ enterpriseId: e, teamId: t }, patch, { botRefreshToken: second.botRefreshToken! }),
+          ).toBe(true);
+          const after = await snapshot();
+          expect(after.bot).toStrictEqual({ ...before.bot, ...patch });
+          // Every installation now carries the new bot token; nothing else of theirs changed.
+          expect(after.u1).toStrictEqual({ ...before.u1, ...patch });
+          expect(after.u2).toStrictEqual({ ...before.u2, ...patch });
+          expect(after.latest).toStrictEqual({ ...before.latest, ...patch });
+          expect(after.latest?.userId).toBe(second.userId);
+        });
+
+        it("one user's refresh leaves the other user's token, the bot and the latest installation intact", async (ctx) => {
+          const update = need(ctx);
+          const { t, e, u1, first, snapshot } = await twoUsers();
+          const before = await snapshot();
+          const patch = newUser();
+          const q = { enterpriseId: e, teamId: t, userId: u1 };
+          expect(await update(q, patch, { userRefreshToken: first.userRefreshToken! })).toBe(true);
+          const after = await snapshot();
+          expect(after.u1).toStrictEqual({ ...before.u1, ...patch });
+          expect(after.u2).toStrictEqual(before.u2);
+          expect(after.bot).toStrictEqual(before.bot);
+          expect(after.latest).toStrictEqual(before.latest);
+          // The latest user's own refresh updates the workspace's latest too (it is the same record).
+          const patch2 = newUser();
+          const q2 = { enterpriseId: e, teamId: t, userId: before.u2!.userId };
+          expect(await update(q2, patch2)).toBe(true);
+          expect(await store.findInstallation({ enterpriseId: e, teamId: t })).toStrictEqual({
+            ...before.latest,
+            ...patch2,
+          });
+          expect(await store.findInstallation(q)).toStrictEqual({ ...before.u1, ...patch });
+        });
+
+        it("is a compare-and-set: a stale expectation writes nothing and resolves false", async (ctx) => {
+          const update = need(ctx);
+          const { t, e, u1, snapshot } = await twoUsers();
+          const before = await snapshot();
+          const ws = { enterpriseId: e, teamId: t };
+          expect(await update(ws, newBot(), { botRefreshToken: fakeRefresh() })).toBe(false);
+          expect(await update(ws, newBot(), { botToken: fakeBotToken() })).toBe(false);
+          expect(await update({ ...ws, userId: u1 }, newUser(), { userRefreshToken: fakeRefresh() })).toBe(false);
+          // Both parts or neither: the bot expectation holds, the user's does not.
+          expect(
+            await update(
+              { ...ws, userId: u1 },
+              { ...newBot(), ...newUser() },
+              { botRefreshToken: before.bot!.botRefreshToken!, userRefreshToken: fakeRefresh() },
+            ),
+          ).toBe(false);
+          expect(await snapshot()).toStrictEqual(before);
+          // With both expectations right, both parts are written.
+          const both = { ...newBot(), ...newUser() };
+          expect(
+            await update({ ...ws, userId: u1 }, both, {
+              botRefreshToken: before.bot!.botRefreshToken!,
+              userRefreshToken: before.u1!.userRefreshToken!,
+            }),
+          ).toBe(true);
+          expect((await store.findBot(ws))?.botToken).toBe(both.botToken);
+          expect((await store.findInstallation({ ...ws, userId: u1 }))?.userToken).toBe(both.userToken);
+          expect((await store.findInstallation({ ...ws, userId: before.u2!.userId }))?.userToken).toBe(
+            before.u2!.userToken,
+          );
+        });
+
+        it("resolves false, writing nothing, when there is no bot or no such user", async (ctx) => {
+          const update = need(ctx);
+          const t = id("T");
+          expect(await update({ teamId: t }, newBot())).toBe(false);
+          const userOnly = install({ teamId: t }, id("U"), { bot: false });
+          await store.save(userOnly);
+          expect(await update({ teamId: t }, newBot())).toBe(false);
+          expect(await update({ teamId: t, userId: id("U") }, newUser())).toBe(false);
+          expect(await store.findBot({ teamId: t })).toBeUndefined();
+          expect(await store.findInstallation({ teamId: t })).toStrictEqual(userOnly);
+        });
+
+        it("converts a long-lived token (expect the old access token) and finds org-wide installs from any team", async (ctx) => {
+          const update = need(ctx);
+          const e = id("E");
+          const u = id("U");
+          const org = orgInstall(e, u);
+          await store.save(org);
+          const patch = { ...newBot(), ...newUser() };
+          const q = { enterpriseId: e, teamId: id("T"), isEnterpriseInstall: true, userId: u };
+          expect(await update(q, patch, { botToken: org.botToken!, userToken: org.userToken! })).toBe(true);
+          expect(await store.findInstallation({ enterpriseId: e, isEnterpriseInstall: true, userId: u })).toStrictEqual(
+            {
+              ...org,
+              ...patch,
+            },
+          );
+          // The old token no longer matches: a second conversion is refused.
+          expect(await update(q, newBot(), { botToken: org.botToken! })).toBe(false);
+        });
+
+        it("changes scopes only when asked, keeps everything else of the bot", async (ctx) => {
+          const update = need(ctx);
+          const inst = fullInstallation();
+          await store.save(inst);
+          const ws = { enterpriseId: inst.enterpriseId, teamId: inst.teamId };
+          expect(await update(ws, { botScopes: ["chat:write", "users:read"] })).toBe(true);
+          expect(await store.findBot(ws)).toStrictEqual({ ...toBot(inst), botScopes: ["chat:write", "users:read"] });
+        });
+
+        it("a refreshed token is visible to the very next lookup (caches invalidate)", async (ctx) => {
+          const update = need(ctx);
+          const { t, e, u1, snapshot } = await twoUsers();
+          await snapshot(); // warm any cache
+          const bot = newBot();
+          const user = newUser();
+          await update({ enterpriseId: e, teamId: t }, bot);
+          await update({ enterpriseId: e, teamId: t, userId: u1 }, user);
+          const after = await snapshot();
+          expect(after.bot?.botToken).toBe(bot.botToken);
+          expect(after.u1?.userToken).toBe(user.userToken);
+          expect(after.u2?.botToken).toBe(bot.botToken);
+        });
+
+        it("rejects bad input with InvalidArgumentError and writes nothing", async (ctx) => {
+          const update = need(ctx);
+          const inst = install({ teamId: id("T") }, id("U"));
+          await store.save(inst);
+          const ws = { teamId: inst.teamId };
+          await expectInvalidArgument(update(ws, newUser())); // user fields need userId
+          await expectInvalidArgument(update(ws, {}));
+          await expectInvalidArgument(update(ws, { botId: "B1" } as never));
+          await expectInvalidArgument(update(ws, { botToken: "" }));
+          await expectInvalidArgument(update(ws, { botTokenExpiresAt: Number.NaN }));
+          await expectInvalidArgument(update({ teamId: "../x" }, newBot()));
+          await expectInvalidArgument(update(ws, newBot(), { userRefreshToken: "x" }));
+          expect(await store.findInstallation({ ...ws, userId: inst.userId })).toStrictEqual(inst);
+        });
+
+        if (mode !== "default") {
+          it("adds no history rows: a refresh is not a save", async (ctx) => {
+            const update = need(ctx);
+            if (!handle.countHistory) throw new Error("makeStoreWithHistory must return countHistory");
+            const { t, e, u1 } = await twoUsers();
+            const before = await handle.countHistory({ enterpriseId: e, teamId: t });
+            await update({ enterpriseId: e, teamId: t, userId: u1 }, { ...newBot(), ...newUser() });
+            expect(await handle.countHistory({ enterpriseId: e, teamId: t })).toStrictEqual(before);
+            expect((await store.findInstallation({ enterpriseId: e, teamId: t, userId: u1 }))?.userTokenExpiresAt).toBe(
+              1900000001,
+            );
+          });
+        }
+      });
+
+      describe("withLock (token rotation)", () => {
+        type Ctx = { skip: () => void };
+        const need = (ctx: Ctx) => {
+          if (typeof store.withLock !== "function") ctx.skip();
+          return store.withLock!.bind(store) as NonNullable<InstallationStore["withLock"]>;
+        };
+        const tick = () => new Promise((r) => setTimeout(r, 2));
+
+        it("runs one holder of a key at a time and returns fn's value", async (ctx) => {
+          const withLock = need(ctx);
+          const key = `test/${id("T")}/bot`;
+          let inside = 0;
+          let most = 0;
+          const order: number[] = [];
+          const results = await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+              withLock(key, async () => {
+                inside++;
+                most = Math.max(most, inside);
+                await tick();
+                order.push(i);
+                inside--;
+                return i * 10;
+              }),
+            ),
+          );
+          expect(most).toBe(1);
+          expect(results).toEqual([0, 10, 20, 30, 40, 50]);
+          expect(order).toHaveLength(6);
+        });
+
+        it("different keys do not wait for each other", async (ctx) => {
+          const withLock = need(ctx);
+          const t = id("T");
+          let release!: () => void;
+          const held = new Promise<void>((r) => {
+            release = r;
+          });
+          const a = withLock(`test/${t}/bot`, () => held);
+          await tick();
+          expect(await withLock(`test/${t}/user/U1`, async () => "other key")).toBe("other key");
+          release();
+          await a;
+        });
+
+        it("releases the lock when fn throws, and passes the error on", async (ctx) => {
+          const withLock = need(ctx);
+          const key = `test/${id("T")}/bot`;
+          const boom = new Error("boom");
+          await expect(withLock(key, async () => Promise.reject(boom))).rejects.toBe(boom);
+          expect(await withLock(key, async () => "again", { timeoutMs: 1000 })).toBe("again");
+        });
+
+        it("gives up with LockTimeoutError after timeoutMs, without running fn", async (ctx) => {
+          const withLock = need(ctx);
+          const key = `test/${id("T")}/bot`;
+          let release!: () => void;
+          const held = new Promise<void>((r) => {
+            release = r;
+          });
+          const holder = withLock(key, () => held);
+          await tick();
+          let ran = false;
+          const started = Date.now();
+          const err = await withLock(
+            key,
+            async () => {
+              ran = true;
+            },
+            { timeoutMs: 60 },
+          ).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(Date.now() - started).toBeGreaterThanOrEqual(50);
+          expect(ran).toBe(false);
+          expect((err as { code?: string })?.code).toBe(ErrorCode.LockTimeout);
+          expect((err as Error).name).toBe("LockTimeoutError");
+          release();
+          await holder;
+          // The queue moved on: the next caller gets the lock at once.
+          expect(await withLock(key, async () => "free", { timeoutMs: 1000 })).toBe("free");
+        });
+
+        it("rejects a bad key with InvalidArgumentError", async (ctx) => {
+          const withLock = need(ctx);
+          for (const key of ["", "has space", "x".repeat(201), 42 as unknown as string]) {
+            await expectInvalidArgument(withLock(key, async () => "never"));
+          }
+        });
+      });
+
       if (mode !== "default") {
         describe("history", () => {
           const counts = async (q: DeleteInstallationQuery): Promise<HistoryCounts> => {

@@ -10,6 +10,7 @@
  *   whose transactions do not serialise writers can at worst keep a stale extra row until the next save.
  * - Key columns hold `''` for "none" (see {@link Dialect}).
  */
+import { createHash } from "node:crypto";
 import { ConfigError, InvalidArgumentError, SlackOAuthError, StoreError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import { redact } from "../../redact.js";
@@ -23,17 +24,23 @@ import {
 import {
   assertOptionalId,
   type BotQuery,
+  checkLock,
+  checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   isValidId,
+  type LockOptions,
   matchesWorkspaceFilter,
   normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
   validateInstallation,
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "../installation-store.js";
+import { KeyedMutex, lockOwner, pollForLock } from "../locks.js";
 import type { Dialect, SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
 import { migrate, type TableNames, tableNames, validateTablePrefix } from "./migrations.js";
 
@@ -435,6 +442,10 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #inflight = new InFlight();
   readonly #dialectQuote: (id: string) => string;
   readonly #finalize: (sql: string) => string;
+  readonly #dialect: Dialect;
+  readonly #locksTable: string;
+  readonly #keyLocks = new KeyedMutex();
+  #locksReady: Promise<void> | undefined;
 
   constructor(options: SqlInstallationStoreOptions) {
     const prefix = validateTablePrefix(options.tablePrefix);
@@ -446,6 +457,8 @@ export class SqlInstallationStore implements InstallationStore {
     this.tables = tableNames(prefix);
     this.statements = installationStatements(options.dialect, this.tables);
     const dialect = options.dialect;
+    this.#dialect = dialect;
+    this.#locksTable = `${prefix}locks`;
     this.#dialectQuote = (id) => dialect.quoteId(id);
     this.#finalize = (sql) => dialect.finalize(sql);
     this.#migrator = new Migrator(
@@ -621,6 +634,192 @@ export class SqlInstallationStore implements InstallationStore {
       out.push(head);
     }
     return out.sort(compareWorkspaces);
+  }
+
+  /**
+   * Token rotation: in one transaction, reads the workspace's latest bot row and/or the user's latest
+   * installation row (`FOR UPDATE` where the dialect has row locks), compares the `expect`ed values, and
+   * `UPDATE`s only the patched columns of those rows by id: no row is inserted or deleted, so which row
+   * is "latest" never changes and no other user's row is touched.
+   */
+  updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    return this.#inflight.track(this.#updateTokens(query, patch, expect));
+  }
+
+  async #updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    const { q, bot, user } = checkTokenUpdate(query, patch, expect);
+    const k = this.#key(q, "updateTokens", true);
+    if (!this.#migrator.ready) await this.init();
+    const quote = this.#dialectQuote;
+    const forUpdate = this.#dialect.forUpdate;
+    const ws = "client_id = ? AND enterprise_id = ? AND team_id = ?";
+    const checkBot = bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined;
+    const checkUser = user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined;
+    const set = (p: TokenPatch, cols: Record<string, string>): { sql: string; params: SqlValue[] } => {
+      const parts: string[] = [];
+      const params: SqlValue[] = [];
+      for (const [field, column] of Object.entries(cols)) {
+        const v = (p as Record<string, unknown>)[field];
+        if (v === undefined) continue;
+        parts.push(`${column} = ?`);
+        params.push(Array.isArray(v) ? json(v, field) : (v as SqlValue));
+      }
+      return { sql: parts.join(", "), params };
+    };
+    try {
+      return await this.#exec.transaction(async (tx) => {
+        let botRow: SqlRow | undefined;
+        let userRow: SqlRow | undefined;
+        if (checkBot) {
+          botRow = (
+            await tx.query(
+              this.#finalize(
+                `SELECT id, bot_token, bot_refresh_token FROM ${quote(this.tables.bots)} WHERE ${ws} ORDER BY id DESC LIMIT 1${forUpdate}`,
+              ),
+              k.slice(0, 3),
+            )
+          )[0];
+          if (botRow === undefined) return false;
+          if (expect?.botToken !== undefined && str(botRow[1]) !== expect.botToken) return false;
+          if (expect?.botRefreshToken !== undefined && str(botRow[2]) !== expect.botRefreshToken) return false;
+        }
+        if (checkUser) {
+          userRow = (
+            await tx.query(
+              this.#finalize(
+                `SELECT id, user_token, user_refresh_token FROM ${quote(this.tables.installations)} WHERE ${ws} AND user_id = ? ORDER BY id DESC LIMIT 1${forUpdate}`,
+              ),
+              k,
+            )
+          )[0];
+          if (userRow === undefined) return false;
+          if (expect?.userToken !== undefined && str(userRow[1]) !== expect.userToken) return false;
+          if (expect?.userRefreshToken !== undefined && str(userRow[2]) !== expect.userRefreshToken) return false;
+        }
+        if (bot !== undefined && botRow !== undefined) {
+          const u = set(bot, {
+            botToken: "bot_token",
+            botRefreshToken: "bot_refresh_token",
+            botTokenExpiresAt: "bot_token_expires_at",
+            botScopes: "bot_scopes",
+          });
+          await tx.run(this.#finalize(`UPDATE ${quote(this.tables.bots)} SET ${u.sql} WHERE id = ?`), [
+            ...u.params,
+            botRow[0] as SqlValue,
+          ]);
+        }
+        if (user !== undefined && userRow !== undefined) {
+          const u = set(user, {
+            userToken: "user_token",
+            userRefreshToken: "user_refresh_token",
+            userTokenExpiresAt: "user_token_expires_at",
+            userScopes: "user_scopes",
+          });
+          await tx.run(this.#finalize(`UPDATE ${quote(this.tables.installations)} SET ${u.sql} WHERE id = ?`), [
+            ...u.params,
+            userRow[0] as SqlValue,
+          ]);
+        }
+        return true;
+      });
+    } catch (e) {
+      throw this.#fail("updateTokens", e);
+    }
+  }
+
+  /**
+   * Runs `fn` holding the lock `key`, across every process (and host) sharing the database: a lease row
+   * in `<prefix>locks` (created on first use), taken in a short transaction — SQLite's `BEGIN IMMEDIATE`
+   * serialises it, other dialects read the row `FOR UPDATE` and a racing `INSERT` loses on the primary
+   * key — and deleted when `fn` settles. No transaction stays open while `fn` runs (a refresh is an HTTP
+   * call: holding SQLite's write lock that long would stall every writer). A lease past `leaseMs`
+   * belongs to a dead holder and is taken over. Callers of one process queue in memory first.
+   *
+   * PostgreSQL and MySQL stores may instead use advisory locks (`pg_advisory_lock`, `GET_LOCK`) on a
+   * dedicated connection; the contract is the same.
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    const { timeoutMs, leaseMs } = checkLock(key, options);
+    const deadline = Date.now() + timeoutMs;
+    // One fixed-length name per (client id, key): fits any key column, and apps sharing tables never collide.
+    const name = createHash("sha256").update(`${this.#clientId}\n${key}`).digest("hex");
+    return this.#keyLocks.run(
+      key,
+      async () => {
+        await this.#ensureLocksTable();
+        const owner = lockOwner();
+        await pollForLock(() => this.#tryLease(name, owner, leaseMs), deadline, key, timeoutMs);
+        try {
+          return await fn();
+        } finally {
+          await this.#exec
+            .run(this.#finalize(`DELETE FROM ${this.#dialectQuote(this.#locksTable)} WHERE name = ? AND owner = ?`), [
+              name,
+              owner,
+            ])
+            .catch(() => undefined); // the lease expires on its own
+        }
+      },
+      timeoutMs,
+    );
+  }
+
+  async #tryLease(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const table = this.#dialectQuote(this.#locksTable);
+    const now = Date.now() / 1000;
+    try {
+      return await this.#exec.transaction(async (tx) => {
+        const row = (
+          await tx.query(
+            this.#finalize(`SELECT owner, expires_at FROM ${table} WHERE name = ?${this.#dialect.forUpdate}`),
+            [name],
+          )
+        )[0];
+        if (row === undefined) {
+          await tx.run(this.#finalize(`INSERT INTO ${table} (name, owner, expires_at) VALUES (?, ?, ?)`), [
+            name,
+            owner,
+            now + leaseMs / 1000,
+          ]);
+          return true;
+        }
+        if (Number(row[1]) > now) return false;
+        const { changes } = await tx.run(
+          this.#finalize(`UPDATE ${table} SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?`),
+          [owner, now + leaseMs / 1000, name, String(row[0])],
+        );
+        return changes === 1;
+      });
+    } catch (e) {
+      // Dialects without serialised writers: a concurrent INSERT of the same name fails on the primary
+      // key. That is "someone else got it"; anything persistent fails again and surfaces at the deadline.
+      if (this.#dialect.forUpdate !== "") return false;
+      throw this.#fail("withLock", e);
+    }
+  }
+
+  #ensureLocksTable(): Promise<void> {
+    this.#locksReady ??= (async () => {
+      if (!this.#migrator.ready) await this.init();
+      const d = this.#dialect;
+      // Created on first use, outside the versioned migrations: an app that never rotates never has it,
+      // and the schema version stays the same. IF NOT EXISTS makes it safe from several processes.
+      for (const sql of d.createTable({
+        name: this.#locksTable,
+        columns: [
+          { name: "name", type: "key", length: 64 },
+          { name: "owner", type: "string", length: 64, notNull: true },
+          { name: "expires_at", type: "double", notNull: true },
+        ],
+        primaryKey: ["name"],
+      })) {
+        await this.#exec.run(d.finalize(sql), []);
+      }
+    })().catch((e) => {
+      this.#locksReady = undefined;
+      throw this.#fail("withLock", e);
+    });
+    return this.#locksReady;
   }
 
   /** Deletes the bot rows of a workspace (or org). */

@@ -1,0 +1,280 @@
+/**
+ * Request-endpoint benchmark: signed slash commands per second through four endpoints, with autocannon
+ * (16 connections, 10 s each after a 2 s warm-up), plus a micro-benchmark of `SignatureVerifier.verify`
+ * against a raw `createHmac` + `timingSafeEqual` on the same 300-byte body.
+ *
+ * Targets (each on its own 127.0.0.1:0 server, each in its own child process while autocannon runs in
+ * this one — on 2 cores, one core each):
+ * - floor: raw `node:http` + HMAC check;
+ * - ours, warm cache: `SlackRequestHandler` + `createAuthorize(CachingInstallationStore(SQLite))`;
+ * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
+ * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`.
+ *
+ * The SQLite file holds 10,000 installations (filled with `store.save` in a loop; the time is printed) and
+ * Bolt's memory store the same 10,000. The requests cycle over 1,000 distinct signed bodies, from 1,000
+ * of those workspaces, each typed by the workspace's installing user, signed when the target starts.
+ *
+ * autocannon records latencies in whole milliseconds, so p50/p99 are coarse; the table adds the mean
+ * latency from Little's law (connections ÷ req/s) and the target process's CPU time per request (user +
+ * system, all its threads), which does not depend on other load on the machine.
+ *
+ * Run: `node --import tsx bench/events.ts` (or through `bench/run.ts`).
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import autocannon from "autocannon";
+import { SignatureSigner, SignatureVerifier } from "../src/signature/signature.js";
+import { SQLiteInstallationStore } from "../src/stores/sqlite.js";
+import { BenchChild, usageDelta } from "./lib/child.js";
+import type { EventsTarget, EventsTargetData, ListenInfo } from "./lib/events-targets.js";
+import { ourInstallation, type SignedRequest, signedCommands, slashCommandBody } from "./lib/fixtures.js";
+import { HttpClient } from "./lib/http.js";
+import { fixed, int, machineLine, percent, printTable } from "./lib/report.js";
+
+/** One row of {@link runEventsBench}. */
+export interface EventsResult {
+  target: EventsTarget;
+  /** Completed requests ÷ measured duration. */
+  requestsPerSecond: number;
+  requests: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Mean latency by Little's law: connections ÷ req/s (ms). */
+  meanMs: number;
+  non2xx: number;
+  errors: number;
+  /** CPU time (user + system) of the target's process per request (µs). */
+  cpuMicrosPerRequest: number;
+  /** Event-loop utilisation of the target's process during the measurement (0–1). */
+  targetUtilisation: number;
+}
+
+/** Result of the signature micro-benchmark. */
+export interface VerifyResult {
+  verifyOpsPerSecond: number;
+  rawOpsPerSecond: number;
+}
+
+/** Options of {@link runEventsBench}. */
+export interface EventsBenchOptions {
+  /** Measured seconds per target (default 10). */
+  seconds?: number;
+  /** Warm-up seconds per target (default 2). */
+  warmupSeconds?: number;
+  /** autocannon connections (default 16). */
+  connections?: number;
+  /** Installations in the stores (default 10,000). */
+  installations?: number;
+  /** Distinct signed bodies / workspaces the requests cycle over (default 1,000). */
+  distinctRequests?: number;
+  targets?: EventsTarget[];
+}
+
+const LABELS: Record<EventsTarget, string> = {
+  floor: "floor (node:http + HMAC)",
+  "ours-warm": "ours, warm cache (SlackRequestHandler + CachingInstallationStore(SQLite))",
+  "ours-cold": "ours, cold cache (SlackRequestHandler + SQLite)",
+  bolt: "Bolt (App + HTTPReceiver + InstallProvider/MemoryInstallationStore)",
+};
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Signature micro-benchmark                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+/** ops/s of `fn` over about `ms` milliseconds, in batches (the timer is read once per batch). */
+function opsPerSecond(fn: () => boolean, ms: number): number {
+  let ops = 0;
+  let sink = 0;
+  const t0 = performance.now();
+  let now = t0;
+  while (now - t0 < ms) {
+    for (let k = 0; k < 500; k++) if (fn()) sink++;
+    ops += 500;
+    now = performance.now();
+  }
+  if (sink !== ops) throw new Error("signature micro-benchmark: a valid signature was refused");
+  return ops / ((now - t0) / 1000);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+/** `SignatureVerifier.verify` vs a raw `createHmac` + `timingSafeEqual` on the same 300-byte body. */
+export function runVerifyMicroBench(secret: string, rounds = 7, roundMs = 300): VerifyResult {
+  const body = Buffer.from(slashCommandBody(42).padEnd(300, "x").slice(0, 300));
+  if (body.length !== 300) throw new Error("body must be 300 bytes");
+  const { signature, timestamp } = new SignatureSigner(secret).sign(body);
+  const verifier = new SignatureVerifier(secret);
+  const verify = (): boolean => verifier.verify(timestamp, signature, body);
+  const raw = (): boolean => {
+    const expected = Buffer.from(
+      `v0=${createHmac("sha256", secret).update(`v0:${timestamp}:`).update(body).digest("hex")}`,
+    );
+    const given = Buffer.from(signature);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  };
+  opsPerSecond(verify, 200); // warm-up (JIT)
+  opsPerSecond(raw, 200);
+  const v: number[] = [];
+  const r: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // Interleaved, so drift in machine load hits both alike.
+    v.push(opsPerSecond(verify, roundMs));
+    r.push(opsPerSecond(raw, roundMs));
+  }
+  return { verifyOpsPerSecond: median(v), rawOpsPerSecond: median(r) };
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* HTTP targets                                                                                     */
+/* ------------------------------------------------------------------------------------------------ */
+
+async function prefillSqlite(file: string, n: number): Promise<number> {
+  const store = new SQLiteInstallationStore({ filename: file });
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) await store.save(ourInstallation(i));
+  const seconds = (performance.now() - t0) / 1000;
+  await store.close();
+  return seconds;
+}
+
+async function cannon(url: string, requests: SignedRequest[], connections: number, seconds: number) {
+  return autocannon({ url, connections, duration: seconds, requests });
+}
+
+async function benchTarget(
+  kind: EventsTarget,
+  base: Omit<EventsTargetData, "kind">,
+  o: Required<Omit<EventsBenchOptions, "targets">>,
+): Promise<EventsResult> {
+  const target = await BenchChild.start(new URL("./lib/events-targets.ts", import.meta.url), {
+    ...base,
+    kind,
+  } satisfies EventsTargetData);
+  try {
+    const info = await target.call<ListenInfo>("listen");
+    if (info.prefillMs !== undefined) {
+      console.log(
+        `  ${kind}: ${int(o.installations)} installations stored with storeInstallation in ${fixed(info.prefillMs / 1000)} s`,
+      );
+    }
+    const requests = signedCommands(base.signingSecret, o.distinctRequests, o.installations);
+    // One request by hand first: a target that refuses valid requests must not be measured.
+    const http = new HttpClient();
+    try {
+      const first = requests[0] as SignedRequest;
+      const reply = await http.request(`${info.url}${first.path}`, first);
+      if (reply.status !== 200) throw new Error(`${kind}: sanity request answered HTTP ${reply.status} ${reply.body}`);
+    } finally {
+      http.close();
+    }
+    await cannon(info.url, requests, o.connections, o.warmupSeconds);
+    const before = await target.usage();
+    const r = await cannon(info.url, requests, o.connections, o.seconds);
+    const use = usageDelta(before, await target.usage());
+    // Completed requests over the measured duration. (autocannon's `requests.mean` averages its 1-second
+    // samples, and a trailing near-empty sample can pull it ~10 % below the true rate.)
+    const requestsPerSecond = r.requests.total / r.duration;
+    return {
+      target: kind,
+      requestsPerSecond,
+      requests: r.requests.total,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      meanMs: (o.connections / requestsPerSecond) * 1000,
+      non2xx: r.non2xx,
+      errors: r.errors,
+      cpuMicrosPerRequest: use.cpuMicros / r.requests.total,
+      targetUtilisation: use.utilisation,
+    };
+  } finally {
+    await target.stop();
+  }
+}
+
+/**
+ * Runs the micro-benchmark and the four HTTP targets, and prints the tables and ratios.
+ *
+ * @example
+ * ```ts
+ * const { targets, verify } = await runEventsBench({ seconds: 10 });
+ * ```
+ */
+export async function runEventsBench(
+  options: EventsBenchOptions = {},
+): Promise<{ targets: EventsResult[]; verify: VerifyResult; prefillSeconds: number }> {
+  const o = {
+    seconds: options.seconds ?? 10,
+    warmupSeconds: options.warmupSeconds ?? 2,
+    connections: options.connections ?? 16,
+    installations: options.installations ?? 10_000,
+    distinctRequests: options.distinctRequests ?? 1_000,
+  };
+  const targets = options.targets ?? (["floor", "ours-warm", "ours-cold", "bolt"] satisfies EventsTarget[]);
+  const signingSecret = randomBytes(16).toString("hex");
+  console.log(machineLine("Signed slash command benchmark"));
+
+  const verify = runVerifyMicroBench(signingSecret);
+  console.log(
+    `signature micro-benchmark (300-byte body, median of 7 interleaved rounds): SignatureVerifier.verify ${int(verify.verifyOpsPerSecond)} ops/s, raw createHmac + timingSafeEqual ${int(verify.rawOpsPerSecond)} ops/s`,
+  );
+
+  const dir = await mkdtemp(join(tmpdir(), "slack-oauth-kit-bench-events-"));
+  const results: EventsResult[] = [];
+  let prefillSeconds = Number.NaN;
+  try {
+    const dbFile = join(dir, "slack.db");
+    if (targets.some((t) => t.startsWith("ours"))) {
+      prefillSeconds = await prefillSqlite(dbFile, o.installations);
+      console.log(
+        `SQLite pre-fill: ${int(o.installations)} installations with store.save in a loop in ${fixed(prefillSeconds)} s (${int(o.installations / prefillSeconds)} saves/s)`,
+      );
+    }
+    console.log(
+      `autocannon: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s per target, cycling over ${int(o.distinctRequests)} signed bodies`,
+    );
+    for (const kind of targets) {
+      results.push(await benchTarget(kind, { signingSecret, dbFile, installations: o.installations }, { ...o }));
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  console.log();
+  printTable(
+    ["target", "req/s (mean)", "requests", "p50 ms", "p99 ms", "mean ms", "non-2xx", "errors", "CPU µs/req", "busy"],
+    results.map((r) => [
+      LABELS[r.target],
+      int(r.requestsPerSecond),
+      int(r.requests),
+      fixed(r.p50Ms),
+      fixed(r.p99Ms),
+      fixed(r.meanMs, 3),
+      int(r.non2xx),
+      int(r.errors),
+      fixed(r.cpuMicrosPerRequest, 1),
+      percent(r.targetUtilisation),
+    ]),
+  );
+  const by = (t: EventsTarget) => results.find((r) => r.target === t);
+  const floor = by("floor");
+  const warm = by("ours-warm");
+  const cold = by("ours-cold");
+  const bolt = by("bolt");
+  if (floor && warm) {
+    const ratio = warm.requestsPerSecond / floor.requestsPerSecond;
+    console.log(`ours-warm / floor: ${percent(ratio)} (target ≥ 80 %): ${ratio >= 0.8 ? "ok" : "BELOW TARGET"}`);
+  }
+  if (floor && cold) console.log(`ours-cold / floor: ${percent(cold.requestsPerSecond / floor.requestsPerSecond)}`);
+  if (bolt && warm) console.log(`ours-warm / Bolt: ${fixed(warm.requestsPerSecond / bolt.requestsPerSecond)}×`);
+  const vr = verify.verifyOpsPerSecond / verify.rawOpsPerSecond;
+  console.log(`verify / raw HMAC: ${percent(vr)} (target ≥ 90 %): ${vr >= 0.9 ? "ok" : "BELOW TARGET"}`);
+  return { targets: results, verify, prefillSeconds };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runEventsBench();

@@ -1,0 +1,163 @@
+/**
+ * The reference app's Sign in with Slack: `/slack/login` and `/slack/login/callback` (the library's
+ * {@link OpenIDConnectFlow}), a signed session cookie, `GET /profile` and `POST /logout`.
+ */
+import { randomBytes } from "node:crypto";
+import { ErrorCode } from "../errors.js";
+import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
+import { OpenIDConnectFlow, type OpenIDConnectFlowApi } from "../oidc/flow.js";
+import type { SlackIdentity } from "../oidc/identity.js";
+import { renderProfilePage } from "../oidc/pages.js";
+import { isSameOriginRequest, SessionCookie } from "../oidc/session.js";
+import type { Logger } from "../redact.js";
+import type { StateStore } from "../state/state.js";
+
+/** What the reference app keeps in its session cookie (signed, readable by the browser: no tokens). */
+export type ProfileSession = Pick<SlackIdentity, "userId" | "teamId"> &
+  Partial<
+    Pick<SlackIdentity, "enterpriseId" | "name" | "email" | "emailVerified" | "picture" | "teamName" | "teamDomain">
+  >;
+
+export interface SignInRoutesOptions {
+  clientId: string;
+  clientSecret: string;
+  stateStore: StateStore;
+  api: OpenIDConnectFlowApi;
+  logger: Logger;
+  /** `SLACK_OIDC_BASE_URL` (default `https://slack.com`). */
+  oidcBaseUrl?: string | undefined;
+  /** Expected id_token `iss` (default `https://slack.com`). */
+  oidcIssuer?: string | undefined;
+  /** The login callback URL (default: `/slack/login/callback` on the request's origin). */
+  redirectUri?: string | undefined;
+  /** HMAC key of the session cookie (`SESSION_SECRET`); a random per-process one when absent. */
+  sessionSecret?: string | undefined;
+  /** Sandbox mode: a random session secret is expected, not warned about. */
+  sandbox?: boolean | undefined;
+  appName?: string | undefined;
+  /** `fetch` for the JWKS (tests). */
+  fetch?: typeof fetch | undefined;
+}
+
+export interface SignInRoutes {
+  flow: OpenIDConnectFlow;
+  sessions: SessionCookie<ProfileSession>;
+  loginPath: string;
+  /** Answers the sign-in routes, `/profile` and `/logout`; `undefined` for any other path. */
+  handle(request: Request): Promise<Response | undefined>;
+  /** The signed-in user of a request, if any. */
+  currentUser(request: Request): ProfileSession | undefined;
+}
+
+export const PROFILE_PATH = "/profile";
+export const LOGOUT_PATH = "/logout";
+
+/** Pages that show the Slack avatar may load images from any http(s) host; the rest stays as strict. */
+const PROFILE_HEADERS: Record<string, string> = {
+  ...HTML_HEADERS,
+  "Content-Security-Policy":
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+};
+
+/** Builds the reference app's sign-in routes. */
+export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
+  let secret = o.sessionSecret;
+  if (!secret) {
+    if (!o.sandbox) {
+      o.logger.warn(
+        "SESSION_SECRET is not set: sessions are signed with a random per-process key and end when the server restarts (and are not shared between instances)",
+      );
+    }
+    secret = randomBytes(32).toString("base64url");
+  }
+  const sessions = new SessionCookie<ProfileSession>({ secret });
+  const allowedOrigins = o.redirectUri ? [new URL(o.redirectUri).origin] : undefined;
+  const flow = new OpenIDConnectFlow({
+    clientId: o.clientId,
+    clientSecret: o.clientSecret,
+    stateStore: o.stateStore,
+    api: o.api,
+    oidcBaseUrl: o.oidcBaseUrl,
+    issuer: o.oidcIssuer,
+    redirectUri: o.redirectUri,
+    fetch: o.fetch,
+    appName: o.appName,
+    logger: o.logger,
+    onSignIn: ({ identity, request }) => {
+      const session: ProfileSession = {
+        userId: identity.userId,
+        teamId: identity.teamId,
+        ...(identity.enterpriseId ? { enterpriseId: identity.enterpriseId } : {}),
+        ...(identity.name ? { name: identity.name } : {}),
+        ...(identity.email ? { email: identity.email } : {}),
+        ...(identity.emailVerified !== undefined ? { emailVerified: identity.emailVerified } : {}),
+        ...(identity.picture ? { picture: identity.picture } : {}),
+        ...(identity.teamName ? { teamName: identity.teamName } : {}),
+        ...(identity.teamDomain ? { teamDomain: identity.teamDomain } : {}),
+      };
+      const headers = new Headers({ Location: PROFILE_PATH, "Cache-Control": "no-store" });
+      headers.append("Set-Cookie", sessions.serialize(session, request.url));
+      return new Response(null, { status: 303, headers });
+    },
+  });
+
+  function profile(request: Request): Response {
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "GET, HEAD" } });
+    }
+    const session = sessions.readSession(request);
+    if (!session) {
+      return new Response(null, { status: 303, headers: { Location: flow.loginPath, "Cache-Control": "no-store" } });
+    }
+    const body = renderProfilePage({ identity: session.data, logoutPath: LOGOUT_PATH, expiresAt: session.expiresAt });
+    return new Response(request.method === "HEAD" ? null : body, { status: 200, headers: PROFILE_HEADERS });
+  }
+
+  function logout(request: Request): Response {
+    if (request.method !== "POST") {
+      return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });
+    }
+    if (!isSameOriginRequest(request, allowedOrigins)) {
+      o.logger.warn(`logout refused: cross-site request (${ErrorCode.CrossSiteRequest})`);
+      const page = layout(
+        "Not signed out",
+        `<h1>Not signed out</h1><p>This sign-out request came from another site, so it was ignored.</p>
+<p><a class="button" href="${escapeHtml(PROFILE_PATH)}">Back to your profile</a></p>
+<p class="muted">Error code: <code>${ErrorCode.CrossSiteRequest}</code></p>`,
+        "bad",
+      );
+      return new Response(page, {
+        status: 403,
+        headers: { ...HTML_HEADERS, "X-Slack-OAuth-Error": ErrorCode.CrossSiteRequest },
+      });
+    }
+    const headers = new Headers({ Location: "/", "Cache-Control": "no-store" });
+    headers.append("Set-Cookie", sessions.clear(request.url));
+    return new Response(null, { status: 303, headers });
+  }
+
+  return {
+    flow,
+    sessions,
+    loginPath: flow.loginPath,
+    currentUser: (request) => sessions.read(request),
+    async handle(request) {
+      const path = new URL(request.url).pathname;
+      if (path === PROFILE_PATH) return profile(request);
+      if (path === LOGOUT_PATH) return logout(request);
+      return flow.handle(request);
+    },
+  };
+}
+
+/**
+ * The login callback URL next to an install callback URL: `https://x/app/slack/oauth_redirect` →
+ * `https://x/app/slack/login/callback` (the emulator and a typical Slack app list both).
+ */
+export function loginRedirectUriFor(installRedirectUri: string): string {
+  const suffix = "/slack/oauth_redirect";
+  if (installRedirectUri.endsWith(suffix)) {
+    return `${installRedirectUri.slice(0, -suffix.length)}/slack/login/callback`;
+  }
+  return new URL("/slack/login/callback", installRedirectUri).href;
+}

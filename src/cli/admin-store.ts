@@ -1,0 +1,219 @@
+/**
+ * Store access for the admin commands (`installations`, `doctor`): where `--database-url` / `DATABASE_URL`
+ * points, opening it without creating an empty database by mistake, and a read-only look at its schema.
+ */
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { type OpenedStores, openStores } from "../app/stores.js";
+import { redact } from "../redact.js";
+import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
+import { UsageError } from "./command.js";
+
+/** The store location when neither `--database-url` nor `DATABASE_URL` is given (the server's default). */
+export const DEFAULT_DATABASE_URL = "sqlite:./data/slack-oauth-kit.db";
+
+/** What a database URL names (the same rules as the server's `openStores`). */
+export type DatabaseLocation =
+  | { kind: "sqlite"; url: string; filename: string }
+  | { kind: "file"; url: string; dir: string }
+  | { kind: "memory"; url: string }
+  | { kind: "other"; url: string; scheme: string };
+
+/** Parses a database URL the way `openStores` does. */
+export function locateDatabase(databaseUrl: string): DatabaseLocation {
+  const url = databaseUrl.trim();
+  if (url === "memory:" || url === "memory") return { kind: "memory", url };
+  if (url.startsWith("file:")) return { kind: "file", url, dir: url.slice("file:".length) || "./data/installations" };
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (scheme !== undefined && scheme.toLowerCase() !== "sqlite") return { kind: "other", url, scheme };
+  const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
+  return { kind: "sqlite", url, filename };
+}
+
+/** The database URL of an admin command: the flag, else `DATABASE_URL`, else the server's default. */
+export function databaseUrlOf(flag: string | undefined, env: Record<string, string | undefined>): string {
+  const url = (flag ?? env.DATABASE_URL ?? "").trim() || DEFAULT_DATABASE_URL;
+  return url;
+}
+
+/** A database URL for messages: the path for SQLite and files, credentials masked for the rest. */
+export function describeDatabase(loc: DatabaseLocation): string {
+  switch (loc.kind) {
+    case "sqlite":
+      return `SQLite database ${loc.filename}`;
+    case "file":
+      return `file store ${loc.dir}`;
+    case "memory":
+      return "memory store";
+    default:
+      return redact(loc.url.replace(/\/\/([^@/]*)@/, "//****@"));
+  }
+}
+
+/** The admin command cannot reach the store: exit code 1, with what to check. */
+export class StoreUnavailableError extends Error {
+  override name = "StoreUnavailableError";
+}
+
+/**
+ * Opens the stores for an admin command. Refuses `memory:` (it lives inside the server process) and
+ * a SQLite file or store directory that does not exist (rather than creating an empty one and reporting
+ * "no installations").
+ */
+export async function openAdminStores(databaseUrl: string): Promise<OpenedStores> {
+  const loc = locateDatabase(databaseUrl);
+  if (loc.kind === "memory") {
+    throw new UsageError(
+      "DATABASE_URL=memory: lives inside the server process; the admin commands cannot see it. Use --database-url sqlite:PATH",
+    );
+  }
+  if (loc.kind === "sqlite" && loc.filename !== ":memory:" && !existsSync(resolve(loc.filename))) {
+    throw new StoreUnavailableError(
+      `No database at ${resolve(loc.filename)}: nothing has been installed yet, or --database-url / DATABASE_URL points elsewhere than the server's.`,
+    );
+  }
+  if (loc.kind === "file" && !existsSync(resolve(loc.dir))) {
+    throw new StoreUnavailableError(
+      `No file store at ${resolve(loc.dir)}: nothing has been installed yet, or --database-url / DATABASE_URL points elsewhere than the server's.`,
+    );
+  }
+  try {
+    return await openStores(databaseUrl);
+  } catch (error) {
+    throw new StoreUnavailableError(
+      `Cannot open the ${describeDatabase(loc)}: ${redact(error instanceof Error ? error.message : String(error))}`,
+    );
+  }
+}
+
+/**
+ * A read-only look at a store (for `doctor`): never creates, migrates or writes anything.
+ *
+ * - `ok`: reachable, schema at this library's version;
+ * - `missing`: not created yet, and it can be (the server creates and migrates it at first start);
+ * - `pending`: reachable, older schema (the server migrates it at start);
+ * - `too-new`: migrated by a newer version of this library;
+ * - `unreachable`: cannot be opened or read, or cannot be created;
+ * - `volatile`: `memory:` (installations are lost at restart);
+ * - `unsupported`: a URL this version cannot open.
+ */
+export interface StoreStatus {
+  status: "ok" | "missing" | "pending" | "too-new" | "unreachable" | "volatile" | "unsupported";
+  detail: string;
+  /** Schema version found (SQL stores). */
+  version?: number;
+}
+
+/** Inspects the store named by a database URL without changing it. */
+export async function inspectStore(databaseUrl: string): Promise<StoreStatus> {
+  const loc = locateDatabase(databaseUrl);
+  if (loc.kind === "memory") {
+    return { status: "volatile", detail: "memory: installations are kept in the server's memory and lost at restart" };
+  }
+  if (loc.kind === "other") {
+    try {
+      const stores = await openStores(databaseUrl);
+      await stores.close();
+      return { status: "ok", detail: describeDatabase(loc) };
+    } catch (error) {
+      return {
+        status: "unsupported",
+        detail: redact(error instanceof Error ? error.message : String(error)),
+      };
+    }
+  }
+  if (loc.kind === "file") return inspectDirectory(resolve(loc.dir));
+  return inspectSqlite(loc.filename);
+}
+
+/** The nearest existing ancestor of `path`, and whether a new file or directory can be made in it. */
+function creatable(path: string): { ok: boolean; where: string; why?: string } {
+  let dir = dirname(path);
+  while (!existsSync(dir)) {
+    const up = dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  try {
+    if (!statSync(dir).isDirectory()) return { ok: false, where: dir, why: "is not a directory" };
+    accessSync(dir, constants.W_OK | constants.X_OK);
+    return { ok: true, where: dir };
+  } catch {
+    return { ok: false, where: dir, why: "is not writable" };
+  }
+}
+
+function inspectDirectory(dir: string): StoreStatus {
+  if (!existsSync(dir)) {
+    const c = creatable(`${dir}/x`);
+    return c.ok
+      ? { status: "missing", detail: `file store ${dir} does not exist yet; the server creates it at first start` }
+      : { status: "unreachable", detail: `file store ${dir} cannot be created: ${c.where} ${c.why}` };
+  }
+  try {
+    if (!statSync(dir).isDirectory()) return { status: "unreachable", detail: `${dir} is not a directory` };
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    return { status: "ok", detail: `file store ${dir} is readable and writable` };
+  } catch {
+    return { status: "unreachable", detail: `file store ${dir} is not readable and writable by this user` };
+  }
+}
+
+async function inspectSqlite(filename: string): Promise<StoreStatus> {
+  if (filename === ":memory:" || filename === "") {
+    return { status: "volatile", detail: "an in-memory SQLite database is lost at restart" };
+  }
+  const path = resolve(filename);
+  if (!existsSync(path)) {
+    const c = creatable(path);
+    return c.ok
+      ? {
+          status: "missing",
+          detail: `SQLite database ${path} does not exist yet; the server creates it at first start`,
+        }
+      : { status: "unreachable", detail: `SQLite database ${path} cannot be created: ${c.where} ${c.why}` };
+  }
+  const { default: Database } = await import("better-sqlite3");
+  let db: InstanceType<typeof Database> | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
+    const t = tableNames(DEFAULT_TABLE_PREFIX);
+    const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get(t.migrations);
+    if (has === undefined) {
+      return {
+        status: "pending",
+        version: 0,
+        detail: `SQLite database ${path} has no tables of this library yet; the server migrates it at start`,
+      };
+    }
+    const row = db.prepare(`SELECT MAX(version) AS v FROM "${t.migrations}"`).get() as { v: number | null } | undefined;
+    const version = Number(row?.v ?? 0);
+    if (version > SCHEMA_VERSION) {
+      return {
+        status: "too-new",
+        version,
+        detail: `SQLite database ${path} has schema version ${version}, newer than this library's ${SCHEMA_VERSION}: upgrade slack-oauth-kit`,
+      };
+    }
+    if (version < SCHEMA_VERSION) {
+      return {
+        status: "pending",
+        version,
+        detail: `SQLite database ${path} has schema version ${version}; the server migrates it to ${SCHEMA_VERSION} at start`,
+      };
+    }
+    // Reading the tables proves the file is readable end to end (not just its header).
+    db.prepare(`SELECT COUNT(*) FROM "${t.bots}"`).get();
+    try {
+      accessSync(path, constants.R_OK | constants.W_OK);
+    } catch {
+      return { status: "unreachable", version, detail: `SQLite database ${path} is not writable by this user` };
+    }
+    return { status: "ok", version, detail: `SQLite database ${path}, schema version ${version}` };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return { status: "unreachable", detail: `SQLite database ${path} cannot be read: ${redact(message)}` };
+  } finally {
+    db?.close();
+  }
+}

@@ -1,0 +1,417 @@
+/**
+ * `slack-oauth-kit installations list|show|delete`: see and manage what a store holds, on every backend,
+ * without writing SQL. Tokens are masked (`xoxb-****`) unless `show --reveal`; deleting asks first.
+ */
+import type { Bot, Installation } from "../model/installation.js";
+import { maskToken, redact } from "../redact.js";
+import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
+import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
+import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
+import { type CliIO, confirm, processIO } from "./io.js";
+
+/**
+ * One workspace in `installations list --json`. Every key is always present (`null` when unknown); times
+ * are epoch seconds (UTC). No token, refresh token or webhook URL ever appears.
+ *
+ * @example
+ * ```ts
+ * const rows = JSON.parse(stdout) as WorkspaceListing[];
+ * const expiring = rows.filter((r) => r.botTokenExpiresAt !== null && r.botTokenExpiresAt < Date.now() / 1000 + 3600);
+ * ```
+ */
+export interface WorkspaceListing {
+  enterpriseId: string | null;
+  /** `null` for an org-wide install. */
+  teamId: string | null;
+  isEnterpriseInstall: boolean;
+  botId: string | null;
+  botUserId: string | null;
+  /** The latest installation of each user, newest first. */
+  users: Array<{ userId: string; installedAt: number; userTokenExpiresAt: number | null }>;
+  /** The latest installation (or bot) of the workspace. */
+  installedAt: number;
+  /** `null` when the bot token does not expire, or there is no bot. */
+  botTokenExpiresAt: number | null;
+}
+
+/** The listing of one workspace (no secrets). */
+export function toListing(w: WorkspaceInstallations): WorkspaceListing {
+  const times = [w.bot?.installedAt, ...w.installations.map((i) => i.installedAt)].filter(
+    (t): t is number => typeof t === "number",
+  );
+  return {
+    enterpriseId: w.enterpriseId ?? null,
+    teamId: w.teamId ?? null,
+    isEnterpriseInstall: w.isEnterpriseInstall,
+    botId: w.bot?.botId ?? null,
+    botUserId: w.bot?.botUserId ?? null,
+    users: w.installations.map((i) => ({
+      userId: i.userId,
+      installedAt: i.installedAt,
+      userTokenExpiresAt: i.userToken && i.userTokenExpiresAt !== undefined ? i.userTokenExpiresAt : null,
+    })),
+    installedAt: times.length > 0 ? Math.max(...times) : 0,
+    botTokenExpiresAt: w.bot?.botTokenExpiresAt ?? null,
+  };
+}
+
+const USAGE = [
+  "slack-oauth-kit installations <list|show|delete> [options]",
+  "",
+  "  list                       one line per workspace (or org-wide install): enterprise, team, bot,",
+  "                             users, installed at, token expiry",
+  "    --team T…                only this workspace",
+  "    --enterprise E…          only this Enterprise Grid org (its org-wide install and workspaces)",
+  "    --json                   a JSON array instead of the table (no token values):",
+  "                             [{ enterpriseId, teamId, isEnterpriseInstall, botId, botUserId,",
+  "                                users: [{ userId, installedAt, userTokenExpiresAt }],",
+  "                                installedAt, botTokenExpiresAt }]  (times: epoch seconds, null = none)",
+  "",
+  "  show --team T… | --enterprise E…",
+  "                             everything stored for one workspace or org-wide install; tokens masked",
+  "    --reveal                 print the tokens in full (a warning goes to stderr; mind your scrollback)",
+  "    --json                   the same as JSON",
+  "",
+  "  delete --team T… | --enterprise E… [--user U…]",
+  "                             delete the workspace's bot and every user installation (or one user's",
+  "                             installation with --user); the app stays installed in Slack",
+  "    --yes                    do not ask for confirmation (required when stdin is not a terminal)",
+  "",
+  "  --database-url URL         the store (default: DATABASE_URL, else sqlite:./data/slack-oauth-kit.db);",
+  "                             sqlite:PATH or file:DIR",
+  "",
+  "Exit codes: 0 done; 1 failed (store unreachable, no such workspace, or the deletion was not",
+  "confirmed: nothing was deleted); 2 bad usage (including delete without a terminal and without --yes).",
+].join("\n");
+
+const OPTIONS = {
+  team: { type: "string" },
+  enterprise: { type: "string" },
+  user: { type: "string" },
+  json: { type: "boolean" },
+  reveal: { type: "boolean" },
+  yes: { type: "boolean", short: "y" },
+  "database-url": { type: "string" },
+} as const;
+
+type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>["values"];
+
+/** Only the options a sub-command accepts (a `--reveal` on `delete` is a mistake worth reporting). */
+const ALLOWED: Record<string, ReadonlySet<string>> = {
+  list: new Set(["team", "enterprise", "json", "database-url"]),
+  show: new Set(["team", "enterprise", "json", "reveal", "database-url"]),
+  delete: new Set(["team", "enterprise", "user", "yes", "database-url"]),
+};
+
+function idOption(values: Values, name: "team" | "enterprise" | "user"): string | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (!isValidId(v)) throw new UsageError(`--${name} must be a Slack id such as ${name[0]?.toUpperCase()}0123456789`);
+  return v;
+}
+
+function filterOf(values: Values): WorkspaceQuery | undefined {
+  const teamId = idOption(values, "team");
+  const enterpriseId = idOption(values, "enterprise");
+  if (teamId === undefined && enterpriseId === undefined) return undefined;
+  const q: WorkspaceQuery = {};
+  if (teamId !== undefined) q.teamId = teamId;
+  if (enterpriseId !== undefined) q.enterpriseId = enterpriseId;
+  return q;
+}
+
+const iso = (epochSeconds: number | undefined | null): string =>
+  epochSeconds === undefined || epochSeconds === null || !Number.isFinite(epochSeconds)
+    ? "-"
+    : `${new Date(epochSeconds * 1000).toISOString().slice(0, 19).replace("T", " ")}Z`;
+
+function expiry(expiresAt: number | null | undefined, now: number, hasToken: boolean): string {
+  if (!hasToken) return "-";
+  if (expiresAt === null || expiresAt === undefined) return "never";
+  return `${iso(expiresAt)}${expiresAt <= now ? " (expired)" : ""}`;
+}
+
+function label(id: string | null | undefined, name: string | undefined): string {
+  if (!id) return "-";
+  return name ? `${id} (${name})` : id;
+}
+
+/** Strips control characters from names that came from Slack before they reach a terminal. */
+const clean = (s: string | undefined): string | undefined => s?.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?");
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
+}
+
+function listTable(workspaces: WorkspaceInstallations[], now: number): string {
+  const rows = [["ENTERPRISE", "TEAM", "BOT", "USERS", "INSTALLED AT (UTC)", "BOT TOKEN EXPIRES (UTC)"]];
+  for (const w of workspaces) {
+    const l = toListing(w);
+    const names = w.bot ?? w.installations[0];
+    const users = l.users.map((u) => u.userId);
+    rows.push([
+      label(l.enterpriseId, clean(names?.enterpriseName)),
+      l.isEnterpriseInstall ? "(org-wide)" : label(l.teamId, clean(names?.teamName)),
+      l.botId ? `${l.botId}${l.botUserId ? `/${l.botUserId}` : ""}` : "-",
+      users.length <= 3 ? users.join(",") || "-" : `${users.slice(0, 3).join(",")} +${users.length - 3}`,
+      iso(l.installedAt),
+      expiry(l.botTokenExpiresAt, now, w.bot !== undefined),
+    ]);
+  }
+  return table(rows);
+}
+
+/** Finds the single workspace `show`/`delete` is about, or explains why there is none or several. */
+async function selectWorkspace(
+  list: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>,
+  values: Values,
+  sub: string,
+): Promise<WorkspaceInstallations> {
+  const filter = filterOf(values);
+  if (filter === undefined) throw new UsageError(`installations ${sub} needs --team T… or --enterprise E…`);
+  let found = await list(filter);
+  // --enterprise alone means the org-wide install; its workspaces are selected with --team.
+  if (filter.teamId === undefined) found = found.filter((w) => w.isEnterpriseInstall);
+  const first = found[0];
+  if (first === undefined || found.length > 1) {
+    const what = filter.teamId
+      ? `workspace ${filter.teamId}${filter.enterpriseId ? ` of ${filter.enterpriseId}` : ""}`
+      : `org-wide installation of ${filter.enterpriseId}`;
+    if (first === undefined) {
+      throw new StoreUnavailableError(
+        `No ${what} in the store. \`slack-oauth-kit installations list${filter.enterpriseId ? ` --enterprise ${filter.enterpriseId}` : ""}\` shows what there is.`,
+      );
+    }
+    throw new UsageError(`${what} matches ${found.length} installations: add --enterprise to choose one`);
+  }
+  return first;
+}
+
+function secret(value: string | undefined, reveal: boolean): string {
+  if (!value) return "-";
+  return reveal ? value : maskToken(value);
+}
+
+function webhook(url: string | undefined, reveal: boolean): string {
+  if (!url) return "-";
+  if (reveal) return url;
+  try {
+    return `${new URL(url).origin}/****`;
+  } catch {
+    return "****";
+  }
+}
+
+interface ShowJson extends Omit<WorkspaceListing, "users"> {
+  enterpriseName: string | null;
+  teamName: string | null;
+  appId: string | null;
+  bot: {
+    botId: string | null;
+    botUserId: string | null;
+    botScopes: string[];
+    botToken: string;
+    botRefreshToken: string | null;
+    botTokenExpiresAt: number | null;
+    installedAt: number;
+  } | null;
+  users: Array<{
+    userId: string;
+    installedAt: number;
+    userScopes: string[];
+    userToken: string | null;
+    userRefreshToken: string | null;
+    userTokenExpiresAt: number | null;
+    incomingWebhook: { channel: string | null; channelId: string | null; url: string } | null;
+  }>;
+}
+
+function showJson(w: WorkspaceInstallations, reveal: boolean): ShowJson {
+  const l = toListing(w);
+  const names: Bot | Installation | undefined = w.bot ?? w.installations[0];
+  const bot = w.bot;
+  return {
+    ...l,
+    enterpriseName: names?.enterpriseName ?? null,
+    teamName: names?.teamName ?? null,
+    appId: names?.appId ?? null,
+    bot: bot
+      ? {
+          botId: bot.botId ?? null,
+          botUserId: bot.botUserId ?? null,
+          botScopes: [...bot.botScopes],
+          botToken: secret(bot.botToken, reveal),
+          botRefreshToken: bot.botRefreshToken ? secret(bot.botRefreshToken, reveal) : null,
+          botTokenExpiresAt: bot.botTokenExpiresAt ?? null,
+          installedAt: bot.installedAt,
+        }
+      : null,
+    users: w.installations.map((i) => ({
+      userId: i.userId,
+      installedAt: i.installedAt,
+      userScopes: [...i.userScopes],
+      userToken: i.userToken ? secret(i.userToken, reveal) : null,
+      userRefreshToken: i.userRefreshToken ? secret(i.userRefreshToken, reveal) : null,
+      userTokenExpiresAt: i.userToken && i.userTokenExpiresAt !== undefined ? i.userTokenExpiresAt : null,
+      incomingWebhook: i.incomingWebhookUrl
+        ? {
+            channel: i.incomingWebhookChannel ?? null,
+            channelId: i.incomingWebhookChannelId ?? null,
+            url: webhook(i.incomingWebhookUrl, reveal),
+          }
+        : null,
+    })),
+  };
+}
+
+function showText(w: WorkspaceInstallations, reveal: boolean, now: number): string {
+  const j = showJson(w, reveal);
+  const lines = [
+    w.isEnterpriseInstall
+      ? `Org-wide installation on ${label(j.enterpriseId, clean(j.enterpriseName ?? undefined))}`
+      : `Workspace ${label(j.teamId, clean(j.teamName ?? undefined))}`,
+    `  enterprise:        ${label(j.enterpriseId, clean(j.enterpriseName ?? undefined))}`,
+    `  app id:            ${j.appId ?? "-"}`,
+    `  installed at:      ${iso(j.installedAt)}`,
+    "",
+  ];
+  if (j.bot) {
+    lines.push(
+      "Bot",
+      `  bot id:            ${j.bot.botId ?? "-"}`,
+      `  bot user id:       ${j.bot.botUserId ?? "-"}`,
+      `  scopes:            ${j.bot.botScopes.join(", ") || "-"}`,
+      `  token:             ${j.bot.botToken}`,
+      `  refresh token:     ${j.bot.botRefreshToken ?? "-"}`,
+      `  token expires:     ${expiry(j.bot.botTokenExpiresAt, now, true)}`,
+      "",
+    );
+  } else lines.push("Bot: none (user-token-only installation)", "");
+  lines.push(`Users (${j.users.length})`);
+  for (const u of j.users) {
+    lines.push(
+      `  ${u.userId}`,
+      `    installed at:    ${iso(u.installedAt)}`,
+      `    scopes:          ${u.userScopes.join(", ") || "-"}`,
+      `    token:           ${u.userToken ?? "-"}`,
+      `    refresh token:   ${u.userRefreshToken ?? "-"}`,
+      `    token expires:   ${expiry(u.userTokenExpiresAt, now, u.userToken !== null)}`,
+    );
+    if (u.incomingWebhook) {
+      lines.push(
+        `    webhook:         ${clean(u.incomingWebhook.channel ?? undefined) ?? "-"} (${u.incomingWebhook.channelId ?? "-"}) ${u.incomingWebhook.url}`,
+      );
+    }
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Builds the `installations` command on a terminal (tests pass a fake one).
+ *
+ * @example
+ * ```ts
+ * const code = await createInstallationsCommand(processIO()).run(["list", "--json"]);
+ * ```
+ */
+export function createInstallationsCommand(ioFactory: () => CliIO = processIO): Command {
+  return {
+    name: "installations",
+    summary: "List, show (tokens masked) and delete stored installations.",
+    usage: USAGE,
+    async run(argv) {
+      const io = ioFactory();
+      const { values, positionals } = parseOptions(argv, OPTIONS);
+      const [sub, ...extra] = positionals;
+      if (sub === undefined) throw new UsageError("installations needs a sub-command: list, show or delete");
+      const allowed = ALLOWED[sub];
+      if (allowed === undefined) throw new UsageError(`unknown sub-command "${redact(sub.slice(0, 40))}"`);
+      if (extra.length > 0) throw new UsageError(`unexpected argument "${redact((extra[0] ?? "").slice(0, 40))}"`);
+      for (const key of Object.keys(values)) {
+        if (!allowed.has(key)) throw new UsageError(`--${key} does not apply to installations ${sub}`);
+      }
+      // Validate ids before touching the store.
+      filterOf(values);
+      idOption(values, "user");
+      if (sub === "delete" && !values.yes && !io.isTTY) {
+        throw new UsageError(
+          "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",
+        );
+      }
+      let stores: Awaited<ReturnType<typeof openAdminStores>>;
+      try {
+        stores = await openAdminStores(databaseUrlOf(values["database-url"], io.env));
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) {
+          io.err(`${error.message}\n`);
+          return ExitCode.Failure;
+        }
+        throw error;
+      }
+      try {
+        const store = stores.installationStore;
+        if (!store.listWorkspaces) {
+          io.err("This store cannot list its installations (no listWorkspaces).\n");
+          return ExitCode.Failure;
+        }
+        const list = store.listWorkspaces.bind(store);
+        const now = Date.now() / 1000;
+        if (sub === "list") {
+          const workspaces = await list(filterOf(values));
+          if (values.json) io.out(`${JSON.stringify(workspaces.map(toListing), null, 2)}\n`);
+          else if (workspaces.length === 0) io.out("No installations.\n");
+          else io.out(`${listTable(workspaces, now)}\n`);
+          return ExitCode.Ok;
+        }
+        const w = await selectWorkspace(list, values, sub);
+        if (sub === "show") {
+          const reveal = values.reveal === true;
+          if (reveal) {
+            io.err(
+              "warning: --reveal prints live tokens. Anyone who sees this output (terminal scrollback, logs, screen sharing) can act as the app: clear it when done.\n",
+            );
+          }
+          io.out(values.json ? `${JSON.stringify(showJson(w, reveal), null, 2)}\n` : `${showText(w, reveal, now)}\n`);
+          return ExitCode.Ok;
+        }
+        // delete
+        const where = { enterpriseId: w.enterpriseId, teamId: w.teamId };
+        const name = w.isEnterpriseInstall
+          ? `the org-wide installation of ${label(w.enterpriseId, clean((w.bot ?? w.installations[0])?.enterpriseName))}`
+          : `workspace ${label(w.teamId, clean((w.bot ?? w.installations[0])?.teamName))}`;
+        const userId = idOption(values, "user");
+        if (userId !== undefined && !w.installations.some((i) => i.userId === userId)) {
+          io.err(`No installation of user ${userId} in ${name}.\n`);
+          return ExitCode.Failure;
+        }
+        const what =
+          userId !== undefined
+            ? `the installation of user ${userId} (and its user token) in ${name}`
+            : `${w.bot ? "the bot and " : ""}${w.installations.length} user installation(s) of ${name}`;
+        if (!values.yes && !(await confirm(io, `Delete ${what}? This cannot be undone.`))) {
+          io.err("Nothing deleted.\n");
+          return ExitCode.Failure;
+        }
+        if (userId !== undefined) await store.deleteInstallation({ ...where, userId });
+        else await store.deleteAll(where);
+        io.out(`Deleted ${what}.\n`);
+        io.err(
+          "Note: the app is still installed in Slack and the tokens still work there; uninstall it in Slack to revoke them. A running server may use its cached copy for up to a minute.\n",
+        );
+        return ExitCode.Ok;
+      } catch (error) {
+        if (error instanceof StoreUnavailableError) {
+          io.err(`${error.message}\n`);
+          return ExitCode.Failure;
+        }
+        throw error;
+      } finally {
+        await stores.close();
+      }
+    },
+  };
+}
+
+/** `slack-oauth-kit installations …` on the process's terminal. */
+export const installationsCommand: Command = createInstallationsCommand();
