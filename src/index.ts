@@ -4,8 +4,15 @@ export {
   type AuthorizeOptions,
   type AuthorizeResult,
   createAuthorize,
+  createSingleWorkspaceAuthorize,
   extractContext,
   NotInstalledError,
+  type SingleWorkspaceApi,
+  type SingleWorkspaceAuthorize,
+  type SingleWorkspaceAuthTestReply,
+  type SingleWorkspaceIdentity,
+  type SingleWorkspaceOptions,
+  TokenRejectedError,
 } from "./authorize/index.js";
 export * from "./errors.js";
 export {
@@ -45,6 +52,7 @@ export {
   renderSuccessPage,
   type SuccessPageContext,
 } from "./oauth/pages.js";
+export * from "./oidc/index.js";
 export * from "./redact.js";
 export * from "./signature/index.js";
 export * from "./slack-api/index.js";
@@ -69,16 +77,6 @@ export {
   validateInstallation,
   type WorkspaceQuery,
 } from "./stores/installation-store.js";
-export * from "./oidc/index.js";
-export {
-  createSingleWorkspaceAuthorize,
-  type SingleWorkspaceApi,
-  type SingleWorkspaceAuthorize,
-  type SingleWorkspaceAuthTestReply,
-  type SingleWorkspaceIdentity,
-  type SingleWorkspaceOptions,
-  TokenRejectedError,
-} from "./authorize/index.js";
 export {
   checkTokenKind,
   looksLikeSlackToken,
