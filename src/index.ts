@@ -1,3 +1,4 @@
+export type { AuthorizeRotationOptions, RotationFailureInfo } from "./authorize/authorize.js";
 export {
   type AuthorizeContext,
   type AuthorizeFn,
@@ -54,6 +55,7 @@ export {
 } from "./oauth/pages.js";
 export * from "./oidc/index.js";
 export * from "./redact.js";
+export * from "./rotation/index.js";
 export * from "./signature/index.js";
 export * from "./slack-api/index.js";
 export * from "./state/index.js";
@@ -69,12 +71,20 @@ export {
 export {
   assertOptionalId,
   type BotQuery,
+  checkLock,
+  checkTokenUpdate,
+  DEFAULT_LOCK_LEASE_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   isValidId,
+  type LockOptions,
   normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
   validateInstallation,
+  type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./stores/installation-store.js";
 export {

@@ -74,7 +74,20 @@ export function createApp(deps: AppDeps): ReferenceApp {
       : new CachingInstallationStore(deps.installationStore);
   const slack = createReferenceSlackApp({
     signingSecret: deps.signingSecret,
-    authorize: deps.singleWorkspace?.authorize ?? createAuthorize({ installationStore: store }),
+    // Multi-workspace: tokens from apps with rotation on are refreshed before they expire, once per
+    // installation across processes (store locks). Single-workspace tokens are long-lived (checked at start).
+    authorize:
+      deps.singleWorkspace?.authorize ??
+      createAuthorize({
+        installationStore: store,
+        rotation: {
+          clientId: deps.clientId,
+          clientSecret: deps.clientSecret,
+          api,
+          logger: deps.logger,
+          onError: (error) => deps.logger.warn(`token rotation failed: ${error.code}: ${error.message}`),
+        },
+      }),
     installationStore: store,
     api,
     logger: deps.logger,

@@ -92,8 +92,11 @@ export class TokenRefreshError extends SlackOAuthError {
   readonly enterpriseId?: string;
   readonly teamId?: string;
   readonly userId?: string;
-  /** From `TokenRotator.rotate`: the installation with whatever did refresh applied. Persist it. */
-  readonly partial?: Installation;
+  /**
+   * From `TokenRotator.rotate`: the installation with whatever did refresh applied. Persist it: the
+   * refresh token it replaced is spent. Not enumerable (it holds tokens).
+   */
+  declare readonly partial?: Installation;
   /** Both failures, when the bot and the user token both failed. */
   readonly errors?: TokenRefreshError[];
   readonly operation: "refresh" | "exchange";
@@ -118,7 +121,10 @@ export class TokenRefreshError extends SlackOAuthError {
     if (init.enterpriseId !== undefined) this.enterpriseId = init.enterpriseId;
     if (init.teamId !== undefined) this.teamId = init.teamId;
     if (init.userId !== undefined) this.userId = init.userId;
-    if (init.partial !== undefined) this.partial = init.partial;
+    // Holds tokens: not enumerable, so that JSON.stringify(error) or a logger dumping the error's
+    // fields never prints them.
+    if (init.partial !== undefined)
+      Object.defineProperty(this, "partial", { value: init.partial, enumerable: false, writable: false });
     if (init.errors !== undefined) this.errors = init.errors;
     this.operation = init.operation ?? "refresh";
   }

@@ -1,0 +1,180 @@
+/**
+ * Helpers for the token-rotation tests: an emulator with many workspaces, real installs over HTTP
+ * (consent page, `oauth.v2.access`), stores of each backend on temp paths, and child processes that
+ * start at the same moment.
+ */
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { Emulator, EmulatorOptions, WorldSpec } from "../../src/emulator/index.js";
+import { type Installation, installationFromV2Response } from "../../src/model/index.js";
+import { FileInstallationStore } from "../../src/stores/file.js";
+import type { InstallationStore } from "../../src/stores/installation-store.js";
+import { MemoryInstallationStore } from "../../src/stores/memory.js";
+import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { authorize as consentCode, exchange, type Json, start } from "../emulator/helpers.js";
+
+export { api, closeAll } from "../emulator/helpers.js";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Workspace `i` (1-based) of {@link world}: `T` + 10 digits. */
+export const teamOf = (i: number) => `T${String(i).padStart(10, "0")}`;
+/** User `u` (1-based) of workspace `i`: `U` + 10 digits, unique across workspaces. */
+export const userOf = (i: number, u: number) => `U${String(i * 10 + u).padStart(10, "0")}`;
+
+/** `n` workspaces with three users each (the first is the admin). */
+export function world(n: number): WorldSpec {
+  const workspaces = Array.from({ length: n }, (_, k) => ({
+    id: teamOf(k + 1),
+    name: `Team ${k + 1}`,
+    domain: `team-${k + 1}`,
+  }));
+  const users = workspaces.flatMap((w, k) =>
+    [1, 2, 3].map((u) => ({ id: userOf(k + 1, u), teamId: w.id, name: `user${k + 1}-${u}`, isAdmin: u === 1 })),
+  );
+  return { workspaces, users };
+}
+
+/** An emulator with rotation on and single-use refresh tokens (no grace period). */
+export async function rotatingEmulator(workspaces: number, options: EmulatorOptions = {}): Promise<Emulator> {
+  return start({
+    appUrl: "http://localhost:3000",
+    tokenRotation: true,
+    refreshGraceSeconds: 0,
+    world: world(workspaces),
+    // The concurrency tests refresh 100 tokens within a second, from one client id.
+    rateLimits: { "oauth.v2.access": Number.POSITIVE_INFINITY, "oauth.v2.exchange": Number.POSITIVE_INFINITY },
+    ...options,
+  });
+}
+
+/**
+ * Installs the emulator's default app on workspace `i` as user `u` (bot and user scopes) over real HTTP,
+ * and returns the {@link Installation} the library builds from Slack's reply.
+ */
+export async function install(emu: Emulator, i: number, u = 1): Promise<{ installation: Installation; reply: Json }> {
+  const code = await consentCode(
+    emu,
+    { client_id: emu.app.clientId, scope: "commands,chat:write", user_scope: "identify,chat:write" },
+    { team: teamOf(i), user: userOf(i, u) },
+  );
+  const reply = await exchange(emu, code);
+  if (reply.ok !== true) throw new Error(`install failed: ${String(reply.error)}`);
+  return { installation: installationFromV2Response(reply), reply };
+}
+
+export type Backend = "memory" | "sqlite" | "file";
+
+/** A fresh store of a backend on a temp path; `spec` lets a child process open the same data. */
+export async function openStore(backend: Backend): Promise<{
+  store: InstallationStore;
+  spec: string;
+  dir: string;
+  reopen(): InstallationStore;
+  cleanup(): Promise<void>;
+}> {
+  const dir = await mkdtemp(join(tmpdir(), "sok-rotation-"));
+  const make = (): InstallationStore =>
+    backend === "memory"
+      ? new MemoryInstallationStore()
+      : backend === "sqlite"
+        ? new SQLiteInstallationStore({ filename: join(dir, "app.db") })
+        : new FileInstallationStore({ baseDir: join(dir, "installations") });
+  const store = make();
+  const spec = backend === "sqlite" ? `sqlite:${join(dir, "app.db")}` : `file:${join(dir, "installations")}`;
+  return {
+    store,
+    spec,
+    dir,
+    reopen: make,
+    async cleanup() {
+      await store.close?.();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Refresh calls that reached the emulator, per token kind (successful ones) and in total. */
+export function refreshCalls(emu: Emulator): { total: number; ok: number; bot: number; user: number; failed: number } {
+  const calls = emu.calls("oauth.v2.access", { details: true }).filter((c) => c.grantType === "refresh_token");
+  return {
+    total: calls.length,
+    ok: calls.filter((c) => c.ok).length,
+    bot: calls.filter((c) => c.ok && c.tokenType === "bot").length,
+    user: calls.filter((c) => c.ok && c.tokenType === "user").length,
+    failed: calls.filter((c) => !c.ok).length,
+  };
+}
+
+/** A URL on which nothing listens (a port that was free a moment ago). */
+export async function closedPortUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/api/`;
+}
+
+export interface Child {
+  child: ChildProcessByStdio<Writable, Readable, Readable>;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+  ready: Promise<void>;
+}
+
+/** Spawns `node --import tsx <script> ...args`; `ready` resolves when it prints `ready`. */
+export function spawnTsx(script: string, args: string[], env: Record<string, string>): Child {
+  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let onReady: () => void = () => {};
+  let failReady: (e: Error) => void = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    onReady = resolve;
+    failReady = reject;
+  });
+  child.stdout.setEncoding("utf8").on("data", (c: string) => {
+    out += c;
+    if (/^ready$/m.test(out)) onReady();
+  });
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    err += c;
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on("close", (code) => {
+      failReady(new Error(`child exited (${code}) before ready: ${err}`));
+      resolve(code);
+    }),
+  );
+  return { child, stdout: () => out, stderr: () => err, exited, ready };
+}
+
+/**
+ * Starts `n` children, waits until each has opened its store and printed `ready`, then releases them all
+ * at once (one line on every stdin) and collects the JSON each prints last.
+ */
+export async function raceChildren<T>(n: number, script: string, env: Record<string, string>): Promise<T[]> {
+  const children = Array.from({ length: n }, () => spawnTsx(script, [], env));
+  try {
+    await Promise.all(children.map((c) => c.ready));
+    for (const c of children) c.child.stdin.write("go\n");
+    const codes = await Promise.all(children.map((c) => c.exited));
+    return children.map((c, k) => {
+      if (codes[k] !== 0) throw new Error(`child ${k} exited ${codes[k]}: ${c.stderr()}`);
+      const last = c.stdout().trim().split("\n").at(-1) ?? "";
+      return JSON.parse(last) as T;
+    });
+  } finally {
+    for (const c of children) if (c.child.exitCode === null) c.child.kill();
+  }
+}
