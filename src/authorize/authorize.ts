@@ -4,6 +4,7 @@ import type { Logger } from "../redact.js";
 import { RotationCoordinator } from "../rotation/coordinator.js";
 import { type TokenFamily, TokenRefreshError } from "../rotation/errors.js";
 import { TokenRotator, type TokenRotatorOptions } from "../rotation/token-rotator.js";
+import { CachingInstallationStore } from "../stores/cache.js";
 import { type BotQuery, type InstallationStore, isValidId } from "../stores/installation-store.js";
 import type { AuthorizeContext } from "./context.js";
 
@@ -162,6 +163,7 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     throw new ConfigError("createAuthorize: installationStore is required");
   }
   const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation);
+  const fast = store instanceof CachingInstallationStore ? store : undefined;
   return async (context) => {
     if (context === null || typeof context !== "object") {
       throw new InvalidArgumentError(
@@ -177,10 +179,15 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     let bot: Bot | undefined;
     let mine: Installation | undefined;
     try {
-      [bot, mine] = await Promise.all([
-        store.findBot(query),
-        userId !== undefined ? store.findInstallation({ ...query, userId }) : undefined,
-      ]);
+      if (fast !== undefined) {
+        // One cache entry, no copies: the result below copies what it hands out.
+        ({ bot, own: mine } = (await fast.findForAuthorize(query, userId)) as { bot?: Bot; own?: Installation });
+      } else {
+        [bot, mine] = await Promise.all([
+          store.findBot(query),
+          userId !== undefined ? store.findInstallation({ ...query, userId }) : undefined,
+        ]);
+      }
     } catch (error) {
       if (error instanceof StoreError || error instanceof InvalidArgumentError) throw error;
       throw new StoreError("authorize: the installation store failed", { cause: error });
