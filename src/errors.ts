@@ -79,6 +79,8 @@ export const ErrorCode = {
   TokenRefreshFailed: "SLACK_OAUTH_TOKEN_REFRESH_FAILED",
   /** A per-installation lock could not be taken in time (another process holds it). */
   LockTimeout: "SLACK_OAUTH_LOCK_TIMEOUT",
+  /** A stored token could not be decrypted (unknown key id, wrong key, tampered or moved ciphertext). */
+  Encryption: "SLACK_OAUTH_ENCRYPTION_ERROR",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -167,5 +169,36 @@ export class LockTimeoutError extends SlackOAuthError {
     });
     this.key = key;
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * A token stored encrypted (`EncryptedInstallationStore`) could not be decrypted: its key id is not among
+ * the configured keys (`unknown-key`), the key is wrong or the ciphertext was tampered with or moved to
+ * another installation or field (`decrypt-failed`), or the stored value is not a ciphertext this library
+ * wrote (`malformed`). Names the key id and field, never a key or a token. Nothing was changed.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await store.findBot({ teamId: "T0123" });
+ * } catch (e) {
+ *   if (e instanceof EncryptionError) console.error(`cannot decrypt with key ${e.keyId}: ${e.reason}`);
+ * }
+ * ```
+ */
+export class EncryptionError extends SlackOAuthError {
+  /** Id of the key the value was encrypted with (when it could be read). */
+  readonly keyId: string | undefined;
+  /** Why decryption failed. */
+  readonly reason: "unknown-key" | "decrypt-failed" | "malformed";
+  constructor(
+    reason: "unknown-key" | "decrypt-failed" | "malformed",
+    message: string,
+    options?: { keyId?: string | undefined; cause?: unknown },
+  ) {
+    super(ErrorCode.Encryption, message, { cause: options?.cause, status: 500 });
+    this.reason = reason;
+    this.keyId = options?.keyId;
   }
 }

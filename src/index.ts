@@ -69,6 +69,15 @@ export {
   type LruTtlCacheOptions,
 } from "./stores/cache.js";
 export {
+  EncryptedInstallationStore,
+  type EncryptionKey,
+  type EncryptionOptions,
+  parseEncryptionKeys,
+  type RekeyProgress,
+  rekey,
+  TokenCipher,
+} from "./stores/encryption.js";
+export {
   assertOptionalId,
   type BotQuery,
   checkLock,

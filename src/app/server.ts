@@ -22,7 +22,7 @@ import type { ServerConfig } from "./config.js";
 import { jsonLogger, requestId } from "./log.js";
 import { createSignInRoutes, loginRedirectUriFor } from "./sign-in.js";
 import { createReferenceSlackApp } from "./slack-app.js";
-import { type OpenedStores, openStores } from "./stores.js";
+import { applyStoreOptions, type OpenedStores, openStores } from "./stores.js";
 
 /** What the reference app needs, resolved (credentials, stores, URLs). */
 export interface AppDeps {
@@ -326,7 +326,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   let stores: OpenedStores;
   try {
     // Single-workspace mode stores nothing: the environment's token lives in memory only (never copied to disk).
-    stores = options.stores ?? (await openStores(config.singleWorkspace ? "memory:" : config.databaseUrl));
+    stores =
+      options.stores ??
+      (config.singleWorkspace
+        ? await openStores("memory:")
+        : await applyStoreOptions(await openStores(config.databaseUrl), {
+            redisUrl: config.redisUrl,
+            tokenEncryptionKey: config.tokenEncryptionKey,
+          }));
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
     throw error;

@@ -11,8 +11,7 @@ export interface OpenedStores {
 
 /**
  * Opens the stores named by a database URL: `sqlite:PATH` (or a bare path ending in .db/.sqlite),
- * `file:DIR` (JSON files), `memory:`. PostgreSQL and MySQL URLs are recognised and reported as not
- * available in this version.
+ * `file:DIR` (JSON files), `memory:`, `postgres://…` and `mysql://…` / `mariadb://…`.
  */
 export async function openStores(databaseUrl: string): Promise<OpenedStores> {
   const url = databaseUrl.trim();
@@ -29,10 +28,31 @@ export async function openStores(databaseUrl: string): Promise<OpenedStores> {
     const stateStore = new FileStateStore({ baseDir: `${dir.replace(/\/+$/, "")}-states` });
     return { installationStore, stateStore, close: async () => {} };
   }
-  if (/^(postgres|postgresql|mysql|mariadb):\/\//i.test(url)) {
-    throw new ConfigError(
-      `DATABASE_URL: ${url.split(":")[0]} stores are not available in this version; use sqlite:PATH`,
-    );
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
+    const installationStore = new PostgresInstallationStore({ url });
+    const stateStore = new PostgresStateStore({ url });
+    return {
+      installationStore,
+      stateStore,
+      async close() {
+        await stateStore.close();
+        await installationStore.close();
+      },
+    };
+  }
+  if (/^(mysql|mariadb):\/\//i.test(url)) {
+    const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
+    const installationStore = new MySQLInstallationStore({ url });
+    const stateStore = new MySQLStateStore({ url });
+    return {
+      installationStore,
+      stateStore,
+      async close() {
+        await stateStore.close();
+        await installationStore.close();
+      },
+    };
   }
   const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
   if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
@@ -45,6 +65,45 @@ export async function openStores(databaseUrl: string): Promise<OpenedStores> {
     async close() {
       await stateStore.close?.();
       await installationStore.close?.();
+    },
+  };
+}
+
+/** Applies REDIS_URL and SLACK_TOKEN_ENCRYPTION_KEY on top of the stores opened from DATABASE_URL. */
+export async function applyStoreOptions(
+  opened: OpenedStores,
+  options: { redisUrl?: string | undefined; tokenEncryptionKey?: string | undefined },
+): Promise<OpenedStores> {
+  let installationStore = opened.installationStore;
+  let stateStore = opened.stateStore;
+  const extra: Array<() => Promise<void>> = [];
+  if (options.tokenEncryptionKey) {
+    const { EncryptedInstallationStore, parseEncryptionKeys } = await import("../stores/encryption.js");
+    installationStore = new EncryptedInstallationStore(installationStore, {
+      keys: parseEncryptionKeys(options.tokenEncryptionKey),
+    });
+  }
+  if (options.redisUrl) {
+    const { RedisLock, RedisStateStore, createRedisCachingStore, withRedisLock } = await import("../stores/redis.js");
+    const url = options.redisUrl;
+    const lock = new RedisLock({ url });
+    const redisStates = new RedisStateStore({ url });
+    // Cache outside the encryption: cached entries are decrypted, and Redis pub/sub keeps instances coherent.
+    const cached = createRedisCachingStore(withRedisLock(installationStore, lock), { url });
+    installationStore = cached;
+    stateStore = redisStates;
+    extra.push(
+      () => cached.bus.close(),
+      () => lock.close(),
+      () => redisStates.close(),
+    );
+  }
+  return {
+    installationStore,
+    stateStore,
+    async close() {
+      await Promise.allSettled(extra.map((f) => f()));
+      await opened.close();
     },
   };
 }

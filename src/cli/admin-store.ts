@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { type OpenedStores, openStores } from "../app/stores.js";
+import { applyStoreOptions, type OpenedStores, openStores } from "../app/stores.js";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
 import { UsageError } from "./command.js";
@@ -78,7 +78,10 @@ export async function openAdminStores(databaseUrl: string): Promise<OpenedStores
     );
   }
   try {
-    return await openStores(databaseUrl);
+    // With encryption on, `installations show --reveal` needs the key to show a token: same env as the server.
+    return await applyStoreOptions(await openStores(databaseUrl), {
+      tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
+    });
   } catch (error) {
     throw new StoreUnavailableError(
       `Cannot open the ${describeDatabase(loc)}: ${redact(error instanceof Error ? error.message : String(error))}`,
@@ -111,6 +114,22 @@ export async function inspectStore(databaseUrl: string): Promise<StoreStatus> {
     return { status: "volatile", detail: "memory: installations are kept in the server's memory and lost at restart" };
   }
   if (loc.kind === "other") {
+    const scheme = loc.scheme.toLowerCase();
+    if (scheme === "postgres" || scheme === "postgresql" || scheme === "mysql" || scheme === "mariadb") {
+      // Reachability only: connecting and `SELECT 1` neither creates nor migrates anything.
+      try {
+        await probeSqlServer(scheme, databaseUrl);
+        return {
+          status: "ok",
+          detail: `${describeDatabase(loc)} is reachable (schema is migrated at the server's start)`,
+        };
+      } catch (error) {
+        return {
+          status: "unreachable",
+          detail: `${describeDatabase(loc)} is unreachable: ${redact(error instanceof Error ? error.message : String(error))}`,
+        };
+      }
+    }
     try {
       const stores = await openStores(databaseUrl);
       await stores.close();
@@ -215,5 +234,27 @@ async function inspectSqlite(filename: string): Promise<StoreStatus> {
     return { status: "unreachable", detail: `SQLite database ${path} cannot be read: ${redact(message)}` };
   } finally {
     db?.close();
+  }
+}
+
+/** Connects to a PostgreSQL or MySQL/MariaDB server, runs `SELECT 1`, and disconnects (5 s timeout). */
+async function probeSqlServer(scheme: string, url: string): Promise<void> {
+  if (scheme === "postgres" || scheme === "postgresql") {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      await client.query("SELECT 1");
+    } finally {
+      await client.end().catch(() => {});
+    }
+    return;
+  }
+  const mysql = await import("mysql2/promise");
+  const conn = await mysql.createConnection({ uri: url.replace(/^mariadb:/i, "mysql:"), connectTimeout: 5000 });
+  try {
+    await conn.query("SELECT 1");
+  } finally {
+    await conn.end().catch(() => {});
   }
 }

@@ -147,12 +147,16 @@ export const rotateCommand: Command = {
       throw new UsageError("set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET in the environment (never as flags)");
     const databaseUrl = values["database-url"] ?? (process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
 
-    const [{ openStores }, { convertToRotatingTokens, rotateExpiringTokens }, { TokenRotator }] = await Promise.all([
-      import("../app/stores.js"),
-      import("../rotation/batch.js"),
-      import("../rotation/token-rotator.js"),
-    ]);
-    const stores = await openStores(databaseUrl);
+    const [{ applyStoreOptions, openStores }, { convertToRotatingTokens, rotateExpiringTokens }, { TokenRotator }] =
+      await Promise.all([
+        import("../app/stores.js"),
+        import("../rotation/batch.js"),
+        import("../rotation/token-rotator.js"),
+      ]);
+    const stores = await applyStoreOptions(await openStores(databaseUrl), {
+      redisUrl: process.env.REDIS_URL || undefined,
+      tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
+    });
     try {
       const store = stores.installationStore;
       const rotator =

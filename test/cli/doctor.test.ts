@@ -286,7 +286,7 @@ describe("doctor: problems are listed with what to fix (exit 1)", () => {
     });
   });
 
-  it("PostgreSQL URLs are not available in this version", async () => {
+  it("an unreachable PostgreSQL server: the store check FAILS", async () => {
     const w = await world();
     const r = await doctorJson({ ...w.env, DATABASE_URL: `postgres://app:${randomBytes(6).toString("hex")}@db/app` });
     expect(r.code).toBe(1);

@@ -1,0 +1,440 @@
+/**
+ * Encryption at rest for any {@link InstallationStore}: every access and refresh token is stored as
+ * `enc:v1:<keyId>:<base64url(iv | ciphertext | tag)>` (AES-256-GCM, 12-byte random IV), bound by its
+ * additional authenticated data to its installation and field, and decrypted only when read.
+ *
+ * @example
+ * ```ts
+ * import { EncryptedInstallationStore, parseEncryptionKeys } from "slack-oauth-kit";
+ *
+ * const store = new EncryptedInstallationStore(new SQLiteInstallationStore({ filename }), {
+ *   keys: parseEncryptionKeys(process.env.SLACK_TOKEN_ENCRYPTION_KEY),
+ * });
+ * ```
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { ConfigError, EncryptionError } from "../errors.js";
+import type { Bot, Installation } from "../model/installation.js";
+import {
+  type BotQuery,
+  checkTokenUpdate,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  type LockOptions,
+  type TokenExpectation,
+  type TokenPatch,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
+} from "./installation-store.js";
+
+/**
+ * One encryption key: an id (stored with every ciphertext) and 32 bytes.
+ *
+ * @example
+ * ```ts
+ * const key: EncryptionKey = { id: "k1", key: randomBytes(32) };
+ * ```
+ */
+export interface EncryptionKey {
+  /** 1–32 letters, digits, `_` or `-`. */
+  id: string;
+  /** 32 bytes (AES-256). */
+  key: Buffer;
+}
+
+/**
+ * Options of {@link EncryptedInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * const options: EncryptionOptions = { keys: [{ id: "k2", key: newKey }, { id: "k1", key: oldKey }] };
+ * ```
+ */
+export interface EncryptionOptions {
+  /** The keys: the FIRST encrypts; every one decrypts (chosen by the id stored with the value). */
+  keys: readonly EncryptionKey[];
+}
+
+/** The token fields encrypted at rest. */
+export const ENCRYPTED_FIELDS = ["botToken", "botRefreshToken", "userToken", "userRefreshToken"] as const;
+type TokenField = (typeof ENCRYPTED_FIELDS)[number];
+const BOT_FIELDS: readonly TokenField[] = ["botToken", "botRefreshToken"];
+const USER_FIELDS: readonly TokenField[] = ["userToken", "userRefreshToken"];
+
+const PREFIX = "enc:";
+const V1 = "enc:v1:";
+const KEY_ID_RE = /^[A-Za-z0-9_-]{1,32}$/;
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** Where a token belongs: the additional authenticated data that binds a ciphertext to it. */
+interface Owner {
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+  isEnterpriseInstall?: boolean | undefined;
+  userId?: string | undefined;
+}
+
+function aad(owner: Owner, field: TokenField): Buffer {
+  const team = owner.isEnterpriseInstall === true ? "" : (owner.teamId ?? "");
+  const who = field.startsWith("bot") ? "bot" : (owner.userId ?? "");
+  return Buffer.from(`${owner.enterpriseId ?? ""}|${team}|${who}|${field}`, "utf8");
+}
+
+function checkKeys(keys: unknown): EncryptionKey[] {
+  if (!Array.isArray(keys) || keys.length === 0)
+    throw new ConfigError("encryption: keys must be a non-empty array of { id, key }");
+  const seen = new Set<string>();
+  const out: EncryptionKey[] = [];
+  keys.forEach((k: unknown, i) => {
+    if (k === null || typeof k !== "object") throw new ConfigError(`encryption: keys[${i}] must be { id, key }`);
+    const { id, key } = k as { id?: unknown; key?: unknown };
+    if (typeof id !== "string" || !KEY_ID_RE.test(id))
+      throw new ConfigError(`encryption: keys[${i}].id must be 1-32 letters, digits, '_' or '-'`);
+    if (seen.has(id)) throw new ConfigError(`encryption: key id ${JSON.stringify(id)} appears twice`);
+    if (!Buffer.isBuffer(key) || key.length !== 32)
+      throw new ConfigError(`encryption: key ${JSON.stringify(id)} must be a 32-byte Buffer`);
+    seen.add(id);
+    out.push({ id, key: Buffer.from(key) });
+  });
+  return out;
+}
+
+/** True when `value` is a ciphertext this module wrote (any key). */
+export function isEncryptedValue(value: unknown): value is string {
+  return typeof value === "string" && value.startsWith(PREFIX);
+}
+
+/** The key id of a ciphertext (`undefined` for plaintext or a malformed value). */
+export function encryptedKeyId(value: string): string | undefined {
+  if (!value.startsWith(V1)) return undefined;
+  const end = value.indexOf(":", V1.length);
+  if (end < 0) return undefined;
+  const id = value.slice(V1.length, end);
+  return KEY_ID_RE.test(id) ? id : undefined;
+}
+
+/**
+ * The AES-256-GCM codec behind {@link EncryptedInstallationStore} (exported for tools and tests).
+ *
+ * @example
+ * ```ts
+ * const codec = new TokenCipher([{ id: "k1", key }]);
+ * const stored = codec.encrypt(token, { teamId: "T1" }, "botToken");
+ * codec.decrypt(stored, { teamId: "T1" }, "botToken") === token; // true
+ * ```
+ */
+export class TokenCipher {
+  readonly #keys: Map<string, Buffer>;
+  readonly #current: EncryptionKey;
+
+  constructor(keys: readonly EncryptionKey[]) {
+    const checked = checkKeys(keys);
+    this.#current = checked[0]!;
+    this.#keys = new Map(checked.map((k) => [k.id, k.key]));
+  }
+
+  /** Id of the key that encrypts. */
+  get currentKeyId(): string {
+    return this.#current.id;
+  }
+
+  encrypt(plaintext: string, owner: Owner, field: TokenField): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#current.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(aad(owner, field));
+    const ct = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+    const blob = Buffer.concat([iv, ct, cipher.getAuthTag()]).toString("base64url");
+    return `${V1}${this.#current.id}:${blob}`;
+  }
+
+  /** Plaintext values (no `enc:` prefix) come back as they are. */
+  decrypt(stored: string, owner: Owner, field: TokenField): string {
+    if (!stored.startsWith(PREFIX)) return stored;
+    const keyId = encryptedKeyId(stored);
+    if (keyId === undefined)
+      throw new EncryptionError("malformed", `encryption: ${field} is not a ciphertext this library wrote`);
+    const key = this.#keys.get(keyId);
+    if (key === undefined)
+      throw new EncryptionError(
+        "unknown-key",
+        `encryption: ${field} was encrypted with key ${JSON.stringify(keyId)}, which is not configured`,
+        { keyId },
+      );
+    const blob = Buffer.from(stored.slice(V1.length + keyId.length + 1), "base64url");
+    if (blob.length < IV_BYTES + TAG_BYTES)
+      throw new EncryptionError(
+        "malformed",
+        `encryption: ${field} ciphertext (key ${JSON.stringify(keyId)}) is truncated`,
+        {
+          keyId,
+        },
+      );
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key, blob.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(aad(owner, field));
+      decipher.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
+      return Buffer.concat([
+        decipher.update(blob.subarray(IV_BYTES, blob.length - TAG_BYTES)),
+        decipher.final(),
+      ]).toString("utf8");
+    } catch (cause) {
+      throw new EncryptionError(
+        "decrypt-failed",
+        `encryption: ${field} does not decrypt with key ${JSON.stringify(keyId)} (wrong key, or the value was tampered with or belongs to another installation)`,
+        { keyId, cause },
+      );
+    }
+  }
+
+  /** True when `stored` is already encrypted with the current key. */
+  isCurrent(stored: string): boolean {
+    return encryptedKeyId(stored) === this.#current.id;
+  }
+}
+
+/**
+ * Parses `SLACK_TOKEN_ENCRYPTION_KEY`: `id:base64key[,id:base64key…]` (the first encrypts), or a single
+ * base64 (or base64url) 32-byte key, whose id is `k1`. Throws {@link ConfigError} naming the entry or key
+ * id at fault, never a key.
+ *
+ * @example
+ * ```ts
+ * const keys = parseEncryptionKeys(process.env.SLACK_TOKEN_ENCRYPTION_KEY); // e.g. "k2:…,k1:…"
+ * ```
+ */
+export function parseEncryptionKeys(value: string | undefined): EncryptionKey[] {
+  if (typeof value !== "string" || value.trim() === "")
+    throw new ConfigError("SLACK_TOKEN_ENCRYPTION_KEY is empty: expected id:base64key[,id:base64key...]");
+  const entries = value.split(",").map((s) => s.trim());
+  const keys: EncryptionKey[] = [];
+  entries.forEach((entry, i) => {
+    const colon = entry.indexOf(":");
+    if (colon < 0 && entries.length > 1)
+      throw new ConfigError(`SLACK_TOKEN_ENCRYPTION_KEY entry #${i + 1} lacks its "id:" prefix`);
+    const id = colon < 0 ? "k1" : entry.slice(0, colon);
+    const b64 = colon < 0 ? entry : entry.slice(colon + 1);
+    if (!KEY_ID_RE.test(id))
+      throw new ConfigError(
+        `SLACK_TOKEN_ENCRYPTION_KEY entry #${i + 1}: the key id must be 1-32 letters, digits, '_' or '-'`,
+      );
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(b64))
+      throw new ConfigError(`SLACK_TOKEN_ENCRYPTION_KEY key ${JSON.stringify(id)} is not base64`);
+    const key = Buffer.from(b64.replace(/-/g, "+").replace(/_/g, "/"), "base64");
+    if (key.length !== 32)
+      throw new ConfigError(
+        `SLACK_TOKEN_ENCRYPTION_KEY key ${JSON.stringify(id)} must decode to 32 bytes, got ${key.length}`,
+      );
+    if (keys.some((k) => k.id === id))
+      throw new ConfigError(`SLACK_TOKEN_ENCRYPTION_KEY key id ${JSON.stringify(id)} appears twice`);
+    keys.push({ id, key });
+  });
+  return keys;
+}
+
+/**
+ * Wraps any {@link InstallationStore} so that every access and refresh token (`botToken`,
+ * `botRefreshToken`, `userToken`, `userRefreshToken`) is stored encrypted and decrypted only when read.
+ * Plaintext values already stored are read as they are (turn encryption on for an existing store, then run
+ * {@link rekey}). A value that cannot be decrypted is an {@link EncryptionError} naming the key id.
+ *
+ * `updateTokens` stays a compare-and-set: the expectation is checked against the decrypted stored values,
+ * then the write goes through with the stored ciphertexts as the inner store's expectation, so a
+ * concurrent change in between still fails it.
+ *
+ * @example
+ * ```ts
+ * const store = new EncryptedInstallationStore(new MemoryInstallationStore(), { keys: [{ id: "k1", key }] });
+ * await store.save(installation); // tokens at rest: "enc:v1:k1:…"
+ * ```
+ */
+export class EncryptedInstallationStore implements InstallationStore {
+  /** The store holding ciphertexts. */
+  readonly inner: InstallationStore;
+  readonly cipher: TokenCipher;
+  readonly listWorkspaces?: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>;
+  readonly updateTokens?: (q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation) => Promise<boolean>;
+  readonly withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
+
+  constructor(inner: InstallationStore, options: EncryptionOptions) {
+    if (inner === null || typeof inner !== "object" || typeof inner.findBot !== "function")
+      throw new TypeError("EncryptedInstallationStore: expected an InstallationStore to wrap");
+    if (options === null || typeof options !== "object")
+      throw new ConfigError("EncryptedInstallationStore: options { keys } are required");
+    this.inner = inner;
+    this.cipher = new TokenCipher(options.keys);
+    if (typeof inner.listWorkspaces === "function") {
+      this.listWorkspaces = async (filter) => {
+        const list = await inner.listWorkspaces!(filter);
+        return list.map((w) => {
+          const out: WorkspaceInstallations = { ...w, installations: w.installations.map((i) => this.#open(i)) };
+          if (w.bot) out.bot = this.#open(w.bot);
+          return out;
+        });
+      };
+    }
+    if (typeof inner.updateTokens === "function") {
+      this.updateTokens = (q, patch, expect) => this.#updateTokens(q, patch, expect);
+    }
+    if (typeof inner.withLock === "function") this.withLock = (key, fn, o) => inner.withLock!(key, fn, o);
+  }
+
+  async save(installation: Installation): Promise<void> {
+    await this.inner.save(this.#seal(installation));
+  }
+
+  async findBot(q: BotQuery): Promise<Bot | undefined> {
+    const bot = await this.inner.findBot(q);
+    return bot === undefined ? undefined : this.#open(bot);
+  }
+
+  async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
+    const i = await this.inner.findInstallation(q);
+    return i === undefined ? undefined : this.#open(i);
+  }
+
+  deleteBot(q: WorkspaceQuery): Promise<void> {
+    return this.inner.deleteBot(q);
+  }
+  deleteInstallation(q: DeleteInstallationQuery): Promise<void> {
+    return this.inner.deleteInstallation(q);
+  }
+  deleteAll(q: WorkspaceQuery): Promise<void> {
+    return this.inner.deleteAll(q);
+  }
+  async close(): Promise<void> {
+    await this.inner.close?.();
+  }
+
+  /** A copy of `installation` with its token fields encrypted (non-strings left for the store to reject). */
+  #seal(installation: Installation): Installation {
+    if (installation === null || typeof installation !== "object") return installation;
+    const out = { ...installation } as Record<string, unknown>;
+    for (const f of ENCRYPTED_FIELDS) {
+      const v = out[f];
+      if (typeof v === "string" && v.length > 0) out[f] = this.cipher.encrypt(v, installation, f);
+    }
+    return out as unknown as Installation;
+  }
+
+  /** A copy of a stored record with its token fields decrypted. */
+  #open<T extends Bot | Installation>(record: T): T {
+    const out = { ...record } as Record<string, unknown>;
+    for (const f of ENCRYPTED_FIELDS) {
+      const v = out[f];
+      if (typeof v === "string") out[f] = this.cipher.decrypt(v, record as Owner, f);
+    }
+    return out as T;
+  }
+
+  async #updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    const { q } = checkTokenUpdate(query, patch, expect);
+    // Only token fields need their record: to encrypt the patch and to check the expectation.
+    const touches = (fields: readonly TokenField[]) =>
+      fields.some((f) => patch[f] !== undefined || expect?.[f] !== undefined);
+    const needsBot = touches(BOT_FIELDS);
+    const needsUser = touches(USER_FIELDS);
+    // The stored records give each token its owner (enterprise, team, user) and the stored ciphertexts.
+    const [bot, own] = await Promise.all([
+      needsBot ? this.inner.findBot(q) : undefined,
+      needsUser ? this.inner.findInstallation({ ...q, userId: q.userId }) : undefined,
+    ]);
+    if (needsBot && bot === undefined) return false;
+    if (needsUser && (own === undefined || own.userId !== q.userId)) return false;
+    const sealed: TokenPatch = { ...patch };
+    const innerExpect: TokenExpectation = {};
+    for (const f of ENCRYPTED_FIELDS) {
+      const record = (f.startsWith("bot") ? bot : own) as (Bot | Installation | undefined) & Owner;
+      if (record === undefined) continue;
+      const stored = (record as Partial<Record<TokenField, string>>)[f];
+      const expected = expect?.[f];
+      if (expected !== undefined) {
+        if (stored === undefined || this.cipher.decrypt(stored, record, f) !== expected) return false;
+        innerExpect[f] = stored;
+      }
+      const value = patch[f];
+      if (value !== undefined) sealed[f] = this.cipher.encrypt(value, record, f);
+    }
+    return this.inner.updateTokens!(q, sealed, expect === undefined ? undefined : innerExpect);
+  }
+}
+
+/**
+ * Counts reported by {@link rekey}.
+ *
+ * @example
+ * ```ts
+ * const progress: RekeyProgress = { workspaces: 3, updated: 5, skipped: 2, conflicts: 0 };
+ * ```
+ */
+export interface RekeyProgress {
+  /** Workspaces (and orgs) looked at so far. */
+  workspaces: number;
+  /** Records (bots, user installations) re-encrypted. */
+  updated: number;
+  /** Records already entirely under the newest key (or without tokens). */
+  skipped: number;
+  /** Records changed by someone else meanwhile (not written; run `rekey` again). */
+  conflicts: number;
+}
+
+/**
+ * Re-encrypts every stored token to the store's newest key (the first of `keys`), plaintext values
+ * included: the latest bot of every workspace and the latest installation of every user, as
+ * `listWorkspaces` lists them, through a compare-and-set `updateTokens` (a token rotated meanwhile is
+ * never overwritten). Idempotent and resumable: values already under the newest key are skipped.
+ * Historical rows (`historicalData: true`) are not re-encrypted. Needs `listWorkspaces` and
+ * `updateTokens` on the wrapped store.
+ *
+ * @example
+ * ```ts
+ * const store = new EncryptedInstallationStore(inner, { keys: [newKey, oldKey] });
+ * const counts = await rekey(store, { onProgress: (p) => console.log(p) });
+ * ```
+ */
+export async function rekey(
+  store: EncryptedInstallationStore,
+  options: { onProgress?: ((progress: RekeyProgress) => void) | undefined; filter?: WorkspaceQuery | undefined } = {},
+): Promise<RekeyProgress> {
+  if (!(store instanceof EncryptedInstallationStore))
+    throw new ConfigError("rekey: expected an EncryptedInstallationStore");
+  const inner = store.inner;
+  if (typeof inner.listWorkspaces !== "function" || typeof inner.updateTokens !== "function")
+    throw new ConfigError("rekey: the wrapped store needs listWorkspaces and updateTokens");
+  const cipher = store.cipher;
+  const progress: RekeyProgress = { workspaces: 0, updated: 0, skipped: 0, conflicts: 0 };
+  const redo = async (
+    record: (Bot | Installation) & Owner,
+    fields: readonly TokenField[],
+    q: InstallationQuery,
+  ): Promise<void> => {
+    const patch: TokenPatch = {};
+    const expect: TokenExpectation = {};
+    for (const f of fields) {
+      const stored = (record as Partial<Record<TokenField, string>>)[f];
+      if (typeof stored !== "string" || stored.length === 0 || cipher.isCurrent(stored)) continue;
+      patch[f] = cipher.encrypt(cipher.decrypt(stored, record, f), record, f);
+      expect[f] = stored;
+    }
+    if (Object.keys(patch).length === 0) {
+      progress.skipped++;
+      return;
+    }
+    if (await inner.updateTokens!(q, patch, expect)) progress.updated++;
+    else progress.conflicts++;
+  };
+  const list = await inner.listWorkspaces(options.filter);
+  for (const w of list) {
+    const where: InstallationQuery = {
+      ...(w.enterpriseId ? { enterpriseId: w.enterpriseId } : {}),
+      ...(w.teamId ? { teamId: w.teamId } : {}),
+      ...(w.isEnterpriseInstall ? { isEnterpriseInstall: true } : {}),
+    };
+    if (w.bot) await redo(w.bot, BOT_FIELDS, where);
+    for (const i of w.installations) await redo(i, USER_FIELDS, { ...where, userId: i.userId });
+    progress.workspaces++;
+    options.onProgress?.({ ...progress });
+  }
+  return progress;
+}

@@ -1,0 +1,165 @@
+import type { SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
+
+/** Options of one mysql2 query, as the MySQL executor passes them. */
+export interface MySQLQueryOptions {
+  sql: string;
+  values: unknown[];
+  rowsAsArray: boolean;
+}
+
+/**
+ * What the MySQL executor calls on a connection: the subset of a `mysql2/promise` `PoolConnection`.
+ *
+ * @example
+ * ```ts
+ * const conn: MySQLConnectionLike = await pool.getConnection();
+ * ```
+ */
+export interface MySQLConnectionLike {
+  query(options: MySQLQueryOptions): Promise<[unknown, unknown]>;
+  release(): void;
+  /** Closes the connection instead of returning it to the pool (used when it is in an unknown state). */
+  destroy?(): void;
+}
+
+/**
+ * What the MySQL stores call on a pool: the subset of a `mysql2/promise` `Pool` they need, so any
+ * compatible pool works (a callback pool: pass `pool.promise()`).
+ *
+ * @example
+ * ```ts
+ * import mysql from "mysql2/promise";
+ * const pool: MySQLPoolLike = mysql.createPool("mysql://app@localhost:3306/app");
+ * ```
+ */
+export interface MySQLPoolLike {
+  query(options: MySQLQueryOptions): Promise<[unknown, unknown]>;
+  getConnection(): Promise<MySQLConnectionLike>;
+  end?(): Promise<void>;
+}
+
+/** ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT: the transaction was rolled back and may simply run again. */
+const RETRYABLE = new Set([1213, 1205]);
+const MAX_ATTEMPTS = 8;
+const ER_DUP_KEYNAME = 1061;
+
+function errno(e: unknown): number | undefined {
+  const n = (e as { errno?: unknown } | null)?.errno;
+  return typeof n === "number" ? n : undefined;
+}
+
+type Queryable = Pick<MySQLPoolLike, "query">;
+
+async function exec(target: Queryable, sql: string, params: readonly SqlValue[]): Promise<unknown> {
+  try {
+    const [result] = await target.query({ sql, values: params as unknown[], rowsAsArray: true });
+    return result;
+  } catch (e) {
+    // No CREATE INDEX IF NOT EXISTS in MySQL: an index that is already there is what we wanted.
+    if (errno(e) === ER_DUP_KEYNAME && /^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql)) return { affectedRows: 0 };
+    throw e;
+  }
+}
+
+function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
+  return {
+    query: async (sql, params) => {
+      const r = await exec(target, sql, params);
+      return Array.isArray(r) ? (r as SqlRow[]) : [];
+    },
+    run: async (sql, params) => {
+      const r = (await exec(target, sql, params)) as { affectedRows?: unknown } | null;
+      return { changes: typeof r?.affectedRows === "number" ? r.affectedRows : 0 };
+    },
+  };
+}
+
+/**
+ * {@link SqlExecutor} over a `mysql2/promise` pool (or a compatible one). Rows come back as arrays
+ * (`rowsAsArray`); a transaction checks out one connection for its whole life and is run again (up to
+ * 8 times) after a deadlock or lock wait timeout, which InnoDB resolves by rolling one side back.
+ * Transactions run at READ COMMITTED (no gap locks). Named
+ * locks (`GET_LOCK`) taken inside a transaction are released when it ends, so a pooled connection never
+ * keeps one.
+ *
+ * @example
+ * ```ts
+ * import mysql from "mysql2/promise";
+ * const exec = new MySQLExecutor(mysql.createPool("mysql://app@localhost:3306/app"));
+ * await exec.query("SELECT 1", []);
+ * ```
+ */
+export class MySQLExecutor implements SqlExecutor {
+  readonly #pool: Promise<MySQLPoolLike>;
+
+  /** `pool` may be a promise (the stores import `mysql2` lazily). */
+  constructor(pool: MySQLPoolLike | Promise<MySQLPoolLike>) {
+    this.#pool = Promise.resolve(pool);
+    this.#pool.catch(() => undefined);
+  }
+
+  /** The pool, once available. */
+  pool(): Promise<MySQLPoolLike> {
+    return this.#pool;
+  }
+
+  async query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    return over(await this.#pool).query(sql, params);
+  }
+
+  async run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
+    return over(await this.#pool).run(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const pool = await this.#pool;
+    let retryDelay = 0;
+    for (let attempt = 1; ; attempt++) {
+      // A short random pause before running a deadlocked transaction again, so the two sides part.
+      if (retryDelay > 0) await new Promise((r) => setTimeout(r, retryDelay));
+      const conn = await pool.getConnection();
+      const base = over(conn);
+      let namedLock = false;
+      const tx: SqlExecutor = {
+        query: base.query,
+        run: (sql, params) => {
+          if (/\bGET_LOCK\s*\(/i.test(sql)) namedLock = true;
+          return base.run(sql, params);
+        },
+        transaction: (inner) => inner(tx),
+      };
+      let broken = false;
+      try {
+        // READ COMMITTED: no gap locks, so concurrent saves of different workspaces never deadlock on
+        // index ranges. Correctness never relied on them: consume and updateTokens lock existing rows
+        // FOR UPDATE, a racing lease INSERT loses on the primary key.
+        await base.run("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", []);
+        await base.run("START TRANSACTION", []);
+        try {
+          const result = await fn(tx);
+          await base.run("COMMIT", []);
+          return result;
+        } catch (e) {
+          try {
+            await base.run("ROLLBACK", []);
+          } catch {
+            broken = true;
+          }
+          if (attempt < MAX_ATTEMPTS && RETRYABLE.has(errno(e) ?? 0)) {
+            retryDelay = Math.random() * 5 * attempt;
+            continue;
+          }
+          throw e;
+        }
+      } finally {
+        if (namedLock && !broken) {
+          await base.run("DO RELEASE_ALL_LOCKS()", []).catch(() => {
+            broken = true;
+          });
+        }
+        if (broken && conn.destroy) conn.destroy();
+        else conn.release();
+      }
+    }
+  }
+}
