@@ -6,12 +6,21 @@
  * Tokens live 1 h at the emulator and the window is 2 h, so a freshly refreshed token is itself "due"
  * again: only the re-read under the lock (the refresh token changed since the caller looked) stops the
  * other processes from refreshing a second time.
+ *
+ * Runs on SQLite (lease rows) and files, and on the production backends, each with its own lock:
+ * PostgreSQL, MySQL/MariaDB, and SQLite whose lock is a `RedisLock` (SQLite's own lock disabled). Those
+ * need servers (POSTGRES_URL, MYSQL_URL, REDIS_URL; defaults on 127.0.0.1): unreachable, they are skipped
+ * with a warning, or fail under CI=true (see test/helpers/backends.ts). Each run uses a random table or
+ * key prefix and drops its tables / deletes its keys afterwards.
  */
+import mysql from "mysql2/promise";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuthorize } from "../../src/authorize/authorize.js";
 import type { AuthorizeContext } from "../../src/authorize/context.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { CachingInstallationStore } from "../../src/stores/cache.js";
+import { describeBackend, probeBackend } from "../helpers/backends.js";
 import {
   api,
   type Backend,
@@ -21,6 +30,8 @@ import {
   raceChildren,
   refreshCalls,
   rotatingEmulator,
+  SERVER_URLS,
+  type ServerBackend,
   teamOf,
   userOf,
 } from "./helpers.js";
@@ -67,7 +78,8 @@ async function setup(backend: Backend, n: number) {
   return { emu, ...s, installs, contexts, env };
 }
 
-describe.each(["sqlite", "file"] as const)("%s: OS processes refreshing at the same moment", (backend) => {
+/** The two cross-process scenarios, for one backend. */
+function crossProcessTests(backend: Backend): void {
   it("8 processes, one expiring installation: one refresh per token, all get the same new tokens", async () => {
     const { emu, store, installs, env } = await setup(backend, 1);
     const before = installs[0]!;
@@ -121,7 +133,50 @@ describe.each(["sqlite", "file"] as const)("%s: OS processes refreshing at the s
       expect((await api(emu, "auth.test", {}, { token: results[3]![k]!.botToken! })).body.ok).toBe(true);
     }
   }, 45_000);
+}
+
+describe.each(["sqlite", "file"] as const)("%s: OS processes refreshing at the same moment", (backend) => {
+  crossProcessTests(backend);
 });
+
+const statuses: Record<ServerBackend, Awaited<ReturnType<typeof probeBackend>>> = {
+  postgres: await probeBackend("PostgreSQL", SERVER_URLS.postgres, async () => {
+    const c = new pg.Client({ connectionString: SERVER_URLS.postgres, connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      await c.query("SELECT 1");
+    } finally {
+      await c.end();
+    }
+  }),
+  mysql: await probeBackend("MySQL", SERVER_URLS.mysql, async () => {
+    const c = await mysql.createConnection({ uri: SERVER_URLS.mysql, connectTimeout: 3000 });
+    try {
+      await c.query("SELECT 1");
+    } finally {
+      await c.end();
+    }
+  }),
+  "sqlite+redis": await probeBackend("Redis", SERVER_URLS.redis, async () => {
+    const { Redis } = await import("ioredis");
+    const r = new Redis(SERVER_URLS.redis, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000 });
+    r.on("error", () => {});
+    try {
+      await r.connect();
+      await r.ping();
+    } finally {
+      r.disconnect();
+    }
+  }),
+};
+
+for (const backend of ["postgres", "mysql", "sqlite+redis"] as const) {
+  describeBackend(statuses[backend], () => {
+    describe(`${backend}: OS processes refreshing at the same moment`, () => {
+      crossProcessTests(backend);
+    });
+  });
+}
 
 describe("memory: in-process single-flight", () => {
   it("200 concurrent authorize calls for one expiring installation: one refresh per token", async () => {

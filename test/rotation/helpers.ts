@@ -4,6 +4,7 @@
  * start at the same moment.
  */
 import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +16,10 @@ import { type Installation, installationFromV2Response } from "../../src/model/i
 import { FileInstallationStore } from "../../src/stores/file.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
+import { MySQLInstallationStore } from "../../src/stores/mysql.js";
+import { PostgresInstallationStore } from "../../src/stores/postgres.js";
+import { RedisLock, withRedisLock } from "../../src/stores/redis.js";
+import { tableNames } from "../../src/stores/sql/migrations.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { authorize as consentCode, exchange, type Json, start } from "../emulator/helpers.js";
 
@@ -68,7 +73,95 @@ export async function install(emu: Emulator, i: number, u = 1): Promise<{ instal
   return { installation: installationFromV2Response(reply), reply };
 }
 
-export type Backend = "memory" | "sqlite" | "file";
+export type Backend = "memory" | "sqlite" | "file" | ServerBackend;
+/** Backends needing a server: PostgreSQL, MySQL/MariaDB, and SQLite whose lock is a {@link RedisLock}. */
+export type ServerBackend = "postgres" | "mysql" | "sqlite+redis";
+
+/** Server URLs of the {@link ServerBackend}s (overridable through the environment, as in test/stores). */
+export const SERVER_URLS = {
+  postgres: process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
+  mysql: process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test",
+  redis: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+};
+
+/**
+ * How a child process opens a server-backed store: `ROT_STORE` is this object as JSON (`sqlite:`/`file:`
+ * strings stay as they are).
+ */
+export interface ServerStoreSpec {
+  kind: ServerBackend;
+  /** postgres/mysql: the server URL; sqlite+redis: the SQLite file. */
+  url?: string;
+  filename?: string;
+  tablePrefix?: string;
+  redisUrl?: string;
+  keyPrefix?: string;
+}
+
+/** Opens the store `spec` describes (shared by the parent and the child processes). */
+export function openServerStore(spec: ServerStoreSpec): InstallationStore & { close(): Promise<void> } {
+  switch (spec.kind) {
+    case "postgres":
+      return new PostgresInstallationStore({ url: spec.url, tablePrefix: spec.tablePrefix });
+    case "mysql":
+      return new MySQLInstallationStore({ url: spec.url, tablePrefix: spec.tablePrefix });
+    case "sqlite+redis": {
+      const inner = new SQLiteInstallationStore({ filename: spec.filename ?? "" });
+      // The coordination must come from Redis: SQLite's own lease-row lock is made unusable.
+      Object.defineProperty(inner, "withLock", {
+        value: () => Promise.reject(new Error("sqlite+redis: the SQLite lease lock was used instead of Redis")),
+      });
+      const lock = new RedisLock({ url: spec.redisUrl, keyPrefix: spec.keyPrefix });
+      const locked = withRedisLock(inner, lock);
+      return Object.assign(locked, {
+        async close() {
+          await inner.close();
+          await lock.close();
+        },
+      });
+    }
+  }
+}
+
+/** Drops every table `prefix` created (installations, bots, states, migrations, locks). */
+async function dropTables(kind: "postgres" | "mysql", url: string, prefix: string): Promise<void> {
+  const t = tableNames(prefix);
+  const names = [t.installations, t.bots, t.states, t.migrations, `${prefix}locks`];
+  if (kind === "postgres") {
+    const { default: pg } = await import("pg");
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(`DROP TABLE IF EXISTS ${names.map((n) => `"${n}"`).join(", ")}`);
+    } finally {
+      await c.end();
+    }
+  } else {
+    const mysql = await import("mysql2/promise");
+    const c = await mysql.createConnection({ uri: url });
+    try {
+      await c.query(`DROP TABLE IF EXISTS ${names.map((n) => `\`${n}\``).join(", ")}`);
+    } finally {
+      await c.end();
+    }
+  }
+}
+
+/** Deletes every Redis key under `prefix`. */
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const r = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await r.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    await r.quit().catch(() => {});
+  }
+}
 
 /** A fresh store of a backend on a temp path; `spec` lets a child process open the same data. */
 export async function openStore(backend: Backend): Promise<{
@@ -79,6 +172,31 @@ export async function openStore(backend: Backend): Promise<{
   cleanup(): Promise<void>;
 }> {
   const dir = await mkdtemp(join(tmpdir(), "sok-rotation-"));
+  if (backend === "postgres" || backend === "mysql" || backend === "sqlite+redis") {
+    const rnd = randomBytes(5).toString("hex");
+    const server: ServerStoreSpec =
+      backend === "sqlite+redis"
+        ? {
+            kind: backend,
+            filename: join(dir, "app.db"),
+            redisUrl: SERVER_URLS.redis,
+            keyPrefix: `sok-rot-${rnd}:`,
+          }
+        : { kind: backend, url: SERVER_URLS[backend], tablePrefix: `rot${rnd}_` };
+    const store = openServerStore(server);
+    return {
+      store,
+      spec: JSON.stringify(server),
+      dir,
+      reopen: () => openServerStore(server),
+      async cleanup() {
+        await store.close();
+        if (server.kind === "sqlite+redis") await deleteKeys(server.redisUrl!, server.keyPrefix!);
+        else await dropTables(server.kind, server.url!, server.tablePrefix!);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
   const make = (): InstallationStore =>
     backend === "memory"
       ? new MemoryInstallationStore()
