@@ -2,13 +2,27 @@ import { redact } from "../redact.js";
 import { type Command, ExitCode, UsageError } from "./command.js";
 import { doctorCommand } from "./doctor.js";
 import { emulatorCommand } from "./emulator.js";
+import { exportCommand } from "./export.js";
+import { importCommand } from "./import.js";
 import { installationsCommand } from "./installations.js";
+import { migrateCommand } from "./migrate.js";
+import { rekeyCommand } from "./rekey.js";
 import { rotateCommand } from "./rotate.js";
 import { serveCommand } from "./serve.js";
 
 export { type Command, ExitCode, UsageError } from "./command.js";
 
-const commands: Command[] = [serveCommand, emulatorCommand, installationsCommand, doctorCommand, rotateCommand];
+const commands: Command[] = [
+  serveCommand,
+  emulatorCommand,
+  installationsCommand,
+  doctorCommand,
+  rotateCommand,
+  exportCommand,
+  importCommand,
+  migrateCommand,
+  rekeyCommand,
+];
 
 function help(): string {
   const lines = [

@@ -294,6 +294,10 @@ function botParams(clientId: string, i: Installation): SqlValue[] {
 
 function installationParams(clientId: string, i: Installation): SqlValue[] {
   const p = botParams(clientId, i);
+  // The bot's secrets live in the bots table only: an installation row never keeps a copy (bot fields of
+  // `findInstallation` always come from the latest bot), so there is one place to rotate, re-key or delete.
+  p[7] = null; // bot_token
+  p[11] = null; // bot_refresh_token
   p.push(
     i.userId,
     i.userToken ?? null,
@@ -707,6 +711,15 @@ export class SqlInstallationStore implements InstallationStore {
             ...u.params,
             botRow[0] as SqlValue,
           ]);
+          // Installation rows written by older versions kept a copy of the bot's secrets that is never read
+          // (bot fields always come from the bots table): drop it, so no stale token (or a token under an
+          // old encryption key) lingers after a rotation or a rekey.
+          await tx.run(
+            this.#finalize(
+              `UPDATE ${quote(this.tables.installations)} SET bot_token = NULL, bot_refresh_token = NULL WHERE ${ws} AND bot_token IS NOT NULL`,
+            ),
+            k.slice(0, 3),
+          );
         }
         if (user !== undefined && userRow !== undefined) {
           const u = set(user, {
