@@ -4,6 +4,8 @@
  * `SQLiteInstallationStore`). Data lives in temp dirs under `os.tmpdir()`, removed afterwards.
  *
  * Run: `npm run bench -- lookup`. Narrow it with `BENCH_SIZES=1000,10000` and `BENCH_BACKENDS=memory,sqlite`.
+ * PostgreSQL and MySQL/MariaDB are measured when they answer (`POSTGRES_URL`, `MYSQL_URL`; defaults: this
+ * machine's servers), each size in its own random table prefix, dropped afterwards.
  */
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -22,6 +24,81 @@ interface Backend {
   saveConcurrency: number;
   /** Other configurations measured on the same populated data (same layout, other options). */
   alsoMeasure?: { name: string; open(dir: string): Promise<InstallationStore> }[];
+  /** Removes what `open` created outside `dir` (server tables), after the store is closed. */
+  dispose?: () => Promise<void>;
+}
+
+/**
+ * A database-server backend (PostgreSQL, MySQL/MariaDB): skipped with a line when the server does not
+ * answer. Each size gets its own random table prefix, dropped afterwards.
+ */
+async function serverBackend(
+  name: string,
+  url: string,
+  load: () => Promise<new (o: { url: string; tablePrefix: string }) => InstallationStore>,
+  drop: (prefix: string) => Promise<void>,
+): Promise<Backend | string> {
+  let Ctor: new (o: { url: string; tablePrefix: string }) => InstallationStore;
+  try {
+    Ctor = await load();
+    const probe = new Ctor({ url, tablePrefix: "bench_probe_" });
+    await probe.findBot({ teamId: "T0PROBE" });
+    await probe.close?.();
+    await drop("bench_probe_");
+  } catch (e) {
+    return `${name}: skipped (${url.replace(/\/\/[^@/]*@/, "//****@")} unreachable: ${(e as Error).message.split("\n")[0]})`;
+  }
+  let prefix = "";
+  return {
+    name,
+    open: async () => {
+      prefix = `bench_${Math.random().toString(36).slice(2, 8)}_`;
+      return new Ctor({ url, tablePrefix: prefix });
+    },
+    saveConcurrency: 16,
+    dispose: async () => {
+      if (prefix) await drop(prefix);
+    },
+  };
+}
+
+const TABLES = ["installations", "bots", "oauth_states", "locks", "migrations"];
+
+async function postgresBackend(): Promise<Backend | string> {
+  const url = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  return serverBackend(
+    "postgres",
+    url,
+    async () => (await import("../src/stores/postgres.js")).PostgresInstallationStore as never,
+    async (prefix) => {
+      const pg = (await import("pg")).default;
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS "${prefix}${t}"`);
+      } finally {
+        await c.end();
+      }
+    },
+  );
+}
+
+async function mysqlBackend(): Promise<Backend | string> {
+  const url = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+  return serverBackend(
+    "mysql",
+    url,
+    async () => (await import("../src/stores/mysql.js")).MySQLInstallationStore as never,
+    async (prefix) => {
+      const mysql = await import("mysql2/promise");
+      const c = await mysql.createConnection({ uri: url });
+      try {
+        for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS \`${prefix}${t}\``);
+      } finally {
+        await c.end();
+      }
+    },
+  );
 }
 
 /**
@@ -162,10 +239,11 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
       ],
     },
   ];
-  const sqlite = await sqliteBackend();
   const skipped: string[] = [];
-  if (typeof sqlite === "string") skipped.push(sqlite);
-  else backends.push(sqlite);
+  for (const b of [await sqliteBackend(), await postgresBackend(), await mysqlBackend()]) {
+    if (typeof b === "string") skipped.push(b);
+    else backends.push(b);
+  }
   const only = process.env.BENCH_BACKENDS?.split(",").map((s) => s.trim());
   if (only) backends.splice(0, backends.length, ...backends.filter((b) => only.includes(b.name)));
 
@@ -205,6 +283,7 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
         }
       } finally {
         for (const s of opened) await s.close?.();
+        await b.dispose?.();
         await rm(dir, { recursive: true, force: true });
       }
     }
