@@ -12,11 +12,11 @@ import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import slackOAuth from "@slack/oauth";
-import { toNodeListener } from "../../src/http/node.js";
-import { OAuthFlow } from "../../src/oauth/flow.js";
-import { silentLogger } from "../../src/redact.js";
-import { SlackApiClient } from "../../src/slack-api/client.js";
-import { SQLiteInstallationStore, SQLiteStateStore } from "../../src/stores/sqlite.js";
+import { toNodeListener } from "../../dist/http/node.js";
+import { OAuthFlow } from "../../dist/oauth/flow.js";
+import { silentLogger } from "../../dist/redact.js";
+import { SlackApiClient } from "../../dist/slack-api/client.js";
+import { SQLiteInstallationStore, SQLiteStateStore } from "../../dist/stores/sqlite.js";
 import { childData, serveRpc } from "./child.js";
 
 /** What the main thread passes to `configure`. */

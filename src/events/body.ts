@@ -56,3 +56,65 @@ export async function readRawBody(request: Request, limit: number = DEFAULT_MAX_
   }
   return out;
 }
+
+/** One name or value of a form body: `+` is a space, `%XX` a byte of UTF-8; `undefined` if not decodable here. */
+function decodeFormComponent(s: string): string | undefined {
+  const plus = s.indexOf("+");
+  if (s.indexOf("%") === -1) return plus === -1 ? s : s.replaceAll("+", " ");
+  try {
+    return decodeURIComponent(plus === -1 ? s : s.replaceAll("+", " "));
+  } catch {
+    // A stray `%`, or bytes that are not UTF-8: URLSearchParams has the exact (lenient) rules for those.
+    return undefined;
+  }
+}
+
+/**
+ * Parses an `application/x-www-form-urlencoded` body into an object of its fields, the first value
+ * winning when a name repeats (as `URLSearchParams.get` does). Decodes exactly as `URLSearchParams`
+ * does, at a fraction of its cost for the common case (fields without `%`, or with well-formed UTF-8
+ * escapes); anything else is handed to `URLSearchParams` itself. Read fields with `Object.hasOwn`:
+ * the object has the usual prototype, and a field named `__proto__` is an own property like any other.
+ *
+ * @example
+ * ```ts
+ * parseFormBody("command=%2Fopen-modal&text=hello+world&team_id=T1");
+ * // { command: "/open-modal", text: "hello world", team_id: "T1" }
+ * ```
+ */
+export function parseFormBody(text: string): Record<string, string> {
+  // Lone surrogates become U+FFFD in URLSearchParams; decodeURIComponent keeps them. (`isWellFormed` is
+  // in Node 20, not in the ES2023 lib this package compiles against.)
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return parseFormSlow(text);
+  const out: Record<string, string> = {};
+  const n = text.length;
+  let start = 0;
+  while (start <= n) {
+    let end = text.indexOf("&", start);
+    if (end === -1) end = n;
+    if (end > start) {
+      const eq = text.indexOf("=", start);
+      const hasEq = eq !== -1 && eq < end;
+      const name = decodeFormComponent(text.slice(start, hasEq ? eq : end));
+      const value = hasEq ? decodeFormComponent(text.slice(eq + 1, end)) : "";
+      if (name === undefined || value === undefined) return parseFormSlow(text);
+      setFirst(out, name, value);
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+function parseFormSlow(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  // The leading "&" keeps a leading "?" as data (the URLSearchParams constructor would drop it).
+  for (const [name, value] of new URLSearchParams(`&${text}`)) setFirst(out, name, value);
+  return out;
+}
+
+function setFirst(out: Record<string, string>, name: string, value: string): void {
+  if (Object.hasOwn(out, name)) return;
+  if (name === "__proto__")
+    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  else out[name] = value;
+}

@@ -5,7 +5,7 @@ import { consoleLogger, type Logger, redact, redactValue, registerSecret } from 
 import { type HeaderSource, readHeader, SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
 import { type InstallationStore, isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readRawBody } from "./body.js";
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, parseFormBody, readRawBody } from "./body.js";
 
 /**
  * What kind of request Slack sent: an Events API delivery, a slash command, or an interactivity payload.
@@ -154,8 +154,7 @@ function toWebResponse(reply: Reply): Response {
   return new Response(reply.body, { status: reply.status, headers: reply.headers });
 }
 
-async function toRawResponse(reply: Reply): Promise<RawSlackResponse> {
-  if (!(reply instanceof Response)) return reply;
+async function toRawResponse(reply: Response): Promise<RawSlackResponse> {
   const headers: Record<string, string> = {};
   reply.headers.forEach((v, k) => {
     headers[k] = v;
@@ -167,6 +166,16 @@ async function toRawResponse(reply: Reply): Promise<RawSlackResponse> {
 type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
+
+/** The media type of a `Content-Type` value, lower-case, without parameters (`""` when absent). */
+function mediaType(value: string | undefined): string {
+  if (value === undefined) return "";
+  const semi = value.indexOf(";");
+  const type = semi === -1 ? value : value.slice(0, semi);
+  // The common case (Slack's exact values) costs no new strings.
+  if (type === "application/x-www-form-urlencoded" || type === "application/json") return type;
+  return type.trim().toLowerCase();
+}
 
 function parseJsonObject(text: string): J | undefined {
   try {
@@ -294,7 +303,8 @@ export class SlackRequestHandler {
         built = new Request(input.url, { method: input.method, headers, body: input.body });
         return built;
       };
-      return await toRawResponse(await this.#handle(input.headers, input.body, request));
+      const reply = await this.#handle(input.headers, input.body, request);
+      return reply instanceof Response ? await toRawResponse(reply) : reply;
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
       return json(500, { ok: false, error: "internal_error" });
@@ -311,7 +321,7 @@ export class SlackRequestHandler {
     } catch {
       return json(400, { ok: false, error: "invalid_encoding" });
     }
-    const type = (readHeader(headers, "content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+    const type = mediaType(readHeader(headers, "content-type"));
     const retry: Retry = {};
     const retryRaw = readHeader(headers, "x-slack-retry-num");
     if (retryRaw !== undefined) {
@@ -334,19 +344,14 @@ export class SlackRequestHandler {
       return json(400, { ok: false, error: "unknown_payload_type" });
     }
     if (type === "application/x-www-form-urlencoded") {
-      const form = new URLSearchParams(text);
-      if (form.get("ssl_check") === "1") return ack();
-      const payload = form.get("payload");
-      if (payload !== null) {
-        const body = parseJsonObject(payload);
+      const form = parseFormBody(text);
+      if (Object.hasOwn(form, "ssl_check") && form.ssl_check === "1") return ack();
+      if (Object.hasOwn(form, "payload")) {
+        const body = parseJsonObject(form.payload as string);
         if (!body || typeof body.type !== "string") return json(400, { ok: false, error: "invalid_payload" });
         return this.#dispatch("interaction", request, body, text, retry);
       }
-      if (form.get("command") !== null) {
-        const body: J = {};
-        for (const [k, v] of form) if (!Object.hasOwn(body, k)) body[k] = v;
-        return this.#dispatch("command", request, body, text, retry);
-      }
+      if (Object.hasOwn(form, "command")) return this.#dispatch("command", request, form, text, retry);
       return json(400, { ok: false, error: "unknown_form_payload" });
     }
     return json(415, { ok: false, error: "unsupported_content_type" });
@@ -441,7 +446,7 @@ export class SlackRequestHandler {
     const context = extractContext(body);
     const authorize = this.#o.authorize;
     let memo: Promise<AuthorizeResult> | undefined;
-    const req: SlackRequest<K> = {
+    const req = {
       kind,
       body,
       rawBody,
@@ -460,9 +465,10 @@ export class SlackRequestHandler {
       get request() {
         return request();
       },
-      ...(retry.num !== undefined ? { retryNum: retry.num } : {}),
-      ...(retry.reason !== undefined ? { retryReason: retry.reason } : {}),
-    };
+    } as SlackRequest<K>;
+    // Set afterwards rather than spread into the literal: a literal with spreads is built on a slow path.
+    if (retry.num !== undefined) req.retryNum = retry.num;
+    if (retry.reason !== undefined) req.retryReason = retry.reason;
     try {
       return toReply((await handler(req)) as HandlerResult);
     } catch (error) {

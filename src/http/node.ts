@@ -47,43 +47,57 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
 // A host[:port] as a proxy would forward it: no userinfo, path, spaces or other URL-changing characters.
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 
-/** Reads the body up to `limit` bytes. Past the limit it stops buffering and drains the rest unread. */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+/**
+ * Collects the body up to `limit` bytes and calls `done` once: with the bytes, or with a
+ * {@link BodyTooLargeError} (past the limit it stops buffering and drains the rest unread) or the
+ * stream's error. Callback-based so the hot path pays no promise for it.
+ */
+function collectBody(
+  req: IncomingMessage,
+  limit: number,
+  done: (error: Error | null, body?: Uint8Array) => void,
+): void {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume(); // discard, so the client can finish sending and read our 413
-    return Promise.reject(new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`));
+    done(new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`));
+    return;
   }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onData = (chunk: Buffer): void => {
+    size += chunk.length;
+    if (size > limit) {
+      cleanup();
+      chunks.length = 0;
+      req.resume();
+      done(new BodyTooLargeError(`body exceeds ${limit} bytes`));
+      return;
+    }
+    chunks.push(chunk);
+  };
+  const onEnd = (): void => {
+    cleanup();
+    done(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+  };
+  const onError = (error: Error): void => {
+    cleanup();
+    done(error);
+  };
+  const cleanup = (): void => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+  };
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
+}
+
+/** {@link collectBody} as a promise. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        chunks.length = 0;
-        req.resume();
-        reject(new BodyTooLargeError(`body exceeds ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onError = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    const cleanup = (): void => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
+    collectBody(req, limit, (error, body) => (error ? reject(error) : resolve(body as Uint8Array)));
   });
 }
 
@@ -241,32 +255,52 @@ export interface RawSlackEndpoint {
  */
 export function toNodeSlackListener(handler: RawSlackEndpoint, options: NodeAdapterOptions = {}): RequestListener {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const failed = (res: ServerResponse): void => {
+    if (!res.headersSent) {
+      res.writeHead(500, { "content-type": "application/json" });
+      res.end('{"ok":false,"error":"internal_error"}');
+    } else res.destroy();
+  };
   return (req, res) => {
-    void (async () => {
-      const method = req.method ?? "GET";
-      let body: Uint8Array;
-      try {
-        body = method === "GET" || method === "HEAD" ? new Uint8Array(0) : await readBody(req, limit);
-      } catch (error) {
-        const tooLarge = error instanceof BodyTooLargeError;
-        res.writeHead(tooLarge ? 413 : 400, { "content-type": "application/json", connection: "close" });
-        res.end(JSON.stringify({ ok: false, error: tooLarge ? "payload_too_large" : "bad_request" }));
+    const method = req.method ?? "GET";
+    const respond = (body: Uint8Array): void => {
+      let url: string | undefined;
+      handler
+        .handleRaw({
+          method,
+          headers: req.headers,
+          body,
+          // Built only if a handler asks for the web `Request`.
+          get url() {
+            if (url === undefined) {
+              const target = req.url?.startsWith("/") ? req.url.replace(/^\/{2,}/, "/") : "/";
+              url = `${baseUrlOf(req, options)}${target}`;
+            }
+            return url;
+          },
+        })
+        .then((reply) => {
+          res.writeHead(reply.status, reply.headers);
+          res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
+        })
+        .catch(() => failed(res));
+    };
+    if (method === "GET" || method === "HEAD") {
+      respond(new Uint8Array(0));
+      return;
+    }
+    collectBody(req, limit, (error, body) => {
+      if (error === null) {
+        try {
+          respond(body as Uint8Array);
+        } catch {
+          failed(res);
+        }
         return;
       }
-      const target = req.url?.startsWith("/") ? req.url.replace(/^\/{2,}/, "/") : "/";
-      const reply = await handler.handleRaw({
-        method,
-        headers: req.headers,
-        body,
-        url: `${baseUrlOf(req, options)}${target}`,
-      });
-      res.writeHead(reply.status, reply.headers);
-      res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
-    })().catch(() => {
-      if (!res.headersSent) {
-        res.writeHead(500, { "content-type": "application/json" });
-        res.end('{"ok":false,"error":"internal_error"}');
-      } else res.destroy();
+      const tooLarge = error instanceof BodyTooLargeError;
+      res.writeHead(tooLarge ? 413 : 400, { "content-type": "application/json", connection: "close" });
+      res.end(JSON.stringify({ ok: false, error: tooLarge ? "payload_too_large" : "bad_request" }));
     });
   };
 }

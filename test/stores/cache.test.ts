@@ -450,4 +450,37 @@ describe("LruTtlCache", () => {
     expect(c.delete("w:T12|a")).toBe(true);
     expect(c.size).toBe(0);
   });
+
+  it("evicts the least recently used: an entry read again outlives those written after it", () => {
+    const c = new LruTtlCache<number>({ maxEntries: 100 });
+    for (let i = 0; i < 100; i++) c.set(`k${i}`, i);
+    expect(c.get("k0")).toBe(0); // the oldest, read again: now among the newest
+    for (let i = 100; i < 150; i++) c.set(`k${i}`, i);
+    expect(c.get("k0")).toBe(0);
+    for (let i = 1; i <= 50; i++) expect(c.get(`k${i}`)).toBeUndefined();
+    expect(c.get("k51")).toBe(51);
+    expect(c.size).toBe(100);
+  });
+
+  it("is exactly LRU for small caches", () => {
+    const c = new LruTtlCache<string>({ maxEntries: 3 });
+    c.set("a", "a");
+    c.set("b", "b");
+    c.set("c", "c");
+    c.get("a");
+    c.set("d", "d");
+    expect(c.get("b")).toBeUndefined();
+    expect([c.get("a"), c.get("c"), c.get("d")]).toEqual(["a", "c", "d"]);
+  });
+
+  it("hits on the newest quarter keep their place without re-insertion, and stay bounded", () => {
+    const c = new LruTtlCache<number>({ maxEntries: 1000 });
+    for (let i = 0; i < 5000; i++) {
+      c.set(`k${i}`, i);
+      // Hot keys read over and over: they must survive the stream of new keys.
+      for (let h = 0; h < 10; h++) c.get(`hot${h}`) ?? c.set(`hot${h}`, -h);
+    }
+    expect(c.size).toBe(1000);
+    for (let h = 0; h < 10; h++) expect(c.get(`hot${h}`)).toBe(-h);
+  });
 });

@@ -1,0 +1,145 @@
+/**
+ * How `SlackApiClient` sends one HTTP request: through any WHATWG `fetch`, or — on Node, by default —
+ * through Node's own `http`/`https` with a keep-alive agent. On Node 20 `fetch` (undici) costs several
+ * times more CPU per call than `node:http`; an OAuth callback makes two calls, so the difference is a
+ * large share of an install's cost.
+ */
+
+/** One HTTP exchange as the client needs it. */
+export interface TransportRequest {
+  method: "POST";
+  headers: Record<string, string>;
+  body: string;
+  /** Aborts the exchange (the client's per-attempt timeout, or the caller's signal). */
+  signal: AbortSignal;
+}
+
+/** The reply, read in full. */
+export interface TransportReply {
+  status: number;
+  /** Header lookup, case-insensitive (as `Headers.get`). */
+  headers: { get(name: string): string | null };
+  text: string;
+}
+
+/** Sends one request; rejects on network failures and when `signal` aborts. */
+export type Transport = (url: string, request: TransportRequest) => Promise<TransportReply>;
+
+/** A {@link Transport} over a `fetch` implementation. Redirects are errors: a redirected POST would replay its body. */
+export function fetchTransport(fetchImpl: typeof fetch): Transport {
+  return async (url, r) => {
+    const response = await raceAbort(
+      fetchImpl(url, { method: r.method, headers: r.headers, body: r.body, signal: r.signal, redirect: "error" }),
+      r.signal,
+    );
+    const text = await raceAbort(response.text(), r.signal);
+    return { status: response.status, headers: response.headers, text };
+  };
+}
+
+type NodeHttp = typeof import("node:http");
+type NodeHttps = typeof import("node:https");
+let nodeModules: Promise<{ http: NodeHttp; https: NodeHttps; httpAgent: unknown; httpsAgent: unknown }> | undefined;
+
+/** Loaded on first use only, so that importing the client never requires `node:http` (workers, browsers). */
+function loadNode() {
+  nodeModules ??= Promise.all([import("node:http"), import("node:https")]).then(([http, https]) => ({
+    http,
+    https,
+    // Keep-alive as fetch has it; idle sockets are unref'd by Node's agent, so they never hold a process open.
+    httpAgent: new http.Agent({ keepAlive: true }),
+    httpsAgent: new https.Agent({ keepAlive: true }),
+  }));
+  return nodeModules;
+}
+
+const UTF8 = new TextDecoder();
+
+/**
+ * A {@link Transport} over Node's `http`/`https` (keep-alive agents shared by every client of the
+ * process). Same observable behaviour as {@link fetchTransport}: redirects are not followed, the body is
+ * decoded as UTF-8 (BOM dropped), errors keep Node's codes (`ECONNREFUSED`…) for the retry policy.
+ */
+export function nodeTransport(): Transport {
+  return async (url, r) => {
+    r.signal.throwIfAborted();
+    const node = await loadNode();
+    const target = new URL(url);
+    const tls = target.protocol === "https:";
+    if (!tls && target.protocol !== "http:") throw new TypeError(`unsupported protocol ${target.protocol}`);
+    const body = Buffer.from(r.body, "utf8");
+    return new Promise<TransportReply>((resolve, reject) => {
+      let settled = false;
+      const fail = (error: unknown): void => {
+        if (settled) return;
+        settled = true;
+        r.signal.removeEventListener("abort", onAbort);
+        reject(error);
+      };
+      const request = (tls ? node.https : node.http).request(target, {
+        method: r.method,
+        headers: { ...r.headers, "Content-Length": String(body.length) },
+        agent: (tls ? node.httpsAgent : node.httpAgent) as never,
+      });
+      const onAbort = (): void => {
+        fail(r.signal.reason);
+        request.destroy();
+      };
+      r.signal.addEventListener("abort", onAbort, { once: true });
+      request.on("error", fail);
+      request.on("response", (response) => {
+        const chunks: Buffer[] = [];
+        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        response.on("error", fail);
+        response.on("aborted", () =>
+          fail(Object.assign(new Error("the connection closed mid-reply"), { code: "ECONNRESET" })),
+        );
+        response.on("end", () => {
+          if (settled) return;
+          settled = true;
+          r.signal.removeEventListener("abort", onAbort);
+          const raw = response.headers;
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: {
+              get(name: string): string | null {
+                const v = raw[name.toLowerCase()];
+                return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+              },
+            },
+            text: UTF8.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)),
+          });
+        });
+      });
+      request.end(body);
+    });
+  };
+}
+
+/** Rejects with the signal's reason when it aborts, even if the wrapped promise ignores the signal. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** True on Node (and runtimes that provide `node:http`, such as Bun and Deno). */
+export function isNodeLike(): boolean {
+  const p = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
+  return typeof p?.versions?.node === "string";
+}
