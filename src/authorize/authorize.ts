@@ -181,7 +181,10 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     try {
       if (fast !== undefined) {
         // One cache entry, no copies: the result below copies what it hands out.
-        ({ bot, own: mine } = (await fast.findForAuthorize(query, userId)) as { bot?: Bot; own?: Installation });
+        // A hit costs no promise of its own.
+        const lookup = fast.peekForAuthorize(query, userId) ?? (await fast.findForAuthorize(query, userId));
+        bot = lookup.bot as Bot | undefined;
+        mine = lookup.own as Installation | undefined;
       } else {
         [bot, mine] = await Promise.all([
           store.findBot(query),

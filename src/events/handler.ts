@@ -167,6 +167,61 @@ type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
 
+/** The request headers the handler reads. */
+interface SlackHeaders {
+  timestamp?: string | undefined;
+  signature?: string | undefined;
+  contentType?: string | undefined;
+  retryNum?: string | undefined;
+  retryReason?: string | undefined;
+}
+
+/**
+ * Reads the five headers the handler needs in one pass over a plain record (Node's `IncomingHttpHeaders`
+ * or any record, names in any case; a lower-case name wins over another spelling, the first value of a
+ * repeated header counts), or through `get` on a `Headers`. A pass costs less than five lookups, each of
+ * which must scan the record for other spellings when the header is absent (as retry headers usually are).
+ */
+function slackHeaders(headers: HeaderSource): SlackHeaders {
+  const out: SlackHeaders = {};
+  if (typeof (headers as Headers).get === "function") {
+    out.timestamp = readHeader(headers, "x-slack-request-timestamp");
+    out.signature = readHeader(headers, "x-slack-signature");
+    out.contentType = readHeader(headers, "content-type");
+    out.retryNum = readHeader(headers, "x-slack-retry-num");
+    out.retryReason = readHeader(headers, "x-slack-retry-reason");
+    return out;
+  }
+  const record = headers as Record<string, string | string[] | undefined>;
+  for (const key in record) {
+    if (!Object.hasOwn(record, key)) continue;
+    const raw = record[key];
+    if (raw === undefined) continue;
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    const lower = key.toLowerCase();
+    // An exact lower-case name always wins; another spelling only fills a gap.
+    const exact = lower === key;
+    switch (lower) {
+      case "x-slack-request-timestamp":
+        if (exact || out.timestamp === undefined) out.timestamp = value;
+        break;
+      case "x-slack-signature":
+        if (exact || out.signature === undefined) out.signature = value;
+        break;
+      case "content-type":
+        if (exact || out.contentType === undefined) out.contentType = value;
+        break;
+      case "x-slack-retry-num":
+        if (exact || out.retryNum === undefined) out.retryNum = value;
+        break;
+      case "x-slack-retry-reason":
+        if (exact || out.retryReason === undefined) out.retryReason = value;
+        break;
+    }
+  }
+  return out;
+}
+
 /** The media type of a `Content-Type` value, lower-case, without parameters (`""` when absent). */
 function mediaType(value: string | undefined): string {
   if (value === undefined) return "";
@@ -312,8 +367,11 @@ export class SlackRequestHandler {
   }
 
   async #handle(headers: HeaderSource, raw: Uint8Array, request: () => Request): Promise<Reply> {
+    const h = slackHeaders(headers);
     // Verified over the exact bytes received, before anything is parsed.
-    if (!this.#verifier.isValid(headers, raw)) return json(401, { ok: false, error: "invalid_signature" });
+    if (!this.#verifier.verify(h.timestamp, h.signature, raw)) {
+      return json(401, { ok: false, error: "invalid_signature" });
+    }
 
     let text: string;
     try {
@@ -321,13 +379,11 @@ export class SlackRequestHandler {
     } catch {
       return json(400, { ok: false, error: "invalid_encoding" });
     }
-    const type = mediaType(readHeader(headers, "content-type"));
+    const type = mediaType(h.contentType);
     const retry: Retry = {};
-    const retryRaw = readHeader(headers, "x-slack-retry-num");
-    if (retryRaw !== undefined) {
-      if (/^\d{1,4}$/.test(retryRaw)) retry.num = Number(retryRaw);
-      const retryReason = readHeader(headers, "x-slack-retry-reason");
-      if (retryReason !== undefined && retryReason.length <= 64) retry.reason = retryReason;
+    if (h.retryNum !== undefined) {
+      if (/^\d{1,4}$/.test(h.retryNum)) retry.num = Number(h.retryNum);
+      if (h.retryReason !== undefined && h.retryReason.length <= 64) retry.reason = h.retryReason;
     }
 
     if (type === "application/json") {

@@ -232,6 +232,43 @@ export function toNodeListener(handler: FetchHandler, options: NodeAdapterOption
   };
 }
 
+/**
+ * Replies ready during one turn of the event loop, written together right after its I/O phase
+ * (`setImmediate`). Under load many requests arrive in one turn; writing their replies back to back,
+ * rather than each as soon as it is ready, spares most of the wake-ups of the peer (a load balancer,
+ * a proxy, Slack's connection pool) that a write each costs — measurably fewer CPU cycles per request
+ * (see `npm run bench -- events`). A reply waits at most until the end of the current turn.
+ */
+class WriteBatch {
+  #writes: (() => void)[] = [];
+
+  add(write: () => void): void {
+    this.#writes.push(write);
+    if (this.#writes.length === 1) setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    const writes = this.#writes;
+    this.#writes = [];
+    for (const write of writes) {
+      try {
+        write();
+      } catch {
+        // A socket that failed meanwhile: its own error handling applies; the other replies still go.
+      }
+    }
+  };
+}
+
+/** Options of {@link toNodeSlackListener}. */
+export interface NodeSlackListenerOptions extends NodeAdapterOptions {
+  /**
+   * Write the replies that became ready during one event-loop turn together, at the end of its I/O
+   * phase (default true): fewer wake-ups of the peer per reply under load, at most one turn of delay.
+   */
+  coalesceWrites?: boolean;
+}
+
 /** What {@link toNodeSlackListener} needs: the events handler's plain-data entry point. */
 export interface RawSlackEndpoint {
   handleRaw(input: {
@@ -253,8 +290,12 @@ export interface RawSlackEndpoint {
  * createServer(toNodeSlackListener(slackRequestHandler)).listen(3000);
  * ```
  */
-export function toNodeSlackListener(handler: RawSlackEndpoint, options: NodeAdapterOptions = {}): RequestListener {
+export function toNodeSlackListener(
+  handler: RawSlackEndpoint,
+  options: NodeSlackListenerOptions = {},
+): RequestListener {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const batch = options.coalesceWrites === false ? undefined : new WriteBatch();
   const failed = (res: ServerResponse): void => {
     if (!res.headersSent) {
       res.writeHead(500, { "content-type": "application/json" });
@@ -280,8 +321,12 @@ export function toNodeSlackListener(handler: RawSlackEndpoint, options: NodeAdap
           },
         })
         .then((reply) => {
-          res.writeHead(reply.status, reply.headers);
-          res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
+          const send = (): void => {
+            res.writeHead(reply.status, reply.headers);
+            res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
+          };
+          if (batch === undefined) send();
+          else batch.add(send);
         })
         .catch(() => failed(res));
     };

@@ -333,9 +333,24 @@ export class CachingInstallationStore implements InstallationStore {
    * ```
    */
   async findForAuthorize(q: BotQuery, userId: string | undefined): Promise<AuthorizeLookup> {
+    return this.peekForAuthorize(q, userId) ?? this.#loadForAuthorize(q, userId);
+  }
+
+  /**
+   * The cached entry {@link findForAuthorize} would answer, without a promise; `undefined` when it is not
+   * cached (then call `findForAuthorize`). For `authorize`'s hot path.
+   *
+   * @example
+   * ```ts
+   * const lookup = cachingStore.peekForAuthorize({ teamId: "T1" }, "U1") ?? (await cachingStore.findForAuthorize({ teamId: "T1" }, "U1"));
+   * ```
+   */
+  peekForAuthorize(q: BotQuery, userId: string | undefined): AuthorizeLookup | undefined {
+    return this.#cache.get(`${prefixOf(q)}a:${userId ?? ""}`) as AuthorizeLookup | undefined;
+  }
+
+  async #loadForAuthorize(q: BotQuery, userId: string | undefined): Promise<AuthorizeLookup> {
     const key = `${prefixOf(q)}a:${userId ?? ""}`;
-    const hit = this.#cache.get(key);
-    if (hit !== undefined) return hit as AuthorizeLookup;
     const generation = this.#generation;
     const [bot, mine] = await Promise.all([
       this.inner.findBot(q),

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { Agent, createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { SlackRequestHandler } from "../../src/events/handler.js";
@@ -100,6 +100,81 @@ describe("toNodeSlackListener (the Node fast path of the events endpoint)", () =
       url: "http://x/",
     });
     expect(unsigned.status).toBe(401);
+  });
+
+  it.each([true, false])(
+    "coalesceWrites %s: 200 concurrent requests on 16 keep-alive connections each get their own reply",
+    async (coalesceWrites) => {
+      const handler = new SlackRequestHandler({
+        signingSecret: SECRET,
+        logger: silentLogger,
+        onCommand: async (req) => {
+          // Some replies are ready at once, some after a timer: both kinds must find their socket.
+          if (Number(req.body.text) % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+          return { text: `echo ${String(req.body.text)}` };
+        },
+      });
+      const server = createServer(toNodeSlackListener(handler, { coalesceWrites }));
+      servers.push(server);
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/slack/events`;
+      const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+      try {
+        const send = (i: number) =>
+          new Promise<{ status: number; body: string }>((resolve, reject) => {
+            const body = `command=%2Fecho&team_id=T1&user_id=U1&text=${i}`;
+            const req = request(url, {
+              method: "POST",
+              agent,
+              headers: { "Content-Type": "application/x-www-form-urlencoded", ...signer.headers(body) },
+            });
+            req.on("error", reject);
+            req.on("response", (res) => {
+              let text = "";
+              res.setEncoding("utf8");
+              res.on("data", (c: string) => {
+                text += c;
+              });
+              res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+            });
+            req.end(body);
+          });
+        const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => send(i)));
+        replies.forEach((r, i) => {
+          expect(r.status).toBe(200);
+          expect(JSON.parse(r.body)).toEqual({ text: `echo ${i}` });
+        });
+      } finally {
+        agent.destroy();
+        server.closeAllConnections();
+      }
+    },
+  );
+
+  it("reads the Slack headers in any case from a plain record; the lower-case spelling wins", async () => {
+    const handler = new SlackRequestHandler({ signingSecret: SECRET, logger: silentLogger, onCommand: () => "ok" });
+    const body = new TextEncoder().encode(command);
+    const signed = signer.headers(command);
+    const mixed = await handler.handleRaw({
+      method: "POST",
+      url: "https://example.com/slack/events",
+      body,
+      headers: { "CONTENT-TYPE": "application/x-www-form-urlencoded", ...signed },
+    });
+    expect(mixed.status).toBe(200);
+    const both = await handler.handleRaw({
+      method: "POST",
+      url: "https://example.com/slack/events",
+      body,
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-slack-signature": signed["X-Slack-Signature"],
+        "X-Slack-Signature": "v0=forged",
+        "x-slack-request-timestamp": signed["X-Slack-Request-Timestamp"],
+        "X-Slack-Retry-Num": ["2", "3"],
+      },
+    });
+    expect(both.status).toBe(200);
   });
 });
 
