@@ -176,6 +176,14 @@ interface SlackHeaders {
   retryReason?: string | undefined;
 }
 
+const SLACK_HEADERS = new Map<string, keyof SlackHeaders>([
+  ["x-slack-request-timestamp", "timestamp"],
+  ["x-slack-signature", "signature"],
+  ["content-type", "contentType"],
+  ["x-slack-retry-num", "retryNum"],
+  ["x-slack-retry-reason", "retryReason"],
+]);
+
 /**
  * Reads the five headers the handler needs in one pass over a plain record (Node's `IncomingHttpHeaders`
  * or any record, names in any case; a lower-case name wins over another spelling, the first value of a
@@ -185,39 +193,18 @@ interface SlackHeaders {
 function slackHeaders(headers: HeaderSource): SlackHeaders {
   const out: SlackHeaders = {};
   if (typeof (headers as Headers).get === "function") {
-    out.timestamp = readHeader(headers, "x-slack-request-timestamp");
-    out.signature = readHeader(headers, "x-slack-signature");
-    out.contentType = readHeader(headers, "content-type");
-    out.retryNum = readHeader(headers, "x-slack-retry-num");
-    out.retryReason = readHeader(headers, "x-slack-retry-reason");
+    for (const [name, field] of SLACK_HEADERS) out[field] = readHeader(headers, name);
     return out;
   }
   const record = headers as Record<string, string | string[] | undefined>;
   for (const key in record) {
     if (!Object.hasOwn(record, key)) continue;
     const raw = record[key];
-    if (raw === undefined) continue;
-    const value = Array.isArray(raw) ? raw[0] : raw;
     const lower = key.toLowerCase();
+    const field = SLACK_HEADERS.get(lower);
     // An exact lower-case name always wins; another spelling only fills a gap.
-    const exact = lower === key;
-    switch (lower) {
-      case "x-slack-request-timestamp":
-        if (exact || out.timestamp === undefined) out.timestamp = value;
-        break;
-      case "x-slack-signature":
-        if (exact || out.signature === undefined) out.signature = value;
-        break;
-      case "content-type":
-        if (exact || out.contentType === undefined) out.contentType = value;
-        break;
-      case "x-slack-retry-num":
-        if (exact || out.retryNum === undefined) out.retryNum = value;
-        break;
-      case "x-slack-retry-reason":
-        if (exact || out.retryReason === undefined) out.retryReason = value;
-        break;
-    }
+    if (raw === undefined || field === undefined || (lower !== key && out[field] !== undefined)) continue;
+    out[field] = Array.isArray(raw) ? raw[0] : raw;
   }
   return out;
 }

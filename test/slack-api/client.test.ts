@@ -1,20 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { installationFromV2Response } from "../../src/model/parse.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { SlackApiError } from "../../src/slack-api/errors.js";
-import { type FakeSlack, fake, json, ok, startFakeSlack } from "./fake-slack.js";
+import { fake, json, ok, useFakeSlack } from "./fake-slack.js";
 
-let slack: FakeSlack;
+const slack = useFakeSlack();
 let client: SlackApiClient;
 
-beforeAll(async () => {
-  slack = await startFakeSlack();
-});
-afterAll(async () => {
-  await slack.close();
-});
 beforeEach(() => {
-  slack.requests.length = 0;
   slack.script(ok());
   client = new SlackApiClient({ baseUrl: slack.baseUrl, maxRetries: 0 });
 });

@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 
 export interface RecordedRequest {
   httpMethod: string;
@@ -124,4 +125,38 @@ export function recordingLogger(): {
       lines.push(`${level} ${m} ${a.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(" ")}`);
     };
   return { lines, logger: { debug: rec("debug"), info: rec("info"), warn: rec("warn"), error: rec("error") } };
+}
+
+/**
+ * One fake Slack for a whole test file: started before its tests, closed after them, its request log
+ * emptied before each test. The returned object forwards to the running instance.
+ */
+export function useFakeSlack(): FakeSlack {
+  let current: FakeSlack | undefined;
+  const get = (): FakeSlack => {
+    if (current === undefined) throw new Error("the fake Slack is not running (use it inside tests)");
+    return current;
+  };
+  beforeAll(async () => {
+    current = await startFakeSlack();
+  });
+  afterAll(async () => {
+    await current?.close();
+  });
+  beforeEach(() => {
+    if (current) current.requests.length = 0;
+  });
+  return {
+    get baseUrl() {
+      return get().baseUrl;
+    },
+    get port() {
+      return get().port;
+    },
+    get requests() {
+      return get().requests;
+    },
+    script: (...replies: Reply[]) => get().script(...replies),
+    close: () => get().close(),
+  };
 }

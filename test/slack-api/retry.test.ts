@@ -1,30 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
 import { SlackApiClient, type SlackApiClientOptions } from "../../src/slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../../src/slack-api/errors.js";
-import {
-  closedPort,
-  type FakeSlack,
-  fake,
-  hangUp,
-  json,
-  never,
-  ok,
-  recordingLogger,
-  startFakeSlack,
-  text,
-} from "./fake-slack.js";
+import { closedPort, fake, hangUp, json, never, ok, recordingLogger, text, useFakeSlack } from "./fake-slack.js";
 
-let slack: FakeSlack;
-beforeAll(async () => {
-  slack = await startFakeSlack();
-});
-afterAll(async () => {
-  await slack.close();
-});
-beforeEach(() => {
-  slack.requests.length = 0;
-});
+const slack = useFakeSlack();
 
 function makeClient(options: SlackApiClientOptions = {}): SlackApiClient {
   return new SlackApiClient({ baseUrl: slack.baseUrl, retryBaseDelayMs: 1, ...options });

@@ -2,20 +2,10 @@
 // on any error path, even when the server echoes the request back. The fakes are deliberately shapeless
 // (no `xoxb-` prefix), so the test proves the client never includes them rather than that `redact`
 // happens to recognise them.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SlackApiClient, type SlackApiClientOptions } from "../../src/slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../../src/slack-api/errors.js";
-import {
-  closedPort,
-  type FakeSlack,
-  fake,
-  hangUp,
-  json,
-  never,
-  type Reply,
-  recordingLogger,
-  startFakeSlack,
-} from "./fake-slack.js";
+import { closedPort, fake, hangUp, json, never, type Reply, recordingLogger, useFakeSlack } from "./fake-slack.js";
 
 const clientId = "111.222";
 const clientSecret = fake("cs");
@@ -26,13 +16,7 @@ const codeVerifier = fake("vf").padEnd(50, "Z");
 const basicHeader = Buffer.from(`${clientId}:${clientSecret}`).toString("base64");
 const SECRETS = { clientSecret, token, code, refreshToken, codeVerifier, basicHeader };
 
-let slack: FakeSlack;
-beforeAll(async () => {
-  slack = await startFakeSlack();
-});
-afterAll(async () => {
-  await slack.close();
-});
+const slack = useFakeSlack();
 
 /** A server that echoes everything it received, in every place an error could pick it up. */
 const echo =

@@ -1,20 +1,11 @@
 // The client's two transports — Node's http (the default on Node) and any fetch — must behave alike:
 // every scenario below runs through both against the same fake Slack over real HTTP.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { SlackApiClient, type SlackApiClientOptions } from "../../src/slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../../src/slack-api/errors.js";
-import { closedPort, type FakeSlack, fake, hangUp, json, never, ok, startFakeSlack, text } from "./fake-slack.js";
+import { closedPort, fake, hangUp, json, never, ok, text, useFakeSlack } from "./fake-slack.js";
 
-let slack: FakeSlack;
-beforeAll(async () => {
-  slack = await startFakeSlack();
-});
-afterAll(async () => {
-  await slack.close();
-});
-beforeEach(() => {
-  slack.requests.length = 0;
-});
+const slack = useFakeSlack();
 afterEach(() => {
   vi.unstubAllGlobals();
 });
