@@ -486,30 +486,7 @@ export class SlackRequestHandler {
       kind === "event" ? this.#o.onEvent : kind === "command" ? this.#o.onCommand : this.#o.onInteraction
     ) as SlackHandler<K> | undefined;
     if (!handler) return ack();
-    const context = extractContext(body);
-    const authorize = this.#o.authorize;
-    let memo: Promise<AuthorizeResult> | undefined;
-    const req = {
-      kind,
-      body,
-      rawBody,
-      context,
-      authorize: () => {
-        if (!authorize) return Promise.reject(new ConfigError("SlackRequestHandler: no authorize function configured"));
-        if (memo === undefined) {
-          try {
-            memo = authorize(context);
-          } catch (error) {
-            memo = Promise.reject(error);
-          }
-        }
-        return memo;
-      },
-      get request() {
-        return request();
-      },
-    } as SlackRequest<K>;
-    // Set afterwards rather than spread into the literal: a literal with spreads is built on a slow path.
+    const req = new IncomingSlackRequest(kind, body, rawBody, extractContext(body), this.#o.authorize, request);
     if (retry.num !== undefined) req.retryNum = retry.num;
     if (retry.reason !== undefined) req.retryReason = retry.reason;
     try {
@@ -524,6 +501,46 @@ export class SlackRequestHandler {
 interface Retry {
   num?: number;
   reason?: string;
+}
+
+/**
+ * The {@link SlackRequest} handed to handlers. A class rather than an object literal: a literal with a
+ * getter (`request`) is built on V8's slow path, which costs more than the rest of the object together.
+ * `authorize` is an own arrow function, so it also works detached (`const { authorize } = req`).
+ */
+class IncomingSlackRequest<K extends SlackRequestKind> implements SlackRequest<K> {
+  readonly authorize: () => Promise<AuthorizeResult>;
+  // Declared only: set when Slack sends them, absent otherwise (as in the interface).
+  declare retryNum?: number;
+  declare retryReason?: string;
+  readonly #request: () => Request;
+
+  constructor(
+    readonly kind: K,
+    readonly body: Record<string, unknown>,
+    readonly rawBody: string,
+    readonly context: AuthorizeContext,
+    authorize: AuthorizeFn | undefined,
+    request: () => Request,
+  ) {
+    this.#request = request;
+    let memo: Promise<AuthorizeResult> | undefined;
+    this.authorize = () => {
+      if (!authorize) return Promise.reject(new ConfigError("SlackRequestHandler: no authorize function configured"));
+      if (memo === undefined) {
+        try {
+          memo = authorize(context);
+        } catch (error) {
+          memo = Promise.reject(error);
+        }
+      }
+      return memo;
+    };
+  }
+
+  get request(): Request {
+    return this.#request();
+  }
 }
 
 /**

@@ -257,6 +257,37 @@ class WriteBatch {
   };
 }
 
+/**
+ * What `handleRaw` gets from the Node adapter: the URL is built only if a handler asks for the web
+ * `Request`. (A class: an object literal with a getter is built on V8's slow path, per request.)
+ */
+class NodeRawRequest {
+  readonly headers: IncomingMessage["headers"];
+  readonly #req: IncomingMessage;
+  readonly #options: NodeAdapterOptions;
+  #url: string | undefined;
+
+  constructor(
+    req: IncomingMessage,
+    readonly method: string,
+    readonly body: Uint8Array,
+    options: NodeAdapterOptions,
+  ) {
+    this.headers = req.headers;
+    this.#req = req;
+    this.#options = options;
+  }
+
+  get url(): string {
+    if (this.#url === undefined) {
+      const raw = this.#req.url;
+      const target = raw?.startsWith("/") ? raw.replace(/^\/{2,}/, "/") : "/";
+      this.#url = `${baseUrlOf(this.#req, this.#options)}${target}`;
+    }
+    return this.#url;
+  }
+}
+
 /** Options of {@link toNodeSlackListener}. */
 export interface NodeSlackListenerOptions extends NodeAdapterOptions {
   /**
@@ -302,21 +333,8 @@ export function toNodeSlackListener(
   return (req, res) => {
     const method = req.method ?? "GET";
     const respond = (body: Uint8Array): void => {
-      let url: string | undefined;
       handler
-        .handleRaw({
-          method,
-          headers: req.headers,
-          body,
-          // Built only if a handler asks for the web `Request`.
-          get url() {
-            if (url === undefined) {
-              const target = req.url?.startsWith("/") ? req.url.replace(/^\/{2,}/, "/") : "/";
-              url = `${baseUrlOf(req, options)}${target}`;
-            }
-            return url;
-          },
-        })
+        .handleRaw(new NodeRawRequest(req, method, body, options))
         .then((reply) => {
           const send = (): void => {
             res.writeHead(reply.status, reply.headers);
