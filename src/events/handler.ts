@@ -353,7 +353,8 @@ export class SlackRequestHandler {
     }
   }
 
-  async #handle(headers: HeaderSource, raw: Uint8Array, request: () => Request): Promise<Reply> {
+  /** Not `async`: everything before the handler runs synchronously, so only the handler's answer is awaited. */
+  #handle(headers: HeaderSource, raw: Uint8Array, request: () => Request): Reply | Promise<Reply> {
     const h = slackHeaders(headers);
     // Verified over the exact bytes received, before anything is parsed.
     if (!this.#verifier.verify(h.timestamp, h.signature, raw)) {

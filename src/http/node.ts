@@ -247,13 +247,8 @@ class WriteBatch {
   readonly #flush = (): void => {
     const writes = this.#writes;
     this.#writes = [];
-    for (const write of writes) {
-      try {
-        write();
-      } catch {
-        // A socket that failed meanwhile: its own error handling applies; the other replies still go.
-      }
-    }
+    // Each write handles its own failure, so one bad reply cannot keep the others from going out.
+    for (const write of writes) write();
   };
 }
 
@@ -335,15 +330,21 @@ export function toNodeSlackListener(
     const respond = (body: Uint8Array): void => {
       handler
         .handleRaw(new NodeRawRequest(req, method, body, options))
-        .then((reply) => {
-          const send = (): void => {
-            res.writeHead(reply.status, reply.headers);
-            res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
-          };
-          if (batch === undefined) send();
-          else batch.add(send);
-        })
-        .catch(() => failed(res));
+        .then(
+          (reply) => {
+            const send = (): void => {
+              try {
+                res.writeHead(reply.status, reply.headers);
+                res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
+              } catch {
+                failed(res); // e.g. a header value Node refuses, from a handler's own Response
+              }
+            };
+            if (batch === undefined) send();
+            else batch.add(send);
+          },
+          () => failed(res),
+        );
     };
     if (method === "GET" || method === "HEAD") {
       respond(new Uint8Array(0));
