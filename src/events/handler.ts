@@ -58,6 +58,11 @@ export interface RawSlackRequest {
   body: Uint8Array;
   /** The full URL, used only if a handler asks for `req.request`. */
   url: string;
+  /**
+   * True when every name in `headers` is lower-case (Node's `IncomingHttpHeaders` always are): the
+   * handler then reads its headers directly instead of looking for other spellings.
+   */
+  headerNamesLowerCase?: boolean | undefined;
 }
 
 /** A reply as plain data, for adapters that write it without a web `Response`. */
@@ -190,13 +195,20 @@ const SLACK_HEADERS = new Map<string, keyof SlackHeaders>([
  * repeated header counts), or through `get` on a `Headers`. A pass costs less than five lookups, each of
  * which must scan the record for other spellings when the header is absent (as retry headers usually are).
  */
-function slackHeaders(headers: HeaderSource): SlackHeaders {
+function slackHeaders(headers: HeaderSource, lowerCase = false): SlackHeaders {
   const out: SlackHeaders = {};
   if (typeof (headers as Headers).get === "function") {
     for (const [name, field] of SLACK_HEADERS) out[field] = readHeader(headers, name);
     return out;
   }
   const record = headers as Record<string, string | string[] | undefined>;
+  if (lowerCase) {
+    for (const [name, field] of SLACK_HEADERS) {
+      const raw = record[name];
+      if (raw !== undefined) out[field] = Array.isArray(raw) ? raw[0] : raw;
+    }
+    return out;
+  }
   for (const key in record) {
     if (!Object.hasOwn(record, key)) continue;
     const raw = record[key];
@@ -345,7 +357,7 @@ export class SlackRequestHandler {
         built = new Request(input.url, { method: input.method, headers, body: input.body });
         return built;
       };
-      const reply = await this.#handle(input.headers, input.body, request);
+      const reply = await this.#handle(input.headers, input.body, request, input.headerNamesLowerCase === true);
       return reply instanceof Response ? await toRawResponse(reply) : reply;
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
@@ -354,8 +366,13 @@ export class SlackRequestHandler {
   }
 
   /** Not `async`: everything before the handler runs synchronously, so only the handler's answer is awaited. */
-  #handle(headers: HeaderSource, raw: Uint8Array, request: () => Request): Reply | Promise<Reply> {
-    const h = slackHeaders(headers);
+  #handle(
+    headers: HeaderSource,
+    raw: Uint8Array,
+    request: () => Request,
+    headerNamesLowerCase = false,
+  ): Reply | Promise<Reply> {
+    const h = slackHeaders(headers, headerNamesLowerCase);
     // Verified over the exact bytes received, before anything is parsed.
     if (!this.#verifier.verify(h.timestamp, h.signature, raw)) {
       return json(401, { ok: false, error: "invalid_signature" });

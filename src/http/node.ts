@@ -258,6 +258,8 @@ class WriteBatch {
  */
 class NodeRawRequest {
   readonly headers: IncomingMessage["headers"];
+  /** Node lower-cases every header name it parses. */
+  readonly headerNamesLowerCase = true;
   readonly #req: IncomingMessage;
   readonly #options: NodeAdapterOptions;
   #url: string | undefined;
@@ -299,6 +301,8 @@ export interface RawSlackEndpoint {
     headers: Record<string, string | string[] | undefined>;
     body: Uint8Array;
     url: string;
+    /** Set: Node's header names are lower-case. */
+    headerNamesLowerCase?: boolean;
   }): Promise<{ status: number; headers: Record<string, string>; body: string | Uint8Array | null }>;
 }
 
@@ -328,23 +332,21 @@ export function toNodeSlackListener(
   return (req, res) => {
     const method = req.method ?? "GET";
     const respond = (body: Uint8Array): void => {
-      handler
-        .handleRaw(new NodeRawRequest(req, method, body, options))
-        .then(
-          (reply) => {
-            const send = (): void => {
-              try {
-                res.writeHead(reply.status, reply.headers);
-                res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
-              } catch {
-                failed(res); // e.g. a header value Node refuses, from a handler's own Response
-              }
-            };
-            if (batch === undefined) send();
-            else batch.add(send);
-          },
-          () => failed(res),
-        );
+      handler.handleRaw(new NodeRawRequest(req, method, body, options)).then(
+        (reply) => {
+          const send = (): void => {
+            try {
+              res.writeHead(reply.status, reply.headers);
+              res.end(method === "HEAD" ? undefined : (reply.body ?? undefined));
+            } catch {
+              failed(res); // e.g. a header value Node refuses, from a handler's own Response
+            }
+          };
+          if (batch === undefined) send();
+          else batch.add(send);
+        },
+        () => failed(res),
+      );
     };
     if (method === "GET" || method === "HEAD") {
       respond(new Uint8Array(0));

@@ -255,11 +255,30 @@ export function matchesWorkspaceFilter(
  * path- and key-safe set so tests and imported data with lower-case ids work, and reject everything
  * else before it reaches a file name, key or query.
  */
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** 0–9, A–Z, a–z. */
+function isAlnum(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
 
-/** True when `value` is a safe outside identifier (team, enterprise, user, bot, app id). */
+/**
+ * True when `value` is a safe outside identifier (team, enterprise, user, bot, app id): 1 to 64
+ * characters, a letter or digit first, then letters, digits, `_`, `.` and `-`, never `..` — nothing that
+ * could change a path, a key or a query. (A loop rather than a regular expression: this runs on every
+ * request's token lookup.)
+ */
 export function isValidId(value: unknown): value is string {
-  return typeof value === "string" && ID_RE.test(value) && !value.includes("..");
+  if (typeof value !== "string") return false;
+  const n = value.length;
+  if (n === 0 || n > 64 || !isAlnum(value.charCodeAt(0))) return false;
+  let previous = 0;
+  for (let i = 1; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 46) {
+      if (previous === 46) return false; // ".."
+    } else if (!isAlnum(c) && c !== 95 && c !== 45) return false;
+    previous = c;
+  }
+  return true;
 }
 
 /** Throws {@link InvalidArgumentError} unless `value` is undefined or a safe id. */
