@@ -116,6 +116,7 @@ export function parseFormBody(text: string): Record<string, string> {
   if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return parseFormSlow(text);
   const out: Record<string, string> = {};
   const n = text.length;
+  let pairs = 0;
   let start = 0;
   while (start <= n) {
     let end = text.indexOf("&", start);
@@ -126,11 +127,15 @@ export function parseFormBody(text: string): Record<string, string> {
       const name = decodeFormComponent(text.slice(start, hasEq ? eq : end));
       const value = hasEq ? decodeFormComponent(text.slice(eq + 1, end)) : "";
       if (name === undefined || value === undefined) return parseFormSlow(text);
-      setFirst(out, name, value);
+      // Stored without looking first (a look-up of an absent name costs several times the store): a
+      // repeated name shows in the count below, and then the slow path lets the first value win.
+      if (name === "__proto__") defineOwn(out, name, value);
+      else out[name] = value;
+      pairs++;
     }
     start = end + 1;
   }
-  return out;
+  return Object.keys(out).length === pairs ? out : parseFormSlow(text);
 }
 
 function parseFormSlow(text: string): Record<string, string> {
@@ -141,9 +146,12 @@ function parseFormSlow(text: string): Record<string, string> {
 }
 
 function setFirst(out: Record<string, string>, name: string, value: string): void {
-  // A name seen before, or one the prototype has (`constructor`…): only then the own-property check.
-  if (out[name] !== undefined && Object.hasOwn(out, name)) return;
-  if (name === "__proto__")
-    Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
+  if (Object.hasOwn(out, name)) return;
+  if (name === "__proto__") defineOwn(out, name, value);
   else out[name] = value;
+}
+
+/** An own, ordinary data property, even for a name such as `__proto__`. */
+function defineOwn(out: Record<string, string>, name: string, value: string): void {
+  Object.defineProperty(out, name, { value, enumerable: true, writable: true, configurable: true });
 }
