@@ -385,8 +385,9 @@ export class SlackRequestHandler {
       return json(400, { ok: false, error: "invalid_encoding" });
     }
     const type = mediaType(h.contentType);
-    const retry: Retry = {};
+    let retry: Retry = NO_RETRY;
     if (h.retryNum !== undefined) {
+      retry = {};
       if (/^\d{1,4}$/.test(h.retryNum)) retry.num = Number(h.retryNum);
       if (h.retryReason !== undefined && h.retryReason.length <= 64) retry.reason = h.retryReason;
     }
@@ -520,6 +521,8 @@ interface Retry {
   num?: number;
   reason?: string;
 }
+/** A first delivery (no `X-Slack-Retry-Num`): shared, never changed. */
+const NO_RETRY: Readonly<Retry> = Object.freeze({});
 
 /**
  * The {@link SlackRequest} handed to handlers. A class rather than an object literal: a literal with a
