@@ -118,14 +118,24 @@ export function parseFormBody(text: string): Record<string, string> {
   const n = text.length;
   let pairs = 0;
   let start = 0;
+  // The next `%` and `+` at or after the current field: a field before them needs no decoding and no
+  // search of its own.
+  let pct = text.indexOf("%");
+  let plus = text.indexOf("+");
+  const component = (from: number, to: number): string | undefined => {
+    if (pct !== -1 && pct < from) pct = text.indexOf("%", from);
+    if (plus !== -1 && plus < from) plus = text.indexOf("+", from);
+    const raw = text.slice(from, to);
+    return (pct === -1 || pct >= to) && (plus === -1 || plus >= to) ? raw : decodeFormComponent(raw);
+  };
   while (start <= n) {
     let end = text.indexOf("&", start);
     if (end === -1) end = n;
     if (end > start) {
-      const eq = text.indexOf("=", start);
-      const hasEq = eq !== -1 && eq < end;
-      const name = decodeFormComponent(text.slice(start, hasEq ? eq : end));
-      const value = hasEq ? decodeFormComponent(text.slice(eq + 1, end)) : "";
+      let eq = text.indexOf("=", start);
+      if (eq === -1 || eq > end) eq = end;
+      const name = component(start, eq);
+      const value = eq < end ? component(eq + 1, end) : "";
       if (name === undefined || value === undefined) return parseFormSlow(text);
       // Stored without looking first (a look-up of an absent name costs several times the store): a
       // repeated name shows in the count below, and then the slow path lets the first value win.
