@@ -26,6 +26,25 @@ export interface AuthorizeContext {
   isEnterpriseInstall: boolean;
 }
 
+/**
+ * Every top-level field {@link extractContext} reads. A reader that has only these fields of a body (as
+ * the events handler has of a slash command before anyone asks for the rest) gets the same context.
+ */
+export const CONTEXT_FIELDS: readonly string[] = Object.freeze([
+  "team_id",
+  "user_id",
+  "enterprise_id",
+  "is_enterprise_install",
+  "type",
+  "command",
+  "authorizations",
+  "event",
+  "team",
+  "user",
+  "enterprise",
+  "view",
+]);
+
 type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;

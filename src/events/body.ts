@@ -111,41 +111,151 @@ function decodeUtf8Escapes(s: string): string | undefined {
  * ```
  */
 export function parseFormBody(text: string): Record<string, string> {
-  // Lone surrogates become U+FFFD in URLSearchParams; decodeURIComponent keeps them. (`isWellFormed` is
-  // in Node 20, not in the ES2023 lib this package compiles against.)
-  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) return parseFormSlow(text);
+  // Lone surrogates become U+FFFD in URLSearchParams; decodeURIComponent keeps them.
+  if (!isWellFormed(text)) return parseFormSlow(text);
   const out: Record<string, string> = {};
-  const n = text.length;
+  const scan = new FormScanner(text);
   let pairs = 0;
-  let start = 0;
-  // The next `%` and `+` at or after the current field: a field before them needs no decoding and no
-  // search of its own.
-  let pct = text.indexOf("%");
-  let plus = text.indexOf("+");
-  const component = (from: number, to: number): string | undefined => {
-    if (pct !== -1 && pct < from) pct = text.indexOf("%", from);
-    if (plus !== -1 && plus < from) plus = text.indexOf("+", from);
-    const raw = text.slice(from, to);
-    return (pct === -1 || pct >= to) && (plus === -1 || plus >= to) ? raw : decodeFormComponent(raw);
-  };
-  while (start <= n) {
-    let end = text.indexOf("&", start);
-    if (end === -1) end = n;
-    if (end > start) {
-      let eq = text.indexOf("=", start);
-      if (eq === -1 || eq > end) eq = end;
-      const name = component(start, eq);
-      const value = eq < end ? component(eq + 1, end) : "";
-      if (name === undefined || value === undefined) return parseFormSlow(text);
-      // Stored without looking first (a look-up of an absent name costs several times the store): a
-      // repeated name shows in the count below, and then the slow path lets the first value win.
-      if (name === "__proto__") defineOwn(out, name, value);
-      else out[name] = value;
-      pairs++;
-    }
-    start = end + 1;
+  while (scan.next()) {
+    const name = scan.name();
+    const value = scan.value();
+    if (name === undefined || value === undefined) return parseFormSlow(text);
+    // Stored without looking first (a look-up of an absent name costs several times the store): a
+    // repeated name shows in the count below, and then the slow path lets the first value win.
+    if (name === "__proto__") defineOwn(out, name, value);
+    else out[name] = value;
+    pairs++;
   }
   return Object.keys(out).length === pairs ? out : parseFormSlow(text);
+}
+
+/**
+ * Reads only the named fields of a form body (first value of each), without building the whole object:
+ * for deciding what a request is and whom it is about before anyone needs the rest. `undefined` when the
+ * body cannot be read exactly that way (a field name with `%` or `+` escapes, a malformed escape in a
+ * wanted value, text that is not well-formed): then use {@link parseFormBody}.
+ *
+ * @example
+ * ```ts
+ * scanFormFields("command=%2Fhi&team_id=T1&text=a+b", ["command", "team_id"]);
+ * // { command: "/hi", team_id: "T1" }
+ * ```
+ */
+export function scanFormFields(text: string, names: readonly string[]): Record<string, string> | undefined {
+  if (!isWellFormed(text)) return undefined;
+  const out: Record<string, string> = {};
+  const byLength = namesByLength(names);
+  const scan = new FormScanner(text);
+  while (scan.next()) {
+    if (scan.nameIsEncoded()) return undefined;
+    const candidates = byLength[scan.nameLength()];
+    if (candidates === undefined) continue;
+    for (const wanted of candidates) {
+      if (!scan.nameIs(wanted)) continue;
+      if (out[wanted] === undefined) {
+        const value = scan.value();
+        if (value === undefined) return undefined;
+        out[wanted] = value;
+      }
+      break;
+    }
+  }
+  return out;
+}
+
+const groupedNames = new WeakMap<readonly string[], (string[] | undefined)[]>();
+/** `names` grouped by length (a field's name is compared only with the names of its length). */
+function namesByLength(names: readonly string[]): (string[] | undefined)[] {
+  let grouped = groupedNames.get(names);
+  if (grouped === undefined) {
+    grouped = [];
+    for (const name of names) (grouped[name.length] ??= []).push(name);
+    groupedNames.set(names, grouped);
+  }
+  return grouped;
+}
+
+/** `String.prototype.isWellFormed` (in Node 20, not in the ES2023 lib this package compiles against). */
+function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Walks the fields of a form body. Keeps the next `%` and `+` of the body at hand, so that a name or
+ * value before them needs neither decoding nor a search of its own.
+ */
+class FormScanner {
+  readonly #text: string;
+  #pct: number;
+  #plus: number;
+  #start = 0;
+  /** The current field: name `[#start, #eq)`, value `[#eq + 1, #end)` when `#eq < #end`. */
+  #eq = 0;
+  #end = -1;
+
+  constructor(text: string) {
+    this.#text = text;
+    this.#pct = text.indexOf("%");
+    this.#plus = text.indexOf("+");
+  }
+
+  /** Moves to the next non-empty field; false at the end. */
+  next(): boolean {
+    const text = this.#text;
+    const n = text.length;
+    for (let start = this.#end + 1; start <= n; ) {
+      let end = text.indexOf("&", start);
+      if (end === -1) end = n;
+      if (end > start) {
+        let eq = text.indexOf("=", start);
+        if (eq === -1 || eq > end) eq = end;
+        this.#start = start;
+        this.#eq = eq;
+        this.#end = end;
+        return true;
+      }
+      start = end + 1;
+    }
+    this.#end = n;
+    return false;
+  }
+
+  name(): string | undefined {
+    return this.#component(this.#start, this.#eq);
+  }
+
+  value(): string | undefined {
+    return this.#eq < this.#end ? this.#component(this.#eq + 1, this.#end) : "";
+  }
+
+  /** Length of the raw name. */
+  nameLength(): number {
+    return this.#eq - this.#start;
+  }
+
+  /** True when the raw name is exactly `name` (no escapes). */
+  nameIs(name: string): boolean {
+    return this.#eq - this.#start === name.length && this.#text.startsWith(name, this.#start);
+  }
+
+  /** True when the name holds `%` or `+` (only the full parser decodes it exactly). */
+  nameIsEncoded(): boolean {
+    this.#advance(this.#start);
+    return (this.#pct !== -1 && this.#pct < this.#eq) || (this.#plus !== -1 && this.#plus < this.#eq);
+  }
+
+  #advance(from: number): void {
+    if (this.#pct !== -1 && this.#pct < from) this.#pct = this.#text.indexOf("%", from);
+    if (this.#plus !== -1 && this.#plus < from) this.#plus = this.#text.indexOf("+", from);
+  }
+
+  #component(from: number, to: number): string | undefined {
+    this.#advance(from);
+    const raw = this.#text.slice(from, to);
+    return (this.#pct === -1 || this.#pct >= to) && (this.#plus === -1 || this.#plus >= to)
+      ? raw
+      : decodeFormComponent(raw);
+  }
 }
 
 function parseFormSlow(text: string): Record<string, string> {

@@ -1,11 +1,11 @@
 import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
-import { type AuthorizeContext, extractContext } from "../authorize/context.js";
+import { type AuthorizeContext, CONTEXT_FIELDS, extractContext } from "../authorize/context.js";
 import { ConfigError } from "../errors.js";
 import { consoleLogger, type Logger, redact, redactValue, registerSecret } from "../redact.js";
 import { type HeaderSource, readHeader, SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
 import { type InstallationStore, isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, parseFormBody, readRawBody } from "./body.js";
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, parseFormBody, readRawBody, scanFormFields } from "./body.js";
 
 /**
  * What kind of request Slack sent: an Events API delivery, a slash command, or an interactivity payload.
@@ -30,7 +30,11 @@ export type SlackRequestKind = "event" | "command" | "interaction";
  */
 export interface SlackRequest<K extends SlackRequestKind = SlackRequestKind> {
   kind: K;
-  /** The Events API wrapper, the slash command's fields (strings), or the interactivity payload. */
+  /**
+   * The Events API wrapper, the slash command's fields (strings), or the interactivity payload. A slash
+   * command's fields are parsed on first read: a handler that only acknowledges, or hands `rawBody` to a
+   * queue, does not pay for them (`context` is found from the few fields it needs).
+   */
   body: Record<string, unknown>;
   /** The verified raw body, as received (UTF-8 text). */
   rawBody: string;
@@ -171,6 +175,9 @@ async function toRawResponse(reply: Response): Promise<RawSlackResponse> {
 type J = Record<string, unknown>;
 const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
+
+/** The form fields the handler reads before a handler runs: what the request is, and whom it is about. */
+const FORM_FIELDS: readonly string[] = [...new Set(["command", "ssl_check", "payload", ...CONTEXT_FIELDS])];
 
 /** The request headers the handler reads. */
 interface SlackHeaders {
@@ -406,14 +413,20 @@ export class SlackRequestHandler {
       return json(400, { ok: false, error: "unknown_payload_type" });
     }
     if (type === "application/x-www-form-urlencoded") {
-      const form = parseFormBody(text);
+      // What the request is and whom it is about come from a few fields; the whole body is built only
+      // if a handler reads `req.body` (or when only the full parser can read this body exactly).
+      const scanned = scanFormFields(text, FORM_FIELDS);
+      const form = scanned ?? parseFormBody(text);
       if (Object.hasOwn(form, "ssl_check") && form.ssl_check === "1") return ack();
       if (Object.hasOwn(form, "payload")) {
         const body = parseJsonObject(form.payload as string);
         if (!body || typeof body.type !== "string") return json(400, { ok: false, error: "invalid_payload" });
         return this.#dispatch("interaction", request, body, text, retry);
       }
-      if (Object.hasOwn(form, "command")) return this.#dispatch("command", request, form, text, retry);
+      if (Object.hasOwn(form, "command")) {
+        const body = scanned === undefined ? form : () => parseFormBody(text);
+        return this.#dispatch("command", request, body, text, retry, extractContext(form));
+      }
       return json(400, { ok: false, error: "unknown_form_payload" });
     }
     return json(415, { ok: false, error: "unsupported_content_type" });
@@ -494,18 +507,21 @@ export class SlackRequestHandler {
     );
   }
 
+  /** `body` may be a function that builds it (on first read of `req.body`); then pass its `context`. */
   async #dispatch<K extends SlackRequestKind>(
     kind: K,
     request: () => Request,
-    body: J,
+    body: J | (() => J),
     rawBody: string,
     retry: Retry,
+    context?: AuthorizeContext,
   ): Promise<Reply> {
     const handler = (
       kind === "event" ? this.#o.onEvent : kind === "command" ? this.#o.onCommand : this.#o.onInteraction
     ) as SlackHandler<K> | undefined;
     if (!handler) return ack();
-    const req = new IncomingSlackRequest(kind, body, rawBody, extractContext(body), this.#o.authorize, request);
+    const ctx = context ?? extractContext(typeof body === "function" ? body() : body);
+    const req = new IncomingSlackRequest(kind, body, rawBody, ctx, this.#o.authorize, request);
     if (retry.num !== undefined) req.retryNum = retry.num;
     if (retry.reason !== undefined) req.retryReason = retry.reason;
     try {
@@ -535,16 +551,18 @@ class IncomingSlackRequest<K extends SlackRequestKind> implements SlackRequest<K
   declare retryNum?: number;
   declare retryReason?: string;
   readonly #request: () => Request;
+  #body: J | (() => J);
 
   constructor(
     readonly kind: K,
-    readonly body: Record<string, unknown>,
+    body: J | (() => J),
     readonly rawBody: string,
     readonly context: AuthorizeContext,
     authorize: AuthorizeFn | undefined,
     request: () => Request,
   ) {
     this.#request = request;
+    this.#body = body;
     let memo: Promise<AuthorizeResult> | undefined;
     this.authorize = () => {
       if (!authorize) return Promise.reject(new ConfigError("SlackRequestHandler: no authorize function configured"));
@@ -557,6 +575,12 @@ class IncomingSlackRequest<K extends SlackRequestKind> implements SlackRequest<K
       }
       return memo;
     };
+  }
+
+  /** Built on first read when the handler got it as a function (slash commands). */
+  get body(): J {
+    if (typeof this.#body === "function") this.#body = this.#body();
+    return this.#body;
   }
 
   get request(): Request {

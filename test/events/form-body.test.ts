@@ -1,7 +1,11 @@
 // parseFormBody must decode exactly as URLSearchParams (first value wins), only faster.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parseFormBody } from "../../src/events/body.js";
+import { CONTEXT_FIELDS, extractContext } from "../../src/authorize/context.js";
+import { parseFormBody, scanFormFields } from "../../src/events/body.js";
+import { SlackRequestHandler } from "../../src/events/handler.js";
+import { silentLogger } from "../../src/redact.js";
+import { SignatureSigner } from "../../src/signature/signature.js";
 
 /** The reference: URLSearchParams over the same text, without its constructor's leading-"?" removal. */
 function reference(text: string): [string, string][] {
@@ -77,5 +81,93 @@ describe("parseFormBody", () => {
       ),
       { numRuns: 5_000 },
     );
+  });
+});
+
+describe("scanFormFields (what a request is and whom it is about, before the whole body)", () => {
+  const FIELDS = ["command", "ssl_check", "payload", ...CONTEXT_FIELDS];
+  const piece = fc.oneof(
+    fc.constantFrom(
+      "command=%2Fhi",
+      "team_id=T1",
+      "team_id=T2",
+      "user_id=U1",
+      "enterprise_id=E1",
+      "is_enterprise_install=true",
+      "is_enterprise_install=false",
+      "type=event_callback",
+      "type=block_actions",
+      "team=T9",
+      "user=U9",
+      "payload=%7B%7D",
+      "ssl_check=1",
+      "text=a+b%20c",
+      "te%61m_id=T3",
+      "team+id=T4",
+      "user_id=%E2%82",
+      "user_id=%ZZ",
+      "user_id=",
+      "user_id",
+    ),
+    fc.string({ unit: fc.constantFrom("a", "=", "&", "%", "2", "F", "+", "_", "t", "e", "m", "i", "d") }),
+  );
+  const bodies = fc.array(piece, { maxLength: 10 }).map((a) => a.join("&"));
+
+  it("gives each wanted field exactly as the full parse does, or declines", () => {
+    fc.assert(
+      fc.property(bodies, (text) => {
+        const scanned = scanFormFields(text, FIELDS);
+        if (scanned === undefined) return;
+        const full = parseFormBody(text);
+        for (const name of FIELDS) {
+          expect(scanned[name]).toBe(Object.hasOwn(full, name) ? full[name] : undefined);
+        }
+        expect(extractContext(scanned)).toEqual(extractContext(full));
+      }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it("declines names that only the full parser reads exactly", () => {
+    expect(scanFormFields("te%61m_id=T3&command=%2Fx", FIELDS)).toBeUndefined();
+    expect(scanFormFields("team+id=T4", FIELDS)).toBeUndefined();
+    expect(scanFormFields("user_id=%E2%82", FIELDS)).toBeUndefined();
+    expect(scanFormFields("command=%2Fx&team_id=T1&team_id=T2&text=%E2%82", FIELDS)).toEqual({
+      command: "/x",
+      team_id: "T1",
+    });
+  });
+});
+
+describe("slash commands: req.body is the full form, built on first read", () => {
+  const secret = `form-secret-${Date.now()}`;
+  const signer = new SignatureSigner(secret);
+  const send = (handler: SlackRequestHandler, text: string) =>
+    handler.handleRaw({
+      method: "POST",
+      url: "https://example.com/slack/events",
+      body: new TextEncoder().encode(text),
+      headers: { "content-type": "application/x-www-form-urlencoded", ...signer.headers(text) },
+    });
+
+  it.each([
+    "command=%2Fhi&team_id=T1&user_id=U1&text=a+b%20%E2%9C%93&text=second&__proto__=x&constructor=y",
+    "te%61m_id=T3&command=%2Fhi&user_id=U1",
+    "command=%2Fhi&team_id=T1&team_id=T2&user_id=U1&is_enterprise_install=true&enterprise_id=E1",
+  ])("%s", async (text) => {
+    const seen: unknown[] = [];
+    const handler = new SlackRequestHandler({
+      signingSecret: secret,
+      logger: silentLogger,
+      onCommand: (req) => {
+        seen.push(req.body, req.body === req.body, req.context);
+      },
+    });
+    expect((await send(handler, text)).status).toBe(200);
+    const full = parseFormBody(text);
+    expect(seen[0]).toEqual(full);
+    expect(Object.keys(seen[0] as object)).toEqual(Object.keys(full));
+    expect(seen[1]).toBe(true);
+    expect(seen[2]).toEqual(extractContext(full));
   });
 });
