@@ -169,7 +169,11 @@ function namesByLength(names: readonly string[]): (string[] | undefined)[] {
   let grouped = groupedNames.get(names);
   if (grouped === undefined) {
     grouped = [];
-    for (const name of names) (grouped[name.length] ??= []).push(name);
+    for (const name of names) {
+      const same = grouped[name.length] ?? [];
+      same.push(name);
+      grouped[name.length] = same;
+    }
     groupedNames.set(names, grouped);
   }
   return grouped;

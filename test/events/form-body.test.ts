@@ -160,7 +160,8 @@ describe("slash commands: req.body is the full form, built on first read", () =>
       signingSecret: secret,
       logger: silentLogger,
       onCommand: (req) => {
-        seen.push(req.body, req.body === req.body, req.context);
+        const first = req.body;
+        seen.push(first, first === req.body, req.context);
       },
     });
     expect((await send(handler, text)).status).toBe(200);
