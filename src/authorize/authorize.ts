@@ -164,6 +164,11 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
   }
   const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation);
   const fast = store instanceof CachingInstallationStore ? store : undefined;
+  // A subclass that changes how lookups are answered keeps being asked on every call.
+  const peek =
+    fast !== undefined &&
+    fast.findForAuthorize === CachingInstallationStore.prototype.findForAuthorize &&
+    fast.peekForAuthorize === CachingInstallationStore.prototype.peekForAuthorize;
   return async (context) => {
     if (context === null || typeof context !== "object") {
       throw new InvalidArgumentError(
@@ -182,7 +187,8 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       if (fast !== undefined) {
         // One cache entry, no copies: the result below copies what it hands out.
         // A hit costs no promise of its own.
-        const lookup = fast.peekForAuthorize(query, userId) ?? (await fast.findForAuthorize(query, userId));
+        const lookup =
+          (peek ? fast.peekForAuthorize(query, userId) : undefined) ?? (await fast.findForAuthorize(query, userId));
         bot = lookup.bot as Bot | undefined;
         mine = lookup.own as Installation | undefined;
       } else {

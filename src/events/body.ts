@@ -152,7 +152,7 @@ export function scanFormFields(text: string, names: readonly string[]): Record<s
     if (candidates === undefined) continue;
     for (const wanted of candidates) {
       if (!scan.nameIs(wanted)) continue;
-      if (out[wanted] === undefined) {
+      if (!Object.hasOwn(out, wanted)) {
         const value = scan.value();
         if (value === undefined) return undefined;
         out[wanted] = value;
@@ -197,10 +197,14 @@ class FormScanner {
   #eq = 0;
   #end = -1;
 
+  /** The next `=` at or after the current field (kept, like `%` and `+`: fields without `=` cost no rescans). */
+  #nextEq: number;
+
   constructor(text: string) {
     this.#text = text;
     this.#pct = text.indexOf("%");
     this.#plus = text.indexOf("+");
+    this.#nextEq = text.indexOf("=");
   }
 
   /** Moves to the next non-empty field; false at the end. */
@@ -211,8 +215,8 @@ class FormScanner {
       let end = text.indexOf("&", start);
       if (end === -1) end = n;
       if (end > start) {
-        let eq = text.indexOf("=", start);
-        if (eq === -1 || eq > end) eq = end;
+        if (this.#nextEq !== -1 && this.#nextEq < start) this.#nextEq = text.indexOf("=", start);
+        const eq = this.#nextEq === -1 || this.#nextEq > end ? end : this.#nextEq;
         this.#start = start;
         this.#eq = eq;
         this.#end = end;

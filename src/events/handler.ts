@@ -583,8 +583,25 @@ class IncomingSlackRequest<K extends SlackRequestKind> implements SlackRequest<K
     return this.#body;
   }
 
+  set body(value: J) {
+    this.#body = value;
+  }
+
   get request(): Request {
     return this.#request();
+  }
+
+  /** What `JSON.stringify(req)` shows (for logs): the plain fields, the body included. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      kind: this.kind,
+      body: this.body,
+      rawBody: this.rawBody,
+      context: this.context,
+    };
+    if (this.retryNum !== undefined) out.retryNum = this.retryNum;
+    if (this.retryReason !== undefined) out.retryReason = this.retryReason;
+    return out;
   }
 }
 

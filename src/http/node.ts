@@ -324,15 +324,27 @@ export function toNodeSlackListener(
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const batch = options.coalesceWrites === false ? undefined : new WriteBatch();
   const failed = (res: ServerResponse): void => {
-    if (!res.headersSent) {
-      res.writeHead(500, { "content-type": "application/json" });
-      res.end('{"ok":false,"error":"internal_error"}');
-    } else res.destroy();
+    try {
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json" });
+        res.end('{"ok":false,"error":"internal_error"}');
+      } else res.destroy();
+    } catch {
+      res.destroy();
+    }
   };
   return (req, res) => {
     const method = req.method ?? "GET";
     const respond = (body: Uint8Array): void => {
-      handler.handleRaw(new NodeRawRequest(req, method, body, options)).then(
+      let pending: ReturnType<RawSlackEndpoint["handleRaw"]>;
+      try {
+        // Any endpoint: one that throws at once or answers without a promise is handled too.
+        pending = Promise.resolve(handler.handleRaw(new NodeRawRequest(req, method, body, options)));
+      } catch {
+        failed(res);
+        return;
+      }
+      pending.then(
         (reply) => {
           const send = (): void => {
             try {
@@ -354,11 +366,7 @@ export function toNodeSlackListener(
     }
     collectBody(req, limit, (error, body) => {
       if (error === null) {
-        try {
-          respond(body as Uint8Array);
-        } catch {
-          failed(res);
-        }
+        respond(body as Uint8Array);
         return;
       }
       const tooLarge = error instanceof BodyTooLargeError;

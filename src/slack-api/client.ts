@@ -1,7 +1,14 @@
 import { type Logger, redact, registerSecret, silentLogger } from "../redact.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "./errors.js";
 import { scrubString, scrubValue } from "./scrub.js";
-import { fetchTransport, isNodeLike, nodeTransport, type Transport, type TransportRequest } from "./transport.js";
+import {
+  fetchIsCustomised,
+  fetchTransport,
+  isNodeLike,
+  nodeTransport,
+  type Transport,
+  type TransportRequest,
+} from "./transport.js";
 import type {
   AppsUninstallResponse,
   AuthRevokeResponse,
@@ -269,12 +276,13 @@ const MAX_BACKOFF_MS = 30_000;
 const NATIVE_FETCH = globalThis.fetch;
 const NODE_TRANSPORT = isNodeLike() ? nodeTransport() : undefined;
 /**
- * The default transport: Node's `http` on Node (much cheaper than fetch there), unless `globalThis.fetch`
- * has been replaced since this module loaded (a test double, an interceptor): then that fetch is used, as
- * it is on every other runtime. Looked up per call, like `globalThis.fetch` itself.
+ * The default transport: Node's `http` on Node (much cheaper than fetch there), unless fetch has been set
+ * up to go elsewhere — `globalThis.fetch` replaced since this module loaded, or an undici global dispatcher
+ * such as a `MockAgent` or a `ProxyAgent` (see {@link fetchIsCustomised}): then fetch is used, as it is on
+ * every other runtime. Decided per call.
  */
 const defaultTransport: Transport = (url, request) =>
-  NODE_TRANSPORT !== undefined && globalThis.fetch === NATIVE_FETCH
+  NODE_TRANSPORT !== undefined && !fetchIsCustomised(NATIVE_FETCH)
     ? NODE_TRANSPORT(url, request)
     : fetchTransport(globalThis.fetch)(url, request);
 
@@ -762,7 +770,8 @@ export class SlackApiClient {
     } catch (e) {
       if (spec.signal?.aborted) throw spec.signal.reason;
       if (timedOut) return { kind: "timeout", cause: e };
-      return { kind: "network", cause: e, mayHaveReachedSlack: !neverConnected(e) };
+      const replyStarted = (e as { replyStarted?: unknown } | null)?.replyStarted === true;
+      return { kind: "network", cause: e, mayHaveReachedSlack: replyStarted || !neverConnected(e) };
     } finally {
       clearTimeout(timer);
       spec.signal?.removeEventListener("abort", onAbort);

@@ -32,7 +32,14 @@ export function fetchTransport(fetchImpl: typeof fetch): Transport {
       fetchImpl(url, { method: r.method, headers: r.headers, body: r.body, signal: r.signal, redirect: "error" }),
       r.signal,
     );
-    const text = await raceAbort(response.text(), r.signal);
+    let text: string;
+    try {
+      text = await raceAbort(response.text(), r.signal);
+    } catch (error) {
+      if (r.signal.aborted) throw error;
+      // The reply had started: Slack has seen the request, whatever the error says.
+      throw Object.assign(new Error("the reply was cut off"), { cause: error, replyStarted: true });
+    }
     return { status: response.status, headers: response.headers, text };
   };
 }
@@ -46,14 +53,16 @@ function loadNode() {
   nodeModules ??= Promise.all([import("node:http"), import("node:https")]).then(([http, https]) => ({
     http,
     https,
-    // Keep-alive as fetch has it; idle sockets are unref'd by Node's agent, so they never hold a process open.
-    httpAgent: new http.Agent({ keepAlive: true }),
-    httpsAgent: new https.Agent({ keepAlive: true }),
+    // Keep-alive as fetch has it; idle sockets are unref'd by Node's agent, so they never hold a process
+    // open, and closed after 4 s idle (as undici does; a server's shorter `Keep-Alive: timeout` wins).
+    httpAgent: new http.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+    httpsAgent: new https.Agent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
   }));
   return nodeModules;
 }
 
 const UTF8 = new TextDecoder();
+const IDLE_SOCKET_MS = 4_000;
 
 /**
  * A {@link Transport} over Node's `http`/`https` (keep-alive agents shared by every client of the
@@ -62,8 +71,9 @@ const UTF8 = new TextDecoder();
  */
 export function nodeTransport(): Transport {
   return async (url, r) => {
-    r.signal.throwIfAborted();
     const node = await loadNode();
+    // Checked after the (first-call) load: an abort during it has already fired its event.
+    r.signal.throwIfAborted();
     const target = new URL(url);
     const tls = target.protocol === "https:";
     if (!tls && target.protocol !== "http:") throw new TypeError(`unsupported protocol ${target.protocol}`);
@@ -86,6 +96,8 @@ export function nodeTransport(): Transport {
         request.destroy();
       };
       r.signal.addEventListener("abort", onAbort, { once: true });
+      // An error on a reused idle connection is not retried here either: the server may have read the
+      // request before closing (the idle timeout above keeps such races rare, as in undici).
       request.on("error", fail);
       request.on("response", (response) => {
         const chunks: Buffer[] = [];
@@ -136,6 +148,17 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
       },
     );
   });
+}
+
+/**
+ * True when fetch has been set up to go somewhere else than Node's own client: a replaced
+ * `globalThis.fetch`, or an undici global dispatcher that is not a plain `Agent` (a `MockAgent` in tests, a
+ * `ProxyAgent` or `EnvHttpProxyAgent` behind a proxy). The client then keeps to fetch.
+ */
+export function fetchIsCustomised(nativeFetch: typeof fetch | undefined): boolean {
+  if (globalThis.fetch !== nativeFetch) return true;
+  const dispatcher = (globalThis as Record<symbol, unknown>)[Symbol.for("undici.globalDispatcher.1")];
+  return dispatcher !== undefined && (dispatcher as { constructor?: { name?: string } }).constructor?.name !== "Agent";
 }
 
 /** True on Node (and runtimes that provide `node:http`, such as Bun and Deno). */

@@ -37,11 +37,6 @@ export interface LruTtlCacheOptions {
  * A small least-recently-used map whose entries also expire after a time to live. O(1) get/set/delete
  * (a `Map` keeps insertion order: a hit is re-inserted at the end, eviction takes the first key).
  *
- * A hit on an entry that is already among the most recently used quarter keeps its place instead of
- * being re-inserted (it cannot be evicted before at least `maxEntries / 4` newer entries arrive): on the
- * hot path most hits are such entries, and re-inserting costs as much as the lookup itself. Eviction is
- * therefore least-recently-used to within that quarter.
- *
  * @example
  * ```ts
  * const cache = new LruTtlCache<string>({ maxEntries: 1000, ttlMs: 60_000 });
@@ -50,9 +45,7 @@ export interface LruTtlCacheOptions {
  * ```
  */
 export class LruTtlCache<V> {
-  readonly #map = new Map<string, { value: V; expiresAt: number; seq: number }>();
-  /** Incremented by every insertion or move to the end: `#seq - entry.seq` bounds the entries after it. */
-  #seq = 0;
+  readonly #map = new Map<string, { value: V; expiresAt: number }>();
   readonly #max: number;
   readonly #ttl: number;
   readonly #now: () => number;
@@ -78,18 +71,15 @@ export class LruTtlCache<V> {
       this.#map.delete(key);
       return undefined;
     }
-    if ((this.#seq - entry.seq) * 4 >= this.#max) {
-      this.#map.delete(key);
-      entry.seq = ++this.#seq;
-      this.#map.set(key, entry);
-    }
+    this.#map.delete(key);
+    this.#map.set(key, entry);
     return entry.value;
   }
 
   /** Stores a value (the most recently used), evicting the least recently used past `maxEntries`. */
   set(key: string, value: V, ttlMs: number = this.#ttl): void {
     this.#map.delete(key);
-    this.#map.set(key, { value, expiresAt: this.#now() + ttlMs, seq: ++this.#seq });
+    this.#map.set(key, { value, expiresAt: this.#now() + ttlMs });
     while (this.#map.size > this.#max) {
       const oldest = this.#map.keys().next();
       if (oldest.done) break;

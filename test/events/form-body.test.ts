@@ -128,6 +128,13 @@ describe("scanFormFields (what a request is and whom it is about, before the who
     );
   });
 
+  it("finds names the object prototype also has", () => {
+    expect(scanFormFields("constructor=x&toString=y", ["constructor", "toString"])).toEqual({
+      constructor: "x",
+      toString: "y",
+    });
+  });
+
   it("declines names that only the full parser reads exactly", () => {
     expect(scanFormFields("te%61m_id=T3&command=%2Fx", FIELDS)).toBeUndefined();
     expect(scanFormFields("team+id=T4", FIELDS)).toBeUndefined();
@@ -170,5 +177,26 @@ describe("slash commands: req.body is the full form, built on first read", () =>
     expect(Object.keys(seen[0] as object)).toEqual(Object.keys(full));
     expect(seen[1]).toBe(true);
     expect(seen[2]).toEqual(extractContext(full));
+  });
+
+  it("req.body can be replaced by a handler, and JSON.stringify(req) shows it", async () => {
+    let logged = "";
+    const handler = new SlackRequestHandler({
+      signingSecret: secret,
+      logger: silentLogger,
+      onCommand: (req) => {
+        req.body = { ...req.body, note: "added" };
+        logged = JSON.stringify(req);
+        return { text: String(req.body.note) };
+      },
+    });
+    const reply = await send(handler, "command=%2Fhi&team_id=T1&user_id=U1");
+    expect(reply.status).toBe(200);
+    expect(JSON.parse(String(reply.body))).toEqual({ text: "added" });
+    expect(JSON.parse(logged)).toMatchObject({
+      kind: "command",
+      body: { command: "/hi", team_id: "T1", user_id: "U1", note: "added" },
+      context: { teamId: "T1", userId: "U1", isEnterpriseInstall: false },
+    });
   });
 });

@@ -176,6 +176,34 @@ describe("toNodeSlackListener (the Node fast path of the events endpoint)", () =
     });
     expect(both.status).toBe(200);
   });
+
+  it("answers 500 for an endpoint that throws at once, and serves one that answers without a promise", async () => {
+    const throwing = createServer(
+      toNodeSlackListener({
+        handleRaw: () => {
+          throw new Error("boom");
+        },
+      }),
+    );
+    const plain = createServer(
+      toNodeSlackListener({
+        handleRaw: (() => ({ status: 200, headers: { "content-type": "text/plain" }, body: "plain" })) as never,
+      }),
+    );
+    for (const s of [throwing, plain]) {
+      servers.push(s);
+      await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+    }
+    const url = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/slack/events`;
+    for (const method of ["GET", "POST"]) {
+      const bad = await fetch(url(throwing), { method, ...(method === "POST" ? { body: "x" } : {}) });
+      expect(bad.status).toBe(500);
+      expect(await bad.json()).toEqual({ ok: false, error: "internal_error" });
+      const ok = await fetch(url(plain), { method, ...(method === "POST" ? { body: "x" } : {}) });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe("plain");
+    }
+  });
 });
 
 function lower(h: Record<string, string>): Record<string, string> {

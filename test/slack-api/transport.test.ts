@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { SlackApiClient, type SlackApiClientOptions } from "../../src/slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../../src/slack-api/errors.js";
+import { fetchIsCustomised } from "../../src/slack-api/transport.js";
 import { closedPort, fake, hangUp, json, never, ok, text, useFakeSlack } from "./fake-slack.js";
 
 const slack = useFakeSlack();
@@ -117,6 +118,33 @@ describe.each(transports)("transport: %s", (_name, transport) => {
 });
 
 describe("default transport", () => {
+  it("an already-aborted signal rejects at once and sends nothing", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("gave up before starting"));
+    const client = new SlackApiClient({ baseUrl: slack.baseUrl, maxRetries: 0 });
+    await expect(client.call("auth.test", {}, { token: "xoxb-1-fake", signal: controller.signal })).rejects.toThrow(
+      "gave up before starting",
+    );
+    expect(slack.requests).toHaveLength(0);
+  });
+
+  it("keeps to fetch when an undici global dispatcher other than a plain Agent is installed (MockAgent, proxies)", () => {
+    const key = Symbol.for("undici.globalDispatcher.1");
+    const g = globalThis as Record<symbol, unknown>;
+    const before = g[key];
+    class MockAgent {}
+    class Agent {}
+    try {
+      g[key] = new MockAgent();
+      expect(fetchIsCustomised(globalThis.fetch)).toBe(true);
+      g[key] = new Agent();
+      expect(fetchIsCustomised(globalThis.fetch)).toBe(false);
+      expect(fetchIsCustomised(async () => new Response())).toBe(true);
+    } finally {
+      g[key] = before;
+    }
+  });
+
   it("uses a replaced globalThis.fetch (a test double) instead of node:http", async () => {
     const seen: string[] = [];
     vi.stubGlobal("fetch", async (input: string | URL | Request) => {

@@ -35,6 +35,21 @@ class CountingStore extends MemoryInstallationStore {
 }
 
 describe("CachingInstallationStore.findForAuthorize (authorize's hot path)", () => {
+  it("a subclass overriding findForAuthorize is asked on every authorize, cache hits included", async () => {
+    let asked = 0;
+    class Audited extends CachingInstallationStore {
+      override findForAuthorize(...args: Parameters<CachingInstallationStore["findForAuthorize"]>) {
+        asked++;
+        return super.findForAuthorize(...args);
+      }
+    }
+    const store = new Audited(new MemoryInstallationStore());
+    await store.save(inst("T1", "U1"));
+    const authorize = createAuthorize({ installationStore: store });
+    for (let i = 0; i < 3; i++) await authorize({ teamId: "T1", userId: "U1", isEnterpriseInstall: false });
+    expect(asked).toBe(3);
+  });
+
   it("serves repeated lookups from one entry, frozen, and authorize still hands out copies", async () => {
     const inner = new CountingStore();
     const store = new CachingInstallationStore(inner);

@@ -462,6 +462,16 @@ describe("LruTtlCache", () => {
     expect(c.size).toBe(100);
   });
 
+  it("evicts exactly the least recently used entry", () => {
+    const c = new LruTtlCache<number>({ maxEntries: 8 });
+    for (let i = 1; i <= 8; i++) c.set(`k${i}`, i);
+    c.get("k7");
+    for (let i = 1; i <= 6; i++) c.get(`k${i}`);
+    c.set("k9", 9);
+    expect(c.get("k8")).toBeUndefined();
+    expect(c.get("k7")).toBe(7);
+  });
+
   it("is exactly LRU for small caches", () => {
     const c = new LruTtlCache<string>({ maxEntries: 3 });
     c.set("a", "a");
@@ -473,7 +483,7 @@ describe("LruTtlCache", () => {
     expect([c.get("a"), c.get("c"), c.get("d")]).toEqual(["a", "c", "d"]);
   });
 
-  it("hits on the newest quarter keep their place without re-insertion, and stay bounded", () => {
+  it("keeps entries read over and over while new keys stream through, and stays bounded", () => {
     const c = new LruTtlCache<number>({ maxEntries: 1000 });
     for (let i = 0; i < 5000; i++) {
       c.set(`k${i}`, i);
