@@ -33,9 +33,19 @@ export interface LruTtlCacheOptions {
   now?: (() => number) | undefined;
 }
 
+/** An entry of {@link LruTtlCache}: a node of its recency list (oldest first). */
+interface LruNode<V> {
+  key: string;
+  value: V;
+  expiresAt: number;
+  older: LruNode<V> | undefined;
+  newer: LruNode<V> | undefined;
+}
+
 /**
- * A small least-recently-used map whose entries also expire after a time to live. O(1) get/set/delete
- * (a `Map` keeps insertion order: a hit is re-inserted at the end, eviction takes the first key).
+ * A small least-recently-used map whose entries also expire after a time to live. O(1) get/set/delete:
+ * a `Map` finds the entry, a doubly linked list keeps the order of use (a hit moves its node to the
+ * newest end by relinking it: no map write on the hot path), eviction takes the oldest.
  *
  * @example
  * ```ts
@@ -45,7 +55,9 @@ export interface LruTtlCacheOptions {
  * ```
  */
 export class LruTtlCache<V> {
-  readonly #map = new Map<string, { value: V; expiresAt: number }>();
+  readonly #map = new Map<string, LruNode<V>>();
+  #oldest: LruNode<V> | undefined;
+  #newest: LruNode<V> | undefined;
   readonly #max: number;
   readonly #ttl: number;
   readonly #now: () => number;
@@ -65,38 +77,51 @@ export class LruTtlCache<V> {
 
   /** The value, or `undefined` when absent or expired; a hit becomes the most recently used. */
   get(key: string): V | undefined {
-    const entry = this.#map.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#now()) {
-      this.#map.delete(key);
+    const node = this.#map.get(key);
+    if (node === undefined) return undefined;
+    if (node.expiresAt <= this.#now()) {
+      this.#remove(node);
       return undefined;
     }
-    this.#map.delete(key);
-    this.#map.set(key, entry);
-    return entry.value;
+    if (node !== this.#newest) {
+      this.#unlink(node);
+      this.#append(node);
+    }
+    return node.value;
   }
 
   /** Stores a value (the most recently used), evicting the least recently used past `maxEntries`. */
   set(key: string, value: V, ttlMs: number = this.#ttl): void {
-    this.#map.delete(key);
-    this.#map.set(key, { value, expiresAt: this.#now() + ttlMs });
-    while (this.#map.size > this.#max) {
-      const oldest = this.#map.keys().next();
-      if (oldest.done) break;
-      this.#map.delete(oldest.value);
+    const expiresAt = this.#now() + ttlMs;
+    const existing = this.#map.get(key);
+    if (existing !== undefined) {
+      existing.value = value;
+      existing.expiresAt = expiresAt;
+      if (existing !== this.#newest) {
+        this.#unlink(existing);
+        this.#append(existing);
+      }
+      return;
     }
+    const node: LruNode<V> = { key, value, expiresAt, older: undefined, newer: undefined };
+    this.#map.set(key, node);
+    this.#append(node);
+    while (this.#map.size > this.#max && this.#oldest !== undefined) this.#remove(this.#oldest);
   }
 
   delete(key: string): boolean {
-    return this.#map.delete(key);
+    const node = this.#map.get(key);
+    if (node === undefined) return false;
+    this.#remove(node);
+    return true;
   }
 
   /** Deletes every key that starts with `prefix`. O(n): used only on writes, which are rare. */
   deletePrefix(prefix: string): number {
     let n = 0;
-    for (const key of this.#map.keys()) {
+    for (const [key, node] of this.#map) {
       if (key.startsWith(prefix)) {
-        this.#map.delete(key);
+        this.#remove(node);
         n++;
       }
     }
@@ -105,6 +130,30 @@ export class LruTtlCache<V> {
 
   clear(): void {
     this.#map.clear();
+    this.#oldest = undefined;
+    this.#newest = undefined;
+  }
+
+  #remove(node: LruNode<V>): void {
+    this.#map.delete(node.key);
+    this.#unlink(node);
+  }
+
+  #unlink(node: LruNode<V>): void {
+    if (node.older === undefined) this.#oldest = node.newer;
+    else node.older.newer = node.newer;
+    if (node.newer === undefined) this.#newest = node.older;
+    else node.newer.older = node.older;
+    node.older = undefined;
+    node.newer = undefined;
+  }
+
+  #append(node: LruNode<V>): void {
+    node.older = this.#newest;
+    node.newer = undefined;
+    if (this.#newest === undefined) this.#oldest = node;
+    else this.#newest.newer = node;
+    this.#newest = node;
   }
 }
 

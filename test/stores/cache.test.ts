@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { Bot, Installation } from "../../src/model/installation.js";
 import {
@@ -460,6 +461,66 @@ describe("LruTtlCache", () => {
     for (let i = 1; i <= 50; i++) expect(c.get(`k${i}`)).toBeUndefined();
     expect(c.get("k51")).toBe(51);
     expect(c.size).toBe(100);
+  });
+
+  it("behaves like a plain list-based LRU with TTL under random operations (fast-check)", () => {
+    type Op =
+      | { op: "get" | "delete"; key: number }
+      | { op: "set"; key: number; ttl: number }
+      | { op: "prefix"; key: number }
+      | { op: "tick"; ms: number }
+      | { op: "clear" };
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ op: fc.constantFrom("get" as const, "delete" as const), key: fc.integer({ min: 0, max: 12 }) }),
+      fc.record({
+        op: fc.constant("set" as const),
+        key: fc.integer({ min: 0, max: 12 }),
+        ttl: fc.integer({ min: 1, max: 50 }),
+      }),
+      fc.record({ op: fc.constant("prefix" as const), key: fc.integer({ min: 0, max: 1 }) }),
+      fc.record({ op: fc.constant("tick" as const), ms: fc.integer({ min: 0, max: 30 }) }),
+      fc.record({ op: fc.constant("clear" as const) }),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 6 }), fc.array(opArb, { maxLength: 80 }), (max, ops) => {
+        let now = 0;
+        const cache = new LruTtlCache<number>({ maxEntries: max, ttlMs: 1000, now: () => now });
+        // The model: oldest first.
+        let model: { key: string; value: number; expiresAt: number }[] = [];
+        let n = 0;
+        for (const o of ops) {
+          if (o.op === "tick") now += o.ms;
+          else if (o.op === "clear") {
+            cache.clear();
+            model = [];
+          } else if (o.op === "prefix") {
+            const prefix = `k${o.key}`;
+            expect(cache.deletePrefix(prefix)).toBe(model.filter((e) => e.key.startsWith(prefix)).length);
+            model = model.filter((e) => !e.key.startsWith(prefix));
+          } else {
+            const key = `k${o.key}`;
+            const i = model.findIndex((e) => e.key === key);
+            if (o.op === "set") {
+              if (i >= 0) model.splice(i, 1);
+              model.push({ key, value: ++n, expiresAt: now + o.ttl });
+              cache.set(key, n, o.ttl);
+              while (model.length > max) model.shift();
+            } else if (o.op === "delete") {
+              expect(cache.delete(key)).toBe(i >= 0);
+              if (i >= 0) model.splice(i, 1);
+            } else {
+              const e = i >= 0 ? model[i] : undefined;
+              const expected = e !== undefined && e.expiresAt > now ? e.value : undefined;
+              if (e !== undefined) model.splice(i, 1);
+              if (expected !== undefined && e) model.push(e);
+              expect(cache.get(key)).toBe(expected);
+            }
+          }
+          expect(cache.size).toBe(model.length);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
   });
 
   it("evicts exactly the least recently used entry", () => {
