@@ -98,7 +98,8 @@ describe("EncryptedInstallationStore", () => {
     const raw = await inner.findInstallation({ enterpriseId: i.enterpriseId, teamId: i.teamId, userId: i.userId });
     for (const f of TOKEN_FIELDS) {
       expect(raw?.[f]).toMatch(/^enc:v1:k1:[A-Za-z0-9_-]+$/);
-      expect(raw?.[f]).not.toContain("xox");
+      // A token's shape, not the bare letters: random ciphertext spells "xox" now and then.
+      expect(raw?.[f]).not.toMatch(/xox[abpe]-/);
     }
     expect(
       await store.findInstallation({ enterpriseId: i.enterpriseId, teamId: i.teamId, userId: i.userId }),
@@ -138,7 +139,7 @@ describe("EncryptedInstallationStore", () => {
       for (const { name } of tables) {
         for (const row of db.prepare(`SELECT * FROM "${name.replaceAll('"', '""')}"`).all()) {
           rows++;
-          expect(JSON.stringify(row), name).not.toContain("xox");
+          expect(JSON.stringify(row), name).not.toMatch(/xox[abpe]-/);
         }
       }
       expect(rows).toBeGreaterThan(2);
