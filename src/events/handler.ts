@@ -210,10 +210,12 @@ function slackHeaders(headers: HeaderSource, lowerCase = false): SlackHeaders {
   }
   const record = headers as Record<string, string | string[] | undefined>;
   if (lowerCase) {
-    for (const [name, field] of SLACK_HEADERS) {
-      const raw = record[name];
-      if (raw !== undefined) out[field] = Array.isArray(raw) ? raw[0] : raw;
-    }
+    // Five direct reads (no iterator: this runs on every request).
+    out.timestamp = firstValue(record["x-slack-request-timestamp"]);
+    out.signature = firstValue(record["x-slack-signature"]);
+    out.contentType = firstValue(record["content-type"]);
+    out.retryNum = firstValue(record["x-slack-retry-num"]);
+    out.retryReason = firstValue(record["x-slack-retry-reason"]);
     return out;
   }
   for (const key in record) {
@@ -226,6 +228,11 @@ function slackHeaders(headers: HeaderSource, lowerCase = false): SlackHeaders {
     out[field] = Array.isArray(raw) ? raw[0] : raw;
   }
   return out;
+}
+
+/** The first value of a header as Node gives it (a string, or an array for repeated headers). */
+function firstValue(raw: string | string[] | undefined): string | undefined {
+  return Array.isArray(raw) ? raw[0] : raw;
 }
 
 /** The media type of a `Content-Type` value, lower-case, without parameters (`""` when absent). */
