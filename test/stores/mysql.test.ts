@@ -20,6 +20,7 @@ import { MIGRATIONS, migrate, SCHEMA_VERSION, tableNames } from "../../src/store
 import { testInstallationStore } from "../conformance/installation-store.js";
 import { testStateStore } from "../conformance/state-store.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
+import { expectNoTokenInDump } from "../helpers/encrypted-dump.js";
 
 const URL_ = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
@@ -86,6 +87,22 @@ describeBackend(status, () => {
     const r = await rows(`SELECT COUNT(*) AS n FROM \`${table}\` WHERE ${where.join(" AND ")}`, params);
     return Number(r[0]?.n);
   }
+
+  it("with EncryptedInstallationStore in front, no table row holds a token (value or shape)", async () => {
+    const prefix = randomPrefix();
+    const inner = new MySQLInstallationStore({ pool: admin, tablePrefix: prefix });
+    try {
+      await expectNoTokenInDump(inner, async () => {
+        const t = tableNames(prefix);
+        const out: Row[] = [];
+        for (const table of [t.installations, t.bots]) out.push(...(await rows(`SELECT * FROM \`${table}\``)));
+        return out;
+      });
+    } finally {
+      await inner.close();
+      await dropTables(prefix);
+    }
+  });
 
   testInstallationStore(
     "mysql (url)",

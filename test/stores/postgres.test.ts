@@ -20,6 +20,7 @@ import { MIGRATIONS, migrate, SCHEMA_VERSION, tableNames } from "../../src/store
 import { testInstallationStore } from "../conformance/installation-store.js";
 import { testStateStore } from "../conformance/state-store.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
+import { expectNoTokenInDump } from "../helpers/encrypted-dump.js";
 
 const URL_ = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
@@ -87,6 +88,23 @@ describeBackend(status, () => {
     const r = await admin.query(`SELECT COUNT(*) AS n FROM "${table}" WHERE ${where.join(" AND ")}`, params);
     return Number(r.rows[0].n);
   }
+
+  it("with EncryptedInstallationStore in front, no table row holds a token (value or shape)", async () => {
+    const prefix = randomPrefix();
+    const inner = new PostgresInstallationStore({ pool: admin, tablePrefix: prefix });
+    try {
+      await expectNoTokenInDump(inner, async () => {
+        const t = tableNames(prefix);
+        const out: Record<string, unknown>[] = [];
+        for (const table of [t.installations, t.bots])
+          out.push(...(await admin.query(`SELECT * FROM "${table}"`)).rows);
+        return out;
+      });
+    } finally {
+      await inner.close();
+      await dropTables(prefix);
+    }
+  });
 
   testInstallationStore(
     "postgres (url)",
