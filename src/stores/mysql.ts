@@ -15,7 +15,7 @@
  */
 import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
-import { SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
+import { endPool, SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
 import { mysqlDialect } from "./sql/mysql-dialect.js";
 import { MySQLExecutor, type MySQLPoolLike } from "./sql/mysql-executor.js";
@@ -120,15 +120,6 @@ function open(options: MySQLStoreOptions, storeName: string): MySQLExecutor {
   return new MySQLExecutor(createPool(url, max, storeName));
 }
 
-const ended = new WeakSet<MySQLExecutor>();
-
-async function endPool(executor: MySQLExecutor): Promise<void> {
-  if (ended.has(executor)) return;
-  ended.add(executor);
-  const pool = await executor.pool().catch(() => undefined);
-  await pool?.end?.();
-}
-
 /**
  * {@link InstallationStore} in MySQL or MariaDB. Lookups are indexed; migrations run on first use.
  *
@@ -142,11 +133,6 @@ async function endPool(executor: MySQLExecutor): Promise<void> {
  * ```
  */
 export class MySQLInstallationStore extends SqlInstallationStore {
-  readonly #owned: boolean;
-  readonly #executor: MySQLExecutor;
-  /** The migration started by the constructor: `close()` waits for it, so no DDL runs after it. */
-  readonly #initial: Promise<void>;
-
   constructor(options: MySQLInstallationStoreOptions) {
     validateTablePrefix(options?.tablePrefix);
     validateClientId(options?.clientId);
@@ -158,18 +144,9 @@ export class MySQLInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "MySQLInstallationStore",
+      migrateNow: true,
+      release: options.pool === undefined ? () => endPool(executor) : undefined,
     });
-    this.#owned = options.pool === undefined;
-    this.#executor = executor;
-    // Migrate now; a failure resurfaces (and is retried) on first use.
-    this.#initial = this.init().catch(() => undefined);
-  }
-
-  /** Ends the pool if this store created it (after the writes already started); your own pool stays open. */
-  async close(): Promise<void> {
-    await this.#initial;
-    await this.drain();
-    if (this.#owned) await endPool(this.#executor);
   }
 }
 
@@ -186,11 +163,6 @@ export class MySQLInstallationStore extends SqlInstallationStore {
  * ```
  */
 export class MySQLStateStore extends SqlStateStore {
-  readonly #owned: boolean;
-  readonly #executor: MySQLExecutor;
-  /** The migration started by the constructor: `close()` waits for it, so no DDL runs after it. */
-  readonly #initial: Promise<void>;
-
   constructor(options: MySQLStateStoreOptions) {
     validateTablePrefix(options?.tablePrefix);
     validateTtl(options?.ttlSeconds);
@@ -202,16 +174,8 @@ export class MySQLStateStore extends SqlStateStore {
       ttlSeconds: options.ttlSeconds,
       clock: options.clock,
       storeName: "MySQLStateStore",
+      migrateNow: true,
+      release: options.pool === undefined ? () => endPool(executor) : undefined,
     });
-    this.#owned = options.pool === undefined;
-    this.#executor = executor;
-    this.#initial = this.init().catch(() => undefined);
-  }
-
-  /** Ends the pool if this store created it (after the writes already started); your own pool stays open. */
-  async close(): Promise<void> {
-    await this.#initial;
-    await this.drain();
-    if (this.#owned) await endPool(this.#executor);
   }
 }

@@ -13,7 +13,7 @@
  */
 import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
-import { SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
+import { endPool, SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
 import { postgresDialect } from "./sql/postgres-dialect.js";
 import { PgExecutor, type PgPoolLike } from "./sql/postgres-executor.js";
@@ -117,15 +117,6 @@ function open(options: PostgresStoreOptions, storeName: string): Opened {
   return { executor: new PgExecutor(createPool(url, max, storeName)), owned: true };
 }
 
-const ended = new WeakSet<PgExecutor>();
-
-async function endPool(executor: PgExecutor): Promise<void> {
-  if (ended.has(executor)) return;
-  ended.add(executor);
-  const pool = await executor.pool().catch(() => undefined);
-  await pool?.end?.();
-}
-
 /**
  * {@link InstallationStore} in PostgreSQL. Lookups are indexed (`ORDER BY id DESC LIMIT 1` on the key);
  * migrations run on first use.
@@ -140,11 +131,6 @@ async function endPool(executor: PgExecutor): Promise<void> {
  * ```
  */
 export class PostgresInstallationStore extends SqlInstallationStore {
-  readonly #owned: boolean;
-  readonly #executor: PgExecutor;
-  /** The migration started by the constructor: `close()` waits for it, so no DDL runs after it. */
-  readonly #initial: Promise<void>;
-
   constructor(options: PostgresInstallationStoreOptions) {
     validateTablePrefix(options?.tablePrefix);
     validateClientId(options?.clientId);
@@ -156,18 +142,9 @@ export class PostgresInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "PostgresInstallationStore",
+      migrateNow: true,
+      release: owned ? () => endPool(executor) : undefined,
     });
-    this.#owned = owned;
-    this.#executor = executor;
-    // Migrate now; a failure resurfaces (and is retried) on first use.
-    this.#initial = this.init().catch(() => undefined);
-  }
-
-  /** Ends the pool if this store created it (after the writes already started); your own pool stays open. */
-  async close(): Promise<void> {
-    await this.#initial;
-    await this.drain();
-    if (this.#owned) await endPool(this.#executor);
   }
 }
 
@@ -184,11 +161,6 @@ export class PostgresInstallationStore extends SqlInstallationStore {
  * ```
  */
 export class PostgresStateStore extends SqlStateStore {
-  readonly #owned: boolean;
-  readonly #executor: PgExecutor;
-  /** The migration started by the constructor: `close()` waits for it, so no DDL runs after it. */
-  readonly #initial: Promise<void>;
-
   constructor(options: PostgresStateStoreOptions) {
     validateTablePrefix(options?.tablePrefix);
     validateTtl(options?.ttlSeconds);
@@ -200,16 +172,8 @@ export class PostgresStateStore extends SqlStateStore {
       ttlSeconds: options.ttlSeconds,
       clock: options.clock,
       storeName: "PostgresStateStore",
+      migrateNow: true,
+      release: owned ? () => endPool(executor) : undefined,
     });
-    this.#owned = owned;
-    this.#executor = executor;
-    this.#initial = this.init().catch(() => undefined);
-  }
-
-  /** Ends the pool if this store created it (after the writes already started); your own pool stays open. */
-  async close(): Promise<void> {
-    await this.#initial;
-    await this.drain();
-    if (this.#owned) await endPool(this.#executor);
   }
 }

@@ -153,6 +153,15 @@ function open(options: SQLiteStoreOptions, storeName: string): Opened {
 }
 
 /**
+ * Closes a database the store opened, once the transactions already started on it have finished (later
+ * calls then reject with `StoreError`).
+ */
+async function closeDatabase(db: Database.Database, executor: BetterSqlite3Executor): Promise<void> {
+  await executor.idle();
+  if (db.open) db.close();
+}
+
+/**
  * {@link InstallationStore} in SQLite: the embedded default. Lookups are indexed and run on cached
  * prepared statements; migrations run on first use.
  *
@@ -168,8 +177,6 @@ function open(options: SQLiteStoreOptions, storeName: string): Opened {
 export class SQLiteInstallationStore extends SqlInstallationStore {
   /** The better-sqlite3 connection in use. */
   readonly database: Database.Database;
-  readonly #owned: boolean;
-  readonly #executor: BetterSqlite3Executor;
 
   constructor(options: SQLiteInstallationStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.
@@ -184,23 +191,10 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "SQLiteInstallationStore",
+      migrateNow: true,
+      release: owned ? () => closeDatabase(db, executor) : undefined,
     });
     this.database = db;
-    this.#owned = owned;
-    this.#executor = executor;
-    // Migrate now; a failure resurfaces (and is retried) on first use.
-    this.init().catch(() => undefined);
-  }
-
-  /**
-   * Closes the database if this store opened it (a `database` you passed in stays open), after the
-   * transactions already started on it have finished. Later calls reject with `StoreError`.
-   */
-  async close(): Promise<void> {
-    if (!this.#owned) return;
-    await this.drain();
-    await this.#executor.idle();
-    if (this.database.open) this.database.close();
   }
 }
 
@@ -218,8 +212,6 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
 export class SQLiteStateStore extends SqlStateStore {
   /** The better-sqlite3 connection in use. */
   readonly database: Database.Database;
-  readonly #owned: boolean;
-  readonly #executor: BetterSqlite3Executor;
 
   constructor(options: SQLiteStateStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.
@@ -234,21 +226,9 @@ export class SQLiteStateStore extends SqlStateStore {
       ttlSeconds: options.ttlSeconds,
       clock: options.clock,
       storeName: "SQLiteStateStore",
+      migrateNow: true,
+      release: owned ? () => closeDatabase(db, executor) : undefined,
     });
     this.database = db;
-    this.#owned = owned;
-    this.#executor = executor;
-    this.init().catch(() => undefined);
-  }
-
-  /**
-   * Closes the database if this store opened it (a `database` you passed in stays open), after the
-   * transactions already started on it have finished. Later calls reject with `StoreError`.
-   */
-  async close(): Promise<void> {
-    if (!this.#owned) return;
-    await this.drain();
-    await this.#executor.idle();
-    if (this.database.open) this.database.close();
   }
 }

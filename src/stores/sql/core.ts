@@ -63,6 +63,13 @@ export interface SqlStoreOptions {
   storeName?: string | undefined;
   /** Set to false when the schema is managed elsewhere (migrations are then never run). */
   migrate?: boolean | undefined;
+  /** Start the migrations at once instead of on first use (a failure resurfaces, and is retried, on first use). */
+  migrateNow?: boolean | undefined;
+  /**
+   * Called once by `close()`, after the migration and the writes already started have finished: end the
+   * pool or close the connection the store opened. Without it, `close()` only waits.
+   */
+  release?: (() => Promise<void> | void) | undefined;
 }
 
 /**
@@ -179,6 +186,47 @@ class Migrator {
     );
     return this.#pending;
   }
+}
+
+/**
+ * What both SQL stores share around their queries: migrations (on first use, or at once), the writes in
+ * flight, and a `close()` that lets both finish before releasing the connection, once.
+ */
+class StoreLifecycle {
+  readonly migrator: Migrator;
+  readonly inflight = new InFlight();
+  /** The migration started by the constructor (`migrateNow`): `close()` waits for it, so no DDL runs after it. */
+  readonly #initial: Promise<void> | undefined;
+  readonly #release: (() => Promise<void> | void) | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: SqlStoreOptions, prefix: string, fail: (e: unknown) => unknown) {
+    const { executor, dialect } = options;
+    this.migrator = new Migrator(
+      () => (options.migrate === false ? Promise.resolve() : migrate(executor, dialect, prefix)),
+      fail,
+    );
+    this.#release = options.release;
+    if (options.migrateNow === true) this.#initial = this.migrator.init().catch(() => undefined);
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#initial;
+      await this.inflight.drain();
+      await this.#release?.();
+    })();
+    return this.#closed;
+  }
+}
+
+/**
+ * Ends a pool the store created (`pool()` of the PostgreSQL and MySQL executors), ignoring a pool that
+ * never came up.
+ */
+export async function endPool(executor: { pool(): Promise<{ end?: () => unknown }> }): Promise<void> {
+  const pool = await executor.pool().catch(() => undefined);
+  await pool?.end?.();
 }
 
 function str(v: unknown): string | undefined {
@@ -442,8 +490,9 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #clientId: string;
   readonly #historical: boolean;
   readonly #name: string;
+  readonly #life: StoreLifecycle;
   readonly #migrator: Migrator;
-  readonly #inflight = new InFlight();
+  readonly #inflight: InFlight;
   readonly #dialectQuote: (id: string) => string;
   readonly #finalize: (sql: string) => string;
   readonly #dialect: Dialect;
@@ -465,10 +514,9 @@ export class SqlInstallationStore implements InstallationStore {
     this.#locksTable = `${prefix}locks`;
     this.#dialectQuote = (id) => dialect.quoteId(id);
     this.#finalize = (sql) => dialect.finalize(sql);
-    this.#migrator = new Migrator(
-      () => (options.migrate === false ? Promise.resolve() : migrate(this.#exec, dialect, prefix)),
-      (e) => this.#fail("migrate", e),
-    );
+    this.#life = new StoreLifecycle(options, prefix, (e) => this.#fail("migrate", e));
+    this.#migrator = this.#life.migrator;
+    this.#inflight = this.#life.inflight;
   }
 
   /** Applies pending migrations (also done on first use). */
@@ -479,6 +527,14 @@ export class SqlInstallationStore implements InstallationStore {
   /** Resolves once every write started so far has finished (used by `close()`). */
   drain(): Promise<void> {
     return this.#inflight.drain();
+  }
+
+  /**
+   * Lets the migration and the writes already started finish, then releases what the store opened (a
+   * pool or a connection you passed in stays open). Calling it again waits for the same close.
+   */
+  close(): Promise<void> {
+    return this.#life.close();
   }
 
   #fail(op: string, e: unknown): SlackOAuthError {
@@ -931,8 +987,9 @@ export class SqlStateStore implements StateStore {
   /** Now in epoch seconds (the table's unit). */
   readonly #now: () => number;
   readonly #name: string;
+  readonly #life: StoreLifecycle;
   readonly #migrator: Migrator;
-  readonly #inflight = new InFlight();
+  readonly #inflight: InFlight;
   readonly #cleanupInterval: number;
   readonly #cleanupBatch: number;
   #lastCleanup = Number.NEGATIVE_INFINITY;
@@ -959,10 +1016,9 @@ export class SqlStateStore implements StateStore {
       markExpired: d.finalize(`UPDATE ${st} SET expires_at = 0, data = NULL WHERE state = ? AND consumed_at IS NULL`),
       deleteExpired: d.finalize(d.boundedDelete(this.tables.states, "state", "expires_at <= ?", this.#cleanupBatch)),
     };
-    this.#migrator = new Migrator(
-      () => (options.migrate === false ? Promise.resolve() : migrate(this.#exec, d, prefix)),
-      (e) => toStoreError(this.#name, "migrate", e),
-    );
+    this.#life = new StoreLifecycle(options, prefix, (e) => toStoreError(this.#name, "migrate", e));
+    this.#migrator = this.#life.migrator;
+    this.#inflight = this.#life.inflight;
   }
 
   /** Applies pending migrations (also done on first use). */
@@ -973,6 +1029,14 @@ export class SqlStateStore implements StateStore {
   /** Resolves once every write started so far has finished (used by `close()`). */
   drain(): Promise<void> {
     return this.#inflight.drain();
+  }
+
+  /**
+   * Lets the migration and the writes already started finish, then releases what the store opened (a
+   * pool or a connection you passed in stays open). Calling it again waits for the same close.
+   */
+  close(): Promise<void> {
+    return this.#life.close();
   }
 
   /** Issues a new state, stored with `data` (a JSON object) until it expires. */
