@@ -2,76 +2,18 @@
  * `slack-oauth-kit emulator` as a user runs it: the built CLI in a child process. (How fast it starts is
  * measured by the benchmark, not here.)
  */
-import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import type { Readable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, type RunningCli, spawnCli } from "../cli/cli-helpers.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BIN = "bin/slack-oauth-kit.js";
 const APP_URL = "http://localhost:3999";
 
-interface Cli {
-  child: ChildProcessByStdio<null, Readable, Readable>;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves with stdout once `pattern` appears in it; rejects if the process exits first or after `ms`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+const children: RunningCli[] = [];
 
-const children: Cli[] = [];
-
-function runCli(args: string[]): Cli {
-  const env = { ...process.env };
-  delete env.EMULATOR_PORT;
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  let exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-  const listeners = new Set<() => void>();
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    out += chunk;
-    for (const l of listeners) l();
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    err += chunk;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on("close", (code, signal) => {
-      exitInfo = { code, signal };
-      for (const l of listeners) l();
-      resolve(exitInfo);
-    });
-  });
-  const cli: Cli = {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    waitFor: (pattern, ms = 10_000) =>
-      new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${pattern}; stdout: ${out}; stderr: ${err}`));
-        }, ms);
-        function check() {
-          if (pattern.test(out)) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            resolve(out);
-          } else if (exitInfo) {
-            clearTimeout(timer);
-            listeners.delete(check);
-            reject(new Error(`exited (${JSON.stringify(exitInfo)}) before ${pattern}; stdout: ${out}; stderr: ${err}`));
-          }
-        }
-        listeners.add(check);
-        check();
-      }),
-  };
+/** The built CLI in a child process with a clean environment (no EMULATOR_PORT or SLACK_* from ours). */
+function runCli(args: string[]): RunningCli {
+  const cli = spawnCli(args, {});
   children.push(cli);
   return cli;
 }
