@@ -9,6 +9,18 @@ export interface OpenedStores {
   close(): Promise<void>;
 }
 
+/** The pair with one `close()`: the state store first, then the installation store (each if it has one). */
+function opened(installationStore: InstallationStore, stateStore: StateStore): OpenedStores {
+  return {
+    installationStore,
+    stateStore,
+    async close() {
+      await stateStore.close?.();
+      await installationStore.close?.();
+    },
+  };
+}
+
 /**
  * Opens the stores named by a database URL: `sqlite:PATH` (or a bare path ending in .db/.sqlite),
  * `file:DIR` (JSON files), `memory:`, `postgres://…` and `mysql://…` / `mariadb://…`.
@@ -19,54 +31,33 @@ export async function openStores(databaseUrl: string): Promise<OpenedStores> {
     const { MemoryInstallationStore, MemoryStateStore } = await import("../stores/memory.js");
     const installationStore = new MemoryInstallationStore();
     const stateStore = new MemoryStateStore();
-    return { installationStore, stateStore, close: async () => {} };
+    return opened(installationStore, stateStore);
   }
   if (url.startsWith("file:")) {
     const { FileInstallationStore, FileStateStore } = await import("../stores/file.js");
     const dir = url.slice("file:".length) || "./data/installations";
     const installationStore = new FileInstallationStore({ baseDir: dir });
     const stateStore = new FileStateStore({ baseDir: `${dir.replace(/\/+$/, "")}-states` });
-    return { installationStore, stateStore, close: async () => {} };
+    return opened(installationStore, stateStore);
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
     const installationStore = new PostgresInstallationStore({ url });
     const stateStore = new PostgresStateStore({ url });
-    return {
-      installationStore,
-      stateStore,
-      async close() {
-        await stateStore.close();
-        await installationStore.close();
-      },
-    };
+    return opened(installationStore, stateStore);
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
     const installationStore = new MySQLInstallationStore({ url });
     const stateStore = new MySQLStateStore({ url });
-    return {
-      installationStore,
-      stateStore,
-      async close() {
-        await stateStore.close();
-        await installationStore.close();
-      },
-    };
+    return opened(installationStore, stateStore);
   }
   const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
   if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
   const { SQLiteInstallationStore, SQLiteStateStore } = await import("../stores/sqlite.js");
   const installationStore = new SQLiteInstallationStore({ filename });
   const stateStore = new SQLiteStateStore({ filename });
-  return {
-    installationStore,
-    stateStore,
-    async close() {
-      await stateStore.close?.();
-      await installationStore.close?.();
-    },
-  };
+  return opened(installationStore, stateStore);
 }
 
 /** Applies REDIS_URL and SLACK_TOKEN_ENCRYPTION_KEY on top of the stores opened from DATABASE_URL. */
