@@ -63,6 +63,7 @@ function loadNode() {
 
 const UTF8 = new TextDecoder();
 const IDLE_SOCKET_MS = 4_000;
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /**
  * A {@link Transport} over Node's `http`/`https` (keep-alive agents shared by every client of the
@@ -101,7 +102,19 @@ export function nodeTransport(): Transport {
       request.on("error", fail);
       request.on("response", (response) => {
         const chunks: Buffer[] = [];
-        response.on("data", (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        response.on("data", (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_REPLY_BYTES) {
+            // A Slack reply is a few kilobytes: never buffer an endless one.
+            fail(
+              Object.assign(new Error(`the reply exceeded ${MAX_REPLY_BYTES} bytes`), { code: "ERR_REPLY_TOO_LARGE" }),
+            );
+            request.destroy();
+            return;
+          }
+          chunks.push(chunk);
+        });
         response.on("error", fail);
         response.on("aborted", () =>
           fail(Object.assign(new Error("the connection closed mid-reply"), { code: "ECONNRESET" })),
@@ -129,7 +142,7 @@ export function nodeTransport(): Transport {
 }
 
 /** Rejects with the signal's reason when it aborts, even if the wrapped promise ignores the signal. */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) {
     promise.catch(() => {});
     return Promise.reject(signal.reason);

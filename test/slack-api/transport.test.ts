@@ -118,6 +118,26 @@ describe.each(transports)("transport: %s", (_name, transport) => {
 });
 
 describe("default transport", () => {
+  it("refuses a reply larger than 16 MiB instead of buffering it", async () => {
+    slack.script((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      const chunk = Buffer.alloc(1024 * 1024, 0x20);
+      let sent = 0;
+      const more = () => {
+        while (sent < 20 && res.write(chunk)) sent++;
+        if (sent < 20) res.once("drain", more);
+        else res.end();
+      };
+      res.on("error", () => undefined);
+      more();
+    });
+    const error = await new SlackApiClient({ baseUrl: slack.baseUrl, maxRetries: 0 })
+      .authTest("xoxb-1-fake")
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SlackNetworkError);
+    expect((error as Error).message).toMatch(/ERR_REPLY_TOO_LARGE/);
+  });
+
   it("an already-aborted signal rejects at once and sends nothing", async () => {
     const controller = new AbortController();
     controller.abort(new Error("gave up before starting"));
