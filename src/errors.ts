@@ -37,6 +37,11 @@ export const ErrorCode = {
   StateCookieMissing: "SLACK_OAUTH_STATE_COOKIE_MISSING",
   /** The state cookie does not match the `state` parameter (a state from another browser). */
   StateCookieMismatch: "SLACK_OAUTH_STATE_COOKIE_MISMATCH",
+  /**
+   * OAuth callback: Slack refused the authorization code as spent (`invalid_code`, `code_already_used`,
+   * `code_expired`): the link was already used or is older than Slack's 10 minutes. Start again.
+   */
+  CodeInvalid: "SLACK_OAUTH_CODE_INVALID",
   /** A `beforeInstallation` hook refused the installation. */
   InstallVetoed: "SLACK_OAUTH_INSTALL_VETOED",
   /** The code exchange, `auth.test` or the store failed: nothing was saved. */

@@ -3,8 +3,9 @@ import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
 import type { Installation } from "../model/installation.js";
 import { type AuthTestReply, installationFromV1Response, installationFromV2Response } from "../model/parse.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
+import { SlackApiError } from "../slack-api/errors.js";
 import { buildStateCookie, buildStateCookieDeletion, readCookie, STATE_COOKIE_NAME } from "../state/cookie.js";
-import { consumeState, type StateStore } from "../state/state.js";
+import { consumeState, inspectState, type StateStore } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import { AuthorizeUrlGenerator, generatePkce } from "./authorize-url.js";
 import { HTML_HEADERS } from "./html.js";
@@ -33,6 +34,12 @@ export interface OAuthFlowApi {
     redirectUri?: string;
   }): Promise<Record<string, unknown>>;
   authTest(token: string): Promise<Record<string, unknown>>;
+  /**
+   * `auth.revoke`: used to revoke the tokens of an install that failed after the code exchange (auth.test,
+   * `beforeInstallation` or saving failed) and that no stored installation holds. Without it they stay valid
+   * (a warning says so).
+   */
+  authRevoke?(token: string): Promise<Record<string, unknown>>;
 }
 
 /** Per-call install options (override the flow's config). */
@@ -123,7 +130,10 @@ const MESSAGES: Partial<Record<string, string>> = {
     "This link has no state parameter, so it cannot be tied to your browser. Please start the installation from this site.",
   [ErrorCode.StateInvalid]: "This installation link is not valid. Please start again.",
   [ErrorCode.StateExpired]: "This installation link has expired (links last 10 minutes). Please start again.",
-  [ErrorCode.StateReused]: "This installation link was already used. Each link works once: please start again.",
+  [ErrorCode.StateReused]:
+    'This installation link was already used: the installation it belongs to already completed (reloading the success page, or opening Slack\'s link again, lands here). If you saw "Installation complete", the app is installed and there is nothing more to do. To install again, or on another workspace, start again.',
+  [ErrorCode.CodeInvalid]:
+    "Slack did not accept this installation link's code: it was already used, or it is older than 10 minutes. Nothing was installed by this link; please start again.",
   [ErrorCode.StateCookieMissing]:
     "Your browser did not send the cookie set when the installation started (another browser, a private window, or blocked cookies). Please start again in this browser.",
   [ErrorCode.StateCookieMismatch]:
@@ -136,6 +146,53 @@ const MESSAGES: Partial<Record<string, string>> = {
 
 /** An install-flow failure with a stable code and the HTTP status of its page. */
 export class OAuthFlowError extends SlackOAuthError {}
+
+/** Slack's answers to a code exchange that mean the code is spent or stale: the link's fault, a 4xx. */
+const SPENT_CODE_ERRORS: ReadonlySet<string> = new Set(["invalid_code", "code_already_used", "code_expired"]);
+
+/** What a failure's single log line adds after its code (already redacted): kept beside the error, never shown. */
+const logDetails = new WeakMap<OAuthFlowError, string>();
+
+/** The tokens a successful code exchange handed out, and whose they are (to revoke them if nothing keeps them). */
+interface IssuedTokens {
+  botToken?: string | undefined;
+  userToken?: string | undefined;
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+  userId?: string | undefined;
+  isEnterpriseInstall: boolean;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** The tokens of an `oauth.v2.access` (or v1 `oauth.access`) reply and the ids that say whose they are. */
+function issuedFromReply(reply: Record<string, unknown>, version: "v1" | "v2"): IssuedTokens {
+  if (version === "v1") {
+    const bot = (reply.bot ?? {}) as Record<string, unknown>;
+    return {
+      botToken: text(bot.bot_access_token),
+      userToken: text(reply.access_token),
+      enterpriseId: text(reply.enterprise_id),
+      teamId: text(reply.team_id),
+      userId: text(reply.user_id),
+      isEnterpriseInstall: false,
+    };
+  }
+  const user = (reply.authed_user ?? {}) as Record<string, unknown>;
+  const team = (reply.team ?? {}) as Record<string, unknown>;
+  const enterprise = (reply.enterprise ?? {}) as Record<string, unknown>;
+  const isEnterpriseInstall = reply.is_enterprise_install === true;
+  return {
+    botToken: reply.token_type !== "user" ? text(reply.access_token) : undefined,
+    userToken: text(user.access_token),
+    enterpriseId: text(enterprise.id),
+    teamId: isEnterpriseInstall ? undefined : text(team.id),
+    userId: text(user.id),
+    isEnterpriseInstall,
+  };
+}
 
 /** An error's name and message (never its stack or cause), for a log line that is redacted next. */
 function describeError(error: unknown): string {
@@ -287,9 +344,14 @@ export class OAuthFlow {
       return await this.#callback(request);
     } catch (error) {
       if (error instanceof OAuthFlowError) {
-        // Only the stable code is logged: the query (code, state, error text) stays out of the logs.
+        // One line per failure, at error level only for 5xx. The stable code and a redacted detail are
+        // logged; the query (code, state, error text) stays out of the logs.
+        const detail = logDetails.get(error);
         const log = error.status >= 500 ? this.#log.error : this.#log.warn;
-        log.call(this.#log, `OAuthFlow: install callback refused (${error.code}, HTTP ${error.status})`);
+        log.call(
+          this.#log,
+          `OAuthFlow: install callback refused (${error.code}, HTTP ${error.status})${detail ? `: ${detail}` : ""}`,
+        );
         return this.#failure(request, error);
       }
       this.#log.error(`OAuthFlow: unexpected failure: ${redact(describeError(error))}`);
@@ -332,11 +394,25 @@ export class OAuthFlow {
       if (!this.#o.dangerouslyAllowInstallsWithoutState) throw this.#err(ErrorCode.StateMissing, 400);
       this.#log.warn("OAuthFlow: accepting an install callback WITHOUT state (dangerouslyAllowInstallsWithoutState)");
     } else {
-      if (!cookie) throw this.#err(ErrorCode.StateCookieMissing, 400);
-      if (!constantTimeEqual(cookie, state)) throw this.#err(ErrorCode.StateCookieMismatch, 400);
+      if (!cookie || !constantTimeEqual(cookie, state)) {
+        // A used state is STATE_REUSED whatever the cookie: the success page deletes the cookie, so a reload
+        // or a replay of Slack's link comes back without it. The state is only looked at, never consumed
+        // here: another browser's live state must stay usable by that browser.
+        const status = await inspectState(this.#o.stateStore, state).catch((e: unknown) => {
+          this.#log.warn(`OAuthFlow: could not look up the state of a callback: ${redact(describeError(e))}`);
+          return undefined;
+        });
+        if (status === "used") throw this.#err(ErrorCode.StateReused, 400);
+        throw this.#err(cookie ? ErrorCode.StateCookieMismatch : ErrorCode.StateCookieMissing, 400);
+      }
       const result = await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
-        this.#log.error(`OAuthFlow: the state store failed: ${redact(describeError(e))}`);
-        throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
+        throw this.#err(
+          ErrorCode.InstallFailed,
+          500,
+          undefined,
+          e,
+          `the state store failed: ${redact(describeError(e))}`,
+        );
       });
       if (!result.ok) {
         const byReason = {
@@ -350,18 +426,41 @@ export class OAuthFlow {
       data = result.data;
     }
 
-    const installation = await this.#exchange(code, data);
+    const reply = await this.#exchange(code, data);
+    const issued = issuedFromReply(reply, this.#o.version ?? "v2");
+    let installation: Installation;
+    try {
+      installation = await this.#complete(reply);
+    } catch (e) {
+      await this.#revokeUnheld(issued, "auth.test failed");
+      throw e;
+    }
     const metadata = (data.metadata as Record<string, unknown> | undefined) ?? undefined;
     const ctx: InstallationHookContext = { installation, request, metadata };
     if (this.#o.beforeInstallation) {
-      const verdict = await this.#o.beforeInstallation(ctx);
-      if (verdict === false) throw this.#err(ErrorCode.InstallVetoed, 403);
+      let verdict: boolean | undefined;
+      try {
+        verdict = await this.#o.beforeInstallation(ctx);
+      } catch (e) {
+        await this.#revokeUnheld(issued, "beforeInstallation failed");
+        throw e;
+      }
+      if (verdict === false) {
+        await this.#revokeUnheld(issued, "beforeInstallation refused the installation");
+        throw this.#err(ErrorCode.InstallVetoed, 403);
+      }
     }
     try {
       await this.#o.installationStore.save(ctx.installation);
     } catch (e) {
-      this.#log.error(`OAuthFlow: saving the installation failed: ${redact(describeError(e))}`);
-      throw this.#err(ErrorCode.InstallFailed, 500, undefined, e);
+      await this.#revokeUnheld(issued, "saving the installation failed");
+      throw this.#err(
+        ErrorCode.InstallFailed,
+        500,
+        undefined,
+        e,
+        `saving the installation failed: ${redact(describeError(e))}`,
+      );
     }
     this.#log.info(
       `OAuthFlow: installed app ${ctx.installation.appId ?? "?"} on ${ctx.installation.enterpriseId ?? "-"}/${ctx.installation.teamId ?? "-"} by ${ctx.installation.userId}`,
@@ -373,14 +472,12 @@ export class OAuthFlow {
       custom = this.#o.afterInstallation ? await this.#o.afterInstallation(ctx) : undefined;
     } catch (e) {
       // The installation IS saved: say so, rather than the "nothing was saved" of INSTALL_FAILED before saving.
-      this.#log.error(
-        `OAuthFlow: afterInstallation failed after the installation was saved: ${redact(describeError(e))}`,
-      );
       throw this.#err(
         ErrorCode.AfterInstallationFailed,
         500,
         "The app was installed, but finishing the setup failed. Please start again; reinstalling is safe.",
         e,
+        `afterInstallation failed after the installation was saved: ${redact(describeError(e))}`,
       );
     }
     if (custom) return withCookie(custom, headers);
@@ -392,17 +489,39 @@ export class OAuthFlow {
     return this.#page(page, 200, headers);
   }
 
-  async #exchange(code: string, data: Record<string, unknown>): Promise<Installation> {
+  /** The code exchange alone: Slack's reply, or a failure (a spent code is the link's fault: 400). */
+  async #exchange(code: string, data: Record<string, unknown>): Promise<Record<string, unknown>> {
     const o = this.#o;
     const redirectUri = typeof data.redirectUri === "string" ? data.redirectUri : o.redirectUri;
     try {
       if (o.version === "v1") {
-        const reply = await o.api.oauthAccess({
+        return await o.api.oauthAccess({
           clientId: o.clientId,
           clientSecret: o.clientSecret ?? "",
           code,
           ...(redirectUri ? { redirectUri } : {}),
         });
+      }
+      return await o.api.oauthV2Access({
+        clientId: o.clientId,
+        ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
+        code,
+        ...(redirectUri ? { redirectUri } : {}),
+        ...(typeof data.codeVerifier === "string" ? { codeVerifier: data.codeVerifier } : {}),
+      });
+    } catch (e) {
+      if (e instanceof SlackApiError && SPENT_CODE_ERRORS.has(e.error)) {
+        throw this.#err(ErrorCode.CodeInvalid, 400, undefined, e, `Slack refused the code: ${e.error}`);
+      }
+      throw this.#err(ErrorCode.InstallFailed, 502, undefined, e, `code exchange failed: ${redact(describeError(e))}`);
+    }
+  }
+
+  /** `auth.test` with the new token, then the installation built from both replies. */
+  async #complete(reply: Record<string, unknown>): Promise<Installation> {
+    const o = this.#o;
+    try {
+      if (o.version === "v1") {
         const bot = (reply.bot ?? {}) as Record<string, unknown>;
         const authTest =
           typeof bot.bot_access_token === "string"
@@ -414,13 +533,6 @@ export class OAuthFlow {
           installation.appId = authTest.app_id;
         return installation;
       }
-      const reply = await o.api.oauthV2Access({
-        clientId: o.clientId,
-        ...(o.clientSecret ? { clientSecret: o.clientSecret } : {}),
-        code,
-        ...(redirectUri ? { redirectUri } : {}),
-        ...(typeof data.codeVerifier === "string" ? { codeVerifier: data.codeVerifier } : {}),
-      });
       const botToken =
         reply.token_type !== "user" && typeof reply.access_token === "string" ? reply.access_token : undefined;
       const userToken = (reply.authed_user as Record<string, unknown> | undefined)?.access_token;
@@ -436,9 +548,68 @@ export class OAuthFlow {
           : undefined;
       return installationFromV2Response(reply, { authTest: botInfo });
     } catch (e) {
-      this.#log.error(`OAuthFlow: code exchange failed: ${redact(describeError(e))}`);
-      throw this.#err(ErrorCode.InstallFailed, 502, undefined, e);
+      throw this.#err(
+        ErrorCode.InstallFailed,
+        502,
+        undefined,
+        e,
+        `auth.test or reading Slack's reply failed after the code exchange: ${redact(describeError(e))}`,
+      );
     }
+  }
+
+  /**
+   * After a failure that follows a successful code exchange: revokes (`auth.revoke`) each new token whose
+   * place no stored installation fills. Slack hands back the same bot token on a reinstall (and, with token
+   * rotation, one of the same family, which a revoke would end too), so a token is kept whenever the store
+   * holds a bot token for that workspace (or org), or a user token for that user there: the installation
+   * that works today keeps working. When the store cannot be read, nothing is revoked and the code is logged.
+   * Never throws: the failure being reported stays the one the user sees.
+   */
+  async #revokeUnheld(issued: IssuedTokens, why: string): Promise<void> {
+    if (!issued.botToken && !issued.userToken) return;
+    const api = this.#o.api;
+    if (!api.authRevoke) {
+      this.#log.warn(`OAuthFlow: ${why}; the new tokens stay valid (the api has no authRevoke)`);
+      return;
+    }
+    if (!issued.teamId && !issued.enterpriseId) {
+      this.#log.warn(`OAuthFlow: ${why}; revoked nothing: Slack's reply names no workspace to check the store against`);
+      return;
+    }
+    const store = this.#o.installationStore;
+    const where = {
+      enterpriseId: issued.enterpriseId,
+      teamId: issued.teamId,
+      isEnterpriseInstall: issued.isEnterpriseInstall,
+    };
+    let keepBot = false;
+    let keepUser = false;
+    try {
+      if (issued.botToken) keepBot = (await store.findBot(where))?.botToken !== undefined;
+      if (issued.userToken && issued.userId) {
+        keepUser = (await store.findInstallation({ ...where, userId: issued.userId }))?.userToken !== undefined;
+      }
+    } catch (e) {
+      const code = e instanceof SlackOAuthError ? e.code : ErrorCode.Store;
+      this.#log.warn(`OAuthFlow: ${why}; revoked nothing: the installation store could not be read (${code})`);
+      return;
+    }
+    const revoke = async (kind: "bot" | "user", token: string | undefined, keep: boolean) => {
+      if (!token) return;
+      if (keep) {
+        this.#log.info(`OAuthFlow: ${why}; kept the ${kind} token: a stored installation holds this ${kind}'s token`);
+        return;
+      }
+      try {
+        await api.authRevoke!(token);
+        this.#log.info(`OAuthFlow: ${why}; revoked the new ${kind} token, which no stored installation holds`);
+      } catch (e) {
+        this.#log.warn(`OAuthFlow: ${why}; could not revoke the new ${kind} token: ${redact(describeError(e))}`);
+      }
+    };
+    await revoke("bot", issued.botToken, keepBot);
+    await revoke("user", issued.userToken, keepUser);
   }
 
   #err(
@@ -446,8 +617,11 @@ export class OAuthFlow {
     status: number,
     message?: string,
     cause?: unknown,
+    logDetail?: string,
   ): OAuthFlowError {
-    return new OAuthFlowError(code, message ?? MESSAGES[code] ?? "The installation failed.", { status, cause });
+    const error = new OAuthFlowError(code, message ?? MESSAGES[code] ?? "The installation failed.", { status, cause });
+    if (logDetail) logDetails.set(error, logDetail);
+    return error;
   }
 
   #failure(request: Request, error: OAuthFlowError): Response {

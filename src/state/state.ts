@@ -20,12 +20,22 @@ export interface StateStore {
    * it would have expired anyway. Optional: callers fall back to `consume`.
    */
   consumeDetailed?(state: string): Promise<ConsumeResult>;
+  /**
+   * What a state is right now, WITHOUT consuming it: `live` (issued, unused, within its lifetime), or why
+   * `consume` would refuse it. A callback that cannot consume a state (its browser lacks the state cookie)
+   * uses it to say "this link was already used" instead of blaming the browser. Optional, like
+   * `consumeDetailed`; every store of this library has it.
+   */
+  inspect?(state: string): Promise<StateStatus>;
   /** Releases resources (database handles, timers). */
   close?(): Promise<void>;
 }
 
 /** Why a state was refused: never seen (or long gone), past its lifetime, already consumed, or malformed. */
 export type StateRejection = "unknown" | "expired" | "used" | "malformed";
+
+/** Result of {@link StateStore.inspect}: `live`, or why the state would be refused. */
+export type StateStatus = "live" | StateRejection;
 
 /** Result of {@link StateStore.consumeDetailed}. */
 export type ConsumeResult = { ok: true; data: Record<string, unknown> } | { ok: false; reason: StateRejection };
@@ -36,6 +46,15 @@ export async function consumeState(store: StateStore, state: string): Promise<Co
   if (store.consumeDetailed) return store.consumeDetailed(state);
   const data = await store.consume(state);
   return data === undefined ? { ok: false, reason: "unknown" } : { ok: true, data };
+}
+
+/**
+ * What a state is right now without consuming it, through `inspect` when the store has it; `undefined` when
+ * the store cannot tell. A malformed state never reaches the store.
+ */
+export async function inspectState(store: StateStore, state: string): Promise<StateStatus | undefined> {
+  if (!isWellFormedState(state)) return "malformed";
+  return store.inspect ? store.inspect(state) : undefined;
 }
 
 /** Default lifetime of a state: 10 minutes, as Slack's codes. */

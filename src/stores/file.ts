@@ -23,7 +23,13 @@ import {
 import { resolve } from "node:path";
 import { ConfigError, InvalidArgumentError, StoreError } from "../errors.js";
 import { type Bot, type Installation, toBot } from "../model/installation.js";
-import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import {
+  type ConsumeResult,
+  generateState,
+  isWellFormedState,
+  type StateStatus,
+  type StateStore,
+} from "../state/state.js";
 import {
   assertOptionalId,
   type BotQuery,
@@ -917,6 +923,29 @@ export class FileStateStore implements StateStore {
     if (status === "expired") return { ok: false, reason: "expired" };
     const data = file.data;
     return { ok: true, data: data !== null && typeof data === "object" && !Array.isArray(data) ? data : {} };
+  }
+
+  /**
+   * What a state is right now, without consuming it (`live`, `unknown`, `expired`, `used`, `malformed`).
+   * A malformed state never touches the disk.
+   *
+   * @example
+   * ```ts
+   * if ((await states.inspect(state)) === "used") console.log("this link was already used");
+   * ```
+   */
+  async inspect(state: string): Promise<StateStatus> {
+    if (!isWellFormedState(state)) return "malformed";
+    const now = this.#clock();
+    const live = (await readJson(`${this.#dir}/${state}.json`)) as Partial<StateFile> | null | undefined;
+    if (live !== undefined) {
+      if (live === null || typeof live.expiresAt !== "number") return "unknown";
+      return now < live.expiresAt ? "live" : "expired";
+    }
+    // Between a consumer's rename and its tombstone write, `.used` still holds the data: that is "used" too.
+    const t = (await readJson(`${this.#dir}/${state}.used`).catch(() => undefined)) as Partial<Tombstone> | undefined;
+    if (t === undefined) return "unknown";
+    return t?.status === "expired" ? "expired" : "used";
   }
 
   /**

@@ -4,7 +4,13 @@
  * single-process apps that reinstall on boot.
  */
 import { type Bot, type Installation, toBot } from "../model/installation.js";
-import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import {
+  type ConsumeResult,
+  generateState,
+  isWellFormedState,
+  type StateStatus,
+  type StateStore,
+} from "../state/state.js";
 import {
   assertOptionalId,
   type BotQuery,
@@ -569,6 +575,22 @@ export class MemoryStateStore implements StateStore {
     }
     entry.status = "used";
     return { ok: true, data: JSON.parse(json) as Record<string, unknown> };
+  }
+
+  /**
+   * What a state is right now, without consuming it (`live`, `unknown`, `expired`, `used`, `malformed`).
+   *
+   * @example
+   * ```ts
+   * if ((await states.inspect(state)) === "used") console.log("this link was already used");
+   * ```
+   */
+  async inspect(state: string): Promise<StateStatus> {
+    if (!isWellFormedState(state)) return "malformed";
+    const entry = this.#entries.get(state);
+    if (entry === undefined) return "unknown";
+    if (entry.status !== "live") return entry.status;
+    return this.#clock() >= entry.expiresAt ? "expired" : "live";
   }
 
   /**

@@ -19,7 +19,13 @@
 import { randomBytes } from "node:crypto";
 import { ConfigError, InvalidArgumentError, StoreError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
-import { type ConsumeResult, generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import {
+  type ConsumeResult,
+  generateState,
+  isWellFormedState,
+  type StateStatus,
+  type StateStore,
+} from "../state/state.js";
 import {
   type CacheOptions,
   CachingInstallationStore,
@@ -222,6 +228,18 @@ end
 redis.call('SET', KEYS[1], 'used', 'PX', math.max(exp - now, 1000))
 return {'ok', string.sub(v, sep + 1)}`;
 
+// KEYS[1] state key. Returns what the state is, without changing it: live, used, expired or unknown.
+const INSPECT_LUA = `local v = redis.call('GET', KEYS[1])
+if not v then return 'unknown' end
+if v == 'used' or v == 'expired' then return v end
+local sep = string.find(v, ':', 1, true)
+if not sep then return 'unknown' end
+local exp = tonumber(string.sub(v, 1, sep - 1))
+if not exp then return 'unknown' end
+${NOW_LUA}
+if now >= exp then return 'expired' end
+return 'live'`;
+
 /**
  * Options of {@link RedisStateStore}.
  *
@@ -320,6 +338,20 @@ export class RedisStateStore implements StateStore {
     }
     if (tag === "used" || tag === "expired") return { ok: false, reason: tag };
     return { ok: false, reason: "unknown" };
+  }
+
+  /**
+   * What a state is right now, without consuming it (`live`, `unknown`, `expired`, `used`, `malformed`).
+   *
+   * @example
+   * ```ts
+   * if ((await states.inspect(state)) === "used") console.log("this link was already used");
+   * ```
+   */
+  async inspect(state: string): Promise<StateStatus> {
+    if (!isWellFormedState(state)) return "malformed";
+    const r = await this.#conn.eval("inspect", INSPECT_LUA, [this.#key(state)], []);
+    return r === "live" || r === "used" || r === "expired" ? r : "unknown";
   }
 
   /** Closes the connection this store opened (a client you passed in stays open). */

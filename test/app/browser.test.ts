@@ -147,10 +147,11 @@ describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser
     // The state cookie is gone after success.
     expect((await page.context().cookies(url)).find((c) => c.name === "slack-app-oauth-state")).toBeUndefined();
 
-    // Opening the callback link again is refused with a clear page.
+    // Opening the callback link again says the installation already completed (not "your browser lost the cookie").
     await page.goto(successUrl);
     await expect(page.locator("h1").textContent()).resolves.toBe("Installation not completed");
-    expect(await page.locator("body").textContent()).toMatch(/Error code: SLACK_OAUTH_STATE_(COOKIE_MISSING|REUSED)/);
+    expect(await page.locator("body").textContent()).toMatch(/Error code: SLACK_OAUTH_STATE_REUSED/);
+    expect(await page.locator("body").textContent()).toMatch(/already completed/);
     expect(await page.locator("#retry").textContent()).toBe("Start again");
     await page.screenshot({ path: join(SHOTS, "5-failure.png"), fullPage: true });
 

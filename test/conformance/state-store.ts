@@ -130,6 +130,19 @@ export function testStateStore(
       expect(await store.consume(state)).toBeUndefined();
     });
 
+    it("inspect tells live / used / unknown / malformed without consuming (a live state still consumes)", async () => {
+      expect(typeof store.inspect, "every store of this library can inspect").toBe("function");
+      const inspect = store.inspect!.bind(store);
+      const state = await store.issue({ n: 1 });
+      expect(await inspect(state)).toBe("live");
+      expect(await inspect(state)).toBe("live");
+      expect(await store.consume(state)).toStrictEqual({ n: 1 });
+      expect(await inspect(state)).toBe("used");
+      expect(await inspect(generateState())).toBe("unknown");
+      expect(await inspect("../../etc/passwd")).toBe("malformed");
+      expect(await inspect("")).toBe("malformed");
+    });
+
     it("a state issued without data consumes to an empty object", async () => {
       const state = await store.issue();
       expect(await store.consume(state)).toStrictEqual({});
@@ -255,6 +268,17 @@ export function testStateStore(
           expect(await clocked.store.consume(b)).toBeUndefined();
           const c = await clocked.store.issue({ c: 1 });
           expect(await clocked.store.consume(c)).toStrictEqual({ c: 1 });
+        });
+
+        it("inspect says expired past the lifetime, without consuming anything", async () => {
+          clocked = await clockStore(() => now, 60);
+          const state = await clocked.store.issue({ n: 1 });
+          now += 59_000;
+          expect(await clocked.store.inspect?.(state)).toBe("live");
+          now += 2_000;
+          expect(await clocked.store.inspect?.(state)).toBe("expired");
+          expect(await clocked.store.consume(state)).toBeUndefined();
+          expect(await clocked.store.inspect?.(state)).toBe("expired");
         });
 
         it("a state issued later lives its own full lifetime", async () => {

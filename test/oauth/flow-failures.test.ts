@@ -273,23 +273,38 @@ describe("OAuthFlow callback failures (HTTP, emulator)", () => {
 
     it.each([
       {
-        name: "oauth.v2.access invalid_code",
-        fault: { method: "oauth.v2.access", error: "invalid_code" },
-        status: 502,
+        name: "oauth.v2.access HTTP 500",
+        fault: { method: "oauth.v2.access", status: 500 },
+        log: /code exchange failed/,
       },
-      { name: "oauth.v2.access HTTP 500", fault: { method: "oauth.v2.access", status: 500 }, status: 502 },
-      { name: "oauth.v2.access HTTP 503", fault: { method: "oauth.v2.access", status: 503 }, status: 502 },
-      { name: "auth.test invalid_auth", fault: { method: "auth.test", error: "invalid_auth" }, status: 502 },
-      { name: "auth.test HTTP 500 on every retry", fault: { method: "auth.test", status: 500, count: 5 }, status: 502 },
-    ])("$name", async ({ fault, status }) => {
+      {
+        name: "oauth.v2.access HTTP 503",
+        fault: { method: "oauth.v2.access", status: 503 },
+        log: /code exchange failed/,
+      },
+      {
+        name: "auth.test invalid_auth",
+        fault: { method: "auth.test", error: "invalid_auth" },
+        log: /auth\.test or reading Slack's reply failed after the code exchange: SlackApiError/,
+      },
+      {
+        name: "auth.test HTTP 500 on every retry",
+        fault: { method: "auth.test", status: 500, count: 5 },
+        log: /auth\.test or reading Slack's reply failed after the code exchange: SlackApiError/,
+      },
+    ])("$name → 502, one error line", async ({ fault, log }) => {
       const before = { saves: h.store.saves, attempts: h.store.attempts, lines: h.logger.lines.length };
       h.emu.injectFault(fault);
       const { response, code } = await failingInstall();
-      await expectFailurePage(response, { code: ErrorCode.InstallFailed, status, message: /Nothing was saved/ });
+      await expectFailurePage(response, { code: ErrorCode.InstallFailed, status: 502, message: /Nothing was saved/ });
       expect(h.store.attempts).toBe(before.attempts);
       expect(h.store.saves).toBe(before.saves);
-      const lines = h.logger.lines.slice(before.lines).join("\n");
-      expect(lines).toMatch(/code exchange failed/);
+      const lines = h.logger.lines.slice(before.lines);
+      expect(lines.join("\n")).toMatch(log);
+      expect(
+        lines.filter((l) => l.startsWith("error ")),
+        lines.join("\n"),
+      ).toHaveLength(1);
       expectNoSecretsInLogs(h, [code]);
     });
 

@@ -14,7 +14,7 @@ import { renderFailurePage } from "../../src/oauth/pages.js";
 import type { Logger } from "../../src/redact.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { STATE_COOKIE_NAME } from "../../src/state/cookie.js";
-import type { ConsumeResult, StateStore } from "../../src/state/state.js";
+import type { ConsumeResult, StateStatus, StateStore } from "../../src/state/state.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 
@@ -74,6 +74,10 @@ export class RecordingStateStore implements StateStore {
     if (this.inner.consumeDetailed) return this.inner.consumeDetailed(state);
     const data = await this.inner.consume(state);
     return data === undefined ? { ok: false, reason: "unknown" } : { ok: true, data };
+  }
+  async inspect(state: string): Promise<StateStatus> {
+    if (!this.inner.inspect) throw new Error("the wrapped state store cannot inspect");
+    return this.inner.inspect(state);
   }
 }
 

@@ -19,6 +19,7 @@ import {
   DEFAULT_STATE_TTL_SECONDS,
   generateState,
   isWellFormedState,
+  type StateStatus,
   type StateStore,
 } from "../../state/state.js";
 import {
@@ -954,6 +955,8 @@ export class SqlInstallationStore implements InstallationStore {
 export interface StateStoreStatements {
   insert: string;
   select: string;
+  /** Reads a state without consuming it (`inspect`). */
+  peek: string;
   markConsumed: string;
   markExpired: string;
   deleteExpired: string;
@@ -1010,6 +1013,7 @@ export class SqlStateStore implements StateStore {
     this.statements = {
       insert: d.finalize(`INSERT INTO ${st} (state, data, expires_at, consumed_at) VALUES (?, ?, ?, NULL)`),
       select: d.finalize(`SELECT data, expires_at, consumed_at FROM ${st} WHERE state = ?${d.forUpdate}`),
+      peek: d.finalize(`SELECT expires_at, consumed_at FROM ${st} WHERE state = ?`),
       markConsumed: d.finalize(
         `UPDATE ${st} SET consumed_at = ?, data = NULL WHERE state = ? AND consumed_at IS NULL AND expires_at > ?`,
       ),
@@ -1093,6 +1097,22 @@ export class SqlStateStore implements StateStore {
   /** Like {@link SqlStateStore.consume}, but says why a state was refused (unknown, expired, used, malformed). */
   consumeDetailed(state: string): Promise<ConsumeResult> {
     return this.#inflight.track(this.#consumeDetailed(state));
+  }
+
+  /** What a state is right now, without consuming it (`live`, `unknown`, `expired`, `used`, `malformed`). */
+  async inspect(state: string): Promise<StateStatus> {
+    if (!isWellFormedState(state)) return "malformed";
+    if (!this.#migrator.ready) await this.init();
+    let row: SqlRow | undefined;
+    try {
+      row = (await this.#exec.query(this.statements.peek, [state]))[0];
+    } catch (e) {
+      throw toStoreError(this.#name, "inspect", e);
+    }
+    if (row === undefined) return "unknown";
+    const [expiresAt, consumedAt] = row;
+    if (consumedAt !== null && consumedAt !== undefined) return "used";
+    return Number(expiresAt) <= this.#now() ? "expired" : "live";
   }
 
   async #consumeDetailed(state: string): Promise<ConsumeResult> {
