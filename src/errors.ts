@@ -86,6 +86,10 @@ export const ErrorCode = {
   LockTimeout: "SLACK_OAUTH_LOCK_TIMEOUT",
   /** A stored token could not be decrypted (unknown key id, wrong key, tampered or moved ciphertext). */
   Encryption: "SLACK_OAUTH_ENCRYPTION_ERROR",
+  /** A request body is larger than the limit (declared by `Content-Length` or counted while reading): 413. */
+  BodyTooLarge: "SLACK_OAUTH_BODY_TOO_LARGE",
+  /** A request body did not arrive completely within the read timeout: 408. */
+  BodyReadTimeout: "SLACK_OAUTH_BODY_READ_TIMEOUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -15,6 +15,7 @@ import {
   parseJsonObject,
   queryRecord,
   readBody,
+  sendBodyError,
   sendJson,
   sleep,
 } from "./http.js";
@@ -153,10 +154,7 @@ export async function handleApi(
       }
     }
   } catch (err) {
-    if (err instanceof HttpError && err.status === 413) {
-      sendJson(res, 413, { ok: false, error: "request_too_large" });
-      return;
-    }
+    if (sendBodyError(res, err)) return;
     if (!(err instanceof HttpError && err.status === 415)) {
       reply(200, null, { ok: false, error: "invalid_json" });
       return;

@@ -1,8 +1,10 @@
 /**
- * The emulator's own HTTP plumbing over `node:http`: body reading and parsing, replies.
- * (Deliberately separate from the library's HTTP code: the emulator must catch the library's mistakes.)
+ * The emulator's own HTTP plumbing over `node:http`: parsing and replies. (Separate from the library's
+ * request handling — the emulator must catch the library's mistakes — except for the transport basics of
+ * the HTTP core: the bounded body reader and its coded 413/408 replies, the same as every adapter's.)
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BodyReadTimeoutError, BodyTooLargeError, bodyErrorReply, readBody as readBoundedBody } from "../http/core.js";
 
 /** Bodies above this size are refused with 413 (Slack's own limits are lower for most methods). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -17,17 +19,25 @@ export class HttpError extends Error {
   }
 }
 
-/** Reads the raw body as a string (UTF-8), up to {@link MAX_BODY_BYTES}. */
+/**
+ * Reads the raw body as a string (UTF-8), up to {@link MAX_BODY_BYTES}, with the HTTP core's reader:
+ * throws its `BodyTooLargeError` / `BodyReadTimeoutError` (answered by {@link sendBodyError}).
+ */
 export async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, "request body too large");
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const bytes = await readBoundedBody(req, { maxBytes: MAX_BODY_BYTES });
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+}
+
+/**
+ * Answers a body the core's reader refused (413 `payload_too_large`, 408 `request_timeout`, as every
+ * adapter of the library does); false for any other error.
+ */
+export function sendBodyError(res: ServerResponse, error: unknown): boolean {
+  if (!(error instanceof BodyTooLargeError || error instanceof BodyReadTimeoutError)) return false;
+  const { status, headers, body } = bodyErrorReply(error);
+  res.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  res.end(body);
+  return true;
 }
 
 /** The media type of a request, lower-case, without parameters. */

@@ -3,7 +3,8 @@
  * the few Web API methods an OAuth toolkit needs, signed events and commands, and a test API.
  *
  * It shares no parsing or response-building code with the library (it exists to catch the library's
- * mistakes); the only library import is the request signer.
+ * mistakes); its library imports are the request signer and the HTTP core's transport basics (the
+ * bounded body reader and its coded 413/408 replies, the same as every adapter's).
  *
  * @see ../../docs/emulator.md
  */
@@ -22,7 +23,16 @@ import type { EmulatorContext, EmulatorLogger, EmulatorSettings } from "./contex
 import { type AppResponse, Deliverer } from "./deliver.js";
 import type { EventInput, InteractionInput, RevocationResult, SlashCommandInput } from "./events.js";
 import { FaultInjector, type FaultSpec } from "./faults.js";
-import { HttpError, parseForm, parseJsonObject, readBody, sendHtml, sendJson, sendText } from "./http.js";
+import {
+  HttpError,
+  parseForm,
+  parseJsonObject,
+  readBody,
+  sendBodyError,
+  sendHtml,
+  sendJson,
+  sendText,
+} from "./http.js";
 import { messageTs } from "./ids.js";
 import { discoveryDocument, OidcKeys } from "./oidc.js";
 import { RateLimiter } from "./rate-limit.js";
@@ -292,6 +302,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     route(ctx, hooks, req, res).catch((err: unknown) => {
       logger?.error(`emulator: ${req.method} ${safePath(req)} failed: ${(err as Error)?.name ?? "error"}`);
       if (!res.headersSent) {
+        if (sendBodyError(res, err)) return;
         if (err instanceof HttpError) sendJson(res, err.status, { ok: false, error: err.message });
         else sendJson(res, 500, { ok: false, error: "internal_error" });
       } else {

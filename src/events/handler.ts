@@ -1,11 +1,19 @@
 import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
 import { type AuthorizeContext, CONTEXT_FIELDS, extractContext } from "../authorize/context.js";
 import { ConfigError } from "../errors.js";
+import {
+  BodyTooLargeError,
+  bodyErrorReply,
+  bodyErrorResponse,
+  DEFAULT_MAX_BODY_BYTES,
+  readBody,
+  resolveBodyLimits,
+} from "../http/core.js";
 import { consoleLogger, type Logger, redact, redactValue, registerSecret } from "../redact.js";
 import { type HeaderSource, readHeader, SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
 import { type InstallationStore, isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, parseFormBody, readRawBody, scanFormFields } from "./body.js";
+import { parseFormBody, scanFormFields } from "./body.js";
 
 /**
  * What kind of request Slack sent: an Events API delivery, a slash command, or an interactivity payload.
@@ -125,6 +133,8 @@ export interface SlackRequestHandlerOptions {
   onInteraction?: SlackHandler<"interaction"> | undefined;
   /** Largest body accepted (default 1 MiB); larger → 413. */
   maxBodyBytes?: number | undefined;
+  /** Time for the whole body to arrive once `handle` starts reading it, in ms (default 10 s; 0: none); else 408. */
+  bodyTimeoutMs?: number | undefined;
   /** Signature verification clock in epoch seconds (tests). */
   clock?: (() => number) | undefined;
   /** Where failures and uninstalls are reported; every line is redacted first. Default: the console. */
@@ -261,7 +271,8 @@ function parseJsonObject(text: string): J | undefined {
  * | request | answer |
  * |---|---|
  * | not `POST` | 405 |
- * | body over `maxBodyBytes` (declared or streamed) | 413 |
+ * | body over `maxBodyBytes` (declared or streamed) | 413 `payload_too_large` |
+ * | body not received within `bodyTimeoutMs` | 408 `request_timeout` |
  * | signature missing, forged or older than 5 minutes | 401 |
  * | not UTF-8, malformed JSON, form without `command`/`payload`, `payload` not a JSON object with a `type` | 400 |
  * | neither JSON nor a form | 415 |
@@ -288,6 +299,7 @@ export class SlackRequestHandler {
   readonly #verifier: SignatureVerifier;
   readonly #log: Logger;
   readonly #limit: number;
+  readonly #limits: { maxBytes: number; timeoutMs: number };
   /** Event ids handled successfully (for an hour): a retried delivery of one does no work twice. */
   readonly #done: LruTtlCache<true>;
   /** Event ids being handled now → the answer they will get. */
@@ -306,6 +318,11 @@ export class SlackRequestHandler {
     this.#verifier = new SignatureVerifier(options.signingSecret, options.clock ? { clock: options.clock } : {});
     this.#log = options.logger ?? consoleLogger;
     this.#limit = limit;
+    try {
+      this.#limits = resolveBodyLimits({ maxBytes: limit, timeoutMs: options.bodyTimeoutMs });
+    } catch (error) {
+      throw new ConfigError(`SlackRequestHandler: ${(error as Error).message}`);
+    }
     this.#done = new LruTtlCache({ maxEntries: options.dedupeEntries ?? 10_000, ttlMs: 60 * 60 * 1000 });
   }
 
@@ -324,11 +341,9 @@ export class SlackRequestHandler {
       }
       let raw: Uint8Array;
       try {
-        raw = await readRawBody(request, this.#limit);
+        raw = await readBody(request, this.#limits);
       } catch (error) {
-        if (error instanceof BodyTooLargeError)
-          return toWebResponse(json(413, { ok: false, error: "payload_too_large" }));
-        return toWebResponse(json(400, { ok: false, error: "unreadable_body" }));
+        return bodyErrorResponse(error, "unreadable_body");
       }
       return toWebResponse(await this.#handle(request.headers, raw, () => request));
     } catch (error) {
@@ -351,7 +366,7 @@ export class SlackRequestHandler {
   async handleRaw(input: RawSlackRequest): Promise<RawSlackResponse> {
     try {
       if (input.method !== "POST") return json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" });
-      if (input.body.byteLength > this.#limit) return json(413, { ok: false, error: "payload_too_large" });
+      if (input.body.byteLength > this.#limit) return bodyErrorReply(new BodyTooLargeError(this.#limit));
       let built: Request | undefined;
       const request = () => {
         if (built) return built;

@@ -1,4 +1,4 @@
-export { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readRawBody } from "./body.js";
+export { BodyReadTimeoutError, BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readBody } from "../http/core.js";
 export {
   type HandlerResult,
   type SlackHandler,

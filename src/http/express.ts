@@ -20,15 +20,26 @@
  * ```
  */
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction, RequestHandler } from "express";
-import { createSlackRouter, type SlackRoutesOptions, slackRoutePaths } from "./hono.js";
+import {
+  bodyErrorReply,
+  createSlackRouter,
+  nodeToWebRequest,
+  requestOrigin,
+  requestUrl,
+  resolveBodyLimits,
+  type SlackRoutesOptions,
+  slackRoutePaths,
+} from "./core.js";
 import { writeWebResponse } from "./node.js";
 
-export type { EventsEndpoint, RoutingFlow, SlackRoutesOptions } from "./hono.js";
+export type { EventsEndpoint, RoutingFlow, SlackRoutesOptions } from "./core.js";
 
 /** Options of {@link slackRouter} and {@link toExpressHandler}. */
 export interface ExpressAdapterOptions {
   /** Largest request body read, in bytes (default 1 MiB); larger bodies get 413. */
   maxBodyBytes?: number | undefined;
+  /** Time for a whole request body to arrive, in ms (default 10 s; 0: none); else 408. */
+  bodyTimeoutMs?: number | undefined;
   /**
    * Base URL used to build `request.url` (default: Express's `req.protocol` — which honours the app's
    * `trust proxy` setting — and the `Host` header).
@@ -49,54 +60,6 @@ export class BodyAlreadyConsumedError extends Error {
   }
 }
 
-class TooLarge extends Error {}
-
-const DEFAULT_MAX_BODY = 1024 * 1024;
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-
-function readStream(req: ExpressRequest, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
-    return Promise.reject(new TooLarge());
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = (): void => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onErr);
-    };
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        req.resume();
-        reject(new TooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks));
-    };
-    const onErr = (error: Error): void => {
-      cleanup();
-      reject(error);
-    };
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onErr);
-  });
-}
-
-/** True when a body parser (or anything else) already read the request stream. */
-function bodyConsumed(req: ExpressRequest): boolean {
-  return (req as { _body?: unknown })._body === true || req.readableEnded;
-}
-
 /**
  * Converts an Express request to a web `Request`, reading the raw body from the stream (never from
  * `req.body`). The URL is `req.originalUrl`, so routers mounted on a sub-path see full paths.
@@ -108,32 +71,11 @@ function bodyConsumed(req: ExpressRequest): boolean {
  * ```
  */
 export async function toFetchRequest(req: ExpressRequest, options: ExpressAdapterOptions = {}): Promise<Request> {
-  let base = options.baseUrl;
-  if (!base) {
-    let host = req.get("host") ?? "";
-    if (!HOST_RE.test(host)) host = "localhost";
-    base = `${req.protocol === "https" ? "https" : "http"}://${host}`;
-  }
-  const target = (req.originalUrl || req.url || "/").replace(/^\/{2,}/, "/");
-  const url = new URL(target.startsWith("/") ? target : "/", base);
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i];
-    const value = req.rawHeaders[i + 1];
-    if (name !== undefined && value !== undefined) headers.append(name, value);
-  }
-  const method = req.method ?? "GET";
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  if (bodyConsumed(req)) throw new BodyAlreadyConsumedError();
-  const body = await readStream(req, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
-  return new Request(url, { method, headers, body });
-}
-
-function sendJson(res: ExpressResponse, status: number, error: string): void {
-  res
-    .status(status)
-    .set("content-type", "application/json")
-    .send(JSON.stringify({ ok: false, error }));
+  const origin = options.baseUrl ?? requestOrigin({ secure: req.protocol === "https", host: req.get("host") });
+  const url = requestUrl(origin, req.originalUrl || req.url);
+  const consumed = (req as { _body?: unknown })._body === true || req.readableEnded;
+  if (consumed && req.method !== "GET" && req.method !== "HEAD") throw new BodyAlreadyConsumedError();
+  return nodeToWebRequest(req, url, { maxBytes: options.maxBodyBytes, timeoutMs: options.bodyTimeoutMs });
 }
 
 /**
@@ -148,33 +90,29 @@ export function toExpressHandler(
   handler: (request: Request) => Promise<Response | undefined> | Response | undefined,
   options: ExpressAdapterOptions = {},
 ): RequestHandler {
+  resolveBodyLimits({ maxBytes: options.maxBodyBytes, timeoutMs: options.bodyTimeoutMs }); // bad limits fail now
   return (req: ExpressRequest, res: ExpressResponse, next: NextFunction): void => {
     void (async () => {
-      let request: Request;
-      try {
-        request = await toFetchRequest(req, options);
-      } catch (error) {
-        if (error instanceof TooLarge) return sendJson(res, 413, "payload_too_large");
-        options.onError?.(error);
-        if (error instanceof BodyAlreadyConsumedError) return sendJson(res, 500, "body_already_consumed");
-        return sendJson(res, 400, "bad_request");
-      }
       let response: Response | undefined;
       try {
-        response = await handler(request);
+        const request = await toFetchRequest(req, options).catch((error: unknown) => {
+          const reply = bodyErrorReply(error);
+          if (reply.status === 400) options.onError?.(error); // not a limit: the app should hear of it
+          if (error instanceof BodyAlreadyConsumedError) {
+            return Response.json({ ok: false, error: "body_already_consumed" }, { status: 500 });
+          }
+          return new Response(reply.body, reply);
+        });
+        response = request instanceof Response ? request : await handler(request);
       } catch (error) {
         options.onError?.(error);
         response = Response.json({ ok: false, error: "internal_error" }, { status: 500 });
       }
-      if (response === undefined) {
-        next();
-        return;
-      }
-      await writeWebResponse(response, res).catch(() => res.destroy());
+      if (response === undefined) next();
+      else await writeWebResponse(response, res).catch(() => res.destroy());
     })();
   };
 }
-
 /**
  * An Express middleware serving the install flow, Sign in with Slack and the events endpoint (see
  * {@link SlackRoutesOptions}); every other request goes on to `next()`. Mount it before body parsers.

@@ -14,9 +14,21 @@
  * ```
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { createSlackRouter, type SlackRoutesOptions, slackRoutePaths } from "./hono.js";
+import {
+  BodyReadTimeoutError,
+  BodyTooLargeError,
+  bodyErrorReply,
+  collectBody,
+  createSlackRouter,
+  headersFromRaw,
+  requestOrigin,
+  requestUrl,
+  resolveBodyLimits,
+  type SlackRoutesOptions,
+  slackRoutePaths,
+} from "./core.js";
 
-export type { EventsEndpoint, RoutingFlow, SlackRoutesOptions } from "./hono.js";
+export type { EventsEndpoint, RoutingFlow, SlackRoutesOptions } from "./core.js";
 
 /**
  * Options of {@link slackPlugin}. With Fastify's `prefix`, the flows' paths must start with it (e.g.
@@ -26,12 +38,14 @@ export interface SlackPluginOptions extends SlackRoutesOptions {
   prefix?: string | undefined;
   /** Base URL used to build `request.url` (default: Fastify's `protocol` and `host`, see `trustProxy`). */
   baseUrl?: string | undefined;
+  /** Largest request body read, in bytes (default 1 MiB); larger bodies get 413. */
+  maxBodyBytes?: number | undefined;
+  /** Time for a whole request body to arrive, in ms (default 10 s; 0: none); else 408. */
+  bodyTimeoutMs?: number | undefined;
 }
 
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-
 /**
- * Converts a Fastify request whose body was parsed as a `Buffer` (as inside {@link slackPlugin}) to a web
+ * Converts a Fastify request whose body was read as raw bytes (as inside {@link slackPlugin}) to a web
  * `Request`.
  *
  * @example
@@ -40,29 +54,15 @@ const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
  * ```
  */
 export function toFetchRequest(req: FastifyRequest, baseUrl?: string): Request {
-  let base = baseUrl;
-  if (!base) {
-    let host = req.host;
-    if (!HOST_RE.test(host)) host = "localhost";
-    base = `${req.protocol === "https" ? "https" : "http"}://${host}`;
+  const origin = baseUrl ?? requestOrigin({ secure: req.protocol === "https", host: req.host });
+  const url = requestUrl(origin, req.raw.url);
+  const init: RequestInit = { method: req.method, headers: headersFromRaw(req.raw.rawHeaders) };
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    const body = req.body;
+    init.body = body instanceof Uint8Array ? body : typeof body === "string" ? body : new Uint8Array(0);
   }
-  const target = (req.raw.url ?? "/").replace(/^\/{2,}/, "/");
-  const url = new URL(target.startsWith("/") ? target : "/", base);
-  const headers = new Headers();
-  const raw = req.raw.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i];
-    const value = raw[i + 1];
-    if (name !== undefined && value !== undefined) headers.append(name, value);
-  }
-  const method = req.method;
-  if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });
-  const body = req.body;
-  const bytes =
-    body instanceof Uint8Array ? body : typeof body === "string" ? Buffer.from(body, "utf8") : new Uint8Array(0);
-  return new Request(url, { method, headers, body: bytes });
+  return new Request(url, init);
 }
-
 /**
  * Writes a web `Response` to a Fastify reply, keeping every `Set-Cookie` header.
  *
@@ -93,9 +93,16 @@ export async function sendWebResponse(reply: FastifyReply, response: Response): 
  */
 export const slackPlugin: FastifyPluginAsync<SlackPluginOptions> = async (fastify, options) => {
   const route = createSlackRouter(options);
+  const limits = resolveBodyLimits({ maxBytes: options.maxBodyBytes, timeoutMs: options.bodyTimeoutMs });
+  // Every content type read raw by the core's bounded reader (Fastify's own limit would answer otherwise).
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser("*", { parseAs: "buffer" }, (_req, body, done) => {
-    done(null, body);
+  fastify.addContentTypeParser("*", (_req, payload, done) => {
+    collectBody(payload, limits, (error, body) => (error ? done(error, undefined) : done(null, body)));
+  });
+  fastify.setErrorHandler((error, _req, reply) => {
+    if (!(error instanceof BodyTooLargeError || error instanceof BodyReadTimeoutError)) throw error;
+    const { status, headers, body } = bodyErrorReply(error);
+    return reply.code(status).headers(headers).send(body);
   });
   const prefix = fastify.prefix;
   for (const path of slackRoutePaths(options)) {

@@ -16,14 +16,19 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
+import { bodyErrorReply, collectBody, nodeToWebRequest, requestOrigin, requestUrl, resolveBodyLimits } from "./core.js";
 
 /** A `fetch`-style handler: the shape every core handler of this library has. */
 export type FetchHandler = (request: Request) => Promise<Response> | Response;
+
+export { BodyReadTimeoutError, BodyTooLargeError } from "./core.js";
 
 /** Options of {@link toNodeListener} and {@link toWebRequest}. */
 export interface NodeAdapterOptions {
   /** Largest request body read, in bytes (default 1 MiB); larger bodies get 413 and are not buffered. */
   maxBodyBytes?: number;
+  /** Time for a whole request body to arrive once reading starts, in ms (default 10 s; 0: none); else 408. */
+  bodyTimeoutMs?: number;
   /** Base URL used to build `request.url` (default from the `Host` header, http unless TLS or `trustProxy`). */
   baseUrl?: string;
   /**
@@ -38,90 +43,24 @@ export interface NodeAdapterOptions {
   onError?: (error: unknown, request: Request) => void;
 }
 
-/** The request body exceeds `maxBodyBytes`. */
-export class BodyTooLargeError extends Error {
-  override name = "BodyTooLargeError";
+function limitsOf(options: NodeAdapterOptions): { maxBytes: number; timeoutMs: number } {
+  return resolveBodyLimits({ maxBytes: options.maxBodyBytes, timeoutMs: options.bodyTimeoutMs });
 }
 
-const DEFAULT_MAX_BODY = 1024 * 1024;
-// A host[:port] as a proxy would forward it: no userinfo, path, spaces or other URL-changing characters.
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
-
-/**
- * Collects the body up to `limit` bytes and calls `done` once: with the bytes, or with a
- * {@link BodyTooLargeError} (past the limit it stops buffering and drains the rest unread) or the
- * stream's error. Callback-based so the hot path pays no promise for it.
- */
-function collectBody(
-  req: IncomingMessage,
-  limit: number,
-  done: (error: Error | null, body?: Uint8Array) => void,
-): void {
-  const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > limit) {
-    req.resume(); // discard, so the client can finish sending and read our 413
-    done(new BodyTooLargeError(`body of ${declared} bytes exceeds ${limit}`));
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let finished = false;
-  // No listener is removed afterwards: the request is done with, and removing costs more than a flag.
-  req.on("data", (chunk: Buffer): void => {
-    if (finished) return;
-    size += chunk.length;
-    if (size > limit) {
-      finished = true;
-      chunks.length = 0;
-      req.resume();
-      done(new BodyTooLargeError(`body exceeds ${limit} bytes`));
-      return;
-    }
-    chunks.push(chunk);
-  });
-  req.on("end", (): void => {
-    if (finished) return;
-    finished = true;
-    done(null, chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
-  });
-  req.on("error", (error: Error): void => {
-    if (finished) return;
-    finished = true;
-    done(error);
-  });
-}
-
-/** {@link collectBody} as a promise. */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    collectBody(req, limit, (error, body) => (error ? reject(error) : resolve(body as Uint8Array)));
-  });
-}
-
-function firstValue(header: string | string[] | undefined): string {
-  const v = Array.isArray(header) ? header[0] : header;
-  return (v ?? "").split(",")[0]?.trim() ?? "";
-}
-
-/** The base URL of a request: `options.baseUrl`, else scheme and host from the socket and headers. */
-function baseUrlOf(req: IncomingMessage, options: NodeAdapterOptions): string {
+/** The origin of a request: `options.baseUrl`, else scheme and host from the socket and headers. */
+function originOf(req: IncomingMessage, options: NodeAdapterOptions): string {
   if (options.baseUrl) return options.baseUrl;
-  const tls = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted === true;
-  let proto = tls ? "https" : "http";
-  let host = req.headers.host ?? "";
-  if (options.trustProxy) {
-    const fwdProto = firstValue(req.headers["x-forwarded-proto"]).toLowerCase();
-    if (fwdProto === "http" || fwdProto === "https") proto = fwdProto;
-    const fwdHost = firstValue(req.headers["x-forwarded-host"]);
-    if (fwdHost && HOST_RE.test(fwdHost)) host = fwdHost;
-  }
-  if (!HOST_RE.test(host)) host = "localhost";
-  return `${proto}://${host}`;
+  const h = req.headers;
+  return requestOrigin({
+    secure: (req.socket as { encrypted?: boolean }).encrypted === true,
+    host: h.host,
+    ...(options.trustProxy ? { forwardedProto: h["x-forwarded-proto"], forwardedHost: h["x-forwarded-host"] } : {}),
+  });
 }
 
 /**
- * Converts a Node request to a web `Request` (the body read fully, up to `maxBodyBytes`; throws
- * {@link BodyTooLargeError} past it).
+ * Converts a Node request to a web `Request` (the body read fully, up to `maxBodyBytes` and within
+ * `bodyTimeoutMs`; throws {@link BodyTooLargeError} or {@link BodyReadTimeoutError} otherwise).
  *
  * @example
  * ```ts
@@ -129,30 +68,13 @@ function baseUrlOf(req: IncomingMessage, options: NodeAdapterOptions): string {
  * ```
  */
 export async function toWebRequest(req: IncomingMessage, options: NodeAdapterOptions = {}): Promise<Request> {
-  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  // Only the path and query of the request target count: an absolute-form target (`GET http://other/…`)
-  // must not choose the host of `request.url`.
-  let target = req.url ?? "/";
-  if (!target.startsWith("/")) {
-    try {
-      const abs = new URL(target);
-      target = `${abs.pathname}${abs.search}`;
-    } catch {
-      target = "/";
-    }
-  }
-  // "//evil.example/x" would be read as a network-path reference: keep it a path.
-  const url = new URL(target.replace(/^\/{2,}/, "/"), baseUrlOf(req, options));
-  const headers = new Headers();
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i];
-    const value = req.rawHeaders[i + 1];
-    if (name !== undefined && value !== undefined) headers.append(name, value);
-  }
-  const method = req.method ?? "GET";
-  const hasBody = method !== "GET" && method !== "HEAD";
-  const body = hasBody ? await readBody(req, limit) : undefined;
-  return new Request(url, { method, headers, ...(body ? { body } : {}) });
+  return nodeToWebRequest(req, requestUrl(originOf(req, options), req.url), limitsOf(options));
+}
+
+function writeBodyError(res: ServerResponse, error: unknown): void {
+  const reply = bodyErrorReply(error);
+  res.writeHead(reply.status, reply.headers);
+  res.end(reply.body);
 }
 
 /**
@@ -202,15 +124,14 @@ export async function writeWebResponse(response: Response, res: ServerResponse):
  * ```
  */
 export function toNodeListener(handler: FetchHandler, options: NodeAdapterOptions = {}): RequestListener {
+  const limits = limitsOf(options);
   return (req, res) => {
     void (async () => {
       let request: Request;
       try {
-        request = await toWebRequest(req, options);
+        request = await nodeToWebRequest(req, requestUrl(originOf(req, options), req.url), limits);
       } catch (error) {
-        const tooLarge = error instanceof BodyTooLargeError;
-        res.writeHead(tooLarge ? 413 : 400, { "content-type": "application/json", connection: "close" });
-        res.end(JSON.stringify({ ok: false, error: tooLarge ? "payload_too_large" : "bad_request" }));
+        writeBodyError(res, error);
         return;
       }
       let response: Response;
@@ -276,11 +197,7 @@ class NodeRawRequest {
   }
 
   get url(): string {
-    if (this.#url === undefined) {
-      const raw = this.#req.url;
-      const target = raw?.startsWith("/") ? raw.replace(/^\/{2,}/, "/") : "/";
-      this.#url = `${baseUrlOf(this.#req, this.#options)}${target}`;
-    }
+    if (this.#url === undefined) this.#url = requestUrl(originOf(this.#req, this.#options), this.#req.url);
     return this.#url;
   }
 }
@@ -309,7 +226,8 @@ export interface RawSlackEndpoint {
 /**
  * Serves a `SlackRequestHandler` on Node's `http` without building web `Request`/`Response` objects (on
  * Node 20 they cost more than verification and token lookup together). Same behaviour as
- * `toNodeListener((r) => handler.handle(r))`: body limit (413), then the handler's own checks.
+ * `toNodeListener((r) => handler.handle(r))`: body limit (413) and read timeout (408), then the handler's
+ * own checks.
  *
  * @example
  * ```ts
@@ -321,7 +239,7 @@ export function toNodeSlackListener(
   handler: RawSlackEndpoint,
   options: NodeSlackListenerOptions = {},
 ): RequestListener {
-  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const limits = limitsOf(options);
   const batch = options.coalesceWrites === false ? undefined : new WriteBatch();
   const failed = (res: ServerResponse): void => {
     try {
@@ -364,14 +282,9 @@ export function toNodeSlackListener(
       respond(new Uint8Array(0));
       return;
     }
-    collectBody(req, limit, (error, body) => {
-      if (error === null) {
-        respond(body as Uint8Array);
-        return;
-      }
-      const tooLarge = error instanceof BodyTooLargeError;
-      res.writeHead(tooLarge ? 413 : 400, { "content-type": "application/json", connection: "close" });
-      res.end(JSON.stringify({ ok: false, error: tooLarge ? "payload_too_large" : "bad_request" }));
+    collectBody(req, limits, (error, body) => {
+      if (error === null) respond(body as Uint8Array);
+      else writeBodyError(res, error);
     });
   };
 }
