@@ -16,6 +16,7 @@ export {
   TokenRejectedError,
 } from "./authorize/index.js";
 export * from "./errors.js";
+export { BodyReadTimeoutError, BodyTooLargeError } from "./http/core.js";
 export {
   type HandlerResult,
   type SlackHandler,
