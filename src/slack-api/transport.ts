@@ -174,8 +174,12 @@ export function fetchIsCustomised(nativeFetch: typeof fetch | undefined): boolea
   return dispatcher !== undefined && (dispatcher as { constructor?: { name?: string } }).constructor?.name !== "Agent";
 }
 
-/** True on Node (and runtimes that provide `node:http`, such as Bun and Deno). */
+/**
+ * True on Node itself. Bun and Deno also report `process.versions.node`, but there `fetch` is native and
+ * cheap while `node:http` is an emulation on top of it: they keep to fetch, and never load `node:http`.
+ */
 export function isNodeLike(): boolean {
-  const p = (globalThis as { process?: { versions?: { node?: unknown } } }).process;
-  return typeof p?.versions?.node === "string";
+  const g = globalThis as { process?: { versions?: { node?: unknown } }; Bun?: unknown; Deno?: unknown };
+  if (g.Bun !== undefined || g.Deno !== undefined) return false;
+  return typeof g.process?.versions?.node === "string";
 }
