@@ -2,7 +2,30 @@ import { resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "./dialect.js";
 
-type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+/**
+ * The part of a SQLite connection the executor uses: better-sqlite3's `Database` has it as is; Bun's
+ * `bun:sqlite` gets it from a small adapter (`bun-sqlite-executor.ts`).
+ */
+export interface SqliteConnection {
+  /** The file name (`""` or `:memory:` for private in-memory databases). */
+  readonly name: string;
+  readonly memory: boolean;
+  /** False once closed. */
+  readonly open: boolean;
+  readonly inTransaction: boolean;
+  prepare(sql: string): SqliteStatement;
+}
+
+/** A prepared statement, as {@link SqliteConnection.prepare} returns it. */
+export interface SqliteStatement {
+  /** True when the statement returns rows (SELECT, … RETURNING). */
+  readonly reader: boolean;
+  /** Rows as arrays of column values rather than objects. */
+  raw(toggle: boolean): unknown;
+  get(...params: unknown[]): unknown;
+  all(...params: unknown[]): unknown[];
+  run(...params: unknown[]): { changes: number };
+}
 
 /**
  * Options of {@link BetterSqlite3Executor}.
@@ -32,7 +55,7 @@ const gates = new Map<string, WriteGate>();
  * other inside SQLite: its busy handler would block the only thread, so the transaction holding the
  * lock could never finish (a stall until `busy_timeout`, then SQLITE_BUSY). They queue here instead.
  */
-function gateFor(db: BetterSqlite3.Database): WriteGate {
+function gateFor(db: SqliteConnection): WriteGate {
   if (db.memory || db.name === "" || db.name.startsWith("file:")) return { active: undefined };
   const key = resolve(db.name);
   let gate = gates.get(key);
@@ -74,10 +97,10 @@ let processWriteEpoch = 0;
  * await exec.run("CREATE TABLE t (x INTEGER)", []);
  * ```
  */
-export class BetterSqlite3Executor implements SqlExecutor {
+export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Database> implements SqlExecutor {
   /** The connection. */
-  readonly db: BetterSqlite3.Database;
-  readonly #statements = new Map<string, Statement>();
+  readonly db: D;
+  readonly #statements = new Map<string, SqliteStatement>();
   /** Settles when this connection's open transaction ends; `undefined` when none is open. */
   #active: Promise<void> | undefined;
   readonly #gate: WriteGate;
@@ -101,7 +124,7 @@ export class BetterSqlite3Executor implements SqlExecutor {
     }
   };
 
-  constructor(db: BetterSqlite3.Database, options: BetterSqlite3ExecutorOptions = {}) {
+  constructor(db: D, options: BetterSqlite3ExecutorOptions = {}) {
     this.db = db;
     this.#gate = gateFor(db);
     const snap = options.readSnapshot;
@@ -130,7 +153,7 @@ export class BetterSqlite3Executor implements SqlExecutor {
     return this.#statements.size;
   }
 
-  #prepare(sql: string): Statement {
+  #prepare(sql: string): SqliteStatement {
     let s = this.#statements.get(sql);
     if (s === undefined) {
       s = this.db.prepare(sql);
