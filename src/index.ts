@@ -16,7 +16,6 @@ export {
   TokenRejectedError,
 } from "./authorize/index.js";
 export * from "./errors.js";
-export { BodyReadTimeoutError, BodyTooLargeError } from "./http/core.js";
 export {
   type HandlerResult,
   type SlackHandler,
@@ -25,6 +24,7 @@ export {
   type SlackRequestHandlerOptions,
   type SlackRequestKind,
 } from "./events/index.js";
+export { BodyReadTimeoutError, BodyTooLargeError } from "./http/core.js";
 export * from "./model/index.js";
 export {
   AuthorizeUrlGenerator,
