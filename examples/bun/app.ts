@@ -19,7 +19,7 @@ import {
   SlackApiClient,
   SlackRequestHandler,
 } from "slack-oauth-kit";
-import { toFetchHandler } from "slack-oauth-kit/http/hono";
+import { toFetchHandler } from "slack-oauth-kit/http/core";
 import { BunSQLiteInstallationStore, BunSQLiteStateStore } from "slack-oauth-kit/stores/bun-sqlite";
 
 function required(name: string): string {

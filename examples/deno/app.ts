@@ -22,7 +22,7 @@ import {
   SlackApiClient,
   SlackRequestHandler,
 } from "slack-oauth-kit";
-import { toFetchHandler } from "slack-oauth-kit/http/hono";
+import { toFetchHandler } from "slack-oauth-kit/http/core";
 import { PostgresInstallationStore, PostgresStateStore } from "slack-oauth-kit/stores/postgres";
 
 function required(name: string): string {

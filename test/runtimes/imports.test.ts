@@ -41,7 +41,7 @@ function importGraph(entries: string[]): Edge[] {
   return edges;
 }
 
-const ENTRIES = ["dist/index.js", "dist/http/hono.js", "dist/stores/bun-sqlite.js", "dist/stores/postgres.js"];
+const ENTRIES = ["dist/index.js", "dist/http/core.js", "dist/stores/bun-sqlite.js", "dist/stores/postgres.js"];
 const FORBIDDEN = /^node:(http|https|http2|fs|fs\/promises|net|tls|dgram|child_process|worker_threads)$/;
 
 describe("the fetch handler's import graph (dist/)", () => {
