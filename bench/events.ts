@@ -12,7 +12,10 @@
  * - floor: raw `node:http` + HMAC check;
  * - ours, warm cache: `SlackRequestHandler` + `createAuthorize(CachingInstallationStore(SQLite))`;
  * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
- * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`.
+ * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`;
+ * - with `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: baseline warm and cold, the same as ours loaded
+ *   from that build (say, the commit before a change), measured in the same rounds; the ratios
+ *   ours / baseline are printed per round. `BENCH_TARGETS=ours-warm,base-warm` measures only those.
  *
  * The SQLite file holds 10,000 installations (filled with `store.save` in a loop; the time is printed) and
  * Bolt's memory store the same 10,000. The requests cycle over 1,000 distinct signed bodies, from 1,000
@@ -89,6 +92,8 @@ const LABELS: Record<EventsTarget, string> = {
   floor: "floor (node:http + HMAC)",
   "ours-warm": "ours, warm cache (SlackRequestHandler + CachingInstallationStore(SQLite))",
   "ours-cold": "ours, cold cache (SlackRequestHandler + SQLite)",
+  "base-warm": "baseline, warm cache (BENCH_BASELINE_DIST)",
+  "base-cold": "baseline, cold cache (BENCH_BASELINE_DIST)",
   bolt: "Bolt (App + HTTPReceiver + InstallProvider/MemoryInstallationStore)",
 };
 
@@ -140,6 +145,25 @@ export function runVerifyMicroBench(secret: string, rounds = 7, roundMs = 300): 
     r.push(opsPerSecond(raw, roundMs));
   }
   return { verifyOpsPerSecond: median(v), rawOpsPerSecond: median(r) };
+}
+
+const ALL_TARGETS: EventsTarget[] = ["floor", "ours-warm", "ours-cold", "base-warm", "base-cold", "bolt"];
+
+/**
+ * The targets: `BENCH_TARGETS` (comma-separated) if set, else floor, ours-warm, ours-cold, bolt — and,
+ * with `BENCH_BASELINE_DIST` (another checkout's built `dist/`), base-warm and base-cold next to ours.
+ */
+function targetsFromEnv(baselineDist: string | undefined): EventsTarget[] {
+  const listed = process.env.BENCH_TARGETS?.split(",").map((t) => t.trim());
+  if (listed) {
+    const wrong = listed.filter((t) => !(ALL_TARGETS as string[]).includes(t));
+    if (wrong.length > 0)
+      throw new Error(`BENCH_TARGETS: unknown ${wrong.join(", ")}; known: ${ALL_TARGETS.join(", ")}`);
+    return listed as EventsTarget[];
+  }
+  return baselineDist
+    ? ["floor", "ours-warm", "base-warm", "ours-cold", "base-cold", "bolt"]
+    : ["floor", "ours-warm", "ours-cold", "bolt"];
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -231,7 +255,8 @@ export async function runEventsBench(
     rounds: options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3),
   };
   if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error("rounds (BENCH_ROUNDS): a positive integer");
-  const targets = options.targets ?? (["floor", "ours-warm", "ours-cold", "bolt"] satisfies EventsTarget[]);
+  const baselineDist = process.env.BENCH_BASELINE_DIST || undefined;
+  const targets = options.targets ?? targetsFromEnv(baselineDist);
   const signingSecret = randomBytes(16).toString("hex");
   console.log(machineLine("Signed slash command benchmark"));
 
@@ -245,19 +270,25 @@ export async function runEventsBench(
   let prefillSeconds = Number.NaN;
   try {
     const dbFile = join(dir, "slack.db");
-    if (targets.some((t) => t.startsWith("ours"))) {
+    if (targets.some((t) => t.startsWith("ours") || t.startsWith("base"))) {
       prefillSeconds = await prefillSqlite(dbFile, o.installations);
       console.log(
         `SQLite pre-fill: ${int(o.installations)} installations with store.save in a loop in ${fixed(prefillSeconds)} s (${int(o.installations / prefillSeconds)} saves/s)`,
       );
     }
     console.log(
-      `autocannon: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s per target, cycling over ${int(o.distinctRequests)} signed bodies; ${o.rounds} round(s), targets in turn`,
+      `autocannon: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s per target, cycling over ${int(o.distinctRequests)} signed bodies; ${o.rounds} round(s), targets in turn (reversed every other round)`,
     );
     for (let round = 1; round <= o.rounds; round++) {
-      for (const kind of targets) {
+      // Every other round in reverse order, so that no target always runs right after the same neighbour.
+      for (const kind of round % 2 === 1 ? targets : [...targets].reverse()) {
         results.push(
-          await benchTarget(kind, round, { signingSecret, dbFile, installations: o.installations }, { ...o }),
+          await benchTarget(
+            kind,
+            round,
+            { signingSecret, dbFile, installations: o.installations, baselineDist },
+            { ...o },
+          ),
         );
       }
     }
@@ -304,6 +335,13 @@ export async function runEventsBench(
   const warmBolt = ratio("ours-warm", "bolt");
   if (warmBolt) {
     console.log(`ours-warm / Bolt: ${fixed(warmBolt.median)}× median (${rounds(warmBolt, (x) => `${fixed(x)}×`)})`);
+  }
+  for (const [a, b] of [
+    ["ours-warm", "base-warm"],
+    ["ours-cold", "base-cold"],
+  ] as const) {
+    const r = ratio(a, b);
+    if (r) console.log(`${a} / ${b}: ${fixed(r.median, 3)}× median (${rounds(r, (x) => `${fixed(x, 3)}×`)})`);
   }
   const vr = verify.verifyOpsPerSecond / verify.rawOpsPerSecond;
   console.log(`verify / raw HMAC: ${percent(vr)} (target ≥ 90 %): ${vr >= 0.9 ? "ok" : "BELOW TARGET"}`);

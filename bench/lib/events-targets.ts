@@ -7,24 +7,29 @@
  *   behind `toNodeSlackListener` (the Node fast path the reference server uses for `/slack/events`);
  *   `onCommand` awaits `req.authorize()` and acknowledges (empty 200).
  * - `ours-cold`: the same over the plain `SQLiteInstallationStore` (every request queries SQLite).
+ * - `base-warm`, `base-cold`: the same two, loaded from another checkout's `dist/` (`BENCH_BASELINE_DIST`,
+ *   e.g. a scratch worktree of the commit before a change), to compare a change in the same run.
  * - `bolt`: `@slack/bolt` `App` (built-in `HTTPReceiver`, `InstallProvider` authorize over `@slack/oauth`'s
  *   `MemoryInstallationStore` filled here with the same N installations), `app.command` acks.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { createAuthorize } from "../../dist/authorize/authorize.js";
-import { SlackRequestHandler } from "../../dist/events/handler.js";
-import { toNodeSlackListener } from "../../dist/http/node.js";
-import { silentLogger } from "../../dist/redact.js";
-import { CachingInstallationStore } from "../../dist/stores/cache.js";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type * as AuthorizeModule from "../../dist/authorize/authorize.js";
+import type * as HandlerModule from "../../dist/events/handler.js";
+import type * as NodeModule from "../../dist/http/node.js";
+import type * as RedactModule from "../../dist/redact.js";
+import type * as CacheModule from "../../dist/stores/cache.js";
 import type { InstallationStore } from "../../dist/stores/installation-store.js";
-import { SQLiteInstallationStore } from "../../dist/stores/sqlite.js";
+import type * as SqliteModule from "../../dist/stores/sqlite.js";
 import { childData, serveRpc } from "./child.js";
 import { BENCH_COMMAND, oauthInstallation } from "./fixtures.js";
 
-export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "bolt";
+/** `base-*`: the same as `ours-*`, built from another checkout's `dist/` (`BENCH_BASELINE_DIST`). */
+export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "base-warm" | "base-cold" | "bolt";
 
 export interface EventsTargetData {
   kind: EventsTarget;
@@ -33,6 +38,8 @@ export interface EventsTargetData {
   dbFile: string;
   /** Installations to put in Bolt's memory store. */
   installations: number;
+  /** Absolute path of the baseline's `dist/` (base-*). */
+  baselineDist?: string | undefined;
 }
 
 /** What `listen` answers. */
@@ -43,6 +50,12 @@ export interface ListenInfo {
 }
 
 const data = childData<EventsTargetData>();
+const OWN_DIST = fileURLToPath(new URL("../../dist/", import.meta.url));
+
+function baselineDist(): string {
+  if (!data.baselineDist) throw new Error("base-* targets need BENCH_BASELINE_DIST (another checkout's dist/)");
+  return data.baselineDist;
+}
 /** Port 9 (discard) on loopback: nothing listens there, so a stray Web API call fails fast and locally. */
 const DEAD_API_URL = "http://127.0.0.1:9/api/";
 let server: Server | undefined;
@@ -70,20 +83,34 @@ function floorListener(secret: string) {
   };
 }
 
-function ours(cached: boolean): Server {
-  const sqlite = new SQLiteInstallationStore({ filename: data.dbFile });
-  const store: InstallationStore = cached ? new CachingInstallationStore(sqlite) : sqlite;
-  const handler = new SlackRequestHandler({
+/** The library's modules from this checkout's `dist/`, or from the baseline's. */
+async function library(dist: string) {
+  const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(dist, path)).href) as Promise<T>;
+  return {
+    ...(await load<typeof AuthorizeModule>("authorize/authorize.js")),
+    ...(await load<typeof HandlerModule>("events/handler.js")),
+    ...(await load<typeof NodeModule>("http/node.js")),
+    ...(await load<typeof RedactModule>("redact.js")),
+    ...(await load<typeof CacheModule>("stores/cache.js")),
+    ...(await load<typeof SqliteModule>("stores/sqlite.js")),
+  };
+}
+
+async function ours(cached: boolean, dist: string): Promise<Server> {
+  const lib = await library(dist);
+  const sqlite = new lib.SQLiteInstallationStore({ filename: data.dbFile });
+  const store: InstallationStore = cached ? new lib.CachingInstallationStore(sqlite) : sqlite;
+  const handler = new lib.SlackRequestHandler({
     signingSecret: data.signingSecret,
-    authorize: createAuthorize({ installationStore: store }),
+    authorize: lib.createAuthorize({ installationStore: store }),
     installationStore: store,
-    logger: silentLogger,
+    logger: lib.silentLogger,
     onCommand: async (req) => {
       await req.authorize();
     },
   });
   close = () => sqlite.close();
-  return createServer(toNodeSlackListener(handler));
+  return createServer(lib.toNodeSlackListener(handler));
 }
 
 async function boltServer(): Promise<{ server: Server; prefillMs: number }> {
@@ -128,7 +155,9 @@ serveRpc({
       prefillMs = started.prefillMs;
     } else {
       const s =
-        data.kind === "floor" ? createServer(floorListener(data.signingSecret)) : ours(data.kind === "ours-warm");
+        data.kind === "floor"
+          ? createServer(floorListener(data.signingSecret))
+          : await ours(data.kind.endsWith("-warm"), data.kind.startsWith("base-") ? baselineDist() : OWN_DIST);
       await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
       server = s;
       const prev = close;
