@@ -246,8 +246,11 @@ function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/** Reads a web `Request`'s body stream under the same rules as {@link collectBody}. */
-async function readWebBody(request: Request, limits: { maxBytes: number; timeoutMs: number }): Promise<Uint8Array> {
+/** Reads a web `Request`'s (or `Response`'s) body stream under the same rules as {@link collectBody}. */
+async function readWebBody(
+  request: Request | Response,
+  limits: { maxBytes: number; timeoutMs: number },
+): Promise<Uint8Array> {
   const limit = limits.maxBytes;
   const declared = declaredLength(request.headers.get("content-length"));
   if (declared !== undefined && declared > limit) {
@@ -286,7 +289,7 @@ async function readWebBody(request: Request, limits: { maxBytes: number; timeout
 
 /**
  * Reads a request body as raw bytes (signatures are computed over the exact bytes), from a web
- * `Request` or a Node request stream, refusing anything over `maxBytes` — at once when `Content-Length`
+ * `Request` or a Node request stream (or a web `Response`: the same limits for a document fetched), refusing anything over `maxBytes` — at once when `Content-Length`
  * says so, else as soon as the bytes read pass it, without buffering the rest — and anything that does
  * not arrive within `timeoutMs`. Throws {@link BodyTooLargeError} or {@link BodyReadTimeoutError}.
  *
@@ -296,9 +299,9 @@ async function readWebBody(request: Request, limits: { maxBytes: number; timeout
  * const small = await readBody(req, { maxBytes: 64 * 1024, timeoutMs: 2_000 }); // a Node IncomingMessage
  * ```
  */
-export function readBody(source: Request | NodeBodyStream, limits: BodyLimits = {}): Promise<Uint8Array> {
+export function readBody(source: Request | Response | NodeBodyStream, limits: BodyLimits = {}): Promise<Uint8Array> {
   const resolved = resolveBodyLimits(limits);
-  if (source instanceof Request) return readWebBody(source, resolved);
+  if (source instanceof Request || source instanceof Response) return readWebBody(source, resolved);
   return new Promise((resolve, reject) => {
     collectBody(source, resolved, (error, body) => (error ? reject(error) : resolve(body as Uint8Array)));
   });

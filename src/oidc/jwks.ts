@@ -1,12 +1,13 @@
 import {
   type CryptoKey,
-  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
   errors,
   type FlattenedJWSInput,
-  type JSONWebKeySet,
   type JWSHeaderParameters,
 } from "jose";
 import { ErrorCode } from "../errors.js";
+import { BodyTooLargeError, readBody } from "../http/core.js";
 import { type Logger, silentLogger } from "../redact.js";
 import { IdTokenError } from "./errors.js";
 
@@ -14,6 +15,8 @@ import { IdTokenError } from "./errors.js";
 const MAX_JWKS_BYTES = 256 * 1024;
 /** Most keys kept from one document. */
 const MAX_KEYS = 50;
+/** After a failed first fetch (nothing cached), the next attempt waits at least this long. */
+const COLD_RETRY_MS = 1_000;
 
 /**
  * Options of {@link JwksCache}.
@@ -38,12 +41,8 @@ export interface JwksCacheOptions {
   minRefetchIntervalMs?: number | undefined;
   /** Timeout of one fetch (default 5 s). */
   timeoutMs?: number | undefined;
-  /** Clock, epoch ms (default `Date.now`). */
-  now?: (() => number) | undefined;
   logger?: Logger | undefined;
 }
-
-type LocalSet = ReturnType<typeof createLocalJWKSet>;
 
 /** Counters of a {@link JwksCache}, for monitoring and tests. */
 export interface JwksCacheStats {
@@ -57,15 +56,20 @@ export interface JwksCacheStats {
   fetchedAt: number | undefined;
 }
 
+type RemoteSet = ReturnType<typeof createRemoteJWKSet>;
+
 /**
- * A cached JSON Web Key Set for id_token verification, usable as jose's key resolver (`getKey`).
+ * A cached JSON Web Key Set for id_token verification, usable as jose's key resolver (`getKey`): jose's
+ * `createRemoteJWKSet` (caching, single-flight refetches, cooldown), wrapped through its fetch hook so
+ * that what this library promises holds whatever jose's defaults become.
  *
  * - The set is fetched on first use, kept for `maxAgeMs`, and refetched when a token names a `kid` it does
- *   not hold (a key rotation is picked up without a restart).
- * - Refetches are single-flight (concurrent callers share one request) and rate-limited to one per
- *   `minRefetchIntervalMs`; a failed refetch keeps the cached set.
- * - Only RSA signing keys (`use` absent or `sig`, `alg` absent or `RS256`) are kept. No redirects, a timeout,
- *   and a size limit on the document.
+ *   not hold (a key rotation is picked up without a restart) — at most once per `minRefetchIntervalMs`.
+ *   Concurrent callers share one request.
+ * - A failed refetch keeps the cached set (it answers for another `maxAgeMs`, or until an unknown `kid`
+ *   asks again after the interval); with nothing cached, a failure is retried at most once a second.
+ * - Only RSA signing keys for RS256 (`use` absent or `sig`, `alg` absent or `RS256`), public members only,
+ *   at most 50. No redirects, a timeout (5 s), and a size limit on the document (256 KiB).
  *
  * @example
  * ```ts
@@ -78,21 +82,23 @@ export interface JwksCacheStats {
 export class JwksCache {
   readonly jwksUri: string;
   readonly #fetch: typeof fetch;
-  readonly #maxAgeMs: number;
   readonly #minIntervalMs: number;
   readonly #timeoutMs: number;
-  readonly #now: () => number;
   readonly #log: Logger;
-  #set: LocalSet | undefined;
-  #kids = new Set<string>();
+  readonly #remote: RemoteSet;
+  /** The last good document, as served to jose (filtered). */
+  #lastGood: string | undefined;
+  #kids: string[] = [];
   #fetchedAt: number | undefined;
-  #attemptedAt = Number.NEGATIVE_INFINITY;
-  #inflight: Promise<void> | undefined;
+  #failedAt = Number.NEGATIVE_INFINITY;
   #fetches = 0;
   #failures = 0;
 
   constructor(options: JwksCacheOptions) {
     if (!options || typeof options.jwksUri !== "string") throw new TypeError("JwksCache: jwksUri is required");
+    if ("now" in options) {
+      throw new TypeError("JwksCache: the now option is gone (the cache reads the system clock; see CHANGELOG.md)");
+    }
     let url: URL;
     try {
       url = new URL(options.jwksUri);
@@ -105,11 +111,16 @@ export class JwksCache {
     this.jwksUri = url.toString();
     const f = options.fetch;
     this.#fetch = f ?? ((input, init) => globalThis.fetch(input, init));
-    this.#maxAgeMs = nonNegative("maxAgeMs", options.maxAgeMs ?? 10 * 60_000);
+    const maxAgeMs = nonNegative("maxAgeMs", options.maxAgeMs ?? 10 * 60_000);
     this.#minIntervalMs = nonNegative("minRefetchIntervalMs", options.minRefetchIntervalMs ?? 30_000);
-    this.#timeoutMs = nonNegative("timeoutMs", options.timeoutMs ?? 5_000);
-    this.#now = options.now ?? Date.now;
+    this.#timeoutMs = Math.ceil(nonNegative("timeoutMs", options.timeoutMs ?? 5_000));
     this.#log = options.logger ?? silentLogger;
+    this.#remote = createRemoteJWKSet(url, {
+      cacheMaxAge: maxAgeMs,
+      cooldownDuration: this.#minIntervalMs,
+      timeoutDuration: this.#timeoutMs,
+      [customFetch]: (input: string, init: RequestInit) => this.#load(input, init),
+    });
   }
 
   /** Counters and the cached `kid`s. */
@@ -129,92 +140,105 @@ export class JwksCache {
     if (typeof kid !== "string" || kid === "") {
       throw new IdTokenError(ErrorCode.IdTokenInvalid, "id_token header has no kid");
     }
-    if (this.#set === undefined) {
-      await this.#refresh(Math.min(this.#minIntervalMs, 1_000));
-    } else if (this.#now() - (this.#fetchedAt ?? 0) > this.#maxAgeMs) {
-      // Stale but usable: refresh, and keep the old set if the issuer is unreachable.
-      await this.#refresh(this.#minIntervalMs).catch(() => undefined);
-    }
-    if (!this.#kids.has(kid)) {
-      // An unknown kid: the issuer may have rotated its key. Refetch, but at most once per interval.
-      await this.#refresh(this.#minIntervalMs);
-      if (!this.#kids.has(kid)) {
-        throw new IdTokenError(ErrorCode.IdTokenKeyNotFound, `no key with this kid in ${this.jwksUri}`);
-      }
-    }
-    const set = this.#set;
-    if (set === undefined) throw new IdTokenError(ErrorCode.JwksUnavailable, "no JWKS cached");
     try {
-      return (await set(header, token as FlattenedJWSInput)) as CryptoKey;
+      return (await this.#remote(header, token as FlattenedJWSInput)) as CryptoKey;
     } catch (error) {
-      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JOSENotSupported) {
-        throw new IdTokenError(ErrorCode.IdTokenKeyNotFound, "the key with this kid does not fit the token's alg", {
-          cause: error,
-        });
-      }
-      throw new IdTokenError(ErrorCode.IdTokenInvalid, "the key could not be selected", { cause: error });
+      throw this.#toIdTokenError(error);
     }
   };
 
   /**
-   * Refetches now if the last attempt is at least `minGapMs` old (default: the refetch interval), else waits
-   * for a fetch in flight, else does nothing.
+   * Refetches now unless the set was fetched less than `minGapMs` ago (default: the refetch interval);
+   * concurrent calls share one fetch.
    *
    * @throws IdTokenError `SLACK_OAUTH_JWKS_UNAVAILABLE` when the fetch fails and nothing is cached.
    */
   async refresh(minGapMs: number = this.#minIntervalMs): Promise<void> {
-    return this.#refresh(minGapMs);
-  }
-
-  async #refresh(minGapMs: number): Promise<void> {
-    if (this.#inflight) return this.#inflight;
-    if (this.#now() - this.#attemptedAt < minGapMs) {
-      if (this.#set === undefined) {
-        throw new IdTokenError(ErrorCode.JwksUnavailable, "the JWKS fetch failed moments ago; not retrying yet");
-      }
-      return;
-    }
-    this.#attemptedAt = this.#now();
-    this.#fetches++;
-    const inflight = this.#load().finally(() => {
-      this.#inflight = undefined;
-    });
-    this.#inflight = inflight;
-    return inflight;
-  }
-
-  async #load(): Promise<void> {
+    if (this.#fetchedAt !== undefined && Date.now() - this.#fetchedAt < minGapMs) return;
     try {
-      const response = await this.#fetch(this.jwksUri, {
+      await this.#remote.reload();
+    } catch (error) {
+      throw this.#toIdTokenError(error);
+    }
+  }
+
+  #toIdTokenError(error: unknown): IdTokenError {
+    if (error instanceof IdTokenError) return error;
+    if (error instanceof errors.JWKSNoMatchingKey) {
+      return new IdTokenError(ErrorCode.IdTokenKeyNotFound, `no key with this kid in ${this.jwksUri}`, {
+        cause: error,
+      });
+    }
+    if (error instanceof errors.JOSENotSupported) {
+      return new IdTokenError(ErrorCode.IdTokenKeyNotFound, "the key with this kid does not fit the token's alg", {
+        cause: error,
+      });
+    }
+    if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
+      return new IdTokenError(ErrorCode.JwksUnavailable, `fetching the JWKS failed: ${error.message}`, {
+        cause: error,
+      });
+    }
+    return new IdTokenError(ErrorCode.IdTokenInvalid, "the key could not be selected", { cause: error });
+  }
+
+  /**
+   * jose's fetch hook: fetches with our own rules (no redirects, timeout, size cap), keeps only usable
+   * keys, and hands jose that filtered document. On failure it hands back the last good document (the
+   * cached keys keep answering) or, with nothing cached, throws `SLACK_OAUTH_JWKS_UNAVAILABLE`.
+   */
+  async #load(input: string, init: RequestInit): Promise<Response> {
+    if (this.#lastGood === undefined && Date.now() - this.#failedAt < COLD_RETRY_MS) {
+      throw new IdTokenError(ErrorCode.JwksUnavailable, "the JWKS fetch failed moments ago; not retrying yet");
+    }
+    this.#fetches++;
+    let document: string;
+    // Our own timer (jose's timeout is the same length; this one also bounds the body read below).
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new DOMException(`no answer within ${this.#timeoutMs} ms`, "TimeoutError")),
+      this.#timeoutMs,
+    );
+    try {
+      const response = await this.#fetch(input, {
         headers: { accept: "application/json" },
         redirect: "error",
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal,
       });
       if (!response.ok) {
         await response.body?.cancel().catch(() => undefined);
         throw new Error(`HTTP ${response.status}`);
       }
-      const text = await readLimited(response, MAX_JWKS_BYTES);
-      const parsed = JSON.parse(text) as unknown;
-      const keys = usableKeys(parsed);
-      const set = createLocalJWKSet({ keys } as JSONWebKeySet);
-      this.#set = set;
-      this.#kids = new Set(keys.map((k) => k.kid as string));
-      this.#fetchedAt = this.#now();
+      const bytes = await readBody(response, { maxBytes: MAX_JWKS_BYTES, timeoutMs: this.#timeoutMs });
+      const keys = usableKeys(JSON.parse(new TextDecoder().decode(bytes)) as unknown);
+      document = JSON.stringify({ keys });
+      this.#kids = keys.map((k) => k.kid as string);
+      this.#fetchedAt = Date.now();
+      this.#lastGood = document;
     } catch (error) {
       this.#failures++;
-      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      this.#failedAt = Date.now();
+      const reason =
+        error instanceof BodyTooLargeError
+          ? `JWKS document too large (over ${MAX_JWKS_BYTES} bytes)`
+          : error instanceof Error
+            ? `${error.name}: ${error.message}`
+            : String(error);
       this.#log.warn(`JwksCache: fetching ${this.jwksUri} failed (${reason.slice(0, 200)})`);
-      if (this.#set === undefined) {
+      if (this.#lastGood === undefined) {
         throw new IdTokenError(ErrorCode.JwksUnavailable, `fetching the JWKS failed: ${reason.slice(0, 200)}`, {
           cause: error,
         });
       }
+      document = this.#lastGood;
+    } finally {
+      clearTimeout(timer);
     }
+    return new Response(document, { status: 200, headers: { "content-type": "application/json" } });
   }
 }
 
-/** RSA signing keys with a `kid`, from a parsed JWKS document. */
+/** RSA signing keys with a `kid`, from a parsed JWKS document (public members only, at most {@link MAX_KEYS}). */
 function usableKeys(doc: unknown): Array<Record<string, unknown>> {
   if (doc === null || typeof doc !== "object" || !Array.isArray((doc as { keys?: unknown }).keys)) {
     throw new Error("not a JSON Web Key Set (no keys array)");
@@ -232,29 +256,6 @@ function usableKeys(doc: unknown): Array<Record<string, unknown>> {
     if (out.length >= MAX_KEYS) break;
   }
   return out;
-}
-
-async function readLimited(response: Response, max: number): Promise<string> {
-  const length = Number(response.headers.get("content-length"));
-  if (Number.isFinite(length) && length > max) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new Error(`JWKS document too large (${length} bytes)`);
-  }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error("JWKS document too large");
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function nonNegative(name: string, value: number): number {

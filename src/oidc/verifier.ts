@@ -132,7 +132,6 @@ export class IdTokenVerifier {
         fetch: options.fetch,
         minRefetchIntervalMs: options.jwksMinRefetchIntervalMs,
         maxAgeMs: options.jwksMaxAgeMs,
-        now: this.#now,
         logger: options.logger,
       });
   }

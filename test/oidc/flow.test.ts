@@ -2,7 +2,7 @@
  * OpenIDConnectFlow end to end against the Slack emulator (real sockets for Slack; the flow is called as
  * `Request → Response`, as a browser would reach it), and against a fake Slack serving forged id_tokens.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { type Emulator, type EmulatorOptions, startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
 import { OAuthFlow } from "../../src/oauth/flow.js";
@@ -293,11 +293,14 @@ describe("OpenIDConnectFlow against the emulator", () => {
   });
 
   it("picks up the emulator's key rotation without a restart (unknown kid → JWKS refetch)", async () => {
+    // The JWKS cache (jose's remote set) reads the system clock: it is moved with a faked Date.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const emu = await emulator();
-    let offset = 0;
     let jwksFetches = 0;
     const { flow } = flowFor(emu, {
-      now: () => Date.now() + offset,
       fetch: (async (input: string | URL | Request, init?: RequestInit) => {
         jwksFetches++;
         return fetch(input, init);
@@ -308,7 +311,7 @@ describe("OpenIDConnectFlow against the emulator", () => {
     const oldKids = flow.verifier.jwks.stats().kids;
     const newKid = await emu.rotateOidcKey();
     expect(oldKids).not.toContain(newKid);
-    offset = 31_000; // the refetch interval since the first fetch has passed
+    vi.setSystemTime(Date.now() + 31_000); // the refetch interval since the first fetch has passed
     expect((await signIn(flow)).response.status).toBe(200);
     expect(jwksFetches).toBe(2);
     expect(flow.verifier.jwks.stats().kids).toContain(newKid);

@@ -3,10 +3,10 @@
  * JWKS cache refetches on an unknown kid at most once per interval.
  */
 import { createPublicKey } from "node:crypto";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCode } from "../../src/errors.js";
 import { IdTokenError } from "../../src/oidc/errors.js";
-import { JwksCache } from "../../src/oidc/jwks.js";
+import { JwksCache, type JwksCacheOptions } from "../../src/oidc/jwks.js";
 import { generateNonce, nonceMatches } from "../../src/oidc/nonce.js";
 import { IdTokenVerifier } from "../../src/oidc/verifier.js";
 import {
@@ -21,6 +21,19 @@ import {
   type TestKey,
   tamper,
 } from "./helpers.js";
+
+// The JWKS cache (jose's remote set) reads the system clock: time is moved with a faked Date.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["Date"], now: Date.now() });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Moves the (faked) system clock forward. */
+function advance(ms: number): void {
+  vi.setSystemTime(Date.now() + ms);
+}
 
 async function setup(options: { now?: () => number; minRefetchIntervalMs?: number } = {}) {
   const key = await makeKey();
@@ -176,13 +189,12 @@ describe("IdTokenVerifier", () => {
   });
 
   it("a token signed by an unknown key → SLACK_OAUTH_ID_TOKEN_KEY_NOT_FOUND (after one refetch)", async () => {
-    let offset = 0;
-    const { key, verifier, jwks } = await setup({ now: () => Date.now() + offset });
+    const { key, verifier, jwks } = await setup();
     const nonce = generateNonce();
     await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
     expect(jwks.calls()).toBe(1);
     const stranger = await makeKey();
-    offset = 31_000;
+    advance(31_000);
     const e = await rejection(verifier.verify(await sign(claimsFor(nonce), stranger), { nonce }));
     expect(e.code).toBe(ErrorCode.IdTokenKeyNotFound);
     expect(jwks.calls()).toBe(2);
@@ -236,13 +248,12 @@ describe("IdTokenVerifier", () => {
 
 describe("JwksCache", () => {
   it("picks up a rotated key (unknown kid → refetch) without a restart", async () => {
-    let now = 1_000_000;
-    const { key, verifier, jwks } = await setup({ now: () => Date.now() + (now - 1_000_000) });
+    const { key, verifier, jwks } = await setup();
     const nonce = generateNonce();
     await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
     const rotated = await makeKey();
     jwks.keys.push(rotated);
-    now += 31_000; // past the refetch interval
+    advance(31_000); // past the refetch interval
     await expect(verifier.verify(await sign(claimsFor(nonce), rotated), { nonce })).resolves.toBeDefined();
     expect(jwks.calls()).toBe(2);
     // Both keys are now cached: no further fetch.
@@ -252,8 +263,7 @@ describe("JwksCache", () => {
   });
 
   it("concurrent verifications share one fetch (cold cache, and after a rotation) and all succeed", async () => {
-    let offset = 0;
-    const { key, verifier, jwks } = await setup({ now: () => Date.now() + offset });
+    const { key, verifier, jwks } = await setup();
     const nonce = generateNonce();
     const tokens = await Promise.all(Array.from({ length: 20 }, () => sign(claimsFor(nonce), key)));
     const cold = await Promise.allSettled(tokens.map((t) => verifier.verify(t, { nonce })));
@@ -261,7 +271,7 @@ describe("JwksCache", () => {
     expect(jwks.calls()).toBe(1);
     const rotated = await makeKey();
     jwks.keys.push(rotated);
-    offset = 31_000;
+    advance(31_000);
     const next = await Promise.all(Array.from({ length: 20 }, () => sign(claimsFor(nonce), rotated)));
     const warm = await Promise.allSettled(next.map((t) => verifier.verify(t, { nonce })));
     expect(warm.filter((r) => r.status === "fulfilled")).toHaveLength(20);
@@ -269,12 +279,11 @@ describe("JwksCache", () => {
   });
 
   it("a flood of unknown-kid tokens causes at most one fetch per interval", async () => {
-    let offset = 0;
-    const { key, verifier, jwks } = await setup({ now: () => Date.now() + offset });
+    const { key, verifier, jwks } = await setup();
     const nonce = generateNonce();
     await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
     expect(jwks.calls()).toBe(1);
-    offset = 31_000;
+    advance(31_000);
     const strangers: TestKey[] = await Promise.all(Array.from({ length: 5 }, () => makeKey()));
     const tokens = await Promise.all(Array.from({ length: 100 }, (_, i) => sign(claimsFor(nonce), strangers[i % 5]!)));
     // Concurrent: one refetch, shared.
@@ -288,7 +297,7 @@ describe("JwksCache", () => {
     for (const t of tokens.slice(0, 20)) await verifier.verify(t, { nonce }).catch(() => undefined);
     expect(jwks.calls()).toBe(2);
     // The interval passes: one more fetch is allowed, then it is quiet again.
-    offset += 30_001;
+    advance(30_001);
     for (const t of tokens.slice(0, 20)) await verifier.verify(t, { nonce }).catch(() => undefined);
     expect(jwks.calls()).toBe(3);
     // The known key still verifies throughout.
@@ -296,28 +305,26 @@ describe("JwksCache", () => {
   });
 
   it("the first fetch failing → SLACK_OAUTH_JWKS_UNAVAILABLE (502); a failed refresh keeps the cached keys", async () => {
-    let offset = 0;
     const key = await makeKey();
     const jwks = jwksFetch([key]);
     const cache = new JwksCache({
       jwksUri: "https://slack.test/openid/connect/keys",
       fetch: jwks.fetch,
-      now: () => Date.now() + offset,
       maxAgeMs: 60_000,
     });
-    const verifier = new IdTokenVerifier({ clientId: CLIENT_ID, jwks: cache, now: () => Date.now() + offset });
+    const verifier = new IdTokenVerifier({ clientId: CLIENT_ID, jwks: cache });
     const nonce = generateNonce();
     const token = await sign(claimsFor(nonce), key);
     jwks.fail(true);
     const e = await rejection(verifier.verify(token, { nonce }));
     expect(e.code).toBe(ErrorCode.JwksUnavailable);
     expect(e.status).toBe(502);
-    offset += 2_000;
+    advance(2_000);
     jwks.fail(false);
     await expect(verifier.verify(token, { nonce })).resolves.toBeDefined();
     // Stale (past maxAgeMs) and the issuer is down: the cached key still answers.
     jwks.fail(true);
-    offset += 61_000;
+    advance(61_000);
     const fresh = await sign(claimsFor(nonce), key);
     await expect(verifier.verify(fresh, { nonce })).resolves.toBeDefined();
     expect(cache.stats().failures).toBe(2);
@@ -348,5 +355,96 @@ describe("JwksCache", () => {
       fetch: (async () => new Response("x".repeat(300 * 1024))) as typeof fetch,
     });
     await expect(huge.refresh(0)).rejects.toMatchObject({ code: ErrorCode.JwksUnavailable });
+  });
+
+  it("keeps at most 50 keys of a document; a document up to 256 KiB is read, one byte more is refused", async () => {
+    const key = await makeKey();
+    const many = Array.from({ length: 60 }, (_, i) => ({ ...key.publicJwk, kid: `k${i}` }));
+    const cache = new JwksCache({
+      jwksUri: "https://slack.test/keys",
+      fetch: (async () => Response.json({ keys: many })) as typeof fetch,
+    });
+    await cache.refresh(0);
+    expect(cache.stats().kids).toEqual(many.slice(0, 50).map((k) => k.kid));
+    const sized = (bytes: number, declared: boolean) =>
+      new JwksCache({
+        jwksUri: "https://slack.test/keys",
+        fetch: (async () => {
+          const head = JSON.stringify({ keys: [key.publicJwk] });
+          const body = `${head.slice(0, -1)},"pad":"${"x".repeat(bytes - head.length - 9)}"}`;
+          expect(Buffer.byteLength(body)).toBe(bytes);
+          // Without a declared length the cap is met while streaming.
+          const stream = new Blob([body]).stream();
+          return new Response(declared ? body : stream, { headers: { "content-type": "application/json" } });
+        }) as typeof fetch,
+      });
+    const atCap = sized(256 * 1024, true);
+    await atCap.refresh(0);
+    expect(atCap.stats().kids).toEqual([key.kid]);
+    for (const declared of [true, false]) {
+      const over = sized(256 * 1024 + 1, declared);
+      await expect(over.refresh(0)).rejects.toMatchObject({ code: ErrorCode.JwksUnavailable });
+      expect(over.stats()).toMatchObject({ fetches: 1, failures: 1, kids: [] });
+    }
+  });
+
+  it("a fetch that does not answer is abandoned after 5 s → SLACK_OAUTH_JWKS_UNAVAILABLE", async () => {
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: Date.now() });
+    let aborted: unknown;
+    const cache = new JwksCache({
+      jwksUri: "https://slack.test/keys",
+      fetch: ((_url: string, init: RequestInit) =>
+        new Promise<Response>((_, reject) => {
+          init.signal?.addEventListener("abort", () => {
+            aborted = init.signal?.reason;
+            reject(init.signal?.reason);
+          });
+        })) as typeof fetch,
+    });
+    let settled = false;
+    const pending = cache.refresh(0).finally(() => {
+      settled = true;
+    });
+    const outcome = expect(pending).rejects.toMatchObject({ code: ErrorCode.JwksUnavailable });
+    await vi.advanceTimersByTimeAsync(4_999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await outcome;
+    expect((aborted as Error).name).toBe("TimeoutError");
+  });
+
+  it("a known kid is served from the cache for 10 minutes, then the set is refetched once", async () => {
+    const { key, verifier, jwks } = await setup();
+    const nonce = generateNonce();
+    await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
+    expect(jwks.calls()).toBe(1);
+    advance(10 * 60_000 - 1);
+    await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
+    expect(jwks.calls()).toBe(1);
+    advance(1);
+    await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
+    await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
+    expect(jwks.calls()).toBe(2);
+  });
+
+  it("a kid unknown at first is refetched only once the 30 s interval since the last fetch has passed", async () => {
+    const { key, verifier, jwks } = await setup();
+    const nonce = generateNonce();
+    await verifier.verify(await sign(claimsFor(nonce), key), { nonce });
+    const rotated = await makeKey();
+    jwks.keys.push(rotated);
+    advance(30_000 - 1);
+    const early = await rejection(verifier.verify(await sign(claimsFor(nonce), rotated), { nonce }));
+    expect(early.code).toBe(ErrorCode.IdTokenKeyNotFound);
+    expect(jwks.calls()).toBe(1);
+    advance(1);
+    await expect(verifier.verify(await sign(claimsFor(nonce), rotated), { nonce })).resolves.toBeDefined();
+    expect(jwks.calls()).toBe(2);
+  });
+
+  it("the removed now option is refused, not ignored", () => {
+    expect(
+      () => new JwksCache({ jwksUri: "https://slack.test/keys", now: () => 0 } as unknown as JwksCacheOptions),
+    ).toThrow(/now option is gone/);
   });
 });
