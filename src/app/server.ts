@@ -123,6 +123,8 @@ export function createApp(deps: AppDeps): ReferenceApp {
           redirectUri: deps.oidcRedirectUri ?? (deps.redirectUri ? loginRedirectUriFor(deps.redirectUri) : undefined),
           sessionSecret: deps.sessionSecret,
           sandbox: deps.sandbox !== undefined,
+          // Sandbox pages load nothing from outside the machine: the avatar comes from the emulator.
+          ...(deps.sandbox ? { imageOrigins: [deps.sandbox.emulatorUrl] } : {}),
           appName: deps.appName,
         });
 

@@ -34,6 +34,11 @@ export interface SignInRoutesOptions {
   sessionSecret?: string | undefined;
   /** Sandbox mode: a random session secret is expected, not warned about. */
   sandbox?: boolean | undefined;
+  /**
+   * Origins the profile page may load the avatar from (default: any https or http host, as Slack's avatar
+   * URLs are on its CDNs). Sandbox mode gives only the emulator's, so nothing comes from outside the machine.
+   */
+  imageOrigins?: string[] | undefined;
   appName?: string | undefined;
   /** `fetch` for the JWKS (tests). */
   fetch?: typeof fetch | undefined;
@@ -52,12 +57,16 @@ export interface SignInRoutes {
 export const PROFILE_PATH = "/profile";
 export const LOGOUT_PATH = "/logout";
 
-/** Pages that show the Slack avatar may load images from any http(s) host; the rest stays as strict. */
-const PROFILE_HEADERS: Record<string, string> = {
-  ...HTML_HEADERS,
-  "Content-Security-Policy":
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-};
+/**
+ * Headers of the profile page, which shows the Slack avatar: images from `imageSources` (any http(s) host by
+ * default, for Slack's avatar hosts; only the emulator in sandbox mode); everything else stays as strict.
+ */
+function profileHeaders(imageSources: string): Record<string, string> {
+  return {
+    ...HTML_HEADERS,
+    "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; img-src ${imageSources} data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+  };
+}
 
 /** Builds the reference app's sign-in routes. */
 export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
@@ -71,6 +80,8 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     secret = randomBytes(32).toString("base64url");
   }
   const sessions = new SessionCookie<ProfileSession>({ secret });
+  const imageOrigins = o.imageOrigins?.map((u) => new URL(u).origin);
+  const PROFILE_HEADERS = profileHeaders(imageOrigins?.length ? imageOrigins.join(" ") : "https: http:");
   const allowedOrigins = o.redirectUri ? [new URL(o.redirectUri).origin] : undefined;
   const flow = new OpenIDConnectFlow({
     clientId: o.clientId,
@@ -109,7 +120,12 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     if (!session) {
       return new Response(null, { status: 303, headers: { Location: flow.loginPath, "Cache-Control": "no-store" } });
     }
-    const body = renderProfilePage({ identity: session.data, logoutPath: LOGOUT_PATH, expiresAt: session.expiresAt });
+    // An avatar from anywhere but the allowed origins is not shown (the CSP would block it anyway).
+    const identity =
+      imageOrigins?.length && session.data.picture && !imageOrigins.some((o) => originOf(session.data.picture) === o)
+        ? { ...session.data, picture: undefined }
+        : session.data;
+    const body = renderProfilePage({ identity, logoutPath: LOGOUT_PATH, expiresAt: session.expiresAt });
     return new Response(request.method === "HEAD" ? null : body, { status: 200, headers: PROFILE_HEADERS });
   }
 
@@ -160,4 +176,12 @@ export function loginRedirectUriFor(installRedirectUri: string): string {
     return `${installRedirectUri.slice(0, -suffix.length)}/slack/login/callback`;
   }
   return new URL("/slack/login/callback", installRedirectUri).href;
+}
+
+function originOf(url: string | undefined): string | undefined {
+  try {
+    return url ? new URL(url).origin : undefined;
+  } catch {
+    return undefined;
+  }
 }

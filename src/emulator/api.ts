@@ -433,7 +433,7 @@ function openidUserInfo(ctx: EmulatorContext, call: ApiCall): ApiResult {
     return err("missing_scope", team, { needed: "openid", provided: t.scopes.join(",") });
   }
   const user = ctx.world.user(t.userId)!;
-  return { body: userInfo(ctx.world, user, t.scopes), teamId: team };
+  return { body: userInfo(ctx.url, ctx.world, user, t.scopes), teamId: team };
 }
 
 function apiTest(_ctx: EmulatorContext, call: ApiCall): ApiResult {

@@ -76,8 +76,9 @@ type Validation = { ok: true; req: AuthorizeRequest } | { ok: false; error: stri
 
 function splitScopes(raw: string | undefined, flow: CodeFlow): string[] {
   if (raw === undefined) return [];
-  // v2: comma-separated (strict: spaces make an unknown scope); v1: space- or comma-separated; OIDC: spaces.
-  const parts = flow === "v2" ? raw.split(",") : flow === "v1" ? raw.split(/[ ,]+/) : raw.split(" ");
+  // v2: comma-separated (strict: spaces make an unknown scope). v1 and OIDC: space- or comma-separated, as
+  // Slack accepts (slack_sdk's OpenIDConnectAuthorizeUrlGenerator joins the OIDC scopes with commas).
+  const parts = flow === "v2" ? raw.split(",") : raw.split(/[ ,]+/);
   return [...new Set(parts.filter((s) => s !== ""))];
 }
 

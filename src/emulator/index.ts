@@ -34,7 +34,7 @@ import {
   sendText,
 } from "./http.js";
 import { messageTs } from "./ids.js";
-import { discoveryDocument, OidcKeys } from "./oidc.js";
+import { avatarSvg, discoveryDocument, OidcKeys } from "./oidc.js";
 import { RateLimiter } from "./rate-limit.js";
 import {
   type CallRecord,
@@ -397,15 +397,40 @@ async function route(
   req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
-  const url = new URL(req.url ?? "/", "http://emulator.invalid");
-  const path = url.pathname;
   res.on("finish", () => ctx.logger?.debug?.(`emulator: ${req.method} ${safePath(req)} ${res.statusCode}`));
+  const target = req.url ?? "/";
+  // `//host/path` (or `/\\host`) would parse as another host's URL, or not at all: no such resource here.
+  if (target.startsWith("//") || target.startsWith("/\\")) return notFound(res);
+  let url: URL;
+  try {
+    url = new URL(target, "http://emulator.invalid");
+  } catch {
+    return notFound(res);
+  }
+  if (url.host !== "emulator.invalid") return notFound(res);
+  const path = url.pathname;
   if (path.startsWith("/api/")) return handleApi(ctx, req, res, url, path.slice("/api/".length));
   if (path === "/oauth/v2/authorize") return handleAuthorize(ctx, "v2", req, res, url);
   if (path === "/oauth/authorize") return handleAuthorize(ctx, "v1", req, res, url);
   if (path === "/openid/connect/authorize") return handleAuthorize(ctx, "oidc", req, res, url);
   if (path.startsWith("/_emulator/")) {
+    // A web page in the developer's browser must not drive the test API (a `text/plain` POST needs no preflight).
+    const refused = testApiRefusal(ctx, req);
+    if (refused) return sendJson(res, 403, { ok: false, error: "forbidden", detail: refused });
     return handleTestApi(ctx, hooks, req, res, url);
+  }
+  if ((req.method === "GET" || req.method === "HEAD") && path.startsWith("/avatars/")) {
+    const svg = avatarSvg(ctx.world, path);
+    if (svg === undefined) return notFound(res);
+    res.writeHead(200, {
+      "content-type": "image/svg+xml",
+      "content-length": Buffer.byteLength(svg),
+      "cache-control": "public, max-age=86400",
+      "x-content-type-options": "nosniff",
+      "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+    });
+    res.end(req.method === "HEAD" ? undefined : svg);
+    return;
   }
   if (req.method === "GET" && path === "/openid/connect/keys") return sendJson(res, 200, ctx.oidc.jwks());
   if (req.method === "GET" && path === "/.well-known/openid-configuration") {
@@ -418,11 +443,33 @@ async function route(
     res.writeHead(204).end();
     return;
   }
+  notFound(res);
+}
+
+function notFound(res: ServerResponse): void {
   sendHtml(
     res,
     404,
     `<!doctype html><title>Not found</title><p>Not found. See <a href="/">the emulator's index</a>.</p>`,
   );
+}
+
+/**
+ * Why a test-API request is refused, or `undefined` when it may go on: its `Host` must be one of the
+ * emulator's own names (`127.0.0.1`, `localhost`, `[::1]` or the address it listens on, with its port),
+ * and an `Origin`, when present, must be the emulator itself. This stops a page on another site (or a DNS
+ * rebinding of one) from deleting installations or injecting events from the developer's browser.
+ */
+function testApiRefusal(ctx: EmulatorContext, req: IncomingMessage): string | undefined {
+  const own = new URL(ctx.url);
+  const names = new Set([`127.0.0.1:${own.port}`, `localhost:${own.port}`, `[::1]:${own.port}`, own.host]);
+  const host = (req.headers.host ?? "").toLowerCase();
+  if (!names.has(host)) return "the Host header is not one of the emulator's own names";
+  const origin = req.headers.origin?.toLowerCase();
+  if (origin !== undefined && !(origin.startsWith("http://") && names.has(origin.slice("http://".length)))) {
+    return "requests from web pages of other origins are refused";
+  }
+  return undefined;
 }
 
 async function messageBody(req: IncomingMessage): Promise<Record<string, unknown>> {

@@ -398,6 +398,7 @@ export function openidConnectToken(ctx: EmulatorContext, call: ApiCall): ApiResu
   const user = ctx.world.user(code.userId)!;
   const idToken = ctx.oidc.sign(
     idTokenClaims({
+      baseUrl: ctx.url,
       world: ctx.world,
       app,
       issuer: ctx.settings.oidcIssuer,

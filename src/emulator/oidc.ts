@@ -110,14 +110,21 @@ export function atHash(accessToken: string): string {
   return base64url(createHash("sha256").update(accessToken).digest().subarray(0, 16));
 }
 
-function imageClaims(user: EmulatedUser, workspace: EmulatedWorkspace): Record<string, unknown> {
+/**
+ * Where the emulator serves an avatar: on itself, never on the internet, so that sandbox pages showing the
+ * signed-in user's picture load nothing from outside the machine (Slack's own URLs are on slack-edge.com).
+ */
+export function avatarUrl(baseUrl: string, id: string, size: number): string {
+  return `${baseUrl}/avatars/${encodeURIComponent(id)}_${size}.svg`;
+}
+
+function imageClaims(baseUrl: string, user: EmulatedUser, workspace: EmulatedWorkspace): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  // Plain strings: pages must not depend on them loading (the emulator works offline).
   for (const size of [24, 32, 48, 72, 192, 512]) {
-    out[`https://slack.com/user_image_${size}`] = `https://avatars.slack-edge.com/emulator/${user.id}_${size}.png`;
+    out[`https://slack.com/user_image_${size}`] = avatarUrl(baseUrl, user.id, size);
   }
   for (const size of [34, 44, 68, 88, 102, 132, 230]) {
-    out[`https://slack.com/team_image_${size}`] = `https://avatars.slack-edge.com/emulator/${workspace.id}_${size}.png`;
+    out[`https://slack.com/team_image_${size}`] = avatarUrl(baseUrl, workspace.id, size);
   }
   out["https://slack.com/team_image_default"] = true;
   return out;
@@ -130,6 +137,8 @@ function profileClaims(user: EmulatedUser): Record<string, unknown> {
 
 /** Claims of an id_token for `user`, per the scopes granted. */
 export function idTokenClaims(input: {
+  /** The emulator's base URL (avatars are served there). */
+  baseUrl: string;
   world: World;
   app: EmulatedApp;
   issuer: string;
@@ -161,7 +170,7 @@ export function idTokenClaims(input: {
     claims.date_email_verified = iat - 86_400 * 30;
   }
   if (scopes.includes("profile")) {
-    Object.assign(claims, profileClaims(user), imageClaims(user, workspace));
+    Object.assign(claims, profileClaims(user), imageClaims(input.baseUrl, user, workspace));
     claims["https://slack.com/team_name"] = workspace.name;
     claims["https://slack.com/team_domain"] = workspace.domain;
   }
@@ -169,7 +178,7 @@ export function idTokenClaims(input: {
 }
 
 /** Body of `openid.connect.userInfo` for `user`, per the scopes granted. */
-export function userInfo(world: World, user: EmulatedUser, scopes: string[]): Record<string, unknown> {
+export function userInfo(baseUrl: string, world: World, user: EmulatedUser, scopes: string[]): Record<string, unknown> {
   const workspace = world.workspace(user.teamId)!;
   const out: Record<string, unknown> = {
     ok: true,
@@ -184,10 +193,40 @@ export function userInfo(world: World, user: EmulatedUser, scopes: string[]): Re
   }
   if (scopes.includes("profile")) {
     Object.assign(out, profileClaims(user));
-    out.picture = `https://avatars.slack-edge.com/emulator/${user.id}_512.png`;
+    out.picture = avatarUrl(baseUrl, user.id, 512);
     out["https://slack.com/team_name"] = workspace.name;
     out["https://slack.com/team_domain"] = workspace.domain;
-    Object.assign(out, imageClaims(user, workspace));
+    Object.assign(out, imageClaims(baseUrl, user, workspace));
   }
   return out;
+}
+
+const AVATAR_PATH_RE = /^\/avatars\/([A-Z][A-Z0-9]{1,20})_(\d{2,3})\.svg$/;
+const AVATAR_COLOURS = ["#4a154b", "#1264a3", "#007a5a", "#9e3a00", "#6b2d8a", "#0b4f6c"];
+
+/**
+ * The SVG avatar at `/avatars/<id>_<size>.svg` for a user or workspace of the world: initials on a colour
+ * picked from the id (dark enough for white text at 4.5:1). `undefined` for any other path or id.
+ */
+export function avatarSvg(world: World, path: string): string | undefined {
+  const m = AVATAR_PATH_RE.exec(path);
+  if (!m) return undefined;
+  const id = m[1]!;
+  const size = Number(m[2]);
+  const name = world.user(id)?.realName ?? world.workspace(id)?.name;
+  if (name === undefined || size < 16 || size > 1024) return undefined;
+  const initials =
+    name
+      .split(/\s+/)
+      .filter((w) => /^[A-Za-z0-9]/.test(w))
+      .slice(0, 2)
+      .map((w) => w[0]!.toUpperCase())
+      .join("") || "?";
+  let hash = 0;
+  for (const c of id) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  const colour = AVATAR_COLOURS[hash % AVATAR_COLOURS.length]!;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 100 100">\
+<rect width="100" height="100" fill="${colour}"/>\
+<text x="50" y="50" dy=".35em" text-anchor="middle" font-family="system-ui,sans-serif" font-size="40" \
+font-weight="700" fill="#fff">${initials}</text></svg>`;
 }

@@ -92,8 +92,10 @@ describe("reference app: Sign in with Slack (sandbox mode)", () => {
     expect(html).toContain('<td id="name">Erin Example</td>');
     expect(html).toContain("erin@globex.example.com (verified)");
     expect(html).toContain("Globex");
-    expect(html).toMatch(/id="avatar" src="https:\/\//);
-    expect(profile.headers.get("content-security-policy")).toContain("img-src https: http: data:");
+    // Sandbox: the avatar comes from the emulator, and the page may load images from nowhere else.
+    const emulatorOrigin = running.emulator!.url;
+    expect(html).toContain(`id="avatar" src="${emulatorOrigin}/avatars/U0000000005_512.svg"`);
+    expect(profile.headers.get("content-security-policy")).toContain(`img-src ${emulatorOrigin} data:;`);
 
     // No session, or a tampered one: back to the sign-in page.
     expect((await viaNetwork(`${url}/profile`)).headers.get("location")).toBe("/slack/login");
