@@ -13,7 +13,7 @@ import { clientErrorListener, toNodeListener, toNodeSlackListener } from "../htt
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
-import type { Logger } from "../redact.js";
+import { type Logger, redact } from "../redact.js";
 import { SlackApiClient } from "../slack-api/client.js";
 import type { StateStore } from "../state/state.js";
 import { CachingInstallationStore } from "../stores/cache.js";
@@ -129,7 +129,11 @@ export function createApp(deps: AppDeps): ReferenceApp {
         });
 
   async function home(): Promise<Response> {
-    const workspaces = store.listWorkspaces ? await store.listWorkspaces() : undefined;
+    // The home page is informational: a store that fails to list must not take it down.
+    const workspaces = await store.listWorkspaces().catch((error: unknown) => {
+      deps.logger.warn(`home page: listing installations failed: ${redact(String((error as Error)?.message))}`);
+      return undefined;
+    });
     const installs = workspaces?.flatMap((w) => w.installations);
     const rows = (installs ?? [])
       .map(
@@ -139,7 +143,7 @@ export function createApp(deps: AppDeps): ReferenceApp {
       .join("");
     const table =
       installs === undefined
-        ? `<p class="muted">This store cannot list installations; they are saved all the same.</p>`
+        ? `<p class="muted">The installations cannot be listed right now; they are saved all the same.</p>`
         : installs.length === 0
           ? `<p class="muted">No workspace has installed the app yet.</p>`
           : `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>`;

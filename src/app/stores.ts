@@ -16,7 +16,7 @@ function opened(installationStore: InstallationStore, stateStore: StateStore): O
     stateStore,
     async close() {
       await stateStore.close?.();
-      await installationStore.close?.();
+      await installationStore.close();
     },
   };
 }

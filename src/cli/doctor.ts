@@ -389,7 +389,7 @@ async function checkStoredTokens(api: SlackApiClient, databaseUrl: string, max: 
   const checks: DoctorCheck[] = [];
   const stores = await openAdminStores(databaseUrl);
   try {
-    const all = (await stores.installationStore.listWorkspaces?.()) ?? [];
+    const all = await stores.installationStore.listWorkspaces();
     const withBot = all.filter((w) => w.bot !== undefined);
     if (withBot.length === 0) {
       return [{ name: "tokens", status: "ok", message: "no bot token stored yet (nothing installed)" }];

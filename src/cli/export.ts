@@ -58,7 +58,6 @@ export const exportCommand: Command = {
     const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
     try {
       const store = stores.installationStore;
-      if (typeof store.listWorkspaces !== "function") throw new Error("this store cannot list its workspaces");
       const workspaces = await store.listWorkspaces();
       const lines: string[] = [];
       const progress = new Progress(process.stderr, "export");

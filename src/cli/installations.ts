@@ -351,10 +351,6 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       }
       try {
         const store = stores.installationStore;
-        if (!store.listWorkspaces) {
-          io.err("This store cannot list its installations (no listWorkspaces).\n");
-          return ExitCode.Failure;
-        }
         const list = store.listWorkspaces.bind(store);
         const now = Date.now() / 1000;
         if (sub === "list") {

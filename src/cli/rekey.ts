@@ -37,8 +37,8 @@ export const rekeyCommand: Command = {
     const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
     try {
       const store = stores.installationStore;
-      if (!(store instanceof EncryptedInstallationStore) || typeof store.inner.listWorkspaces !== "function")
-        throw new Error("this store cannot be re-keyed (it needs listWorkspaces and updateTokens)");
+      if (!(store instanceof EncryptedInstallationStore))
+        throw new Error("this store cannot be re-keyed (it is not encrypted: set SLACK_TOKEN_ENCRYPTION_KEY)");
       // Pre-flight: every token must decrypt with the configured keys before anything is written.
       const workspaces = await store.inner.listWorkspaces();
       let bad: { keyId: string | undefined; count: number } | undefined;

@@ -117,10 +117,7 @@ function coordinatorOf(options: BatchOptions): RotationCoordinator {
 }
 
 async function list(options: BatchOptions) {
-  const store = options.installationStore;
-  if (typeof store?.listWorkspaces !== "function")
-    throw new ConfigError("this installation store cannot list its workspaces (listWorkspaces)");
-  return store.listWorkspaces(options.filter);
+  return options.installationStore.listWorkspaces(options.filter);
 }
 
 function where(w: { enterpriseId?: string; teamId?: string; isEnterpriseInstall: boolean }) {

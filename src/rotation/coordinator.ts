@@ -15,8 +15,7 @@ import {
   type TokenExpectation,
   type TokenPatch,
 } from "../stores/installation-store.js";
-import { KeyedMutex } from "../stores/locks.js";
-import { resolveWorkspace } from "../stores/store-helpers.js";
+import { requireStore, resolveWorkspace } from "../stores/store-helpers.js";
 import type { TokenFamily, TokenOwner } from "./errors.js";
 import { SingleFlight } from "./single-flight.js";
 import type { RefreshedToken, TokenRotator } from "./token-rotator.js";
@@ -154,14 +153,14 @@ export class RotationCoordinator {
   readonly lockLeaseMs: number;
   readonly #source: InstallationStore;
   readonly #flights = new SingleFlight<BotRotation | UserRotation>();
-  /** Stands in for `withLock` when the store has none (in-process only). */
-  readonly #localLocks = new KeyedMutex();
   readonly #logger: Logger;
 
   constructor(options: RotationCoordinatorOptions) {
     const store = options?.installationStore;
-    if (store === null || typeof store !== "object" || typeof store.findBot !== "function")
+    if (store === null || typeof store !== "object")
       throw new ConfigError("RotationCoordinator: installationStore is required");
+    // Once, here: rotation needs the store's lock and compare-and-set, which every store has since 0.2.
+    requireStore(store, "RotationCoordinator");
     if (options.rotator === null || typeof options.rotator?.refreshToken !== "function")
       throw new ConfigError("RotationCoordinator: rotator (a TokenRotator) is required");
     this.installationStore = store;
@@ -266,11 +265,7 @@ export class RotationCoordinator {
   }
 
   #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const store = this.installationStore;
-    if (typeof store.withLock === "function") {
-      return store.withLock(key, fn, { timeoutMs: this.lockTimeoutMs, leaseMs: this.lockLeaseMs });
-    }
-    return this.#localLocks.run(key, fn, this.lockTimeoutMs);
+    return this.installationStore.withLock(key, fn, { timeoutMs: this.lockTimeoutMs, leaseMs: this.lockLeaseMs });
   }
 
   async #read(kind: TokenFamily, ws: Workspace, userId: string | undefined): Promise<Family | undefined> {
@@ -380,26 +375,15 @@ export class RotationCoordinator {
     return this.#result(kind, again === undefined ? "not_found" : "superseded", again);
   }
 
-  /** Writes only the patched fields: `updateTokens` when the store has it, else a `save` of the re-read installation. */
-  async #write(
+  /** Writes only the patched fields, as a compare-and-set on the spent token. */
+  #write(
     ws: Workspace,
     userId: string | undefined,
     kind: TokenFamily,
     patch: TokenPatch,
     expect: TokenExpectation,
   ): Promise<boolean> {
-    const store = this.installationStore;
-    const q = kind === "user" ? { ...ws, userId } : { ...ws };
-    if (typeof store.updateTokens === "function") return store.updateTokens(q, patch, expect);
-    // Fallback for stores without updateTokens: save the freshly read installation with the new fields.
-    // It keeps every other field and user, but makes that installation the workspace's latest.
-    const current = await this.#source.findInstallation(kind === "user" ? { ...ws, userId } : ws);
-    if (current === undefined) return false;
-    for (const [k, v] of Object.entries(expect)) {
-      if ((current as unknown as Record<string, unknown>)[k] !== v) return false;
-    }
-    await store.save({ ...current, ...patch });
-    return true;
+    return this.installationStore.updateTokens(kind === "user" ? { ...ws, userId } : { ...ws }, patch, expect);
   }
 
   async #invalidate(ws: Workspace): Promise<void> {

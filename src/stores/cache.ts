@@ -14,7 +14,7 @@ import type {
   WorkspaceInstallations,
   WorkspaceQuery,
 } from "./installation-store.js";
-import { checkQuery } from "./store-helpers.js";
+import { checkQuery, requireStore } from "./store-helpers.js";
 
 /**
  * Options of {@link LruTtlCache}.
@@ -300,15 +300,6 @@ function prefixOf(q: InstallationQuery): string {
 export class CachingInstallationStore implements InstallationStore {
   /** The store behind the cache. */
   readonly inner: InstallationStore;
-  /** Passes through to the wrapped store (uncached: listing is for admin tools), when it can list. */
-  readonly listWorkspaces?: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>;
-  /**
-   * Passes through to the wrapped store (when it has it) and then drops the workspace's entries here and,
-   * through the bus, everywhere: a refreshed token is served at once.
-   */
-  readonly updateTokens?: (q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation) => Promise<boolean>;
-  /** The wrapped store's lock (when it has one): the cache holds no lock of its own. */
-  readonly withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
   readonly #cache: LruTtlCache<Bot | Installation | AuthorizeLookup | typeof MISS>;
   readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
@@ -318,23 +309,8 @@ export class CachingInstallationStore implements InstallationStore {
   #generation = 0;
 
   constructor(inner: InstallationStore, options: CacheOptions = {}) {
-    if (inner === null || typeof inner !== "object" || typeof inner.findBot !== "function") {
-      throw new TypeError("CachingInstallationStore: expected an InstallationStore to wrap");
-    }
+    requireStore(inner, "CachingInstallationStore");
     this.inner = inner;
-    if (typeof inner.listWorkspaces === "function") this.listWorkspaces = (filter) => inner.listWorkspaces!(filter);
-    if (typeof inner.updateTokens === "function") {
-      this.updateTokens = async (q, patch, expect) => {
-        try {
-          return await inner.updateTokens!(q, patch, expect);
-        } finally {
-          await this.#invalidate(
-            q?.isEnterpriseInstall === true ? { enterpriseId: q.enterpriseId } : (q as InvalidationMessage),
-          );
-        }
-      };
-    }
-    if (typeof inner.withLock === "function") this.withLock = (key, fn, options) => inner.withLock!(key, fn, options);
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {
@@ -424,6 +400,30 @@ export class CachingInstallationStore implements InstallationStore {
     return installation;
   }
 
+  /** Passes through to the wrapped store (uncached: listing is for admin tools). */
+  listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    return this.inner.listWorkspaces(filter);
+  }
+
+  /**
+   * Passes through to the wrapped store, then drops the workspace's entries here and, through the bus,
+   * everywhere: a refreshed token is served at once.
+   */
+  async updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    try {
+      return await this.inner.updateTokens(q, patch, expect);
+    } finally {
+      await this.#invalidate(
+        q?.isEnterpriseInstall === true ? { enterpriseId: q.enterpriseId } : (q as InvalidationMessage),
+      );
+    }
+  }
+
+  /** The wrapped store's lock: the cache holds no lock of its own. */
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    return this.inner.withLock(key, fn, options);
+  }
+
   async save(installation: Installation): Promise<void> {
     try {
       await this.inner.save(installation);
@@ -485,7 +485,7 @@ export class CachingInstallationStore implements InstallationStore {
   async close(): Promise<void> {
     this.#unsubscribe?.();
     this.clear();
-    await this.inner.close?.();
+    await this.inner.close();
   }
 
   async #invalidate(q: InvalidationMessage | null | undefined): Promise<void> {

@@ -27,6 +27,7 @@ import {
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
+import { requireStore } from "./store-helpers.js";
 
 /**
  * One encryption key: an id (stored with every ciphertext) and 32 bytes.
@@ -253,31 +254,28 @@ export class EncryptedInstallationStore implements InstallationStore {
   /** The store holding ciphertexts. */
   readonly inner: InstallationStore;
   readonly cipher: TokenCipher;
-  readonly listWorkspaces?: (filter?: WorkspaceQuery) => Promise<WorkspaceInstallations[]>;
-  readonly updateTokens?: (q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation) => Promise<boolean>;
-  readonly withLock?: <T>(key: string, fn: () => Promise<T>, options?: LockOptions) => Promise<T>;
 
   constructor(inner: InstallationStore, options: EncryptionOptions) {
-    if (inner === null || typeof inner !== "object" || typeof inner.findBot !== "function")
-      throw new TypeError("EncryptedInstallationStore: expected an InstallationStore to wrap");
+    requireStore(inner, "EncryptedInstallationStore");
     if (options === null || typeof options !== "object")
       throw new ConfigError("EncryptedInstallationStore: options { keys } are required");
     this.inner = inner;
     this.cipher = new TokenCipher(options.keys);
-    if (typeof inner.listWorkspaces === "function") {
-      this.listWorkspaces = async (filter) => {
-        const list = await inner.listWorkspaces!(filter);
-        return list.map((w) => {
-          const out: WorkspaceInstallations = { ...w, installations: w.installations.map((i) => this.#open(i)) };
-          if (w.bot) out.bot = this.#open(w.bot);
-          return out;
-        });
-      };
-    }
-    if (typeof inner.updateTokens === "function") {
-      this.updateTokens = (q, patch, expect) => this.#updateTokens(q, patch, expect);
-    }
-    if (typeof inner.withLock === "function") this.withLock = (key, fn, o) => inner.withLock!(key, fn, o);
+  }
+
+  /** Lists the wrapped store's workspaces with every token decrypted. */
+  async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    const list = await this.inner.listWorkspaces(filter);
+    return list.map((w) => {
+      const out: WorkspaceInstallations = { ...w, installations: w.installations.map((i) => this.#open(i)) };
+      if (w.bot) out.bot = this.#open(w.bot);
+      return out;
+    });
+  }
+
+  /** The wrapped store's lock (tokens are not involved). */
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    return this.inner.withLock(key, fn, options);
   }
 
   async save(installation: Installation): Promise<void> {
@@ -303,8 +301,8 @@ export class EncryptedInstallationStore implements InstallationStore {
   deleteAll(q: WorkspaceQuery): Promise<void> {
     return this.inner.deleteAll(q);
   }
-  async close(): Promise<void> {
-    await this.inner.close?.();
+  close(): Promise<void> {
+    return this.inner.close();
   }
 
   /** A copy of `installation` with its token fields encrypted (non-strings left for the store to reject). */
@@ -328,7 +326,11 @@ export class EncryptedInstallationStore implements InstallationStore {
     return out as T;
   }
 
-  async #updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+  /**
+   * The wrapped store's compare-and-set, with the patch encrypted and the expectation checked against the
+   * decrypted stored values (the write then expects the stored ciphertexts).
+   */
+  async updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
     const { q } = checkTokenUpdate(query, patch, expect);
     // Only token fields need their record: to encrypt the patch and to check the expectation.
     const touches = (fields: readonly TokenField[]) =>
@@ -356,7 +358,7 @@ export class EncryptedInstallationStore implements InstallationStore {
       const value = patch[f];
       if (value !== undefined) sealed[f] = this.cipher.encrypt(value, record, f);
     }
-    return this.inner.updateTokens!(q, sealed, expect === undefined ? undefined : innerExpect);
+    return this.inner.updateTokens(q, sealed, expect === undefined ? undefined : innerExpect);
   }
 }
 
@@ -384,8 +386,7 @@ export interface RekeyProgress {
  * included: the latest bot of every workspace and the latest installation of every user, as
  * `listWorkspaces` lists them, through a compare-and-set `updateTokens` (a token rotated meanwhile is
  * never overwritten). Idempotent and resumable: values already under the newest key are skipped.
- * Historical rows (`historicalData: true`) are not re-encrypted. Needs `listWorkspaces` and
- * `updateTokens` on the wrapped store.
+ * Historical rows (`historicalData: true`) are not re-encrypted.
  *
  * @example
  * ```ts
@@ -400,8 +401,6 @@ export async function rekey(
   if (!(store instanceof EncryptedInstallationStore))
     throw new ConfigError("rekey: expected an EncryptedInstallationStore");
   const inner = store.inner;
-  if (typeof inner.listWorkspaces !== "function" || typeof inner.updateTokens !== "function")
-    throw new ConfigError("rekey: the wrapped store needs listWorkspaces and updateTokens");
   const cipher = store.cipher;
   const progress: RekeyProgress = { workspaces: 0, updated: 0, skipped: 0, conflicts: 0 };
   const redo = async (
@@ -421,7 +420,7 @@ export async function rekey(
       progress.skipped++;
       return;
     }
-    if (await inner.updateTokens!(q, patch, expect)) progress.updated++;
+    if (await inner.updateTokens(q, patch, expect)) progress.updated++;
     else progress.conflicts++;
   };
   const list = await inner.listWorkspaces(options.filter);

@@ -29,6 +29,11 @@ export interface DeleteInstallationQuery extends WorkspaceQuery {
  *   are found for any teamId when `isEnterpriseInstall` is true.
  * - `findInstallation` without `userId` returns the latest installation of the workspace; the bot fields
  *   always come from the latest installation that had a bot, so a later user-only install never hides it.
+ *
+ * Every method is required: listing (`listWorkspaces`), token rotation (`updateTokens`, `withLock`) and
+ * `close` are part of the contract, so wrappers (encryption, cache, Redis lock) forward them as they are
+ * and callers never test for them. A store of your own that cannot coordinate across processes still
+ * implements `withLock` in-process (see the CHANGELOG for the 0.2 migration).
  */
 export interface InstallationStore {
   save(installation: Installation): Promise<void>;
@@ -41,9 +46,9 @@ export interface InstallationStore {
    * Lists every workspace (and org) the store knows: its latest bot and the latest installation of each
    * user (bot fields from the latest bot, as `findInstallation` returns them). For admin tools, the home
    * page and token rotation: it reads everything, so keep it off the request path. With a filter, only
-   * that enterprise (and team) is listed. Optional: every built-in backend has it.
+   * that enterprise (and team) is listed.
    */
-  listWorkspaces?(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]>;
+  listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]>;
   /**
    * Token rotation: changes only the given token fields, in place, without making anything "latest".
    * Bot fields (`bot*`) update the workspace's latest bot; user fields (`user*`, which need
@@ -53,10 +58,9 @@ export interface InstallationStore {
    * With `expect`, this is a compare-and-set: nothing is written unless every expected value equals
    * the stored one (the refresh token that was just used, or the long-lived token that was converted).
    * Both parts (bot and user) are written, or neither. Resolves `true` when written, `false` when there
-   * was nothing to update (no bot / no such user) or an expectation failed. Optional: every built-in
-   * backend has it; token rotation falls back to `save` without it.
+   * was nothing to update (no bot / no such user) or an expectation failed.
    */
-  updateTokens?(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean>;
+  updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean>;
   /**
    * Runs `fn` while holding the lock named `key`, exclusive among every caller of this store's data:
    * in-process for memory, across processes (and hosts sharing the database or directory) for the
@@ -64,8 +68,9 @@ export interface InstallationStore {
    * `LockTimeoutError` when the lock is not acquired within `timeoutMs`; `fn`'s own error passes through
    * and the lock is released either way. Token rotation serialises refreshes of one token with it.
    */
-  withLock?<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
-  close?(): Promise<void>;
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+  /** Lets writes already started finish, then releases what the store opened (calling it again is harmless). */
+  close(): Promise<void>;
 }
 
 /**
@@ -109,7 +114,7 @@ export interface TokenExpectation {
  *
  * @example
  * ```ts
- * await store.withLock?.("rotation/T0123/bot", refresh, { timeoutMs: 10_000, leaseMs: 60_000 });
+ * await store.withLock("rotation/T0123/bot", refresh, { timeoutMs: 10_000, leaseMs: 60_000 });
  * ```
  */
 export interface LockOptions {

@@ -7,7 +7,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { LockTimeoutError } from "../errors.js";
-import type { InstallationStore } from "./installation-store.js";
 
 /**
  * Per-key FIFO mutex within one process. `acquire` resolves with a release function once every earlier
@@ -106,18 +105,4 @@ export async function pollForLock(
     await sleep(Math.min(left, pause * (0.5 + Math.random())));
     pause = Math.min(100, pause * 1.5);
   }
-}
-
-/**
- * True when a store offers both token-rotation capabilities (`updateTokens` and `withLock`).
- *
- * @example
- * ```ts
- * if (!supportsRotation(store)) console.warn("this store cannot coordinate refreshes across processes");
- * ```
- */
-export function supportsRotation(
-  store: InstallationStore,
-): store is InstallationStore & Required<Pick<InstallationStore, "updateTokens" | "withLock">> {
-  return typeof store.updateTokens === "function" && typeof store.withLock === "function";
 }

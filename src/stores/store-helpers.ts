@@ -7,7 +7,51 @@
 import { ConfigError, InvalidArgumentError, SlackOAuthError } from "../errors.js";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { DEFAULT_STATE_TTL_SECONDS } from "../state/state.js";
-import { type InstallationQuery, isValidId, normalizeQuery, validateInstallation } from "./installation-store.js";
+import {
+  type InstallationQuery,
+  type InstallationStore,
+  isValidId,
+  normalizeQuery,
+  validateInstallation,
+} from "./installation-store.js";
+
+/** Every method of the {@link InstallationStore} contract. */
+export const INSTALLATION_STORE_METHODS = [
+  "save",
+  "findBot",
+  "findInstallation",
+  "deleteBot",
+  "deleteInstallation",
+  "deleteAll",
+  "listWorkspaces",
+  "updateTokens",
+  "withLock",
+  "close",
+] as const satisfies readonly (keyof InstallationStore)[];
+
+/**
+ * Checks, once, that `store` has every method of {@link InstallationStore} (wrappers call it in their
+ * constructor, then forward without testing again). Throws `TypeError` naming what is missing: a store
+ * written for 0.1, where listing, token rotation and `close` were optional, fails here with a pointer to
+ * the migration note instead of failing later on the first rotation.
+ *
+ * @example
+ * ```ts
+ * requireStore(inner, "EncryptedInstallationStore");
+ * ```
+ */
+export function requireStore(store: unknown, wrapper: string): asserts store is InstallationStore {
+  if (store === null || typeof store !== "object")
+    throw new TypeError(`${wrapper}: expected an InstallationStore to wrap`);
+  const s = store as Record<string, unknown>;
+  const missing = INSTALLATION_STORE_METHODS.filter((m) => typeof s[m] !== "function");
+  if (missing.length === INSTALLATION_STORE_METHODS.length)
+    throw new TypeError(`${wrapper}: expected an InstallationStore to wrap`);
+  if (missing.length > 0)
+    throw new TypeError(
+      `${wrapper}: the store to wrap lacks ${missing.join(", ")}; every InstallationStore method is required since 0.2 (see CHANGELOG.md)`,
+    );
+}
 
 /**
  * The resolved storage key of a query or installation: an org-wide install (or a query with

@@ -158,7 +158,7 @@ describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser
     // The home page now lists the workspace when the store can list installations.
     await page.goto(`${url}/`);
     const home = (await page.locator("body").textContent()) ?? "";
-    expect(home.includes("Northwind Traders") || home.includes("cannot list installations")).toBe(true);
+    expect(home.includes("Northwind Traders") || home.includes("cannot be listed right now")).toBe(true);
 
     await browser.close();
     browser = undefined;

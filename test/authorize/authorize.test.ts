@@ -290,6 +290,10 @@ describe("authorize: store failures", () => {
       deleteBot: (q) => store.deleteBot(q),
       deleteInstallation: (q) => store.deleteInstallation(q),
       deleteAll: (q) => store.deleteAll(q),
+      listWorkspaces: (f) => store.listWorkspaces(f),
+      updateTokens: (q, p, e) => store.updateTokens(q, p, e),
+      withLock: (k, fn, o) => store.withLock(k, fn, o),
+      close: () => store.close(),
     };
     const r = await createAuthorize({ installationStore: sloppy })({
       teamId,

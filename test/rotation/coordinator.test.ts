@@ -9,10 +9,15 @@ import type { Installation } from "../../src/model/installation.js";
 import { installationFromV2Response } from "../../src/model/parse.js";
 import { RotationCoordinator } from "../../src/rotation/coordinator.js";
 import { TokenRotator } from "../../src/rotation/token-rotator.js";
-import type { InstallationStore } from "../../src/stores/installation-store.js";
+import type {
+  BotQuery,
+  InstallationQuery,
+  InstallationStore,
+  WorkspaceQuery,
+} from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import { authorize as consentCode, exchange, start } from "../emulator/helpers.js";
-import { api, closeAll, install, openStore, refreshCalls, rotatingEmulator, teamOf, userOf } from "./helpers.js";
+import { api, closeAll, install, openStore, refreshCalls, rotatingEmulator, teamOf } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -23,16 +28,16 @@ afterEach(async () => {
 const now = () => Math.floor(Date.now() / 1000);
 const T1 = teamOf(1);
 
-/** A custom store with only the base interface: no updateTokens, no withLock. */
-function plain(inner: InstallationStore): InstallationStore {
+/** A custom store written for 0.1, with only the base methods: no listWorkspaces, updateTokens, withLock, close. */
+function legacy(inner: InstallationStore): InstallationStore {
   return {
-    save: (i) => inner.save(i),
-    findBot: (q) => inner.findBot(q),
-    findInstallation: (q) => inner.findInstallation(q),
-    deleteBot: (q) => inner.deleteBot(q),
-    deleteInstallation: (q) => inner.deleteInstallation(q),
-    deleteAll: (q) => inner.deleteAll(q),
-  };
+    save: (i: Installation) => inner.save(i),
+    findBot: (q: BotQuery) => inner.findBot(q),
+    findInstallation: (q: InstallationQuery) => inner.findInstallation(q),
+    deleteBot: (q: WorkspaceQuery) => inner.deleteBot(q),
+    deleteInstallation: (q: WorkspaceQuery) => inner.deleteInstallation(q),
+    deleteAll: (q: WorkspaceQuery) => inner.deleteAll(q),
+  } as unknown as InstallationStore;
 }
 
 const expiring = (i: Installation): Installation => ({
@@ -42,27 +47,19 @@ const expiring = (i: Installation): Installation => ({
 });
 
 describe("RotationCoordinator", () => {
-  it("works on a store without updateTokens/withLock: in-process single-flight, save() of the re-read installation", async () => {
+  it("refuses, at construction, a store without updateTokens/withLock (written for 0.1), naming what it lacks", async () => {
     const emu = await rotatingEmulator(1);
-    const inner = new MemoryInstallationStore();
-    const u1 = (await install(emu, 1, 1)).installation;
-    const u2 = (await install(emu, 1, 2)).installation;
-    await inner.save(expiring(u1));
-    await inner.save({ ...u2, botTokenExpiresAt: now() + 300 });
-    const store = plain(inner);
-    const authorize = createAuthorize({
-      installationStore: store,
-      rotation: { clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, apiUrl: emu.apiUrl },
-    });
-    const results = await Promise.all(
-      Array.from({ length: 30 }, () => authorize({ teamId: T1, userId: userOf(1, 3), isEnterpriseInstall: false })),
+    const store = legacy(new MemoryInstallationStore());
+    const rotation = { clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, apiUrl: emu.apiUrl };
+    expect(() => createAuthorize({ installationStore: store, rotation })).toThrow(
+      /lacks listWorkspaces, updateTokens, withLock, close; .*CHANGELOG/,
     );
-    expect(refreshCalls(emu)).toMatchObject({ total: 1, bot: 1 });
-    expect(new Set(results.map((r) => r.botToken)).size).toBe(1);
-    // The fallback saved the latest installation (U2's) with the new bot: both users' tokens intact.
-    expect((await inner.findInstallation({ teamId: T1, userId: userOf(1, 1) }))?.userToken).toBe(u1.userToken);
-    expect((await inner.findInstallation({ teamId: T1, userId: userOf(1, 2) }))?.userToken).toBe(u2.userToken);
-    expect((await inner.findBot({ teamId: T1 }))?.botToken).toBe(results[0]!.botToken);
+    // Without rotation the base methods are all authorize reads.
+    const inst = (await install(emu, 1, 1)).installation;
+    await store.save(inst);
+    expect(
+      (await createAuthorize({ installationStore: store })({ teamId: T1, isEnterpriseInstall: false })).botToken,
+    ).toBe(inst.botToken);
   });
 
   it("rotates org-wide (Enterprise Grid) installations, found from any workspace of the org", async () => {

@@ -13,8 +13,8 @@ import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import {
   createRedisCachingStore,
   parseInvalidationMessage,
-  RedisCache,
   type RedisClientLike,
+  RedisInvalidationBus,
   RedisLock,
   RedisStateStore,
   withRedisLock,
@@ -191,11 +191,11 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
     });
   });
 
-  describe("RedisCache (invalidation bus)", () => {
+  describe("RedisInvalidationBus (invalidation bus)", () => {
     it("a save through A drops B's cached entry", async () => {
       const shared = new MemoryInstallationStore();
-      const busA = new RedisCache({ client: newClient(), keyPrefix: PREFIX });
-      const busB = new RedisCache({ client: newClient(), keyPrefix: PREFIX });
+      const busA = new RedisInvalidationBus({ client: newClient(), keyPrefix: PREFIX });
+      const busB = new RedisInvalidationBus({ client: newClient(), keyPrefix: PREFIX });
       const a = new CachingInstallationStore(shared, { invalidation: busA });
       const b = new CachingInstallationStore(shared, { invalidation: busB });
       try {
@@ -215,8 +215,8 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
     });
 
     it("skips its own messages and ignores malformed ones", async () => {
-      const bus = new RedisCache({ url: REDIS_URL, keyPrefix: PREFIX });
-      const other = new RedisCache({ url: REDIS_URL, keyPrefix: PREFIX });
+      const bus = new RedisInvalidationBus({ url: REDIS_URL, keyPrefix: PREFIX });
+      const other = new RedisInvalidationBus({ url: REDIS_URL, keyPrefix: PREFIX });
       const seen: unknown[] = [];
       const unsubscribe = bus.subscribe((m) => seen.push(m));
       try {
@@ -375,7 +375,7 @@ describe("Redis stores without a server", () => {
       code: ErrorCode.Store,
     });
     await lock.close();
-    const bus = new RedisCache({ url, onError: () => {} });
+    const bus = new RedisInvalidationBus({ url, onError: () => {} });
     const store = new CachingInstallationStore(new MemoryInstallationStore(), { invalidation: bus });
     await store.save(install("TDOWN", "U1")); // the write succeeds; the failed publish is only reported
     await expect(bus.ready()).rejects.toMatchObject({ code: ErrorCode.Store });

@@ -1,0 +1,81 @@
+/**
+ * {@link RedisLockedInstallationStore}: any store whose `withLock` is a {@link RedisLock}.
+ */
+import type { Bot, Installation } from "../../model/installation.js";
+import type {
+  BotQuery,
+  DeleteInstallationQuery,
+  InstallationQuery,
+  InstallationStore,
+  LockOptions,
+  TokenExpectation,
+  TokenPatch,
+  WorkspaceInstallations,
+  WorkspaceQuery,
+} from "../installation-store.js";
+import { requireStore } from "../store-helpers.js";
+import { RedisLock } from "./lock.js";
+
+/**
+ * An {@link InstallationStore} that delegates everything to `inner` except `withLock`, which uses a
+ * {@link RedisLock}. `close()` closes `inner` (not the lock).
+ *
+ * @example
+ * ```ts
+ * const store = new RedisLockedInstallationStore(sqlStore, new RedisLock({ url }));
+ * ```
+ */
+export class RedisLockedInstallationStore implements InstallationStore {
+  readonly inner: InstallationStore;
+  readonly lock: RedisLock;
+
+  constructor(inner: InstallationStore, lock: RedisLock) {
+    requireStore(inner, "withRedisLock");
+    if (!(lock instanceof RedisLock)) throw new TypeError("withRedisLock: expected a RedisLock");
+    this.inner = inner;
+    this.lock = lock;
+  }
+
+  save(installation: Installation): Promise<void> {
+    return this.inner.save(installation);
+  }
+  findBot(q: BotQuery): Promise<Bot | undefined> {
+    return this.inner.findBot(q);
+  }
+  findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
+    return this.inner.findInstallation(q);
+  }
+  deleteBot(q: WorkspaceQuery): Promise<void> {
+    return this.inner.deleteBot(q);
+  }
+  deleteInstallation(q: DeleteInstallationQuery): Promise<void> {
+    return this.inner.deleteInstallation(q);
+  }
+  deleteAll(q: WorkspaceQuery): Promise<void> {
+    return this.inner.deleteAll(q);
+  }
+  listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    return this.inner.listWorkspaces(filter);
+  }
+  updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    return this.inner.updateTokens(q, patch, expect);
+  }
+  withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    return this.lock.withLock(key, fn, options);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/**
+ * Returns `store` with its `withLock` backed by Redis (every other method passes through).
+ *
+ * @example
+ * ```ts
+ * const store = withRedisLock(new SQLiteInstallationStore({ filename }), new RedisLock({ url: process.env.REDIS_URL }));
+ * ```
+ */
+export function withRedisLock(store: InstallationStore, lock: RedisLock): RedisLockedInstallationStore {
+  return new RedisLockedInstallationStore(store, lock);
+}
