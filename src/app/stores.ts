@@ -21,13 +21,24 @@ function opened(installationStore: InstallationStore, stateStore: StateStore): O
   };
 }
 
+/** Options of {@link openStores}. */
+export interface OpenStoresOptions {
+  /**
+   * The partition of the installation store (its `clientId` option): several apps' installations kept
+   * apart in one database or directory. Default: the default partition. Not available for `memory:`.
+   */
+  clientId?: string | undefined;
+}
+
 /**
  * Opens the stores named by a database URL: `sqlite:PATH` (or a bare path ending in .db/.sqlite),
  * `file:DIR` (JSON files), `memory:`, `postgres://…` and `mysql://…` / `mariadb://…`.
  */
-export async function openStores(databaseUrl: string): Promise<OpenedStores> {
+export async function openStores(databaseUrl: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
   const url = databaseUrl.trim();
+  const { clientId } = options;
   if (url === "memory:" || url === "memory") {
+    if (clientId !== undefined) throw new ConfigError("memory: has no partitions (clientId)");
     const { MemoryInstallationStore, MemoryStateStore } = await import("../stores/memory.js");
     const installationStore = new MemoryInstallationStore();
     const stateStore = new MemoryStateStore();
@@ -36,26 +47,26 @@ export async function openStores(databaseUrl: string): Promise<OpenedStores> {
   if (url.startsWith("file:")) {
     const { FileInstallationStore, FileStateStore } = await import("../stores/file.js");
     const dir = url.slice("file:".length) || "./data/installations";
-    const installationStore = new FileInstallationStore({ baseDir: dir });
+    const installationStore = new FileInstallationStore({ baseDir: dir, clientId });
     const stateStore = new FileStateStore({ baseDir: `${dir.replace(/\/+$/, "")}-states` });
     return opened(installationStore, stateStore);
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
-    const installationStore = new PostgresInstallationStore({ url });
+    const installationStore = new PostgresInstallationStore({ url, clientId });
     const stateStore = new PostgresStateStore({ url });
     return opened(installationStore, stateStore);
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
-    const installationStore = new MySQLInstallationStore({ url });
+    const installationStore = new MySQLInstallationStore({ url, clientId });
     const stateStore = new MySQLStateStore({ url });
     return opened(installationStore, stateStore);
   }
   const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
   if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
   const { SQLiteInstallationStore, SQLiteStateStore } = await import("../stores/sqlite.js");
-  const installationStore = new SQLiteInstallationStore({ filename });
+  const installationStore = new SQLiteInstallationStore({ filename, clientId });
   const stateStore = new SQLiteStateStore({ filename });
   return opened(installationStore, stateStore);
 }

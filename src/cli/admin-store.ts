@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { applyStoreOptions, type OpenedStores, openStores } from "../app/stores.js";
+import { isClientId } from "../import/common.js";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
 import { UsageError } from "./command.js";
@@ -36,6 +37,17 @@ export function databaseUrlOf(flag: string | undefined, env: Record<string, stri
   return url;
 }
 
+/** A `--client-id` option (a store partition): a Slack client id, else a {@link UsageError}. */
+export function clientIdOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const shown = value.slice(0, 40);
+  if (!isClientId(value))
+    throw new UsageError(
+      `--client-id must be a Slack client id (letters, digits, '.', '-', '_'), got "${redact(shown)}"`,
+    );
+  return value;
+}
+
 /** A database URL for messages: the path for SQLite and files, credentials masked for the rest. */
 export function describeDatabase(loc: DatabaseLocation): string {
   switch (loc.kind) {
@@ -60,7 +72,10 @@ export class StoreUnavailableError extends Error {
  * a SQLite file or store directory that does not exist (rather than creating an empty one and reporting
  * "no installations").
  */
-export async function openAdminStores(databaseUrl: string): Promise<OpenedStores> {
+export async function openAdminStores(
+  databaseUrl: string,
+  options: { clientId?: string | undefined } = {},
+): Promise<OpenedStores> {
   const loc = locateDatabase(databaseUrl);
   if (loc.kind === "memory") {
     throw new UsageError(
@@ -79,7 +94,7 @@ export async function openAdminStores(databaseUrl: string): Promise<OpenedStores
   }
   try {
     // With encryption on, `installations show --reveal` needs the key to show a token: same env as the server.
-    return await applyStoreOptions(await openStores(databaseUrl), {
+    return await applyStoreOptions(await openStores(databaseUrl, options), {
       tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
     });
   } catch (error) {

@@ -2,7 +2,7 @@ import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { redact } from "../redact.js";
 import { ENCRYPTED_FIELDS } from "../stores/encryption.js";
-import { databaseUrlOf, openAdminStores } from "./admin-store.js";
+import { clientIdOption, databaseUrlOf, openAdminStores } from "./admin-store.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { Progress } from "./rotate.js";
 
@@ -33,10 +33,12 @@ export const exportCommand: Command = {
   name: "export",
   summary: "Write every installation as JSON lines (a backup: tokens included unless --no-tokens).",
   usage: [
-    "slack-oauth-kit export [--database-url URL] [--out FILE|-] [--no-tokens]",
+    "slack-oauth-kit export [--database-url URL] [--client-id ID] [--out FILE|-] [--no-tokens]",
     "",
     "  --database-url URL  sqlite:PATH, file:DIR, postgres://…, mysql://… (default: env DATABASE_URL,",
     "                      else sqlite:./data/slack-oauth-kit.db)",
+    "  --client-id ID      the store's partition of this app (client id), as `import` fills it (default:",
+    "                      the default partition)",
     "  --out FILE          write to FILE (created with mode 0600); `-` or absent: stdout",
     "  --no-tokens         replace every token and refresh token with ****",
     "",
@@ -50,12 +52,14 @@ export const exportCommand: Command = {
       "database-url": { type: "string" },
       out: { type: "string" },
       "no-tokens": { type: "boolean" },
+      "client-id": { type: "string" },
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${redact(positionals[0] ?? "")}"`);
     const masked = values["no-tokens"] === true;
     const out = values.out ?? "-";
     if (out === "") throw new UsageError("--out needs a file name, or - for stdout");
-    const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
+    const clientId = clientIdOption(values["client-id"]);
+    const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env), { clientId });
     try {
       const store = stores.installationStore;
       const workspaces = await store.listWorkspaces();

@@ -1,18 +1,27 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { importRecords, type ReadResult } from "../import/common.js";
+import { type ImportRecord, type ImportSummary, importRecords, type ReadResult, settleBots } from "../import/common.js";
 import { readJsonl } from "../import/jsonl.js";
 import { readSlackOauthFile } from "../import/slack-oauth-file.js";
 import { readSlackSdkFile, readSlackSdkSqlite } from "../import/slack-sdk.js";
 import { redact } from "../redact.js";
-import { databaseUrlOf, locateDatabase } from "./admin-store.js";
+import { clientIdOption, databaseUrlOf, locateDatabase } from "./admin-store.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { Progress } from "./rotate.js";
 
 const FORMATS = ["jsonl", "slack-sdk-file", "slack-sdk-sqlite", "slack-oauth-file"] as const;
 type Format = (typeof FORMATS)[number];
 
-async function read(format: Format, path: string): Promise<ReadResult> {
+/** What each format expects to find, for the "nothing recognised" error. */
+const EXPECTED: Record<Format, string> = {
+  jsonl: "no JSON lines",
+  "slack-sdk-file": "no slack_sdk FileInstallationStore folders (<E…|none>-<T…|none>/, optionally under <client_id>/)",
+  "slack-sdk-sqlite": "no slack_sdk SQLite3InstallationStore rows (tables slack_installations / slack_bots)",
+  "slack-oauth-file":
+    "no @slack/oauth FileInstallationStore folders (<baseDir><T…>, <baseDir>/<E…>[-<T…>], with or without a client id)",
+};
+
+async function read(format: Format, path: string, clientId: string | undefined): Promise<ReadResult> {
   switch (format) {
     case "jsonl":
       return readJsonl(path);
@@ -21,35 +30,52 @@ async function read(format: Format, path: string): Promise<ReadResult> {
     case "slack-sdk-sqlite":
       return readSlackSdkSqlite(path);
     case "slack-oauth-file":
-      return readSlackOauthFile(path);
+      return readSlackOauthFile(path, { clientId });
   }
 }
+
+const partitionName = (clientId: string | undefined) =>
+  clientId === undefined ? "default partition" : `client id ${clientId}`;
 
 /**
  * `slack-oauth-kit import`: copies installations from our own export or another library's store into
  * this store. Idempotent: an installation identical to the stored one is counted "unchanged", not written.
+ * Each app (client id) of the source goes into its own partition of the store.
  */
 export const importCommand: Command = {
   name: "import",
   summary: "Import installations from an export or a slack_sdk / @slack/oauth store (re-runs change nothing).",
   usage: [
-    "slack-oauth-kit import --from FORMAT PATH [--database-url URL]",
+    "slack-oauth-kit import --from FORMAT PATH [--client-id ID] [--database-url URL]",
     "",
     "  --from FORMAT       jsonl              `slack-oauth-kit export` output (PATH - reads stdin)",
     "                      slack-sdk-file     Python slack_sdk FileInstallationStore base_dir",
     "                      slack-sdk-sqlite   Python slack_sdk SQLite3InstallationStore database file",
-    "                      slack-oauth-file   @slack/oauth FileInstallationStore baseDir",
+    "                      slack-oauth-file   @slack/oauth FileInstallationStore baseDir, as the app set it:",
+    "                                         workspace installs live BESIDE it (<baseDir>T…) unless it",
+    "                                         ends in /; both places are read",
+    "  --client-id ID      import only the installations of this app (client id); for slack-oauth-file,",
+    "                      the clientId option the app used (else digits.digits client ids are found)",
     "  --database-url URL  the store to import into (default: env DATABASE_URL, else",
     "                      sqlite:./data/slack-oauth-kit.db; created and migrated if missing)",
     "",
-    "The latest installation of each user is imported, oldest first. Records with a malformed id are",
-    "skipped with a warning; records identical to the stored ones are left alone (a re-run reports them",
+    "The latest installation of each user and the latest bot of each workspace are imported, oldest",
+    "first. History is not imported: a store's older installations (slack_sdk's installer-<time> files",
+    "and earlier rows, @slack/oauth's app-<time> / user-<id>-<time> files) stay behind.",
+    "Several apps in one source (slack_sdk client_id folders or rows, @slack/oauth clientId folders) go",
+    "into one partition each, named by the client id (`installations list --client-id ID` shows one);",
+    "installations without a client id go into the default partition. A line per partition is printed.",
+    "Scopes stored as one comma-separated string are split into scopes (with a warning naming the rows).",
+    "Every record not imported is reported with its reason (malformed id, unreadable file, newer one",
+    "already stored, …); records identical to the stored ones are left alone (a re-run reports them",
     "unchanged). With SLACK_TOKEN_ENCRYPTION_KEY set, tokens are stored encrypted.",
-    "Exit codes: 0 done (even with skipped records), 1 source unreadable or store unreachable, 2 bad usage.",
+    "Exit codes: 0 everything imported or unchanged; 1 some record skipped, or the source is unreadable,",
+    "holds nothing recognised, or the store is unreachable; 2 bad usage.",
   ].join("\n"),
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
       from: { type: "string" },
+      "client-id": { type: "string" },
       "database-url": { type: "string" },
     });
     const format = values.from;
@@ -57,33 +83,103 @@ export const importCommand: Command = {
     if (!(FORMATS as readonly string[]).includes(format))
       throw new UsageError(`--from must be one of ${FORMATS.join(", ")}, got "${redact(format)}"`);
     if (positionals.length !== 1) throw new UsageError("give exactly one PATH to import from");
+    const clientId = clientIdOption(values["client-id"]);
+    if (clientId !== undefined && format === "jsonl")
+      throw new UsageError(
+        "--client-id: a jsonl export holds no client ids (import it with --database-url of the partition)",
+      );
     const path = positionals[0] ?? "";
-    if (path !== "-" && !existsSync(path)) {
+    // @slack/oauth's baseDir itself may not exist: its workspace installs live beside it.
+    if (path !== "-" && format !== "slack-oauth-file" && !existsSync(path)) {
       process.stderr.write(`No such file or directory: ${redact(resolve(path))}\n`);
       return ExitCode.Failure;
     }
     const databaseUrl = databaseUrlOf(values["database-url"], process.env);
     if (locateDatabase(databaseUrl).kind === "memory")
       throw new UsageError("--database-url memory: would be lost when the command exits");
-    const { records, skipped } = await read(format as Format, path);
+    let result: ReadResult;
+    try {
+      result = await read(format as Format, path, clientId);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      process.stderr.write(`Cannot read ${redact(resolve(path))}: ${redact(why)}\n`);
+      return ExitCode.Failure;
+    }
+    const { skipped, warnings } = result;
+    let records = result.records;
+    if (records.length === 0 && skipped.length === 0) {
+      const where = path === "-" ? "stdin" : resolve(path);
+      process.stderr.write(`Nothing to import: ${redact(where)} holds ${EXPECTED[format as Format]}.\n`);
+      return ExitCode.Failure;
+    }
+    if (clientId !== undefined) {
+      const others = new Map<string, number>();
+      for (const r of records) {
+        if (r.clientId === clientId) continue;
+        const k = r.clientId ?? "(none)";
+        others.set(k, (others.get(k) ?? 0) + 1);
+      }
+      records = records.filter((r) => r.clientId === clientId);
+      if (records.length === 0 && skipped.length === 0) {
+        const found = [...others.keys()].join(", ") || "none";
+        process.stderr.write(
+          `Nothing to import: ${redact(resolve(path))} holds no installation of client id ${clientId} (client ids found: ${redact(found)}).\n`,
+        );
+        return ExitCode.Failure;
+      }
+      for (const [c, n] of others)
+        process.stderr.write(
+          `note: left out ${n} record${n === 1 ? "" : "s"} of client id ${redact(c)} (--client-id ${clientId})\n`,
+        );
+    }
+    for (const w of warnings) process.stderr.write(`warning: ${redact(w)}\n`);
     for (const s of skipped) process.stderr.write(`warning: ${redact(s)}\n`);
 
-    const [{ applyStoreOptions, openStores }] = await Promise.all([import("../app/stores.js")]);
-    const stores = await applyStoreOptions(await openStores(databaseUrl), {
-      tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
-    });
-    try {
-      const progress = new Progress(process.stderr, "import");
-      const summary = await importRecords(stores.installationStore, records, {
-        warn: (t) => process.stderr.write(`warning: ${redact(t)}\n`),
-        onProgress: (d, t) => progress.update(d, t, undefined),
-      });
-      process.stdout.write(
-        `Imported ${summary.imported}, unchanged ${summary.unchanged}, skipped ${summary.skipped + skipped.length} (from ${format}).\n`,
-      );
-      return ExitCode.Ok;
-    } finally {
-      await stores.close();
+    // One partition per client id, the default partition (records without one) first.
+    const groups = new Map<string | undefined, ImportRecord[]>();
+    for (const r of [...records].sort((a, b) => (a.clientId ?? "").localeCompare(b.clientId ?? ""))) {
+      const list = groups.get(r.clientId) ?? [];
+      list.push(r);
+      groups.set(r.clientId, list);
     }
+    const { applyStoreOptions, openStores } = await import("../app/stores.js");
+    const total: ImportSummary = { imported: 0, unchanged: 0, skipped: skipped.length };
+    const perPartition = groups.size > 1 || [...groups.keys()].some((k) => k !== undefined);
+    const progress = new Progress(process.stderr, "import");
+    const steps = [...groups.values()].reduce((n, list) => n + settleBots(list).length, 0);
+    let done = 0;
+    for (const [partition, list] of groups) {
+      const stores = await applyStoreOptions(await openStores(databaseUrl, { clientId: partition }), {
+        tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
+      });
+      try {
+        const summary = await importRecords(stores.installationStore, list, {
+          warn: (t) => process.stderr.write(`warning: ${redact(t)}\n`),
+          onProgress: (d, t) => {
+            progress.update(done + d, steps, undefined);
+            if (d === t) done += t;
+          },
+        });
+        total.imported += summary.imported;
+        total.unchanged += summary.unchanged;
+        total.skipped += summary.skipped;
+        if (perPartition)
+          process.stdout.write(
+            `${partitionName(partition)}: imported ${summary.imported}, unchanged ${summary.unchanged}, skipped ${summary.skipped}\n`,
+          );
+      } finally {
+        await stores.close();
+      }
+    }
+    process.stdout.write(
+      `Imported ${total.imported}, unchanged ${total.unchanged}, skipped ${total.skipped} (from ${format}).\n`,
+    );
+    if (total.skipped > 0) {
+      process.stderr.write(
+        `${total.skipped} record${total.skipped === 1 ? " was" : "s were"} not imported (reasons above).\n`,
+      );
+      return ExitCode.Failure;
+    }
+    return ExitCode.Ok;
   },
 };

@@ -5,7 +5,7 @@
 import type { Bot, Installation } from "../model/installation.js";
 import { maskToken, redact } from "../redact.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
-import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
+import { clientIdOption, databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { type CliIO, confirm, processIO } from "./io.js";
 
@@ -79,6 +79,8 @@ const USAGE = [
   "",
   "  --database-url URL         the store (default: DATABASE_URL, else sqlite:./data/slack-oauth-kit.db);",
   "                             sqlite:PATH or file:DIR",
+  "  --client-id ID             the store's partition of this app (client id), as `import` fills it from",
+  "                             a source holding several apps (default: the default partition)",
   "",
   "Exit codes: 0 done; 1 failed (store unreachable, no such workspace, or the deletion was not",
   "confirmed: nothing was deleted); 2 bad usage (including delete without a terminal and without --yes).",
@@ -92,15 +94,16 @@ const OPTIONS = {
   reveal: { type: "boolean" },
   yes: { type: "boolean", short: "y" },
   "database-url": { type: "string" },
+  "client-id": { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>["values"];
 
 /** Only the options a sub-command accepts (a `--reveal` on `delete` is a mistake worth reporting). */
 const ALLOWED: Record<string, ReadonlySet<string>> = {
-  list: new Set(["team", "enterprise", "json", "database-url"]),
-  show: new Set(["team", "enterprise", "json", "reveal", "database-url"]),
-  delete: new Set(["team", "enterprise", "user", "yes", "database-url"]),
+  list: new Set(["team", "enterprise", "json", "database-url", "client-id"]),
+  show: new Set(["team", "enterprise", "json", "reveal", "database-url", "client-id"]),
+  delete: new Set(["team", "enterprise", "user", "yes", "database-url", "client-id"]),
 };
 
 function idOption(values: Values, name: "team" | "enterprise" | "user"): string | undefined {
@@ -334,6 +337,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       // Validate ids before touching the store.
       filterOf(values);
       idOption(values, "user");
+      const clientId = clientIdOption(values["client-id"]);
       if (sub === "delete" && !values.yes && !io.isTTY) {
         throw new UsageError(
           "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",
@@ -341,7 +345,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       }
       let stores: Awaited<ReturnType<typeof openAdminStores>>;
       try {
-        stores = await openAdminStores(databaseUrlOf(values["database-url"], io.env));
+        stores = await openAdminStores(databaseUrlOf(values["database-url"], io.env), { clientId });
       } catch (error) {
         if (error instanceof StoreUnavailableError) {
           io.err(`${error.message}\n`);

@@ -61,5 +61,5 @@ export function readJsonl(path: string): ReadResult {
     r.userScopes = Array.isArray(obj.userScopes) ? obj.userScopes.map(String) : [];
     records.push({ kind: "installation", installation: r as unknown as Installation, source });
   });
-  return { records, skipped };
+  return { records, skipped, warnings: [] };
 }

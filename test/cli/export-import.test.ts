@@ -1,6 +1,7 @@
 /**
  * `slack-oauth-kit export` and `import` on SQLite temp files, through the built CLI: round trip, re-import
- * changes nothing, the slack_sdk / @slack/oauth layouts, bad ids skipped, and no token printed.
+ * changes nothing, bad ids skipped, and no token printed. Importing from slack_sdk and @slack/oauth stores:
+ * import-sources.test.ts.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import type { Installation } from "../../src/model/installation.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { runCli } from "./cli-helpers.js";
-import { fakeToken, writeSlackOauthFile, writeSlackSdkFile, writeSlackSdkSqlite } from "./fixtures/formats.js";
+import { fakeToken } from "./fixtures/formats.js";
 
 const root = mkdtempSync(join(tmpdir(), "sok-export-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -151,7 +152,7 @@ describe("import", () => {
     writeFileSync(file, `${JSON.stringify(good)}\n${JSON.stringify(bad)}\nnot json\n`);
     const db = tmp("t.db");
     const r = await runCli(["import", "--from", "jsonl", file], { env: env(db) });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/Imported 1, unchanged 0, skipped 2/);
     expect(r.stderr).toMatch(/line 2: teamId is not a Slack id/);
     expect(r.stderr).toMatch(/line 3: not JSON/);
@@ -159,76 +160,10 @@ describe("import", () => {
     // An older installation of a user already stored is not imported over the newer one.
     writeFileSync(file, `${JSON.stringify({ ...good, installedAt: 0.5, userToken: fakeToken("xoxp-", tokens) })}\n`);
     const older = await runCli(["import", "--from", "jsonl", file], { env: env(db) });
+    expect(older.code).toBe(1);
     expect(older.stdout).toMatch(/Imported 0, unchanged 0, skipped 1/);
     expect(older.stderr).toMatch(/newer installation/);
     noToken(older.stdout + older.stderr, tokens);
-  });
-
-  it("slack-sdk-file: the Python FileInstallationStore layout", async () => {
-    const tokens: string[] = [];
-    const base = tmp("py-file");
-    writeSlackSdkFile(base, tokens);
-    const db = tmp("py.db");
-    const r = await runCli(["import", "--from", "slack-sdk-file", base], { env: env(db) });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Imported 3, unchanged 0, skipped 1/);
-    expect(r.stderr).toMatch(/teamId is not a Slack id/);
-    noToken(r.stdout + r.stderr, tokens);
-    const store = new SQLiteInstallationStore({ filename: db });
-    const i = await store.findInstallation({ teamId: "T0000000A01", enterpriseId: undefined });
-    expect(i?.userId).toBe("U0000000A02");
-    expect(i?.botScopes).toEqual(["commands", "chat:write"]);
-    expect(i?.installedAt).toBe(1700000100.25);
-    const org = await store.findBot({ enterpriseId: "E0000000A01", teamId: "T0000000ZZZ", isEnterpriseInstall: true });
-    expect(org?.botTokenExpiresAt).toBe(1800000000);
-    await store.close();
-    const before = await runCli(["export"], { env: env(db) });
-    const again = await runCli(["import", "--from", "slack-sdk-file", base], { env: env(db) });
-    expect(again.stdout).toMatch(/Imported 0, unchanged 3, skipped 1/);
-    expect((await runCli(["export"], { env: env(db) })).stdout).toBe(before.stdout);
-  });
-
-  it("slack-sdk-sqlite: the Python SQLite3InstallationStore tables", async () => {
-    const tokens: string[] = [];
-    const src = tmp("py-sqlite.db");
-    writeSlackSdkSqlite(src, tokens);
-    const db = tmp("dst.db");
-    const r = await runCli(["import", "--from", "slack-sdk-sqlite", src], { env: env(db) });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Imported 3, unchanged 0, skipped 1/);
-    noToken(r.stdout + r.stderr, tokens);
-    const store = new SQLiteInstallationStore({ filename: db });
-    const u1 = await store.findInstallation({ teamId: "T0000000S01", enterpriseId: undefined, userId: "U0000000S01" });
-    expect(u1?.installedAt).toBe(Date.UTC(2024, 0, 2, 10) / 1000);
-    expect((await store.findBot({ teamId: "T0000000S02", enterpriseId: undefined }))?.botScopes).toEqual([
-      "commands",
-      "chat:write",
-    ]);
-    await store.close();
-    const before = await runCli(["export"], { env: env(db) });
-    const again = await runCli(["import", "--from", "slack-sdk-sqlite", src], { env: env(db) });
-    expect(again.stdout).toMatch(/Imported 0, unchanged 3, skipped 1/);
-    expect((await runCli(["export"], { env: env(db) })).stdout).toBe(before.stdout);
-  });
-
-  it("slack-oauth-file: the @slack/oauth FileInstallationStore layout", async () => {
-    const tokens: string[] = [];
-    const base = tmp("node-file");
-    writeSlackOauthFile(base, tokens);
-    const db = tmp("node.db");
-    const r = await runCli(["import", "--from", "slack-oauth-file", base], { env: env(db) });
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/Imported 2, unchanged 0, skipped 1/);
-    noToken(r.stdout + r.stderr, tokens);
-    const store = new SQLiteInstallationStore({ filename: db });
-    const bot = await store.findBot({ enterpriseId: "E0000000N01", teamId: "T0000000N02" });
-    expect(bot?.botTokenExpiresAt).toBe(1800000000);
-    expect(bot?.botRefreshToken).toMatch(/^xoxe-1-/);
-    await store.close();
-    const before = await runCli(["export"], { env: env(db) });
-    const again = await runCli(["import", "--from", "slack-oauth-file", base], { env: env(db) });
-    expect(again.stdout).toMatch(/Imported 0, unchanged 2, skipped 1/);
-    expect((await runCli(["export"], { env: env(db) })).stdout).toBe(before.stdout);
   });
 
   it("into an encrypted store: tokens stored encrypted, a re-run is unchanged; a masked export is refused", async () => {
@@ -255,6 +190,7 @@ describe("import", () => {
     const masked = tmp("masked.jsonl");
     expect((await runCli(["export", "--no-tokens", "--out", masked], { env: env(db) })).code).toBe(0);
     const m = await runCli(["import", "--from", "jsonl", masked], { env: e });
+    expect(m.code).toBe(1);
     expect(m.stdout).toMatch(/Imported 0, unchanged 0, skipped 4/);
     expect(m.stderr).toMatch(/masked/);
     expect((await runCli(["export"], { env: e })).stdout).toBe(before.stdout);
