@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { type ImportRecord, type ImportSummary, importRecords, type ReadResult, settleBots } from "../import/common.js";
 import { readJsonl } from "../import/jsonl.js";
 import { readSlackOauthFile } from "../import/slack-oauth-file.js";
@@ -109,7 +109,10 @@ export const importCommand: Command = {
     let records = result.records;
     if (records.length === 0 && skipped.length === 0) {
       const where = path === "-" ? "stdin" : resolve(path);
-      process.stderr.write(`Nothing to import: ${redact(where)} holds ${EXPECTED[format as Format]}.\n`);
+      const what = existsSync(path) || path === "-" ? `holds ${EXPECTED[format as Format]}` : "does not exist, and";
+      const beside =
+        existsSync(path) || path === "-" ? "" : ` no @slack/oauth workspace folder (${basename(where)}T…) is beside it`;
+      process.stderr.write(`Nothing to import: ${redact(where)} ${what}${beside}.\n`);
       return ExitCode.Failure;
     }
     if (clientId !== undefined) {

@@ -270,6 +270,12 @@ describe("import from slack_sdk stores (fixtures written by slack_sdk 3.x)", () 
       expect(r.stderr).toContain(`Nothing to import: ${empty} holds no `);
       expect(r.stdout).not.toMatch(/Imported/);
     }
+    const missing = join(empty, "installs");
+    const m = await runCli(["import", "--from", "slack-oauth-file", missing], { env: env(db) });
+    expect(m.code).toBe(1);
+    expect(m.stderr).toContain(
+      `Nothing to import: ${missing} does not exist, and no @slack/oauth workspace folder (installsT…) is beside it.`,
+    );
     const noTables = tmp("other.db");
     const { default: Database } = await import("better-sqlite3");
     new Database(noTables).exec("create table t (x)").close();
