@@ -177,6 +177,11 @@ export const importCommand: Command = {
     process.stdout.write(
       `Imported ${total.imported}, unchanged ${total.unchanged}, skipped ${total.skipped} (from ${format}).\n`,
     );
+    const partitions = [...groups.keys()].filter((k): k is string => k !== undefined);
+    if (partitions.length > 0)
+      process.stderr.write(
+        `note: installations with a client id are in that client id's partition: \`installations list --client-id ${partitions[0]}\` shows them; an app reads them through its store's clientId option (the reference server reads the default partition).\n`,
+      );
     if (total.skipped > 0) {
       process.stderr.write(
         `${total.skipped} record${total.skipped === 1 ? " was" : "s were"} not imported (reasons above).\n`,
