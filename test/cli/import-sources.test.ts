@@ -15,15 +15,13 @@ import { join } from "node:path";
 import { FileInstallationStore, type Installation as SlackOauthInstallation } from "@slack/oauth";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { type CliResult, runCli } from "./cli-helpers.js";
+import { compareWithSlackSdk, expected, FIXTURES, type Line } from "./fixtures/slack-sdk-readback.js";
 
-const FIXTURES = join(import.meta.dirname, "fixtures", "slack-sdk");
 const root = mkdtempSync(join(tmpdir(), "sok-import-src-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let n = 0;
 const tmp = (name: string) => join(root, `${n++}-${name}`);
 const env = (db: string) => ({ DATABASE_URL: `sqlite:${db}` });
-
-type Line = Record<string, unknown>;
 
 async function exportLines(db: string, clientId?: string): Promise<Line[]> {
   const r = await runCli(["export", ...(clientId !== undefined ? ["--client-id", clientId] : [])], { env: env(db) });
@@ -40,106 +38,6 @@ function noToken(r: CliResult): void {
 }
 
 // ---------------------------------------------------------------------------------------------- slack_sdk
-
-type Py = Record<string, unknown>;
-interface ExpectedWorkspace {
-  enterprise_id: string | null;
-  team_id: string | null;
-  is_enterprise_install: boolean;
-  bot: Py | null;
-  latest_installation: Py | null;
-  installations: Record<string, Py>;
-}
-interface Expected {
-  slack_sdk_version: string;
-  clients: Array<{ client_id: string | null; workspaces: ExpectedWorkspace[] }>;
-}
-
-/** A slack_sdk value as this library holds it: null and "" are absent; scope strings split at commas. */
-const py = (v: unknown) => (v === null || v === "" ? undefined : v);
-const pyScopes = (v: unknown) =>
-  Array.isArray(v) ? v : typeof v === "string" && v !== "" ? v.split(",") : ([] as string[]);
-
-const USER_FIELDS: Array<[string, string]> = [
-  ["appId", "app_id"],
-  ["enterpriseId", "enterprise_id"],
-  ["enterpriseName", "enterprise_name"],
-  ["enterpriseUrl", "enterprise_url"],
-  ["teamId", "team_id"],
-  ["teamName", "team_name"],
-  ["userId", "user_id"],
-  ["userToken", "user_token"],
-  ["userRefreshToken", "user_refresh_token"],
-  ["userTokenExpiresAt", "user_token_expires_at"],
-  ["incomingWebhookUrl", "incoming_webhook_url"],
-  ["incomingWebhookChannel", "incoming_webhook_channel"],
-  ["incomingWebhookChannelId", "incoming_webhook_channel_id"],
-  ["incomingWebhookConfigurationUrl", "incoming_webhook_configuration_url"],
-  ["tokenType", "token_type"],
-  ["installedAt", "installed_at"],
-];
-const BOT_FIELDS: Array<[string, string]> = [
-  ["botToken", "bot_token"],
-  ["botId", "bot_id"],
-  ["botUserId", "bot_user_id"],
-  ["botRefreshToken", "bot_refresh_token"],
-  ["botTokenExpiresAt", "bot_token_expires_at"],
-];
-
-function compareBot(line: Line, bot: Py, where: string): void {
-  for (const [ours, theirs] of BOT_FIELDS) expect(line[ours], `${where} ${ours}`).toEqual(py(bot[theirs]));
-  expect(line.botScopes, `${where} botScopes`).toEqual(pyScopes(bot.bot_scopes));
-}
-
-/** Every line of the export matches slack_sdk's read-back, and every read-back has its line. */
-function compareWithSlackSdk(lines: Line[], workspaces: ExpectedWorkspace[], kind: "file" | "sqlite"): void {
-  let expectedLines = 0;
-  for (const w of workspaces) {
-    const inWorkspace = lines.filter(
-      (l) =>
-        (l.enterpriseId ?? null) === (py(w.enterprise_id) ?? null) &&
-        (w.is_enterprise_install ? l.isEnterpriseInstall === true : (l.teamId ?? null) === (py(w.team_id) ?? null)),
-    );
-    const users = Object.entries(w.installations);
-    if (users.length === 0) {
-      // A bot without installations.
-      expect(w.bot).not.toBeNull();
-      expect(inWorkspace).toHaveLength(1);
-      const [line] = inWorkspace;
-      expect(line?.kind).toBe("bot");
-      compareBot(line as Line, w.bot as Py, `${w.team_id} bot`);
-      expect(line?.installedAt).toBe(w.bot?.installed_at);
-      expectedLines++;
-      continue;
-    }
-    for (const [userId, inst] of users) {
-      const where = `${w.enterprise_id ?? ""}/${w.team_id ?? ""}/${userId}`;
-      const line = inWorkspace.find((l) => l.userId === userId);
-      expect(line, where).toBeDefined();
-      if (line === undefined) continue;
-      expectedLines++;
-      for (const [ours, theirs] of USER_FIELDS) expect(line[ours], `${where} ${ours}`).toEqual(py(inst[theirs]));
-      expect(line.userScopes, `${where} userScopes`).toEqual(pyScopes(inst.user_scopes));
-      expect(line.isEnterpriseInstall, `${where} isEnterpriseInstall`).toBe(Boolean(inst.is_enterprise_install));
-      expect(line.customValues, `${where} customValues`).toEqual(inst.custom_values);
-      if (w.bot !== null) {
-        // The workspace's latest bot: what slack_sdk's find_bot reads back. Its file store's
-        // find_installation hands out that bot too (its SQLite store reads the bot of the latest
-        // slack_installations row instead, stale after a bot-only token rotation).
-        compareBot(line, w.bot, `${where} bot`);
-        if (kind === "file") compareBot(line, inst, `${where} installation bot`);
-      } else {
-        expect(line.botToken, `${where} botToken`).toBeUndefined();
-        expect(inst.bot_token).toBeNull();
-      }
-    }
-  }
-  expect(lines).toHaveLength(expectedLines);
-}
-
-function expected(name: string): Expected {
-  return JSON.parse(readFileSync(join(FIXTURES, `${name}.expected.json`), "utf8")) as Expected;
-}
 
 describe("import from slack_sdk stores (fixtures written by slack_sdk 3.x)", () => {
   it.each([
