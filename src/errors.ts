@@ -90,6 +90,10 @@ export const ErrorCode = {
   BodyTooLarge: "SLACK_OAUTH_BODY_TOO_LARGE",
   /** A request body did not arrive completely within the read timeout: 408. */
   BodyReadTimeout: "SLACK_OAUTH_BODY_READ_TIMEOUT",
+  /** A Lambda adapter got an event it does not serve (not a function URL / API Gateway HTTP event, not a job). */
+  UnsupportedEvent: "SLACK_OAUTH_UNSUPPORTED_EVENT",
+  /** "Acknowledge, then hand off": handing the work over failed, or a handed-off job is malformed, forged or too old. */
+  HandOffFailed: "SLACK_OAUTH_HAND_OFF_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -17,8 +17,18 @@ export {
 } from "./authorize/index.js";
 export * from "./errors.js";
 export {
+  type AckDecision,
+  createHandOffEndpoint,
+  createHandOffWorker,
   type HandlerResult,
+  type HandOffEndpointOptions,
+  HandOffError,
+  type HandOffOutcome,
+  type HandOffWorkerOptions,
+  isSlackJob,
+  SLACK_JOB_TYPE,
   type SlackHandler,
+  type SlackJob,
   type SlackRequest,
   SlackRequestHandler,
   type SlackRequestHandlerOptions,

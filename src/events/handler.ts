@@ -137,6 +137,11 @@ export interface SlackRequestHandlerOptions {
   bodyTimeoutMs?: number | undefined;
   /** Signature verification clock in epoch seconds (tests). */
   clock?: (() => number) | undefined;
+  /**
+   * How old a request's signature timestamp may be, in seconds (default 300, Slack's advice). Only a
+   * worker re-checking a handed-off job (`createHandOffWorker`) should raise it: the job may wait in a queue.
+   */
+  signatureToleranceSeconds?: number | undefined;
   /** Where failures and uninstalls are reported; every line is redacted first. Default: the console. */
   logger?: Logger | undefined;
   /** How many handled event ids to remember (for one hour) to ignore retried deliveries (default 10,000). */
@@ -315,7 +320,14 @@ export class SlackRequestHandler {
     }
     registerSecret(options.signingSecret);
     this.#o = options;
-    this.#verifier = new SignatureVerifier(options.signingSecret, options.clock ? { clock: options.clock } : {});
+    const tolerance = options.signatureToleranceSeconds;
+    if (tolerance !== undefined && !(Number.isFinite(tolerance) && tolerance > 0)) {
+      throw new ConfigError("SlackRequestHandler: signatureToleranceSeconds must be a positive number");
+    }
+    this.#verifier = new SignatureVerifier(options.signingSecret, {
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(tolerance !== undefined ? { toleranceSeconds: tolerance } : {}),
+    });
     this.#log = options.logger ?? consoleLogger;
     this.#limit = limit;
     try {

@@ -1,5 +1,17 @@
 export { BodyReadTimeoutError, BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readBody } from "../http/core.js";
 export {
+  type AckDecision,
+  createHandOffEndpoint,
+  createHandOffWorker,
+  type HandOffEndpointOptions,
+  HandOffError,
+  type HandOffOutcome,
+  type HandOffWorkerOptions,
+  isSlackJob,
+  SLACK_JOB_TYPE,
+  type SlackJob,
+} from "./hand-off.js";
+export {
   type HandlerResult,
   type SlackHandler,
   type SlackRequest,

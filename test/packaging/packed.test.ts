@@ -94,6 +94,17 @@ describe("the packed tarball", () => {
     expect(loaded["./http/express"]).toEqual(expect.arrayContaining(["slackRouter", "toExpressHandler"]));
     expect(loaded["./http/fastify"]).toEqual(expect.arrayContaining(["slackPlugin"]));
     expect(loaded["./http/hono"]).toEqual(expect.arrayContaining(["slackRoutes", "toFetchHandler"]));
+    expect(loaded["./http/lambda"]).toEqual(
+      expect.arrayContaining([
+        "slackLambdaHandler",
+        "toLambdaHandler",
+        "toLambdaWorker",
+        "lambdaEventToRequest",
+        "responseToLambdaResult",
+        "createHandOffEndpoint",
+        "createHandOffWorker",
+      ]),
+    );
     expect(loaded["./bolt"]).toEqual(
       expect.arrayContaining([
         "toBoltAuthorize",
