@@ -29,9 +29,18 @@
  * export const handler = slackLambdaHandler({ oauth: flow, oidc: signIn, events: handOffEndpoint });
  * ```
  */
-import { ErrorCode, SlackOAuthError } from "../errors.js";
+import { ErrorCode, InvalidArgumentError, SlackOAuthError } from "../errors.js";
 import { isSlackJob, type SlackJob } from "../events/hand-off.js";
-import { type SlackRoutesOptions, toFetchHandler } from "./hono.js";
+import {
+  BodyTooLargeError,
+  bodyErrorReply,
+  DEFAULT_MAX_BODY_BYTES,
+  isSafeHost,
+  requestOrigin,
+  requestTarget,
+  type SlackRoutesOptions,
+  toFetchHandler,
+} from "./core.js";
 
 export {
   type AckDecision,
@@ -140,14 +149,6 @@ export class UnsupportedEventError extends SlackOAuthError {
   }
 }
 
-/** The request body (decoded) is larger than `maxBodyBytes`. */
-class TooLarge extends Error {}
-/** `isBase64Encoded` with a body that is not base64. */
-class BadBody extends Error {}
-
-const DEFAULT_MAX_BODY = 1024 * 1024;
-// A host[:port]: no userinfo, path, spaces or other URL-changing characters.
-const HOST_RE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const LOOPBACK_RE = /^(?:localhost|127\.\d+\.\d+\.\d+|\[::1\])(?::\d+)?$/;
 
@@ -190,32 +191,34 @@ function decodeBody(body: string | null | undefined, base64: boolean | undefined
   let bytes: Uint8Array;
   if (base64) {
     // 4 base64 characters carry 3 bytes: refuse before decoding anything far too large.
-    if ((body.length / 4) * 3 > limit + 3) throw new TooLarge();
-    if (!BASE64_RE.test(body)) throw new BadBody();
+    if ((body.length / 4) * 3 > limit + 3) throw new BodyTooLargeError(limit);
+    if (!BASE64_RE.test(body)) {
+      throw new InvalidArgumentError("lambda: isBase64Encoded is set but the body is not base64");
+    }
     bytes = Buffer.from(body, "base64");
   } else {
-    if (body.length > limit) throw new TooLarge(); // a UTF-8 encoding is at least one byte per code unit
+    // A UTF-8 encoding takes at least one byte per UTF-16 code unit.
+    if (body.length > limit) throw new BodyTooLargeError(limit);
     bytes = Buffer.from(body, "utf8");
   }
-  if (bytes.byteLength > limit) throw new TooLarge();
+  if (bytes.byteLength > limit) throw new BodyTooLargeError(limit);
   return bytes;
 }
 
-function baseOf(headers: Headers, domainName: unknown, options: LambdaAdapterOptions): string {
-  if (options.baseUrl) return options.baseUrl;
+function originOf(headers: Headers, domainName: unknown, options: LambdaAdapterOptions): string {
   let host = headers.get("host") ?? "";
-  if (!HOST_RE.test(host)) host = typeof domainName === "string" && HOST_RE.test(domainName) ? domainName : "";
-  if (host === "") host = "localhost";
+  if (!isSafeHost(host)) host = typeof domainName === "string" && isSafeHost(domainName) ? domainName : "";
   // Function URLs and API Gateway serve HTTPS only; plain http is believed only on a loopback host
   // (`sam local`, a test harness), where no AWS front door can be.
   const proto = headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
-  return `${proto === "http" && LOOPBACK_RE.test(host) ? "http" : "https"}://${host}`;
+  const secure = !(proto === "http" && LOOPBACK_RE.test(host));
+  return requestOrigin({ baseUrl: options.baseUrl, secure, host: host || undefined });
 }
 
-/** A path as a path: "//evil.example/x" would be read as a network-path reference. */
-function safePath(path: unknown): string {
-  if (typeof path !== "string" || !path.startsWith("/")) return "/";
-  return path.replace(/^\/{2,}/, "/");
+/** The URL of an event's request: only a path (an absolute or `//` target cannot choose the host). */
+function urlOf(path: unknown, query: string, origin: string): URL {
+  const target = typeof path === "string" && path.startsWith("/") ? requestTarget(path) : "/";
+  return new URL(`${target}${query ? `?${query}` : ""}`, origin);
 }
 
 function eventV2ToRequest(event: LambdaHttpEventV2, options: LambdaAdapterOptions): Request {
@@ -227,10 +230,7 @@ function eventV2ToRequest(event: LambdaHttpEventV2, options: LambdaAdapterOption
   }
   if (Array.isArray(event.cookies) && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "));
   const query = (event.rawQueryString ?? "").replace(/^\?/, "");
-  const url = new URL(
-    `${safePath(event.rawPath)}${query ? `?${query}` : ""}`,
-    baseOf(headers, event.requestContext.domainName, options),
-  );
+  const url = urlOf(event.rawPath, query, originOf(headers, event.requestContext.domainName, options));
   return build(event.requestContext.http.method, url, headers, event.body, event.isBase64Encoded, options);
 }
 
@@ -249,11 +249,7 @@ function eventV1ToRequest(event: LambdaHttpEventV1, options: LambdaAdapterOption
     if (value !== undefined && !query.has(name)) query.set(name, value);
   }
   const path = typeof event.requestContext?.path === "string" ? event.requestContext.path : event.path;
-  const search = query.toString();
-  const url = new URL(
-    `${safePath(path)}${search ? `?${search}` : ""}`,
-    baseOf(headers, event.requestContext?.domainName, options),
-  );
+  const url = urlOf(path, query.toString(), originOf(headers, event.requestContext?.domainName, options));
   return build(event.httpMethod, url, headers, event.body, event.isBase64Encoded, options);
 }
 
@@ -267,7 +263,7 @@ function build(
 ): Request {
   const m = method.toUpperCase();
   if (m === "GET" || m === "HEAD") return new Request(url, { method: m, headers });
-  const bytes = decodeBody(body, base64, options.maxBodyBytes ?? DEFAULT_MAX_BODY);
+  const bytes = decodeBody(body, base64, options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   // A decoded body's length replaces whatever the event's headers said.
   headers.delete("content-length");
   return new Request(url, { method: m, headers, body: bytes });
@@ -276,8 +272,8 @@ function build(
 /**
  * Converts a function URL or API Gateway event (payload 1.0 or 2.0) to a web `Request`: headers (all
  * values of repeated ones), cookies, query, and the body decoded from base64 when the event says so.
- * Throws {@link UnsupportedEventError} for any other event, a `RangeError` when the body is larger than
- * `maxBodyBytes`, and a `TypeError` when it is not valid base64.
+ * Throws {@link UnsupportedEventError} for any other event, the HTTP core's coded `BodyTooLargeError`
+ * when the body is larger than `maxBodyBytes`, and an `InvalidArgumentError` when it is not valid base64.
  *
  * @example
  * ```ts
@@ -286,16 +282,9 @@ function build(
  * ```
  */
 export function lambdaEventToRequest(event: LambdaHttpEvent, options: LambdaAdapterOptions = {}): Request {
-  const format = formatOf(event);
-  try {
-    return format === "2.0"
-      ? eventV2ToRequest(event as LambdaHttpEventV2, options)
-      : eventV1ToRequest(event as LambdaHttpEventV1, options);
-  } catch (error) {
-    if (error instanceof TooLarge) throw new RangeError("lambda: request body larger than maxBodyBytes");
-    if (error instanceof BadBody) throw new TypeError("lambda: isBase64Encoded is set but the body is not base64");
-    throw error;
-  }
+  return formatOf(event) === "2.0"
+    ? eventV2ToRequest(event as LambdaHttpEventV2, options)
+    : eventV1ToRequest(event as LambdaHttpEventV1, options);
 }
 
 const TEXT_TYPE_RE =
@@ -355,14 +344,15 @@ export async function responseToLambdaResult(
   return result;
 }
 
-/** A JSON error reply (the same shape in both payload formats). */
-function jsonResult(status: number, error: string): LambdaHttpResult {
-  return {
-    statusCode: status,
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ ok: false, error }),
-    isBase64Encoded: false,
-  };
+/**
+ * The HTTP core's reply to a body that could not be taken (413 `payload_too_large`, else 400
+ * `bad_request`), in the shape both payload formats share. No `connection` header: the front door owns
+ * the connection.
+ */
+function bodyErrorResult(error: unknown): LambdaHttpResult {
+  const { status, headers, body } = bodyErrorReply(error);
+  const { connection: _connection, ...rest } = headers;
+  return { statusCode: status, headers: rest, body, isBase64Encoded: false };
 }
 
 /**
@@ -387,8 +377,7 @@ export function toLambdaHandler(
     try {
       request = lambdaEventToRequest(event, options);
     } catch (error) {
-      if (error instanceof RangeError) return jsonResult(413, "payload_too_large");
-      return jsonResult(400, "bad_request");
+      return bodyErrorResult(error); // too large: 413; not base64, a method fetch refuses: 400
     }
     let response: Response;
     try {

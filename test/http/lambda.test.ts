@@ -22,6 +22,7 @@ import { createSlackLambda, type SlackLambda } from "../../examples/lambda/app.j
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
 import { createHandOffEndpoint, createHandOffWorker, HandOffError, type SlackJob } from "../../src/events/hand-off.js";
+import { BodyTooLargeError, bodyErrorReply } from "../../src/http/core.js";
 import {
   type LambdaHttpEventV2,
   type LambdaHttpResultV1,
@@ -283,7 +284,17 @@ describe("events → Request", () => {
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body)).toEqual({ ok: false, error: "bad_request" });
     const big = await handler(httpApiEvent(Buffer.alloc(65, 0x61)));
-    expect(big.statusCode).toBe(413);
+    // The HTTP core's one 413 reply, as every other adapter gives it.
+    expect(big).toMatchObject({ statusCode: 413, body: bodyErrorReply(new BodyTooLargeError(64)).body });
+    const thrown = (() => {
+      try {
+        return lambdaEventToRequest(httpApiEvent(Buffer.alloc(65, 0x61)), { maxBodyBytes: 64 });
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(thrown).toBeInstanceOf(BodyTooLargeError);
+    expect((thrown as BodyTooLargeError).code).toBe(ErrorCode.BodyTooLarge);
     const bigText = await handler(
       restApiEvent({ httpMethod: "POST", body: "a".repeat(65), multiValueHeaders: {}, headers: {} }),
     );
