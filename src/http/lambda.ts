@@ -99,6 +99,7 @@ export interface LambdaHttpEventV1 {
   isBase64Encoded?: boolean | undefined;
 }
 
+/** Any HTTP event the adapter serves: payload 1.0 or 2.0. */
 export type LambdaHttpEvent = LambdaHttpEventV1 | LambdaHttpEventV2;
 
 /** What a function answers a payload 2.0 event with. */
@@ -121,6 +122,7 @@ export interface LambdaHttpResultV1 {
   isBase64Encoded: boolean;
 }
 
+/** What the adapter answers: the result of the event's payload format. */
 export type LambdaHttpResult = LambdaHttpResultV1 | LambdaHttpResultV2;
 
 /** Options of {@link toLambdaHandler} and {@link lambdaEventToRequest}. */
