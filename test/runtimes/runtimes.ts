@@ -28,7 +28,12 @@ export interface Runtime {
 function probe(name: Runtime["name"], packageName: string, relative: string): Runtime {
   const binary = join(ROOT, "node_modules", packageName, relative);
   if (!existsSync(binary)) {
-    return { name, packageName, binary, error: `${packageName} is not installed (it exists for linux-x64 only)` };
+    return {
+      name,
+      packageName,
+      binary,
+      error: `${packageName} is not installed (npm installs it on linux-x64 only: run \`npm install\`)`,
+    };
   }
   try {
     const version = execFileSync(binary, ["--version"], { encoding: "utf8", timeout: 10_000 }).split("\n")[0]?.trim();
