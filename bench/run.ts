@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   },
   callback: async () => (await import("./callback.js")).runCallbackBench(),
   events: async () => (await import("./events.js")).runEventsBench(),
+  runtimes: async () => (await import("./runtimes.js")).runRuntimesBench(),
 };
 
 const names = process.argv.slice(2);

@@ -3,14 +3,13 @@
  * (`@deno/linux-x64-glibc`, `@oven/bun-linux-x64`, optional dependencies of the dev dependency
  * `test/runtimes/binaries`), so they exist on linux-x64 only. Nothing is downloaded at test time.
  *
- * Locally a missing binary skips that runtime's tests with a line saying so; under `CI=true` it fails them.
+ * Shared by test/runtimes/runtimes.test.ts and `npm run bench -- runtimes`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { beforeAll, describe } from "vitest";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -46,28 +45,6 @@ function probe(name: Runtime["name"], packageName: string, relative: string): Ru
 export const DENO = probe("Deno", "@deno/linux-x64-glibc", "deno");
 export const BUN = probe("Bun", "@oven/bun-linux-x64", "bin/bun");
 
-const inCI = process.env.CI === "true";
-
-/**
- * `describe` for one runtime: runs when its binary works; otherwise skips with a warning naming the
- * runtime, or under `CI=true` fails every test of the block.
- */
-export function describeRuntime(runtime: Runtime, fn: () => void): void {
-  if (runtime.error && !inCI) {
-    console.warn(`[SKIPPED] ${runtime.name} tests: ${runtime.error}. (CI=true makes this a failure.)`);
-    describe.skip(`${runtime.name} (not installed)`, fn);
-    return;
-  }
-  describe(`${runtime.name} ${runtime.version ?? ""}`.trim(), () => {
-    if (runtime.error) {
-      beforeAll(() => {
-        throw new Error(`CI=true: ${runtime.error}; the ${runtime.name} tests cannot be skipped in CI`);
-      });
-    }
-    fn();
-  });
-}
-
 /** A free TCP port on 127.0.0.1 (released before returning: the child binds it right after). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -102,7 +79,13 @@ export async function startApp(
   const started = performance.now();
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", NO_COLOR: "1", ...options.env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      NO_COLOR: "1",
+      PORT: String(options.port),
+      ...options.env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];

@@ -1,0 +1,148 @@
+/**
+ * Runtimes benchmark (`npm run bench -- runtimes`): the toolkit's one fetch handler on Node, Deno and Bun,
+ * in one run. The same app (`bench/lib/runtime-app.mjs`: `toFetchHandler` over `OAuthFlow` +
+ * `SlackRequestHandler`, `createAuthorize` over a `CachingInstallationStore` of 1,000 workspaces in memory)
+ * is served as each runtime's users serve one: `node:http` + `toNodeListener`, `Deno.serve`, `Bun.serve`.
+ *
+ * Per runtime and round:
+ * - start-up: from spawning the process to its `listening on` line (runtime boot, loading dist/, seeding);
+ * - signed slash commands per second: autocannon here (16 connections, 2 s warm-up, then `BENCH_SECONDS`,
+ *   default 5), cycling over 1,000 signed `/bench` commands from distinct workspaces; each one is verified,
+ *   parsed and authorized (cache hit) and answered with JSON. A first request by hand must get a 200.
+ *
+ * The runtimes are measured in turn, round after round (`BENCH_ROUNDS`, default 3), so that drift in the
+ * machine's load hits all of them alike; ratios to Node are taken within a round, and medians reported.
+ * On 2 cores the load generator and the server share the machine: read the ratios, not the absolutes.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import autocannon from "autocannon";
+import { BUN, DENO, freePort, type Runtime, startApp } from "../test/runtimes/runtimes.js";
+import { signedCommands } from "./lib/fixtures.js";
+import { HttpClient } from "./lib/http.js";
+import { fixed, int, machineLine, printTable } from "./lib/report.js";
+
+type Name = "Node" | "Deno" | "Bun";
+
+interface Result {
+  runtime: Name;
+  round: number;
+  startupMs: number;
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+}
+
+const APP = "bench/lib/runtime-app.mjs";
+
+function command(name: Name): { command: string; args: string[] } {
+  switch (name) {
+    case "Node":
+      return { command: process.execPath, args: [APP] };
+    case "Bun":
+      return { command: BUN.binary, args: [APP] };
+    case "Deno":
+      return {
+        command: DENO.binary,
+        args: ["run", "--cached-only", "--config", "bench/lib/deno.json", "--allow-net=127.0.0.1", "--allow-env", APP],
+      };
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+async function measure(name: Name, round: number, seconds: number, installations: number): Promise<Result> {
+  const signingSecret = randomBytes(16).toString("hex");
+  const port = await freePort();
+  const { command: cmd, args } = command(name);
+  const app = await startApp(cmd, args, {
+    port,
+    env: { SIGNING_SECRET: signingSecret, BENCH_INSTALLATIONS: String(installations) },
+    timeoutMs: 30_000,
+  });
+  try {
+    const requests = signedCommands(signingSecret, 1000, installations);
+    const http = new HttpClient();
+    try {
+      const first = requests[0]!;
+      const reply = await http.request(`${app.url}${first.path}`, first);
+      if (reply.status !== 200 || !reply.body.includes("found")) {
+        throw new Error(`${name}: sanity request answered HTTP ${reply.status} ${reply.body}`);
+      }
+    } finally {
+      http.close();
+    }
+    await autocannon({ url: app.url, connections: 16, duration: 2, requests });
+    const r = await autocannon({ url: app.url, connections: 16, duration: seconds, requests });
+    return {
+      runtime: name,
+      round,
+      startupMs: app.startupMs,
+      requestsPerSecond: r.requests.total / r.duration,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      non2xx: r.non2xx,
+    };
+  } finally {
+    await app.stop();
+  }
+}
+
+/** Runs the benchmark and prints its report; returns every measurement. */
+export async function runRuntimesBench(
+  options: { rounds?: number; seconds?: number; installations?: number } = {},
+): Promise<Result[]> {
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3);
+  const seconds = options.seconds ?? Number(process.env.BENCH_SECONDS ?? 5);
+  const installations = options.installations ?? 1000;
+  const available: Name[] = ["Node"];
+  for (const rt of [DENO, BUN] as Runtime[]) {
+    if (rt.error) console.log(`skipped ${rt.name}: ${rt.error}`);
+    else available.push(rt.name);
+  }
+  // The app imports dist/: make sure it is current.
+  execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
+    stdio: "inherit",
+  });
+  console.log(machineLine("runtimes: the fetch handler on Node, Deno and Bun"));
+  console.log(`versions: node ${process.version}, ${DENO.version ?? "no deno"}, bun ${BUN.version ?? "-"}`);
+  console.log(
+    `${rounds} rounds; per runtime and round: start-up, then 2 s warm-up + ${seconds} s of signed /bench commands`,
+  );
+  const results: Result[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of available) {
+      const r = await measure(name, round, seconds, installations);
+      results.push(r);
+      console.log(
+        `  round ${round} ${name.padEnd(4)}  start-up ${fixed(r.startupMs, 0).padStart(5)} ms  ${int(r.requestsPerSecond).padStart(7)} commands/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms${r.non2xx ? `  non-2xx ${r.non2xx}` : ""}`,
+      );
+    }
+  }
+  const rows = available.map((name) => {
+    const mine = results.filter((r) => r.runtime === name);
+    const ratios = mine.map((r) => {
+      const node = results.find((n) => n.runtime === "Node" && n.round === r.round)!;
+      return { rps: r.requestsPerSecond / node.requestsPerSecond, startup: r.startupMs / node.startupMs };
+    });
+    return [
+      name,
+      fixed(median(mine.map((r) => r.startupMs)), 0),
+      fixed(median(ratios.map((x) => x.startup))),
+      int(median(mine.map((r) => r.requestsPerSecond))),
+      fixed(median(ratios.map((x) => x.rps))),
+      String(median(mine.map((r) => r.p50Ms))),
+      String(median(mine.map((r) => r.p99Ms))),
+      String(mine.reduce((n, r) => n + r.non2xx, 0)),
+    ];
+  });
+  console.log("");
+  printTable(["runtime", "start-up ms", "÷ Node", "commands/s", "× Node", "p50 ms", "p99 ms", "non-2xx"], rows);
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runRuntimesBench();
