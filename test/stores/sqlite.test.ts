@@ -487,6 +487,7 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
       deleteInstallations: ["", "E1", "T1"],
       deleteUserInstallations: ["", "E1", "T1", "U1"],
       select: [state],
+      peek: [state],
       markConsumed: [now, state, now],
       markExpired: [state],
       deleteExpired: [now],
@@ -511,6 +512,7 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
         "findUserInstallation",
         "markConsumed",
         "markExpired",
+        "peek",
         "select",
       ].sort(),
     );
