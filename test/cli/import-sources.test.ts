@@ -220,6 +220,7 @@ function nodeInstall(
     app?: string | undefined;
     rotating?: boolean;
     webhook?: boolean;
+    userOnly?: boolean;
   } = {},
 ): SlackOauthInstallation {
   const s = ++seq;
@@ -234,13 +235,15 @@ function nodeInstall(
       scopes: ["search:read"],
       ...(opts.rotating ? { refreshToken: `xoxe-1-fixture-user-${s}`, expiresAt: 1_800_000_100 + s } : {}),
     },
-    bot: {
-      token: `${opts.rotating ? "xoxe.xoxb-1" : "xoxb"}-fixture-${app}-${s}`,
-      scopes: ["commands", "chat:write"],
-      id: "B0000000N01",
-      userId: "U0000000NB1",
-      ...(opts.rotating ? { refreshToken: `xoxe-1-fixture-bot-${s}`, expiresAt: 1_800_000_000 + s } : {}),
-    },
+    bot: opts.userOnly
+      ? undefined
+      : {
+          token: `${opts.rotating ? "xoxe.xoxb-1" : "xoxb"}-fixture-${app}-${s}`,
+          scopes: ["commands", "chat:write"],
+          id: "B0000000N01",
+          userId: "U0000000NB1",
+          ...(opts.rotating ? { refreshToken: `xoxe-1-fixture-bot-${s}`, expiresAt: 1_800_000_000 + s } : {}),
+        },
     ...(opts.webhook
       ? {
           incomingWebhook: {
@@ -252,7 +255,7 @@ function nodeInstall(
         }
       : {}),
     appId: app,
-    tokenType: "bot",
+    tokenType: opts.userOnly ? undefined : "bot",
     isEnterpriseInstall: opts.org === true,
     authVersion: "v2",
     metadata: `meta-${s}`,
@@ -270,7 +273,10 @@ interface Saved {
   at: number;
 }
 
-/** Writes a workspace (two users, one re-installed), a Grid workspace and an org-wide install. */
+/**
+ * Writes a workspace (two users, one re-installed), a Grid workspace (rotating tokens, incoming webhook), a
+ * user-only install and an org-wide install.
+ */
 async function writeNodeStore(s: FileInstallationStore, clientId: string | undefined, app?: string): Promise<Saved[]> {
   const saved: Saved[] = [];
   const put = async (i: SlackOauthInstallation) => {
@@ -288,7 +294,10 @@ async function writeNodeStore(s: FileInstallationStore, clientId: string | undef
   await put(nodeInstall("T0000000N01", "U0000000N01", { app, webhook: true }));
   await put(nodeInstall("T0000000N01", "U0000000N02", { app }));
   await put(nodeInstall("T0000000N01", "U0000000N01", { app, rotating: true })); // re-install: history kept
-  await put(nodeInstall("T0000000N02", "W0000000N01", { app, enterpriseId: "E0000000N01", rotating: true }));
+  await put(
+    nodeInstall("T0000000N02", "W0000000N01", { app, enterpriseId: "E0000000N01", rotating: true, webhook: true }),
+  );
+  await put(nodeInstall("T0000000N03", "U0000000N03", { app, userOnly: true })); // no bot
   await put(nodeInstall(undefined, "W0000000N02", { app, enterpriseId: "E0000000N01", org: true }));
   return saved;
 }
@@ -362,14 +371,14 @@ describe("import from @slack/oauth v4 FileInstallationStore (written by the real
     const db = tmp("node.db");
     const r = await runCli(["import", "--from", "slack-oauth-file", baseDir], { env: env(db) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("Imported 4, unchanged 0, skipped 0");
+    expect(r.stdout).toContain("Imported 5, unchanged 0, skipped 0");
     noToken(r);
     await checkRoundTrip(db, new Map([[undefined, s]]), saved);
     expect(JSON.stringify(await exportLines(db))).not.toContain("N09");
     // The same directory typed with a trailing slash (shell completion) finds the same installs.
     const again = await runCli(["import", "--from", "slack-oauth-file", `${baseDir}/`], { env: env(db) });
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain("Imported 0, unchanged 4, skipped 0");
+    expect(again.stdout).toContain("Imported 0, unchanged 5, skipped 0");
   });
 
   it("baseDir with a trailing slash, and two apps by clientId in one baseDir (separate partitions)", async () => {
@@ -379,7 +388,7 @@ describe("import from @slack/oauth v4 FileInstallationStore (written by the real
     const db = tmp("slash.db");
     const r = await runCli(["import", "--from", "slack-oauth-file", slash], { env: env(db) });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toContain("Imported 4, unchanged 0, skipped 0");
+    expect(r.stdout).toContain("Imported 5, unchanged 0, skipped 0");
     await checkRoundTrip(db, new Map([[undefined, s]]), saved);
 
     const baseDir = tmp("multi");
@@ -392,8 +401,8 @@ describe("import from @slack/oauth v4 FileInstallationStore (written by the real
     const db2 = tmp("multi.db");
     const m = await runCli(["import", "--from", "slack-oauth-file", baseDir], { env: env(db2) });
     expect(m.code, m.stderr).toBe(0);
-    expect(m.stdout).toContain("client id 111.222: imported 4, unchanged 0, skipped 0");
-    expect(m.stdout).toContain("client id 333.444: imported 4, unchanged 0, skipped 0");
+    expect(m.stdout).toContain("client id 111.222: imported 5, unchanged 0, skipped 0");
+    expect(m.stdout).toContain("client id 333.444: imported 5, unchanged 0, skipped 0");
     noToken(m);
     // Without history files the library keeps no install time: the file's modification time stands in.
     const { statSync } = await import("node:fs");
@@ -423,7 +432,7 @@ describe("import from @slack/oauth v4 FileInstallationStore (written by the real
       env: env(db3),
     });
     expect(c.code, c.stderr).toBe(0);
-    expect(c.stdout).toContain("client id my-app: imported 4, unchanged 0, skipped 0");
+    expect(c.stdout).toContain("client id my-app: imported 5, unchanged 0, skipped 0");
     await checkRoundTrip(db3, new Map([["my-app", one]]), mine);
   });
 
@@ -437,7 +446,7 @@ describe("import from @slack/oauth v4 FileInstallationStore (written by the real
     const db = tmp("node-bad.db");
     const r = await runCli(["import", "--from", "slack-oauth-file", baseDir], { env: env(db) });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("Imported 4, unchanged 0, skipped 2");
+    expect(r.stdout).toContain("Imported 5, unchanged 0, skipped 2");
     expect(r.stderr).toContain(`skipped ${baseDir.split("/").pop()}/T0000000N01/user-U0000000N05-latest: not JSON`);
     expect(r.stderr).toMatch(
       /user-U0000000N06-latest: holds enterprise none \/ team T0000000N07, not those its folder/,
