@@ -8,7 +8,9 @@
  * - start-up: from spawning the process to its `listening on` line (runtime boot, loading dist/, seeding);
  * - signed slash commands per second: autocannon here (16 connections, 2 s warm-up, then `BENCH_SECONDS`,
  *   default 5), cycling over 1,000 signed `/bench` commands from distinct workspaces; each one is verified,
- *   parsed and authorized (cache hit) and answered with JSON. A first request by hand must get a 200.
+ *   parsed and authorized (cache hit) and answered with JSON. A first request by hand must get a 200;
+ * - CPU time per command: user + system time of the server process (all its threads, from /proc) over the
+ *   measured seconds ÷ commands served. Unlike the rate, it hardly depends on other load on the machine.
  *
  * The runtimes are measured in turn, round after round (`BENCH_ROUNDS`, default 3), so that drift in the
  * machine's load hits all of them alike; ratios to Node are taken within a round, and medians reported.
@@ -16,6 +18,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { BUN, DENO, freePort, type Runtime, startApp } from "../test/runtimes/runtimes.js";
 import { signedCommands } from "./lib/fixtures.js";
@@ -32,6 +35,19 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   non2xx: number;
+  /** CPU time (user + system, all threads) of the server process per request, µs: load-independent. */
+  cpuMicrosPerRequest: number;
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times. */
+const CLK_TCK = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** User + system CPU time of a process and all its threads so far, in µs (Linux /proc). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14 (utime) and 15 (stime) of proc(5); the slice starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
 }
 
 const APP = "bench/lib/runtime-app.mjs";
@@ -77,7 +93,10 @@ async function measure(name: Name, round: number, seconds: number, installations
       http.close();
     }
     await autocannon({ url: app.url, connections: 16, duration: 2, requests });
+    const pid = app.child.pid as number;
+    const cpuBefore = cpuMicros(pid);
     const r = await autocannon({ url: app.url, connections: 16, duration: seconds, requests });
+    const cpu = cpuMicros(pid) - cpuBefore;
     return {
       runtime: name,
       round,
@@ -86,6 +105,7 @@ async function measure(name: Name, round: number, seconds: number, installations
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       non2xx: r.non2xx,
+      cpuMicrosPerRequest: cpu / Math.max(1, r.requests.total),
     };
   } finally {
     await app.stop();
@@ -119,7 +139,7 @@ export async function runRuntimesBench(
       const r = await measure(name, round, seconds, installations);
       results.push(r);
       console.log(
-        `  round ${round} ${name.padEnd(4)}  start-up ${fixed(r.startupMs, 0).padStart(5)} ms  ${int(r.requestsPerSecond).padStart(7)} commands/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms${r.non2xx ? `  non-2xx ${r.non2xx}` : ""}`,
+        `  round ${round} ${name.padEnd(4)}  start-up ${fixed(r.startupMs, 0).padStart(5)} ms  ${int(r.requestsPerSecond).padStart(7)} commands/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  ${fixed(r.cpuMicrosPerRequest, 0)} µs CPU/command${r.non2xx ? `  non-2xx ${r.non2xx}` : ""}`,
       );
     }
   }
@@ -127,7 +147,11 @@ export async function runRuntimesBench(
     const mine = results.filter((r) => r.runtime === name);
     const ratios = mine.map((r) => {
       const node = results.find((n) => n.runtime === "Node" && n.round === r.round)!;
-      return { rps: r.requestsPerSecond / node.requestsPerSecond, startup: r.startupMs / node.startupMs };
+      return {
+        rps: r.requestsPerSecond / node.requestsPerSecond,
+        startup: r.startupMs / node.startupMs,
+        cpu: r.cpuMicrosPerRequest / node.cpuMicrosPerRequest,
+      };
     });
     return [
       name,
@@ -135,13 +159,18 @@ export async function runRuntimesBench(
       fixed(median(ratios.map((x) => x.startup))),
       int(median(mine.map((r) => r.requestsPerSecond))),
       fixed(median(ratios.map((x) => x.rps))),
+      fixed(median(mine.map((r) => r.cpuMicrosPerRequest)), 0),
+      fixed(median(ratios.map((x) => x.cpu))),
       String(median(mine.map((r) => r.p50Ms))),
       String(median(mine.map((r) => r.p99Ms))),
       String(mine.reduce((n, r) => n + r.non2xx, 0)),
     ];
   });
   console.log("");
-  printTable(["runtime", "start-up ms", "÷ Node", "commands/s", "× Node", "p50 ms", "p99 ms", "non-2xx"], rows);
+  printTable(
+    ["runtime", "start-up ms", "÷ Node", "commands/s", "× Node", "µs CPU/cmd", "÷ Node", "p50 ms", "p99 ms", "non-2xx"],
+    rows,
+  );
   return results;
 }
 
