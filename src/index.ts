@@ -35,6 +35,14 @@ export {
   type SlackRequestKind,
 } from "./events/index.js";
 export { BodyReadTimeoutError, BodyTooLargeError } from "./http/core.js";
+export type {
+  AuthorizeCacheResult,
+  AuthorizeOutcome,
+  MetricsHooks,
+  MetricsOptions,
+  SlackRequestMetricKind,
+  TokenRefreshOutcome,
+} from "./metrics/hooks.js";
 export * from "./model/index.js";
 export {
   AuthorizeUrlGenerator,

@@ -1,4 +1,5 @@
 import { ConfigError, ErrorCode, InvalidArgumentError, SlackOAuthError, StoreError } from "../errors.js";
+import { type AuthorizeCacheResult, bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { Logger } from "../redact.js";
 import { RotationCoordinator } from "../rotation/coordinator.js";
@@ -80,6 +81,11 @@ export interface AuthorizeOptions {
    * `RotationCoordinator` built on this same store. Without it, stored tokens are returned as they are.
    */
   rotation?: AuthorizeRotationOptions | TokenRotator | RotationCoordinator | undefined;
+  /**
+   * Reports every call (cache hit or miss, outcome, seconds) and, for the coordinator built from
+   * `rotation` options or a `TokenRotator`, every token refresh. Nothing is timed without it.
+   */
+  metrics?: MetricsOptions | undefined;
 }
 
 /**
@@ -162,14 +168,16 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
   if (store === null || typeof store !== "object" || typeof store.findBot !== "function") {
     throw new ConfigError("createAuthorize: installationStore is required");
   }
-  const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation);
+  const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation, options.metrics);
+  const onAuthorize = bindMetrics(options.metrics, "createAuthorize")?.authorize;
   const fast = store instanceof CachingInstallationStore ? store : undefined;
   // A subclass that changes how lookups are answered keeps being asked on every call.
   const peek =
     fast !== undefined &&
     fast.findForAuthorize === CachingInstallationStore.prototype.findForAuthorize &&
     fast.peekForAuthorize === CachingInstallationStore.prototype.peekForAuthorize;
-  return async (context) => {
+  /** `probe` is given only when a metrics hook listens: it learns whether the cache answered. */
+  const lookup = async (context: AuthorizeContext, probe: Probe | undefined): Promise<AuthorizeResult> => {
     if (context === null || typeof context !== "object") {
       throw new InvalidArgumentError(
         "authorize: expected a context { enterpriseId?, teamId?, userId?, isEnterpriseInstall }",
@@ -187,10 +195,11 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       if (fast !== undefined) {
         // One cache entry, no copies: the result below copies what it hands out.
         // A hit costs no promise of its own.
-        const lookup =
-          (peek ? fast.peekForAuthorize(query, userId) : undefined) ?? (await fast.findForAuthorize(query, userId));
-        bot = lookup.bot as Bot | undefined;
-        mine = lookup.own as Installation | undefined;
+        let found = peek ? fast.peekForAuthorize(query, userId) : undefined;
+        if (probe !== undefined) probe.cache = found !== undefined ? "hit" : peek ? "miss" : "none";
+        found ??= await fast.findForAuthorize(query, userId);
+        bot = found.bot as Bot | undefined;
+        mine = found.own as Installation | undefined;
       } else {
         [bot, mine] = await Promise.all([
           store.findBot(query),
@@ -235,6 +244,25 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     }
     return result;
   };
+  if (onAuthorize === undefined) return (context) => lookup(context, undefined);
+  return async (context) => {
+    const probe: Probe = { cache: "none" };
+    const started = performance.now();
+    try {
+      const result = await lookup(context, probe);
+      onAuthorize(probe.cache, "ok", (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      const outcome = error instanceof NotInstalledError ? "not_installed" : "error";
+      onAuthorize(probe.cache, outcome, (performance.now() - started) / 1000);
+      throw error;
+    }
+  };
+}
+
+/** What one measured `authorize` call learns on its way (only when a metrics hook listens). */
+interface Probe {
+  cache: AuthorizeCacheResult;
 }
 
 /**
@@ -262,6 +290,7 @@ function lookupQuery(context: AuthorizeContext): BotQuery | undefined {
 function rotationStep(
   store: InstallationStore,
   rotation: AuthorizeRotationOptions | TokenRotator | RotationCoordinator,
+  metrics: MetricsOptions | undefined,
 ): {
   due(kind: TokenFamily, value: Bot | Installation | undefined): boolean;
   bot(q: BotQuery, bot: Bot | undefined): Promise<Bot | undefined>;
@@ -280,6 +309,7 @@ function rotationStep(
           lockTimeoutMs: opts.lockTimeoutMs,
           lockLeaseMs: opts.lockLeaseMs,
           logger: opts.logger,
+          metrics,
         });
   const rotator = coordinator.rotator;
   const minValidity = opts.minValiditySeconds ?? 60;

@@ -9,6 +9,7 @@ import {
   readBody,
   resolveBodyLimits,
 } from "../http/core.js";
+import { type BoundMetrics, bindMetrics, type MetricsOptions, type SlackRequestMetricKind } from "../metrics/hooks.js";
 import { consoleLogger, type Logger, redact, redactValue, registerSecret } from "../redact.js";
 import { type HeaderSource, readHeader, SignatureVerifier } from "../signature/signature.js";
 import { LruTtlCache } from "../stores/cache.js";
@@ -146,6 +147,8 @@ export interface SlackRequestHandlerOptions {
   logger?: Logger | undefined;
   /** How many handled event ids to remember (for one hour) to ignore retried deliveries (default 10,000). */
   dedupeEntries?: number | undefined;
+  /** Reports every answered request (by kind and status) and every uninstall / revocation handled. */
+  metrics?: MetricsOptions | undefined;
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
@@ -309,6 +312,9 @@ export class SlackRequestHandler {
   readonly #done: LruTtlCache<true>;
   /** Event ids being handled now → the answer they will get. */
   readonly #inflight = new Map<string, Promise<Reply>>();
+  readonly #metrics: BoundMetrics | undefined;
+  /** The kind of the request {@link #route} is answering, read right after its synchronous return. */
+  #kind: SlackRequestMetricKind = "invalid";
 
   constructor(options: SlackRequestHandlerOptions) {
     if (!options || typeof options.signingSecret !== "string" || options.signingSecret.length === 0) {
@@ -336,6 +342,7 @@ export class SlackRequestHandler {
       throw new ConfigError(`SlackRequestHandler: ${(error as Error).message}`);
     }
     this.#done = new LruTtlCache({ maxEntries: options.dedupeEntries ?? 10_000, ttlMs: 60 * 60 * 1000 });
+    this.#metrics = bindMetrics(options.metrics, "SlackRequestHandler");
   }
 
   /**
@@ -349,18 +356,18 @@ export class SlackRequestHandler {
   async handle(request: Request): Promise<Response> {
     try {
       if (request.method !== "POST") {
-        return toWebResponse(json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" }));
+        return toWebResponse(this.#refused(json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" })));
       }
       let raw: Uint8Array;
       try {
         raw = await readBody(request, this.#limits);
       } catch (error) {
-        return bodyErrorResponse(error, "unreadable_body");
+        return this.#refused(bodyErrorResponse(error, "unreadable_body"));
       }
       return toWebResponse(await this.#handle(request.headers, raw, () => request));
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
-      return toWebResponse(json(500, { ok: false, error: "internal_error" }));
+      return toWebResponse(this.#refused(json(500, { ok: false, error: "internal_error" })));
     }
   }
 
@@ -377,8 +384,9 @@ export class SlackRequestHandler {
    */
   async handleRaw(input: RawSlackRequest): Promise<RawSlackResponse> {
     try {
-      if (input.method !== "POST") return json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" });
-      if (input.body.byteLength > this.#limit) return bodyErrorReply(new BodyTooLargeError(this.#limit));
+      if (input.method !== "POST")
+        return this.#refused(json(405, { ok: false, error: "method_not_allowed" }, { Allow: "POST" }));
+      if (input.body.byteLength > this.#limit) return this.#refused(bodyErrorReply(new BodyTooLargeError(this.#limit)));
       let built: Request | undefined;
       const request = () => {
         if (built) return built;
@@ -400,12 +408,44 @@ export class SlackRequestHandler {
       return reply instanceof Response ? await toRawResponse(reply) : reply;
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
-      return json(500, { ok: false, error: "internal_error" });
+      return this.#refused(json(500, { ok: false, error: "internal_error" }));
     }
   }
 
-  /** Not `async`: everything before the handler runs synchronously, so only the handler's answer is awaited. */
+  /** {@link #route}, and the answer reported to the metrics hook (when one listens) with the request's kind. */
   #handle(
+    headers: HeaderSource,
+    raw: Uint8Array,
+    request: () => Request,
+    headerNamesLowerCase = false,
+  ): Reply | Promise<Reply> {
+    const report = this.#metrics?.slackRequest;
+    if (report === undefined) return this.#route(headers, raw, request, headerNamesLowerCase);
+    this.#kind = "invalid";
+    const reply = this.#route(headers, raw, request, headerNamesLowerCase);
+    // #route is synchronous up to its answer: the kind it set is this request's.
+    const kind = this.#kind;
+    if (!(reply instanceof Promise)) {
+      report(kind, reply.status);
+      return reply;
+    }
+    return reply.then((r) => {
+      report(kind, r.status);
+      return r;
+    });
+  }
+
+  /** A request answered before its kind was known, reported as `invalid` (when a metrics hook listens). */
+  #refused<R extends Reply>(reply: R): R {
+    this.#metrics?.slackRequest?.("invalid", reply.status);
+    return reply;
+  }
+
+  /**
+   * Not `async`: everything before the handler runs synchronously, so only the handler's answer is awaited.
+   * Sets `#kind` as soon as the request's kind is known.
+   */
+  #route(
     headers: HeaderSource,
     raw: Uint8Array,
     request: () => Request,
@@ -435,11 +475,13 @@ export class SlackRequestHandler {
       const body = parseJsonObject(text);
       if (!body) return json(400, { ok: false, error: "invalid_json" });
       if (body.type === "url_verification") {
+        this.#kind = "url_verification";
         return typeof body.challenge === "string"
           ? json(200, { challenge: body.challenge })
           : json(400, { ok: false, error: "missing_challenge" });
       }
       if (body.type === "event_callback" || body.type === "app_rate_limited") {
+        this.#kind = "event";
         return this.#event(request, body, text, retry);
       }
       return json(400, { ok: false, error: "unknown_payload_type" });
@@ -449,13 +491,18 @@ export class SlackRequestHandler {
       // if a handler reads `req.body` (or when only the full parser can read this body exactly).
       const scanned = scanFormFields(text, FORM_FIELDS);
       const form = scanned ?? parseFormBody(text);
-      if (Object.hasOwn(form, "ssl_check") && form.ssl_check === "1") return ack();
+      if (Object.hasOwn(form, "ssl_check") && form.ssl_check === "1") {
+        this.#kind = "ssl_check";
+        return ack();
+      }
       if (Object.hasOwn(form, "payload")) {
+        this.#kind = "interaction";
         const body = parseJsonObject(form.payload as string);
         if (!body || typeof body.type !== "string") return json(400, { ok: false, error: "invalid_payload" });
         return this.#dispatch("interaction", request, body, text, retry);
       }
       if (Object.hasOwn(form, "command")) {
+        this.#kind = "command";
         const body = scanned === undefined ? form : () => parseFormBody(text);
         return this.#dispatch("command", request, body, text, retry, extractContext(form));
       }
@@ -526,6 +573,7 @@ export class SlackRequestHandler {
       : `org ${where.enterpriseId}`;
     if (event.type === "app_uninstalled") {
       await store.deleteAll(where);
+      this.#metrics?.uninstall?.("app_uninstalled");
       this.#log.info(`events: app_uninstalled: deleted every installation of ${label}`);
       return;
     }
@@ -534,6 +582,7 @@ export class SlackRequestHandler {
     const bot = Array.isArray(tokens.bot) && tokens.bot.length > 0;
     for (const userId of users) await store.deleteInstallation({ ...where, userId });
     if (bot) await store.deleteBot(where);
+    this.#metrics?.uninstall?.("tokens_revoked");
     this.#log.info(
       `events: tokens_revoked: deleted ${users.length} user token(s)${bot ? " and the bot" : ""} of ${label}`,
     );

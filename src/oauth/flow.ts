@@ -1,5 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
 import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
+import { type BoundMetrics, bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
 import type { Installation } from "../model/installation.js";
 import { type AuthTestReply, installationFromV1Response, installationFromV2Response } from "../model/parse.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
@@ -114,6 +115,8 @@ export interface OAuthFlowOptions {
    * > Every state-less install is logged as a warning.
    */
   dangerouslyAllowInstallsWithoutState?: boolean;
+  /** Reports every saved installation and every refused or failed callback (by its error code). */
+  metrics?: MetricsOptions;
 }
 
 /** Response header carrying the stable error code of a failed install or callback. */
@@ -227,6 +230,7 @@ export class OAuthFlow {
   readonly #o: OAuthFlowOptions;
   readonly #urls: AuthorizeUrlGenerator;
   readonly #log: Logger;
+  readonly #metrics: BoundMetrics | undefined;
   readonly installPath: string;
   readonly redirectPath: string;
 
@@ -246,6 +250,7 @@ export class OAuthFlow {
     registerSecret(options.clientSecret);
     this.#o = options;
     this.#log = options.logger ?? consoleLogger;
+    this.#metrics = bindMetrics(options.metrics, "OAuthFlow");
     this.installPath = options.installPath ?? "/slack/install";
     this.redirectPath = options.redirectPath ?? "/slack/oauth_redirect";
     const version = options.version ?? "v2";
@@ -352,9 +357,11 @@ export class OAuthFlow {
           this.#log,
           `OAuthFlow: install callback refused (${error.code}, HTTP ${error.status})${detail ? `: ${detail}` : ""}`,
         );
+        this.#metrics?.installFailure?.(error.code);
         return this.#failure(request, error);
       }
       this.#log.error(`OAuthFlow: unexpected failure: ${redact(describeError(error))}`);
+      this.#metrics?.installFailure?.(ErrorCode.InstallFailed);
       return this.#failure(request, this.#err(ErrorCode.InstallFailed, 500, undefined, error));
     }
   }
@@ -462,6 +469,7 @@ export class OAuthFlow {
         `saving the installation failed: ${redact(describeError(e))}`,
       );
     }
+    this.#metrics?.install?.();
     this.#log.info(
       `OAuthFlow: installed app ${ctx.installation.appId ?? "?"} on ${ctx.installation.enterpriseId ?? "-"}/${ctx.installation.teamId ?? "-"} by ${ctx.installation.userId}`,
     );

@@ -2,7 +2,8 @@
  * {@link RotationCoordinator}: refreshes stored tokens safely when many requests, processes and hosts
  * want the same token refreshed at once.
  */
-import { ConfigError } from "../errors.js";
+import { ConfigError, LockTimeoutError } from "../errors.js";
+import { type BoundMetrics, bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
 import { type Logger, silentLogger } from "../redact.js";
 import { CachingInstallationStore } from "../stores/cache.js";
@@ -16,7 +17,7 @@ import {
   type TokenPatch,
 } from "../stores/installation-store.js";
 import { requireStore, resolveWorkspace } from "../stores/store-helpers.js";
-import type { TokenFamily, TokenOwner } from "./errors.js";
+import { type TokenFamily, type TokenOwner, TokenRefreshError } from "./errors.js";
 import { SingleFlight } from "./single-flight.js";
 import type { RefreshedToken, TokenRotator } from "./token-rotator.js";
 
@@ -113,6 +114,8 @@ export interface RotationCoordinatorOptions {
   lockLeaseMs?: number | undefined;
   /** Redacted logger (default: silent). */
   logger?: Logger | undefined;
+  /** Reports how each refresh ended (once per refresh, however many callers shared it). */
+  metrics?: MetricsOptions | undefined;
 }
 
 /** A workspace key as every store resolves it (org-wide installs: no team). */
@@ -154,6 +157,7 @@ export class RotationCoordinator {
   readonly #source: InstallationStore;
   readonly #flights = new SingleFlight<BotRotation | UserRotation>();
   readonly #logger: Logger;
+  readonly #onRefresh: BoundMetrics["tokenRefresh"];
 
   constructor(options: RotationCoordinatorOptions) {
     const store = options?.installationStore;
@@ -170,6 +174,7 @@ export class RotationCoordinator {
     // Re-reads under the lock go past the cache: another process's refresh is only in the store.
     this.#source = store instanceof CachingInstallationStore ? store.inner : store;
     this.#logger = options.logger ?? silentLogger;
+    this.#onRefresh = bindMetrics(options.metrics, "RotationCoordinator")?.tokenRefresh;
   }
 
   /**
@@ -200,7 +205,7 @@ export class RotationCoordinator {
     const ws = this.#workspace(q);
     const key = RotationCoordinator.lockKey("bot", ws);
     return this.#flights.run(`refresh|${key}`, () =>
-      this.#locked(key, () => this.#refresh("bot", ws, undefined, options)),
+      this.#counted("bot", () => this.#locked(key, () => this.#refresh("bot", ws, undefined, options))),
     ) as Promise<BotRotation>;
   }
 
@@ -219,7 +224,7 @@ export class RotationCoordinator {
     if (userId === undefined) throw new ConfigError("refreshUser: userId is required");
     const key = RotationCoordinator.lockKey("user", ws, userId);
     return this.#flights.run(`refresh|${key}`, () =>
-      this.#locked(key, () => this.#refresh("user", ws, userId, options)),
+      this.#counted("user", () => this.#locked(key, () => this.#refresh("user", ws, userId, options))),
     ) as Promise<UserRotation>;
   }
 
@@ -262,6 +267,28 @@ export class RotationCoordinator {
     const n = normalizeQuery({ ...q }, "rotation");
     const w = resolveWorkspace(n);
     return { enterpriseId: w.enterpriseId, teamId: w.teamId, isEnterpriseInstall: w.teamId === undefined };
+  }
+
+  /** One refresh, its outcome reported to the metrics hook when one listens. */
+  #counted<T extends BotRotation | UserRotation>(kind: TokenFamily, run: () => Promise<T>): Promise<T> {
+    const report = this.#onRefresh;
+    if (report === undefined) return run();
+    return run().then(
+      (r) => {
+        report(kind, r.status);
+        return r;
+      },
+      (error: unknown) => {
+        const outcome =
+          error instanceof TokenRefreshError
+            ? error.reason
+            : error instanceof LockTimeoutError
+              ? "lock_timeout"
+              : "error";
+        report(kind, outcome);
+        throw error;
+      },
+    );
   }
 
   #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
