@@ -1,5 +1,6 @@
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
+import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
 /**
  * How the reference server runs, from the environment:
@@ -42,6 +43,8 @@ export interface ServerConfig {
   publicUrl?: string;
   /** Things that look wrong but do not stop the start (printed at start, secrets masked). */
   warnings: string[];
+  /** Prometheus metrics (`METRICS_PORT`, `METRICS_TOKEN`, `METRICS_HOST`, `METRICS_APP`; see `app/metrics.ts`). */
+  metrics?: MetricsConfig;
 }
 
 /** A configuration problem: the server prints every one of them and exits with code 2. */
@@ -67,7 +70,7 @@ export interface ConfigFinding {
   level: "problem" | "warning";
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
-   * `secret-is-token`, `token-kind`, `mode-conflict`.
+   * `secret-is-token`, `token-kind`, `mode-conflict`, `metrics-port`, `metrics-token`, `metrics-app`.
    */
   code: string;
   message: string;
@@ -281,6 +284,8 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     }
     if (env.SLACK_REDIRECT_URI) config.redirectUri = env.SLACK_REDIRECT_URI;
   }
+  const metrics = readMetricsConfig(env, config.port, config.host, problem);
+  if (metrics) config.metrics = metrics;
   for (const f of findings) if (f.level === "warning") warnings.push(f.message);
   return { config, findings };
 }

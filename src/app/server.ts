@@ -10,6 +10,7 @@ import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
 import type { SlackRequestHandler } from "../events/handler.js";
 import { clientErrorListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
+import type { MetricsOptions } from "../metrics/hooks.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
@@ -20,6 +21,7 @@ import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
 import { jsonLogger, requestId } from "./log.js";
+import { createServerMetrics, METRICS_PATH } from "./metrics.js";
 import { createSignInRoutes, loginRedirectUriFor } from "./sign-in.js";
 import { createReferenceSlackApp } from "./slack-app.js";
 import { applyStoreOptions, type OpenedStores, openStores } from "./stores.js";
@@ -58,6 +60,8 @@ export interface AppDeps {
    * above). No OAuth flow: `clientId` and `clientSecret` are ignored and the install routes explain the mode.
    */
   singleWorkspace?: SingleWorkspaceAuthorize | undefined;
+  /** Reports installs, uninstalls, token refreshes, authorize calls and Slack requests. */
+  metrics?: MetricsOptions | undefined;
 }
 
 /** Builds the reference app as one `fetch`-style handler. */
@@ -87,11 +91,13 @@ export function createApp(deps: AppDeps): ReferenceApp {
           logger: deps.logger,
           onError: (error) => deps.logger.warn(`token rotation failed: ${error.code}: ${error.message}`),
         },
+        metrics: deps.metrics,
       }),
     installationStore: store,
     api,
     logger: deps.logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
+    metrics: deps.metrics,
   });
   const flow: Pick<OAuthFlow, "installPath" | "handle"> = deps.singleWorkspace
     ? singleWorkspaceRoutes(deps.singleWorkspace)
@@ -107,6 +113,7 @@ export function createApp(deps: AppDeps): ReferenceApp {
         api,
         logger: deps.logger,
         ...(deps.appName ? { appName: deps.appName } : {}),
+        ...(deps.metrics ? { metrics: deps.metrics } : {}),
       });
   // Sign in with Slack needs the app's credentials: not in single-workspace mode.
   const signIn =
@@ -274,6 +281,8 @@ export interface RunningServer {
   emulator?: Emulator | undefined;
   /** In single-workspace mode: the workspace the environment's token serves (as auth.test reported it). */
   singleWorkspace?: SingleWorkspaceIdentity | undefined;
+  /** Where Prometheus scrapes (`METRICS_PORT` / `METRICS_TOKEN`), when metrics are on. */
+  metricsUrl?: string | undefined;
   close(): Promise<void>;
 }
 
@@ -283,6 +292,9 @@ export interface RunningServer {
  */
 export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? jsonLogger();
+  // Loaded first: a missing prom-client stops the start before anything listens.
+  const metrics = config.metrics ? await createServerMetrics(config.metrics) : undefined;
+  const metricsOnMain = metrics !== undefined && config.metrics?.port === "main";
   let handler: ReferenceApp | undefined;
   const fetchListener = toNodeListener(
     (request) => (handler ? handler(request) : new Response("starting", { status: 503 })),
@@ -298,7 +310,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     { maxBodyBytes: 1024 * 1024 },
   );
   const server = createServer((req, res) => {
-    if (handler && req.method === "POST" && (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))) {
+    if (metricsOnMain && (req.url === METRICS_PATH || req.url?.startsWith(`${METRICS_PATH}?`))) {
+      (metrics as NonNullable<typeof metrics>).listener(req, res);
+    } else if (
+      handler &&
+      req.method === "POST" &&
+      (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))
+    ) {
       slackListener(req, res);
     } else fetchListener(req, res);
   });
@@ -320,15 +338,26 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       }),
     }),
   );
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.port, config.host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
+  await listen(server, config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   const url = config.publicUrl ?? `http://${displayHost(config.host)}:${port}`;
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  const closeMetricsServer = async () => {
+    metricsServer?.closeAllConnections();
+    await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+  };
+  if (metrics !== undefined && config.metrics && config.metrics.port !== "main") {
+    const own = createServer(metrics.listener);
+    try {
+      await listen(own, config.metrics.port, config.metrics.host);
+    } catch (error) {
+      await new Promise<void>((r) => server.close(() => r()));
+      throw error;
+    }
+    metricsServer = own;
+    metricsUrl = `http://${displayHost(config.metrics.host)}:${(own.address() as AddressInfo).port}${METRICS_PATH}`;
+  } else if (metricsOnMain) metricsUrl = `${url}${METRICS_PATH}`;
   let stores: OpenedStores;
   try {
     // Single-workspace mode stores nothing: the environment's token lives in memory only (never copied to disk).
@@ -342,6 +371,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
           }));
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
+    await closeMetricsServer();
     throw error;
   }
   let emulator: RunningServer["emulator"];
@@ -407,10 +437,15 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         sessionSecret: process.env.SESSION_SECRET?.trim() || undefined,
       };
     }
+    // The `app` label: METRICS_APP, else the client id (single-workspace mode: the app id auth.test gave).
+    if (metrics !== undefined) {
+      deps.metrics = metrics.forApp(deps.clientId || deps.singleWorkspace?.workspace.appId || "single-workspace");
+    }
     handler = createApp(deps);
     singleWorkspace = deps.singleWorkspace?.workspace;
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
+    await closeMetricsServer();
     await stores.close();
     await emulator?.close();
     throw error;
@@ -423,6 +458,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     installationStore: stores.installationStore,
     emulator,
     singleWorkspace,
+    metricsUrl,
     close() {
       closing ??= (async () => {
         // Stop accepting, let in-flight requests finish (up to the grace period), then release the stores.
@@ -442,6 +478,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
           });
           server.closeIdleConnections();
         });
+        await closeMetricsServer();
         await emulator?.close();
         await stores.close();
       })();
@@ -458,6 +495,16 @@ export interface StartServerOptions {
   stores?: OpenedStores;
   /** How long `close()` waits for in-flight requests before cutting them off (default 10 000 ms). */
   shutdownGraceMs?: number;
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 /** The host name to print for a listening address (`localhost` for loopback and wildcard addresses). */

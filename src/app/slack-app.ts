@@ -4,6 +4,7 @@
  */
 import { type AuthorizeFn, NotInstalledError } from "../authorize/authorize.js";
 import { SlackRequestHandler } from "../events/handler.js";
+import type { MetricsOptions } from "../metrics/hooks.js";
 import { type Logger, redactValue } from "../redact.js";
 import type { SlackApiClient } from "../slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../slack-api/errors.js";
@@ -92,6 +93,8 @@ export interface ReferenceSlackAppOptions {
   ) => void | Promise<void>;
   /** Signature clock in epoch seconds (tests). */
   clock?: () => number;
+  /** Reports the requests answered and the uninstalls handled. */
+  metrics?: MetricsOptions | undefined;
   /** Largest request body accepted (default 1 MiB). */
   maxBodyBytes?: number;
 }
@@ -150,6 +153,7 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
     installationStore: options.installationStore,
     logger,
     ...(options.clock ? { clock: options.clock } : {}),
+    metrics: options.metrics,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
     async onCommand(req) {
       const command = typeof req.body.command === "string" ? req.body.command : "";

@@ -16,6 +16,9 @@ export const serveCommand: Command = {
     "Without SLACK_CLIENT_ID the server runs in sandbox mode against the built-in Slack emulator.",
     "With SLACK_BOT_TOKEN (+ SLACK_SIGNING_SECRET, optionally SLACK_USER_TOKEN) and no SLACK_CLIENT_ID it runs in",
     "single-workspace mode: no OAuth, the token is checked with auth.test at start and serves its workspace.",
+    "Prometheus metrics: METRICS_PORT=<port> serves /metrics on a port of its own; METRICS_TOKEN (16+ characters)",
+    "serves /metrics on the main port behind Authorization: Bearer <token> (required there: METRICS_PORT=main",
+    "without METRICS_TOKEN is a configuration error); METRICS_HOST, METRICS_APP (the app label, default the client id).",
     "Tokens and secrets are read from the environment only, never from flags.",
     "Exit codes: 0 stopped cleanly, 1 failed (e.g. Slack unreachable at start), 2 bad configuration",
     "(including a token Slack refuses at start, or of the wrong kind).",
@@ -48,6 +51,7 @@ export const serveCommand: Command = {
       throw error;
     }
     const single = running.singleWorkspace;
+    if (running.metricsUrl) process.stdout.write(`metrics: ${running.metricsUrl}\n`);
     process.stdout.write(
       single
         ? `\nslack-oauth-kit is running on ${running.url}/ in SINGLE-WORKSPACE mode (SLACK_BOT_TOKEN) for ${single.isEnterpriseInstall ? `org ${single.enterpriseId}` : `workspace ${single.teamId}`}${single.teamName ? ` (${single.teamName})` : ""}.\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`
