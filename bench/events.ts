@@ -12,6 +12,8 @@
  * - floor: raw `node:http` + HMAC check;
  * - ours, warm cache: `SlackRequestHandler` + `createAuthorize(CachingInstallationStore(SQLite))`;
  * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
+ * - ours, warm cache, metrics on (`ours-metrics`): the same as warm, with `slack-oauth-kit/metrics/prometheus`
+ *   counting every request and timing every `authorize` (target: ≥ 0.95× metrics off, median of the rounds);
  * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`;
  * - with `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: baseline warm and cold, the same as ours loaded
  *   from that build (say, the commit before a change), measured in the same rounds; the ratios
@@ -92,6 +94,7 @@ const LABELS: Record<EventsTarget, string> = {
   floor: "floor (node:http + HMAC)",
   "ours-warm": "ours, warm cache (SlackRequestHandler + CachingInstallationStore(SQLite))",
   "ours-cold": "ours, cold cache (SlackRequestHandler + SQLite)",
+  "ours-metrics": "ours, warm cache, Prometheus metrics on",
   "base-warm": "baseline, warm cache (BENCH_BASELINE_DIST)",
   "base-cold": "baseline, cold cache (BENCH_BASELINE_DIST)",
   bolt: "Bolt (App + HTTPReceiver + InstallProvider/MemoryInstallationStore)",
@@ -147,7 +150,15 @@ export function runVerifyMicroBench(secret: string, rounds = 7, roundMs = 300): 
   return { verifyOpsPerSecond: median(v), rawOpsPerSecond: median(r) };
 }
 
-const ALL_TARGETS: EventsTarget[] = ["floor", "ours-warm", "ours-cold", "base-warm", "base-cold", "bolt"];
+const ALL_TARGETS: EventsTarget[] = [
+  "floor",
+  "ours-warm",
+  "ours-metrics",
+  "ours-cold",
+  "base-warm",
+  "base-cold",
+  "bolt",
+];
 
 /**
  * The targets: `BENCH_TARGETS` (comma-separated) if set, else floor, ours-warm, ours-cold, bolt — and,
@@ -163,7 +174,7 @@ function targetsFromEnv(baselineDist: string | undefined): EventsTarget[] {
   }
   return baselineDist
     ? ["floor", "ours-warm", "base-warm", "ours-cold", "base-cold", "bolt"]
-    : ["floor", "ours-warm", "ours-cold", "bolt"];
+    : ["floor", "ours-warm", "ours-metrics", "ours-cold", "bolt"];
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -332,6 +343,12 @@ export async function runEventsBench(
   }
   const coldFloor = ratio("ours-cold", "floor");
   if (coldFloor) console.log(`ours-cold / floor: ${percent(coldFloor.median)} median (${rounds(coldFloor, percent)})`);
+  const metricsOn = ratio("ours-metrics", "ours-warm");
+  if (metricsOn) {
+    console.log(
+      `ours-metrics / ours-warm (metrics on / off): ${fixed(metricsOn.median, 3)}× median (${rounds(metricsOn, (x) => `${fixed(x, 3)}×`)}) (target ≥ 0.95×): ${metricsOn.median >= 0.95 ? "ok" : "BELOW TARGET"}`,
+    );
+  }
   const warmBolt = ratio("ours-warm", "bolt");
   if (warmBolt) {
     console.log(`ours-warm / Bolt: ${fixed(warmBolt.median)}× median (${rounds(warmBolt, (x) => `${fixed(x)}×`)})`);

@@ -7,6 +7,9 @@
  *   behind `toNodeSlackListener` (the Node fast path the reference server uses for `/slack/events`);
  *   `onCommand` awaits `req.authorize()` and acknowledges (empty 200).
  * - `ours-cold`: the same over the plain `SQLiteInstallationStore` (every request queries SQLite).
+ * - `ours-metrics`: `ours-warm` with Prometheus metrics on (`PrometheusMetrics` from
+ *   `slack-oauth-kit/metrics/prometheus` given to the handler and to `authorize`: every request counted by
+ *   kind and status, every `authorize` counted and timed into the latency histogram).
  * - `base-warm`, `base-cold`: the same two, loaded from another checkout's `dist/` (`BENCH_BASELINE_DIST`,
  *   e.g. a scratch worktree of the commit before a change), to compare a change in the same run.
  * - `bolt`: `@slack/bolt` `App` (built-in `HTTPReceiver`, `InstallProvider` authorize over `@slack/oauth`'s
@@ -21,6 +24,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type * as AuthorizeModule from "../../dist/authorize/authorize.js";
 import type * as HandlerModule from "../../dist/events/handler.js";
 import type * as NodeModule from "../../dist/http/node.js";
+import type * as PrometheusModule from "../../dist/metrics/prometheus.js";
 import type * as RedactModule from "../../dist/redact.js";
 import type * as CacheModule from "../../dist/stores/cache.js";
 import type { InstallationStore } from "../../dist/stores/installation-store.js";
@@ -29,7 +33,7 @@ import { childData, serveRpc } from "./child.js";
 import { BENCH_COMMAND, oauthInstallation } from "./fixtures.js";
 
 /** `base-*`: the same as `ours-*`, built from another checkout's `dist/` (`BENCH_BASELINE_DIST`). */
-export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "base-warm" | "base-cold" | "bolt";
+export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "ours-metrics" | "base-warm" | "base-cold" | "bolt";
 
 export interface EventsTargetData {
   kind: EventsTarget;
@@ -96,15 +100,21 @@ async function library(dist: string) {
   };
 }
 
-async function ours(cached: boolean, dist: string): Promise<Server> {
+async function ours(cached: boolean, dist: string, withMetrics = false): Promise<Server> {
   const lib = await library(dist);
   const sqlite = new lib.SQLiteInstallationStore({ filename: data.dbFile });
   const store: InstallationStore = cached ? new lib.CachingInstallationStore(sqlite) : sqlite;
+  const metrics = withMetrics
+    ? new (
+        (await import(pathToFileURL(join(dist, "metrics/prometheus.js")).href)) as typeof PrometheusModule
+      ).PrometheusMetrics().forApp("1111111111.2222222222222")
+    : undefined;
   const handler = new lib.SlackRequestHandler({
     signingSecret: data.signingSecret,
-    authorize: lib.createAuthorize({ installationStore: store }),
+    authorize: lib.createAuthorize({ installationStore: store, metrics }),
     installationStore: store,
     logger: lib.silentLogger,
+    metrics,
     onCommand: async (req) => {
       await req.authorize();
     },
@@ -157,7 +167,11 @@ serveRpc({
       const s =
         data.kind === "floor"
           ? createServer(floorListener(data.signingSecret))
-          : await ours(data.kind.endsWith("-warm"), data.kind.startsWith("base-") ? baselineDist() : OWN_DIST);
+          : await ours(
+              data.kind !== "ours-cold" && data.kind !== "base-cold",
+              data.kind.startsWith("base-") ? baselineDist() : OWN_DIST,
+              data.kind === "ours-metrics",
+            );
       await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
       server = s;
       const prev = close;
