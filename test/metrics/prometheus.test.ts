@@ -364,6 +364,40 @@ describe("PrometheusMetrics", () => {
     expect(sampleValue(f, "myapp_installs_total", { app: "A2" })).toBe(2);
     expect(sampleValue(f, "myapp_install_failures_total", { app: "A2", code: "SLACK_OAUTH_STATE_INVALID" })).toBe(1);
     expect(f.has("slack_oauth_installs_total")).toBe(false);
+    // Bucket bounds are inclusive (le): 1 ms lands in le="0.001", not below it.
+    prom.hooks.authorize?.("A1", "hit", "ok", 0.001);
+    prom.hooks.authorize?.("A1", "hit", "ok", 7);
+    const g = await scrape(prom);
+    const bucket = (le: string) =>
+      sampleValue(
+        g,
+        "myapp_authorize_duration_seconds",
+        { app: "A1", cache: "hit", le },
+        "myapp_authorize_duration_seconds_bucket",
+      );
+    expect(bucket("0.0005")).toBe(0);
+    expect(bucket("0.001")).toBe(1);
+    expect(bucket("5")).toBe(1);
+    expect(bucket("+Inf")).toBe(2);
+    expect(
+      sampleValue(
+        g,
+        "myapp_authorize_duration_seconds",
+        { app: "A1", cache: "hit" },
+        "myapp_authorize_duration_seconds_sum",
+      ),
+    ).toBe(7.001);
+    prom.registry.resetMetrics();
+    const h = await scrape(prom);
+    expect(sampleValue(h, "myapp_authorize_total", { app: "A1", cache: "hit", outcome: "ok" })).toBe(0);
+    expect(
+      sampleValue(
+        h,
+        "myapp_authorize_duration_seconds",
+        { app: "A1", cache: "hit" },
+        "myapp_authorize_duration_seconds_count",
+      ),
+    ).toBe(0);
     expect(() => new PrometheusMetrics({ prefix: "bad-prefix" })).toThrow(ConfigError);
     expect(() => new PrometheusMetrics({ authorizeBuckets: [0.1, 0.01] })).toThrow(ConfigError);
   });
