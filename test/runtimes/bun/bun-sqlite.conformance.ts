@@ -1,10 +1,7 @@
 /**
  * The shared store conformance suites on `bun:sqlite`, run by Bun's own test runner (`bun test`, which
  * answers the suites' `vitest` imports itself). Started by test/runtimes/runtimes.test.ts; not a Vitest file.
- *
- * Three `withLock` tests of the suite take Vitest's test context (`async (ctx) => …`), which `bun test`
- * reads as a `done` callback and waits for: the runner filters them out by name, and the lock is checked
- * below in Bun's own style instead.
+ * Test functions must not take a parameter here: `bun test` reads one as a `done` callback.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -74,7 +71,7 @@ testStateStore("bun:sqlite (file)", async () => {
   };
 });
 
-describe("bun:sqlite withLock", () => {
+describe("bun:sqlite withLock across connections", () => {
   it("one holder of a key at a time across two stores on one file; a waiter gives up after timeoutMs", async () => {
     const file = tempFile();
     const a = new BunSQLiteInstallationStore({ filename: file.filename });
