@@ -1,6 +1,6 @@
 /**
  * SQLite stores on Bun's built-in `bun:sqlite`: the shared SQL core (`sql/core.ts`) with the SQLite
- * dialect and the same executor as the better-sqlite3 stores (`sql/bun-sqlite-executor.ts` adapts Bun's
+ * dialect and the same executor as the better-sqlite3 stores (`bun-sqlite/executor.ts` adapts Bun's
  * driver to it), so the schema, the migrations and every guarantee are those of
  * `slack-oauth-kit/stores/sqlite`: a file written by one is read by the other.
  *
@@ -16,13 +16,13 @@ import {
   type BunSqliteDatabase,
   type BunSqliteStatement,
   bunSqliteExecutor,
-} from "./sql/bun-sqlite-executor.js";
+} from "./bun-sqlite/executor.js";
 import { SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
-import { sqliteDialect } from "./sql/sqlite-dialect.js";
-import type { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
+import { sqliteDialect } from "./sqlite/dialect.js";
+import type { BetterSqlite3Executor } from "./sqlite/executor.js";
 
-export { sqliteDialect } from "./sql/sqlite-dialect.js";
+export { sqliteDialect } from "./sqlite/dialect.js";
 export { BunSqliteConnection, type BunSqliteDatabase, type BunSqliteStatement, bunSqliteExecutor };
 
 /**

@@ -17,16 +17,16 @@ import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
 import { endPool, SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
-import { mysqlDialect } from "./sql/mysql-dialect.js";
-import { MySQLExecutor, type MySQLPoolLike } from "./sql/mysql-executor.js";
+import { mysqlDialect } from "./mysql/dialect.js";
+import { MySQLExecutor, type MySQLPoolLike } from "./mysql/executor.js";
 
-export { mysqlDialect } from "./sql/mysql-dialect.js";
+export { mysqlDialect } from "./mysql/dialect.js";
 export {
   type MySQLConnectionLike,
   MySQLExecutor,
   type MySQLPoolLike,
   type MySQLQueryOptions,
-} from "./sql/mysql-executor.js";
+} from "./mysql/executor.js";
 
 /**
  * Options shared by {@link MySQLInstallationStore} and {@link MySQLStateStore}.

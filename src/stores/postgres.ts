@@ -15,11 +15,11 @@ import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
 import { endPool, SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
-import { postgresDialect } from "./sql/postgres-dialect.js";
-import { PgExecutor, type PgPoolLike } from "./sql/postgres-executor.js";
+import { postgresDialect } from "./postgres/dialect.js";
+import { PgExecutor, type PgPoolLike } from "./postgres/executor.js";
 
-export { postgresDialect } from "./sql/postgres-dialect.js";
-export { type PgClientLike, PgExecutor, type PgPoolLike } from "./sql/postgres-executor.js";
+export { postgresDialect } from "./postgres/dialect.js";
+export { type PgClientLike, PgExecutor, type PgPoolLike } from "./postgres/executor.js";
 
 /**
  * Options shared by {@link PostgresInstallationStore} and {@link PostgresStateStore}.

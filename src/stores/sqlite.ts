@@ -20,11 +20,11 @@ import { ConfigError, StoreError } from "../errors.js";
 import { redact } from "../redact.js";
 import { SqlInstallationStore, SqlStateStore, validateClientId, validateTtl } from "./sql/core.js";
 import { validateTablePrefix } from "./sql/migrations.js";
-import { sqliteDialect } from "./sql/sqlite-dialect.js";
-import { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
+import { sqliteDialect } from "./sqlite/dialect.js";
+import { BetterSqlite3Executor } from "./sqlite/executor.js";
 
-export { sqliteDialect } from "./sql/sqlite-dialect.js";
-export { BetterSqlite3Executor } from "./sql/sqlite-executor.js";
+export { sqliteDialect } from "./sqlite/dialect.js";
+export { BetterSqlite3Executor } from "./sqlite/executor.js";
 
 /**
  * Default database file, relative to the working directory.

@@ -150,7 +150,7 @@ export interface IndexDef {
  *
  * @example
  * ```ts
- * import { sqliteDialect } from "./sqlite-dialect.js";
+ * import { sqliteDialect } from "../sqlite/dialect.js";
  * const sql = sqliteDialect.finalize("SELECT * FROM t WHERE a = ? AND b = ?");
  * ```
  */

@@ -1,4 +1,4 @@
-import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "./dialect.js";
+import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "../sql/dialect.js";
 
 /**
  * The PostgreSQL dialect (PostgreSQL 12+).

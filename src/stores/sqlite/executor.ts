@@ -1,10 +1,10 @@
 import { resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "./dialect.js";
+import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "../sql/dialect.js";
 
 /**
  * The part of a SQLite connection the executor uses: better-sqlite3's `Database` has it as is; Bun's
- * `bun:sqlite` gets it from a small adapter (`bun-sqlite-executor.ts`).
+ * `bun:sqlite` gets it from a small adapter (`bun-sqlite/executor.ts`).
  */
 export interface SqliteConnection {
   /** The file name (`""` or `:memory:` for private in-memory databases). */

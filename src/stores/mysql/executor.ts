@@ -1,4 +1,4 @@
-import type { SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
+import type { SqlExecutor, SqlRow, SqlValue } from "../sql/dialect.js";
 
 /** Options of one mysql2 query, as the MySQL executor passes them. */
 export interface MySQLQueryOptions {

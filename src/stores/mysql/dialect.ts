@@ -1,4 +1,4 @@
-import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "./dialect.js";
+import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "../sql/dialect.js";
 
 /**
  * The MySQL / MariaDB dialect (MySQL 8, MariaDB 10.5+), InnoDB.

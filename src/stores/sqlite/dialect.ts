@@ -1,4 +1,4 @@
-import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "./dialect.js";
+import { type ColumnDef, type Dialect, type IndexDef, renderCreateTable, type TableDef } from "../sql/dialect.js";
 
 /**
  * The SQLite dialect (better-sqlite3 12 bundles SQLite 3.5x).

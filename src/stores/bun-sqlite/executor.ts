@@ -1,4 +1,4 @@
-import { BetterSqlite3Executor, type SqliteConnection, type SqliteStatement } from "./sqlite-executor.js";
+import { BetterSqlite3Executor, type SqliteConnection, type SqliteStatement } from "../sqlite/executor.js";
 
 /**
  * The part of Bun's `bun:sqlite` `Database` this library uses, written out so that the library compiles

@@ -1,4 +1,4 @@
-import type { SqlExecutor, SqlRow, SqlValue } from "./dialect.js";
+import type { SqlExecutor, SqlRow, SqlValue } from "../sql/dialect.js";
 
 /**
  * What the PostgreSQL executor calls on a connection: the subset of `pg.PoolClient` it needs.
