@@ -1,0 +1,56 @@
+/** {@link SQLiteStateStore}: the SQL core's one-time OAuth state store on SQLite. */
+import type Database from "better-sqlite3";
+import { SqlStateStore, validateTtl } from "../sql/core.js";
+import { validateTablePrefix } from "../sql/migrations.js";
+import { sqliteDialect } from "./dialect.js";
+import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
+
+/**
+ * Options of {@link SQLiteStateStore}.
+ *
+ * @example
+ * ```ts
+ * new SQLiteStateStore({ filename: "./data/slack.db", ttlSeconds: 300 });
+ * ```
+ */
+export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
+  /** Lifetime of a state in seconds (default 600). */
+  ttlSeconds?: number | undefined;
+  /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
+  clock?: (() => number) | undefined;
+}
+
+/**
+ * {@link StateStore} in SQLite: one-time OAuth states, safe across processes sharing the file.
+ *
+ * @example
+ * ```ts
+ * import { SQLiteStateStore } from "slack-oauth-kit/stores/sqlite";
+ * const states = new SQLiteStateStore({ filename: "./data/slack.db", ttlSeconds: 600 });
+ * const state = await states.issue({ returnTo: "/welcome" });
+ * const data = await states.consume(state); // { returnTo: "/welcome" }, then undefined
+ * ```
+ */
+export class SQLiteStateStore extends SqlStateStore {
+  /** The better-sqlite3 connection in use. */
+  readonly database: Database.Database;
+
+  constructor(options: SQLiteStateStoreOptions = {}) {
+    // Validate everything before opening, so a bad option never leaves a file handle open.
+    validateTablePrefix(options.tablePrefix);
+    validateTtl(options.ttlSeconds);
+    const { db, owned } = open(options, "SQLiteStateStore");
+    const executor = executorFor(db, owned);
+    super({
+      executor,
+      dialect: sqliteDialect,
+      tablePrefix: options.tablePrefix,
+      ttlSeconds: options.ttlSeconds,
+      clock: options.clock,
+      storeName: "SQLiteStateStore",
+      migrateNow: true,
+      release: owned ? () => closeDatabase(db, executor) : undefined,
+    });
+    this.database = db;
+  }
+}
