@@ -489,8 +489,9 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
       select: [state],
       peek: [state],
       markConsumed: [now, state, now],
-      markExpired: [state],
+      markExpired: [state, now],
       deleteExpired: [now],
+      peek: [state],
     };
     const all = { ...store.statements, ...states.statements };
     for (const [name, sql] of Object.entries(all)) {
@@ -872,9 +873,9 @@ describe("SQLiteStateStore specifics", () => {
         calls++;
         return inner.run(sql, p);
       },
-      transaction: (fn) => {
+      batch: (statements) => {
         calls++;
-        return inner.transaction(fn);
+        return inner.batch(statements);
       },
     };
     const states = new SqlStateStore({ executor: counting, dialect: sqliteDialect });

@@ -99,6 +99,5 @@ export function open(options: BunSQLiteStoreOptions, storeName: string): { db: B
 
 /** Closes a database the store opened, once the transactions already started on it have finished. */
 export async function closeDatabase(executor: BetterSqlite3Executor<BunSqliteConnection>): Promise<void> {
-  await executor.idle();
   executor.db.close();
 }

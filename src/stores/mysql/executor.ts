@@ -1,4 +1,4 @@
-import type { SqlExecutor, SqlRow, SqlValue } from "../sql/dialect.js";
+import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue } from "../sql/dialect.js";
 
 /** Options of one mysql2 query, as the MySQL executor passes them. */
 export interface MySQLQueryOptions {
@@ -76,11 +76,10 @@ function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
 
 /**
  * {@link SqlExecutor} over a `mysql2/promise` pool (or a compatible one). Rows come back as arrays
- * (`rowsAsArray`); a transaction checks out one connection for its whole life and is run again (up to
- * 8 times) after a deadlock or lock wait timeout, which InnoDB resolves by rolling one side back.
- * Transactions run at READ COMMITTED (no gap locks). Named
- * locks (`GET_LOCK`) taken inside a transaction are released when it ends, so a pooled connection never
- * keeps one.
+ * (`rowsAsArray`); a batch is one transaction on one connection, run again (up to 8 times) after a
+ * deadlock or lock wait timeout, which InnoDB resolves by rolling one side back. Transactions run at READ
+ * COMMITTED (no gap locks). Named locks (`GET_LOCK`) taken in a batch are released when it ends, so a
+ * pooled connection never keeps one.
  *
  * @example
  * ```ts
@@ -111,37 +110,40 @@ export class MySQLExecutor implements SqlExecutor {
     return over(await this.#pool).run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  /**
+   * The statements in one transaction on one connection, run again (up to 8 times, after a short random
+   * pause) after a deadlock or lock wait timeout.
+   */
+  async batch(statements: readonly SqlStatement[]): Promise<SqlResult[]> {
     const pool = await this.#pool;
+    const namedLock = statements.some((s) => /\bGET_LOCK\s*\(/i.test(s.sql));
     let retryDelay = 0;
     for (let attempt = 1; ; attempt++) {
       // A short random pause before running a deadlocked transaction again, so the two sides part.
       if (retryDelay > 0) await new Promise((r) => setTimeout(r, retryDelay));
       const conn = await pool.getConnection();
-      const base = over(conn);
-      let namedLock = false;
-      const tx: SqlExecutor = {
-        query: base.query,
-        run: (sql, params) => {
-          if (/\bGET_LOCK\s*\(/i.test(sql)) namedLock = true;
-          return base.run(sql, params);
-        },
-        transaction: (inner) => inner(tx),
-      };
       let broken = false;
       try {
         // READ COMMITTED: no gap locks, so concurrent saves of different workspaces never deadlock on
-        // index ranges. Correctness never relied on them: consume and updateTokens lock existing rows
-        // FOR UPDATE, a racing lease INSERT loses on the primary key.
-        await base.run("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", []);
-        await base.run("START TRANSACTION", []);
+        // index ranges. Correctness never relied on them: a consume and a compare-and-set of both token
+        // parts lock existing rows FOR UPDATE, a racing lease INSERT is ignored on the primary key.
+        await exec(conn, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED", []);
+        await exec(conn, "START TRANSACTION", []);
         try {
-          const result = await fn(tx);
-          await base.run("COMMIT", []);
-          return result;
+          const results: SqlResult[] = [];
+          for (const { sql, params } of statements) {
+            const r = await exec(conn, sql, params);
+            const changes = (r as { affectedRows?: unknown } | null)?.affectedRows;
+            results.push({
+              rows: Array.isArray(r) ? (r as SqlRow[]) : [],
+              changes: typeof changes === "number" ? changes : 0,
+            });
+          }
+          await exec(conn, "COMMIT", []);
+          return results;
         } catch (e) {
           try {
-            await base.run("ROLLBACK", []);
+            await exec(conn, "ROLLBACK", []);
           } catch {
             broken = true;
           }
@@ -153,7 +155,7 @@ export class MySQLExecutor implements SqlExecutor {
         }
       } finally {
         if (namedLock && !broken) {
-          await base.run("DO RELEASE_ALL_LOCKS()", []).catch(() => {
+          await exec(conn, "DO RELEASE_ALL_LOCKS()", []).catch(() => {
             broken = true;
           });
         }

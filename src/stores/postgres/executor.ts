@@ -1,4 +1,4 @@
-import type { SqlExecutor, SqlRow, SqlValue } from "../sql/dialect.js";
+import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue } from "../sql/dialect.js";
 
 /**
  * What the PostgreSQL executor calls on a connection: the subset of `pg.PoolClient` it needs.
@@ -71,8 +71,8 @@ function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
 
 /**
  * {@link SqlExecutor} over a `pg` pool (or a compatible one). Rows come back as arrays
- * (`rowMode: "array"`); a transaction checks out one connection for its whole life, and is run again
- * (up to 5 times) after a deadlock or serialization failure.
+ * (`rowMode: "array"`); a batch is one transaction on one connection, run again (up to 5 times) after a
+ * deadlock or serialization failure.
  *
  * @example
  * ```ts
@@ -104,19 +104,22 @@ export class PgExecutor implements SqlExecutor {
     return over(await this.#pool).run(sql, params);
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  /** The statements in one transaction on one connection, run again (up to 5 times) after a deadlock or serialization failure. */
+  async batch(statements: readonly SqlStatement[]): Promise<SqlResult[]> {
     const pool = await this.#pool;
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect();
-      const base = over(client);
-      const tx: SqlExecutor = { ...base, transaction: (inner) => inner(tx) };
       let broken: Error | undefined;
       try {
         await client.query({ text: "BEGIN", values: [], rowMode: "array" });
         try {
-          const result = await fn(tx);
+          const results: SqlResult[] = [];
+          for (const { sql, params } of statements) {
+            const r = await exec(client, sql, params);
+            results.push({ rows: r.rows as SqlRow[], changes: r.rowCount ?? 0 });
+          }
           await client.query({ text: "COMMIT", values: [], rowMode: "array" });
-          return result;
+          return results;
         } catch (e) {
           try {
             await client.query({ text: "ROLLBACK", values: [], rowMode: "array" });

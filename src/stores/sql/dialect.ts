@@ -31,16 +31,47 @@ export type SqlValue = string | number | bigint | null;
 export type SqlRow = readonly unknown[];
 
 /**
- * The driver adapter the SQL core runs on: three calls, all async so that network databases fit.
- * A synchronous driver (better-sqlite3) may also expose {@link SqlExecutor.syncReader} so that the
- * hot lookups skip the promise machinery.
+ * One statement of a {@link SqlExecutor.batch}.
+ *
+ * @example
+ * ```ts
+ * const s: SqlStatement = { sql: "DELETE FROM t WHERE id = ?", params: [1] };
+ * ```
+ */
+export interface SqlStatement {
+  sql: string;
+  params: readonly SqlValue[];
+}
+
+/**
+ * What one statement of a batch returned: its rows (statements that return rows) and how many rows it
+ * changed (the others).
+ *
+ * @example
+ * ```ts
+ * const [{ rows }, { changes }] = await executor.batch([select, update]);
+ * ```
+ */
+export interface SqlResult {
+  rows: SqlRow[];
+  changes: number;
+}
+
+/**
+ * The driver adapter the SQL core runs on: single statements and batches, all async so that network
+ * databases fit. There is no interactive transaction: every write the core makes (a save, a
+ * compare-and-set token update, a state consumed, a lease lock) is one statement or one batch whose
+ * statements are all known before the first runs, which Cloudflare D1's `batch()` can run as it is.
+ * A synchronous driver (better-sqlite3) may also expose {@link SqlExecutor.syncReader} so that the hot
+ * lookups skip the promise machinery.
  *
  * @example
  * ```ts
  * const rows = await executor.query("SELECT 1 AS one", []);
- * await executor.transaction(async (tx) => {
- *   await tx.run("DELETE FROM t WHERE id = ?", [1]);
- * });
+ * await executor.batch([
+ *   { sql: "DELETE FROM t WHERE k = ?", params: ["a"] },
+ *   { sql: "INSERT INTO t (k) VALUES (?)", params: ["a"] },
+ * ]);
  * ```
  */
 export interface SqlExecutor {
@@ -49,13 +80,15 @@ export interface SqlExecutor {
   /** Runs a statement that returns no rows; resolves to the number of rows it changed. */
   run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }>;
   /**
-   * Runs `fn` inside one transaction: committed when `fn` resolves, rolled back when it rejects.
-   * Statements must go through `tx`; other callers of this executor never see a half-done transaction.
+   * Runs the statements in order, atomically: all of them take effect, or (when one fails) none, and no
+   * other writer's statement runs between two of them where the database serialises writers (SQLite,
+   * D1); PostgreSQL and MySQL run them in one transaction, in which a `SELECT … FOR UPDATE` among them
+   * locks its rows until the end. Resolves with one result per statement, in order.
    */
-  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  batch(statements: readonly SqlStatement[]): Promise<SqlResult[]>;
   /**
-   * For synchronous drivers only: a reader to use right now, or `undefined` when a transaction is open
-   * (then the core falls back to {@link SqlExecutor.query}, which waits for it).
+   * For synchronous drivers only: a reader to use right now, or `undefined` when it cannot be used
+   * (then the core falls back to {@link SqlExecutor.query}).
    */
   syncReader?(): SyncSqlReader | undefined;
 }
@@ -173,12 +206,18 @@ export interface Dialect {
    */
   boundedDelete(table: string, keyColumn: string, where: string, limit: number): string;
   /**
+   * An `INSERT … VALUES (…)` (core SQL) that does nothing, instead of failing, when the row's primary
+   * key is taken: `INSERT OR IGNORE` (SQLite), `… ON CONFLICT DO NOTHING` (PostgreSQL), `INSERT IGNORE`
+   * (MySQL). Its change count says whether it inserted.
+   */
+  insertIgnore(insertSql: string): string;
+  /**
    * Suffix, with its leading space, taking row locks in a SELECT inside a transaction (`" FOR UPDATE"`),
    * or `''` when writes are serialised anyway (SQLite).
    */
   readonly forUpdate: string;
   /**
-   * A statement run first in every migration transaction so that two processes never migrate at once
+   * A statement run first in every migration batch so that two processes never migrate at once
    * (PostgreSQL: `LOCK TABLE … IN EXCLUSIVE MODE`), or `undefined` when the transaction already
    * serialises writers (SQLite's `BEGIN IMMEDIATE`).
    */

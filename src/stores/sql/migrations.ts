@@ -1,5 +1,5 @@
 import { ConfigError, SchemaVersionError } from "../../errors.js";
-import type { ColumnDef, Dialect, IndexDef, SqlExecutor, TableDef } from "./dialect.js";
+import type { ColumnDef, Dialect, IndexDef, SqlExecutor, SqlStatement, TableDef } from "./dialect.js";
 
 /**
  * Default table prefix: tables are `slack_installations`, `slack_bots`, `slack_oauth_states`, `slack_migrations`.
@@ -243,8 +243,8 @@ async function currentVersion(exec: SqlExecutor, d: Dialect, table: string): Pro
 
 /**
  * Brings the database to the latest schema: creates `<prefix>migrations` if needed, then applies each
- * missing migration in order, each in its own transaction together with its bookkeeping row, so a crash
- * leaves the schema at a known version. Idempotent and safe to run from several processes at once.
+ * missing migration in order, each as one batch together with its bookkeeping row, so a crash leaves the
+ * schema at a known version. Idempotent and safe to run from several processes at once.
  * Throws {@link SchemaVersionError} if the database is newer than the code.
  *
  * @returns the schema version after migrating.
@@ -285,21 +285,28 @@ export async function migrate(
   let version = check(await currentVersion(exec, d, t.migrations));
   for (const m of migrations) {
     if (m.version <= version) continue;
-    version = await exec.transaction(async (tx) => {
-      const lock = d.migrationLock(t.migrations);
-      if (lock !== undefined) await tx.run(lock, []);
-      // Another process may have migrated while we waited for the lock.
-      const v = check(await currentVersion(tx, d, t.migrations));
-      if (v >= m.version) return v;
-      for (const step of m.steps(t)) for (const sql of renderStep(d, step)) await tx.run(sql, []);
-      await tx.run(
-        d.finalize(
-          `INSERT INTO ${d.quoteId(t.migrations)} (${d.quoteId("version")}, ${d.quoteId("description")}, ${d.quoteId("applied_at")}) VALUES (?, ?, ?)`,
-        ),
-        [m.version, m.description, Date.now() / 1000],
-      );
-      return m.version;
+    // One batch per migration: the lock, the DDL and the bookkeeping row, all known up front. The row
+    // goes last and its primary key is the version, so when another process applied this migration
+    // while we waited for the lock, the batch fails (and rolls back where DDL is transactional) and the
+    // version read again says so.
+    const statements: SqlStatement[] = [];
+    const lock = d.migrationLock(t.migrations);
+    if (lock !== undefined) statements.push({ sql: lock, params: [] });
+    for (const step of m.steps(t)) for (const sql of renderStep(d, step)) statements.push({ sql, params: [] });
+    statements.push({
+      sql: d.finalize(
+        `INSERT INTO ${d.quoteId(t.migrations)} (${d.quoteId("version")}, ${d.quoteId("description")}, ${d.quoteId("applied_at")}) VALUES (?, ?, ?)`,
+      ),
+      params: [m.version, m.description, Date.now() / 1000],
     });
+    try {
+      await exec.batch(statements);
+      version = m.version;
+    } catch (e) {
+      const now = check(await currentVersion(exec, d, t.migrations).catch(() => version));
+      if (now < m.version) throw e;
+      version = now;
+    }
   }
   return version;
 }

@@ -111,7 +111,6 @@ export function open(options: SQLiteStoreOptions, storeName: string): Opened {
  * Closes a database the store opened, once the transactions already started on it have finished (later
  * calls then reject with `StoreError`).
  */
-export async function closeDatabase(db: Database.Database, executor: BetterSqlite3Executor): Promise<void> {
-  await executor.idle();
+export async function closeDatabase(db: Database.Database): Promise<void> {
   if (db.open) db.close();
 }

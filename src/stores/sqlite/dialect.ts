@@ -44,6 +44,7 @@ export const sqliteDialect: Dialect = {
     return `DELETE FROM ${q(table)} WHERE ${q(keyColumn)} IN (SELECT ${q(keyColumn)} FROM ${q(table)} WHERE ${where} LIMIT ${n})`;
   },
   // Writers are serialised by BEGIN IMMEDIATE: no row locks exist or are needed.
+  insertIgnore: (sql) => sql.replace(/^INSERT INTO /, "INSERT OR IGNORE INTO "),
   forUpdate: "",
   migrationLock: () => undefined,
 };

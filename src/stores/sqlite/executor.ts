@@ -1,6 +1,5 @@
-import { resolve } from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
-import type { SqlExecutor, SqlRow, SqlValue, SyncSqlReader } from "../sql/dialect.js";
+import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue, SyncSqlReader } from "../sql/dialect.js";
 
 /**
  * The part of a SQLite connection the executor uses: better-sqlite3's `Database` has it as is; Bun's
@@ -43,29 +42,6 @@ export interface BetterSqlite3ExecutorOptions {
   readSnapshot?: false | { maxReads?: number; maxMs?: number } | undefined;
 }
 
-/** Serialises the writes of every connection of this process to one database file. */
-interface WriteGate {
-  /** Settles when the open write transaction ends; `undefined` when none is open. */
-  active: Promise<void> | undefined;
-}
-const gates = new Map<string, WriteGate>();
-
-/**
- * The gate of a connection's file. Two connections of one process to one file must not wait for each
- * other inside SQLite: its busy handler would block the only thread, so the transaction holding the
- * lock could never finish (a stall until `busy_timeout`, then SQLITE_BUSY). They queue here instead.
- */
-function gateFor(db: SqliteConnection): WriteGate {
-  if (db.memory || db.name === "" || db.name.startsWith("file:")) return { active: undefined };
-  const key = resolve(db.name);
-  let gate = gates.get(key);
-  if (gate === undefined) {
-    gate = { active: undefined };
-    gates.set(key, gate);
-  }
-  return gate;
-}
-
 /**
  * Bumped by every executor of this process after each write. A snapshot taken before the bump is
  * dropped, so a write through one connection is seen at once by every other connection of the process.
@@ -77,11 +53,11 @@ let processWriteEpoch = 0;
  * runs at once and returns one already-settled promise; prepared statements are cached per SQL text and
  * return rows as arrays.
  *
- * Transactions use `BEGIN IMMEDIATE` (the write lock is taken up front, so `busy_timeout` applies and
- * two processes never deadlock upgrading a read lock). Because one connection is shared by every caller
- * in the process, a transaction whose body awaits would otherwise let other callers' statements run
- * inside it: while one is open, other calls on the connection wait for it to finish. Writes of other
- * connections of this process to the same file wait too (see {@link gateFor}); their reads do not.
+ * A batch runs synchronously inside `BEGIN IMMEDIATE … COMMIT` (the write lock is taken up front, so
+ * `busy_timeout` applies and two processes never deadlock upgrading a read lock). Since nothing else of
+ * this process runs while it does, no statement of another caller, on this connection or on another
+ * connection of the process to the same file, ever lands inside it: there is no queue to keep, and a
+ * write never waits for this process's own transactions.
  *
  * Read snapshots: in WAL mode, starting a read transaction costs a few system calls (shared-memory
  * locks), as much as the lookup itself. Lookups made by the sync reader (the hot `findBot` and
@@ -101,11 +77,7 @@ export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Da
   /** The connection. */
   readonly db: D;
   readonly #statements = new Map<string, SqliteStatement>();
-  /** Settles when this connection's open transaction ends; `undefined` when none is open. */
-  #active: Promise<void> | undefined;
-  readonly #gate: WriteGate;
   readonly #reader: SyncSqlReader;
-  readonly #tx: SqlExecutor;
   readonly #snapshotMaxReads: number;
   readonly #snapshotMaxMs: number;
   /** True while a read snapshot (a deferred `BEGIN` of ours) is open. */
@@ -126,7 +98,6 @@ export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Da
 
   constructor(db: D, options: BetterSqlite3ExecutorOptions = {}) {
     this.db = db;
-    this.#gate = gateFor(db);
     const snap = options.readSnapshot;
     this.#snapshotMaxReads = snap === false ? 0 : Math.max(0, Math.floor(snap?.maxReads ?? 100));
     this.#snapshotMaxMs = snap === false ? 0 : Math.max(0, snap?.maxMs ?? 1);
@@ -140,12 +111,6 @@ export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Da
             },
           }
         : plain;
-    this.#tx = {
-      query: (sql, params) => settle(() => this.#all(sql, params)),
-      run: (sql, params) => settle(() => this.#run(sql, params)),
-      transaction: (fn) => fn(this.#tx), // already inside one: run inline
-      syncReader: () => plain,
-    };
   }
 
   /** Number of cached prepared statements (for tests). */
@@ -216,8 +181,6 @@ export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Da
   }
 
   query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    const busy = this.#gate.active ?? this.#active;
-    if (busy !== undefined) return busy.then(() => this.query(sql, params));
     return settle(() => {
       this.#endSnapshot();
       return this.#all(sql, params);
@@ -225,53 +188,42 @@ export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Da
   }
 
   run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
-    const busy = this.#gate.active ?? this.#active;
-    if (busy !== undefined) return busy.then(() => this.run(sql, params));
     return settle(() => {
       this.#endSnapshot();
       return this.#run(sql, params);
     });
   }
 
-  /** Resolves once no transaction of this connection is open (and none is queued behind it). */
-  async idle(): Promise<void> {
-    for (let busy = this.#active; busy !== undefined; busy = this.#active) await busy;
+  syncReader(): SyncSqlReader {
+    return this.#reader;
   }
 
-  syncReader(): SyncSqlReader | undefined {
-    return this.#active === undefined ? this.#reader : undefined;
+  batch(statements: readonly SqlStatement[]): Promise<SqlResult[]> {
+    return settle(() => this.#batch(statements));
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    for (let busy = this.#gate.active ?? this.#active; busy !== undefined; busy = this.#gate.active ?? this.#active) {
-      await busy;
-    }
-    let release!: () => void;
-    const active = new Promise<void>((done) => {
-      release = done;
-    });
-    this.#active = active;
-    this.#gate.active = active;
+  /** The statements in one `BEGIN IMMEDIATE` transaction, synchronously: committed, or rolled back on the first error. */
+  #batch(statements: readonly SqlStatement[]): SqlResult[] {
+    this.#endSnapshot();
+    this.#prepare("BEGIN IMMEDIATE").run();
     try {
-      this.#endSnapshot();
-      this.#prepare("BEGIN IMMEDIATE").run();
-      try {
-        const result = await fn(this.#tx);
-        this.#prepare("COMMIT").run();
-        return result;
-      } catch (e) {
-        try {
-          if (this.db.open && this.db.inTransaction) this.#prepare("ROLLBACK").run();
-        } catch {
-          // The original error says more than a failed rollback.
-        }
-        throw e;
+      const results: SqlResult[] = [];
+      for (const { sql, params } of statements) {
+        const st = this.#prepare(sql);
+        if (st.reader) results.push({ rows: st.all(...params) as SqlRow[], changes: 0 });
+        else results.push({ rows: [], changes: st.run(...params).changes });
       }
+      this.#prepare("COMMIT").run();
+      return results;
+    } catch (e) {
+      try {
+        if (this.db.open && this.db.inTransaction) this.#prepare("ROLLBACK").run();
+      } catch {
+        // The original error says more than a failed rollback.
+      }
+      throw e;
     } finally {
       processWriteEpoch++;
-      this.#active = undefined;
-      this.#gate.active = undefined;
-      release();
     }
   }
 }

@@ -2,8 +2,8 @@
 import type Database from "better-sqlite3";
 import { SqlInstallationStore, validateClientId } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
-import { sqliteDialect } from "./dialect.js";
 import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
+import { sqliteDialect } from "./dialect.js";
 
 /**
  * Options of {@link SQLiteInstallationStore}.
@@ -51,7 +51,7 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
       historicalData: options.historicalData,
       storeName: "SQLiteInstallationStore",
       migrateNow: true,
-      release: owned ? () => closeDatabase(db, executor) : undefined,
+      release: owned ? () => closeDatabase(db) : undefined,
     });
     this.database = db;
   }

@@ -2,8 +2,8 @@
 import type Database from "better-sqlite3";
 import { SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
-import { sqliteDialect } from "./dialect.js";
 import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
+import { sqliteDialect } from "./dialect.js";
 
 /**
  * Options of {@link SQLiteStateStore}.
@@ -49,7 +49,7 @@ export class SQLiteStateStore extends SqlStateStore {
       clock: options.clock,
       storeName: "SQLiteStateStore",
       migrateNow: true,
-      release: owned ? () => closeDatabase(db, executor) : undefined,
+      release: owned ? () => closeDatabase(db) : undefined,
     });
     this.database = db;
   }

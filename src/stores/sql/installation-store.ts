@@ -1,0 +1,638 @@
+/**
+ * {@link SqlInstallationStore}: the one SQL implementation of {@link InstallationStore}. SQLite,
+ * PostgreSQL, MySQL and Bun's SQLite stores are this class plus a {@link Dialect} and an executor.
+ *
+ * Design notes (they hold for every dialect):
+ * - "Latest" is the row with the largest auto-increment `id`. A save deletes the key's older rows and
+ *   inserts a new one in one batch (unless `historicalData`), so a re-install always gets a larger id: no
+ *   upsert syntax, no clock, and two saves in the same millisecond are still ordered.
+ * - Reads never depend on there being a single row per key (`ORDER BY id DESC LIMIT 1`), so a database
+ *   whose transactions do not serialise writers can at worst keep a stale extra row until the next save.
+ * - Every write is one statement or one batch known in full before it runs (no interactive transaction),
+ *   so an executor over a database with only `batch()` (Cloudflare D1) can run it.
+ * - Key columns hold `''` for "none" (see {@link Dialect}).
+ */
+import { createHash } from "node:crypto";
+import type { SlackOAuthError } from "../../errors.js";
+import type { Bot, Installation } from "../../model/installation.js";
+import {
+  assertOptionalId,
+  type BotQuery,
+  checkLock,
+  checkTokenUpdate,
+  compareWorkspaces,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  isValidId,
+  type LockOptions,
+  matchesWorkspaceFilter,
+  normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
+  validateInstallation,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
+} from "../installation-store.js";
+import { KeyedMutex, lockOwner, pollForLock } from "../locks.js";
+import type { Dialect, SqlExecutor, SqlRow, SqlStatement, SqlValue } from "./dialect.js";
+import {
+  type InFlight,
+  type Migrator,
+  type SqlStoreOptions,
+  StoreLifecycle,
+  toStoreError,
+  validateClientId,
+} from "./lifecycle.js";
+import { type TableNames, tableNames, validateTablePrefix } from "./migrations.js";
+import {
+  BOT_COLUMNS,
+  BOT_SELECT,
+  botParams,
+  INSTALLATION_COLUMNS,
+  INSTALLATION_SELECT,
+  installationParams,
+  json,
+  LATEST_BOT_COLUMNS,
+  rowToBot,
+  rowToInstallation,
+} from "./rows.js";
+
+/** The workspace key of every table: client, enterprise and team (`''` for none). */
+const WORKSPACE = "client_id = ? AND enterprise_id = ? AND team_id = ?";
+
+/** The columns `updateTokens` may set, per patch field. */
+const BOT_TOKEN_COLUMNS: Readonly<Record<string, string>> = {
+  botToken: "bot_token",
+  botRefreshToken: "bot_refresh_token",
+  botTokenExpiresAt: "bot_token_expires_at",
+  botScopes: "bot_scopes",
+};
+const USER_TOKEN_COLUMNS: Readonly<Record<string, string>> = {
+  userToken: "user_token",
+  userRefreshToken: "user_refresh_token",
+  userTokenExpiresAt: "user_token_expires_at",
+  userScopes: "user_scopes",
+};
+
+/** A `SET` list and its parameters. */
+interface Assignments {
+  sql: string;
+  params: SqlValue[];
+}
+
+/** `col = ?, …` for the fields of `patch` that have a column; `undefined` when there is none. */
+function assignments(
+  patch: TokenPatch | undefined,
+  columns: Readonly<Record<string, string>>,
+): Assignments | undefined {
+  if (patch === undefined) return undefined;
+  const parts: string[] = [];
+  const params: SqlValue[] = [];
+  for (const [field, column] of Object.entries(columns)) {
+    const v = (patch as Record<string, unknown>)[field];
+    if (v === undefined) continue;
+    parts.push(`${column} = ?`);
+    params.push(Array.isArray(v) ? json(v, field) : (v as SqlValue));
+  }
+  return parts.length === 0 ? undefined : { sql: parts.join(", "), params };
+}
+
+/** `<base> AND col = ? …` for every expected value given. */
+function conditions(
+  base: string,
+  baseParams: readonly SqlValue[],
+  expected: Readonly<Record<string, string | undefined>>,
+): { sql: string; params: SqlValue[] } {
+  let sql = base;
+  const params: SqlValue[] = [...baseParams];
+  for (const [column, value] of Object.entries(expected)) {
+    if (value === undefined) continue;
+    sql += ` AND ${column} = ?`;
+    params.push(value);
+  }
+  return { sql, params };
+}
+
+/**
+ * Options of {@link SqlInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * new SqlInstallationStore({ executor, dialect: sqliteDialect, clientId: "111.222", historicalData: true });
+ * ```
+ */
+export interface SqlInstallationStoreOptions extends SqlStoreOptions {
+  /** Keeps several apps' installations apart in the same tables (default `''`). */
+  clientId?: string | undefined;
+  /** Keep one row per save instead of only the latest per key (default false). */
+  historicalData?: boolean | undefined;
+}
+
+/**
+ * The SQL texts a {@link SqlInstallationStore} runs (already finalized for its dialect).
+ *
+ * @example
+ * ```ts
+ * db.prepare(`EXPLAIN QUERY PLAN ${store.statements.findBot}`).all("", "", "T123");
+ * ```
+ */
+export interface InstallationStoreStatements {
+  insertInstallation: string;
+  insertBot: string;
+  findBot: string;
+  findInstallation: string;
+  findUserInstallation: string;
+  deleteBot: string;
+  deleteInstallations: string;
+  deleteUserInstallations: string;
+}
+
+function installationStatements(d: Dialect, t: TableNames): InstallationStoreStatements {
+  const q = d.quoteId;
+  const inst = q(t.installations);
+  const bots = q(t.bots);
+  const ws = "client_id = ? AND enterprise_id = ? AND team_id = ?";
+  const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
+  const latestBot = `SELECT id, ${LATEST_BOT_COLUMNS.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`;
+  const findInstallation = (byUser: boolean) =>
+    `SELECT ${INSTALLATION_SELECT.map((c) => `i.${c}`).join(", ")}, ` +
+    `${LATEST_BOT_COLUMNS.map((c) => `b.${c} AS latest_${c}`).join(", ")} ` +
+    `FROM ${inst} i LEFT JOIN (${latestBot}) b ON 1 = 1 ` +
+    `WHERE i.client_id = ? AND i.enterprise_id = ? AND i.team_id = ?${byUser ? " AND i.user_id = ?" : ""} ` +
+    "ORDER BY i.id DESC LIMIT 1";
+  const s: InstallationStoreStatements = {
+    insertInstallation: `INSERT INTO ${inst} (${INSTALLATION_COLUMNS.join(", ")}) VALUES (${placeholders(INSTALLATION_COLUMNS.length)})`,
+    insertBot: `INSERT INTO ${bots} (${BOT_COLUMNS.join(", ")}) VALUES (${placeholders(BOT_COLUMNS.length)})`,
+    findBot: `SELECT ${BOT_SELECT.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`,
+    findInstallation: findInstallation(false),
+    findUserInstallation: findInstallation(true),
+    deleteBot: `DELETE FROM ${bots} WHERE ${ws}`,
+    deleteInstallations: `DELETE FROM ${inst} WHERE ${ws}`,
+    deleteUserInstallations: `DELETE FROM ${inst} WHERE ${ws} AND user_id = ?`,
+  };
+  for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k]);
+  return s;
+}
+
+/**
+ * {@link InstallationStore} over any SQL database: the logic behind `SQLiteInstallationStore` (and the
+ * PostgreSQL and MySQL stores). Semantics are those of every store (see {@link InstallationStore}).
+ *
+ * @example
+ * ```ts
+ * const store = new SqlInstallationStore({ executor, dialect: sqliteDialect, clientId: "111.222" });
+ * await store.save(installation);
+ * const bot = await store.findBot({ teamId: "T123" });
+ * ```
+ */
+export class SqlInstallationStore implements InstallationStore {
+  /** The SQL this store runs (for tests and `EXPLAIN`). */
+  readonly statements: InstallationStoreStatements;
+  /** The table names in use. */
+  readonly tables: TableNames;
+  readonly #exec: SqlExecutor;
+  readonly #clientId: string;
+  readonly #historical: boolean;
+  readonly #name: string;
+  readonly #life: StoreLifecycle;
+  readonly #migrator: Migrator;
+  readonly #inflight: InFlight;
+  readonly #dialectQuote: (id: string) => string;
+  readonly #finalize: (sql: string) => string;
+  readonly #dialect: Dialect;
+  readonly #locksTable: string;
+  readonly #keyLocks = new KeyedMutex();
+  #locksReady: Promise<void> | undefined;
+
+  constructor(options: SqlInstallationStoreOptions) {
+    const prefix = validateTablePrefix(options.tablePrefix);
+    const clientId = validateClientId(options.clientId);
+    this.#exec = options.executor;
+    this.#clientId = clientId;
+    this.#historical = options.historicalData === true;
+    this.#name = options.storeName ?? "SqlInstallationStore";
+    this.tables = tableNames(prefix);
+    this.statements = installationStatements(options.dialect, this.tables);
+    const dialect = options.dialect;
+    this.#dialect = dialect;
+    this.#locksTable = `${prefix}locks`;
+    this.#dialectQuote = (id) => dialect.quoteId(id);
+    this.#finalize = (sql) => dialect.finalize(sql);
+    this.#life = new StoreLifecycle(options, prefix, (e) => this.#fail("migrate", e));
+    this.#migrator = this.#life.migrator;
+    this.#inflight = this.#life.inflight;
+  }
+
+  /** Applies pending migrations (also done on first use). */
+  init(): Promise<void> {
+    return this.#migrator.init();
+  }
+
+  /** Resolves once every write started so far has finished (used by `close()`). */
+  drain(): Promise<void> {
+    return this.#inflight.drain();
+  }
+
+  /**
+   * Lets the migration and the writes already started finish, then releases what the store opened (a
+   * pool or a connection you passed in stays open). Calling it again waits for the same close.
+   */
+  close(): Promise<void> {
+    return this.#life.close();
+  }
+
+  #fail(op: string, e: unknown): SlackOAuthError {
+    return toStoreError(this.#name, op, e);
+  }
+
+  /**
+   * The key of a query: `[clientId, enterpriseId, teamId]`, plus `userId` when `withUser` and the query
+   * has one. Org-wide lookups (`isEnterpriseInstall`) use `''` as the team, whatever `teamId` says.
+   * Same validation as {@link normalizeQuery}; well-formed queries take a fast path (this is the hot
+   * path of every Slack request), anything else goes through `normalizeQuery` for its exact behaviour.
+   */
+  #key(q: InstallationQuery, op: string, withUser: boolean): SqlValue[] {
+    if (q !== null && typeof q === "object") {
+      const { enterpriseId: e, teamId: t, userId: u, isEnterpriseInstall: f } = q;
+      if (
+        (e === undefined || isValidId(e)) &&
+        (t === undefined || isValidId(t)) &&
+        (u === undefined || isValidId(u)) &&
+        (e !== undefined || t !== undefined)
+      ) {
+        const user = withUser && u !== undefined;
+        if (f === true && e !== undefined) return user ? [this.#clientId, e, "", u] : [this.#clientId, e, ""];
+        if (f === undefined || f === false) {
+          return user ? [this.#clientId, e ?? "", t ?? "", u] : [this.#clientId, e ?? "", t ?? ""];
+        }
+      }
+    }
+    const n = normalizeQuery(q, op);
+    const key: SqlValue[] = [this.#clientId, n.enterpriseId ?? "", n.isEnterpriseInstall ? "" : (n.teamId ?? "")];
+    if (withUser && n.userId !== undefined) key.push(n.userId);
+    return key;
+  }
+
+  /** First row of `sql` mapped by `map`: synchronously when the driver allows it (one promise per call). */
+  #first<T>(op: string, sql: string, params: readonly SqlValue[], map: (r: SqlRow | undefined) => T): Promise<T> {
+    const reader = this.#exec.syncReader?.();
+    if (reader !== undefined) {
+      try {
+        return Promise.resolve(map(reader.first(sql, params)));
+      } catch (e) {
+        return Promise.reject(this.#fail(op, e));
+      }
+    }
+    return this.#exec.query(sql, params).then(
+      (rows) => map(rows[0]),
+      (e) => {
+        throw this.#fail(op, e);
+      },
+    );
+  }
+
+  /** Saves an installation (and its bot, if it has one) in one batch. */
+  save(installation: Installation): Promise<void> {
+    return this.#inflight.track(this.#save(installation));
+  }
+
+  async #save(installation: Installation): Promise<void> {
+    const i = validateInstallation(installation);
+    const instParams = installationParams(this.#clientId, i);
+    const botParamList = i.botToken ? botParams(this.#clientId, i) : undefined;
+    if (!this.#migrator.ready) await this.init();
+    const s = this.statements;
+    const ws: SqlValue[] = [this.#clientId, i.enterpriseId ?? "", i.isEnterpriseInstall ? "" : (i.teamId ?? "")];
+    // One batch: the older rows of the key go, the new ones come, all or nothing.
+    const batch: SqlStatement[] = [];
+    if (!this.#historical) batch.push({ sql: s.deleteUserInstallations, params: [...ws, i.userId] });
+    batch.push({ sql: s.insertInstallation, params: instParams });
+    if (botParamList !== undefined) {
+      if (!this.#historical) batch.push({ sql: s.deleteBot, params: ws });
+      batch.push({ sql: s.insertBot, params: botParamList });
+    }
+    try {
+      await this.#exec.batch(batch);
+    } catch (e) {
+      throw this.#fail("save", e);
+    }
+  }
+
+  findBot(query: BotQuery): Promise<Bot | undefined> {
+    if (!this.#migrator.ready) return this.init().then(() => this.findBot(query));
+    let params: SqlValue[];
+    try {
+      params = this.#key(query, "findBot", false);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#first("findBot", this.statements.findBot, params, rowToBot);
+  }
+
+  findInstallation(query: InstallationQuery): Promise<Installation | undefined> {
+    if (!this.#migrator.ready) return this.init().then(() => this.findInstallation(query));
+    let params: SqlValue[];
+    let sql: string;
+    try {
+      const k = this.#key(query, "findInstallation", true);
+      // The latest-bot sub-select comes first in the SQL text: its workspace key, then the installation's.
+      params = [k[0] ?? "", k[1] ?? "", k[2] ?? "", ...k];
+      sql = k.length === 4 ? this.statements.findUserInstallation : this.statements.findInstallation;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#first("findInstallation", sql, params, rowToInstallation);
+  }
+
+  /**
+   * Lists every workspace (and org) of this store's client id: its latest bot and the latest installation
+   * of each user, newest first. Reads everything: for admin tools and rotation, not for requests.
+   */
+  async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    if (filter !== undefined) {
+      assertOptionalId(filter.enterpriseId, "enterpriseId");
+      assertOptionalId(filter.teamId, "teamId");
+    }
+    if (!this.#migrator.ready) await this.init();
+    const q = this.#dialectQuote;
+    const inst = q(this.tables.installations);
+    const bots = q(this.tables.bots);
+    let keys: SqlRow[];
+    try {
+      keys = await this.#exec.query(
+        this.#finalize(
+          `SELECT enterprise_id, team_id FROM ${bots} WHERE client_id = ? UNION SELECT enterprise_id, team_id FROM ${inst} WHERE client_id = ?`,
+        ),
+        [this.#clientId, this.#clientId],
+      );
+    } catch (e) {
+      throw this.#fail("listWorkspaces", e);
+    }
+    const out: WorkspaceInstallations[] = [];
+    for (const row of keys) {
+      const e = typeof row[0] === "string" && row[0] !== "" ? row[0] : undefined;
+      const t = typeof row[1] === "string" && row[1] !== "" ? row[1] : undefined;
+      const head: WorkspaceInstallations = { isEnterpriseInstall: t === undefined, installations: [] };
+      if (e !== undefined) head.enterpriseId = e;
+      if (t !== undefined) head.teamId = t;
+      if (!matchesWorkspaceFilter(head, filter)) continue;
+      const where = { enterpriseId: e, teamId: t, isEnterpriseInstall: t === undefined };
+      const bot = await this.findBot(where);
+      if (bot) head.bot = bot;
+      let users: SqlRow[];
+      try {
+        users = await this.#exec.query(
+          this.#finalize(
+            `SELECT user_id, MAX(id) AS latest FROM ${inst} WHERE client_id = ? AND enterprise_id = ? AND team_id = ? GROUP BY user_id ORDER BY latest DESC`,
+          ),
+          [this.#clientId, e ?? "", t ?? ""],
+        );
+      } catch (err) {
+        throw this.#fail("listWorkspaces", err);
+      }
+      for (const u of users) {
+        if (typeof u[0] !== "string") continue;
+        const found = await this.findInstallation({ ...where, userId: u[0] });
+        if (found) head.installations.push(found);
+      }
+      if (head.bot === undefined && head.installations.length === 0) continue;
+      out.push(head);
+    }
+    return out.sort(compareWorkspaces);
+  }
+
+  /**
+   * Token rotation as a compare-and-set without an interactive transaction. One part (bot or user): one
+   * `UPDATE … WHERE id = <the latest row's id> AND <expected values>` (and, when the other part has
+   * expectations, `AND EXISTS (<its latest row with them>)`): it changes one row or none, and says which.
+   * Both parts: one batch that locks both latest rows (`FOR UPDATE` where the dialect has row locks),
+   * records a one-time ticket in `<prefix>locks` only if every expectation holds, updates each row only
+   * if the ticket exists, and removes it: both rows change, or neither. No row is inserted or deleted, so
+   * which row is "latest" never changes and no other user's row is touched.
+   */
+  updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    return this.#inflight.track(this.#updateTokens(query, patch, expect));
+  }
+
+  async #updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
+    const { q, bot, user } = checkTokenUpdate(query, patch, expect);
+    const k = this.#key(q, "updateTokens", true);
+    if (!this.#migrator.ready) await this.init();
+    const quote = this.#dialectQuote;
+    const bots = quote(this.tables.bots);
+    const inst = quote(this.tables.installations);
+    const ws = k.slice(0, 3);
+    const checkBot = bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined;
+    const checkUser = user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined;
+    // The latest row's id, wrapped in a derived table: MySQL refuses a sub-select of the table it updates.
+    const latestBotId = `(SELECT id FROM (SELECT MAX(id) AS id FROM ${bots} WHERE ${WORKSPACE}) latest_bot)`;
+    const latestUserId = `(SELECT id FROM (SELECT MAX(id) AS id FROM ${inst} WHERE ${WORKSPACE} AND user_id = ?) latest_user)`;
+    const botCond = conditions(`id = ${latestBotId}`, ws, {
+      bot_token: expect?.botToken,
+      bot_refresh_token: expect?.botRefreshToken,
+    });
+    const userCond = conditions(`id = ${latestUserId}`, k, {
+      user_token: expect?.userToken,
+      user_refresh_token: expect?.userRefreshToken,
+    });
+    const botSet = assignments(bot, BOT_TOKEN_COLUMNS);
+    const userSet = assignments(user, USER_TOKEN_COLUMNS);
+    // Installation rows written by older versions kept a copy of the bot's secrets that is never read
+    // (bot fields always come from the bots table): dropped with every bot update, so no stale token (or
+    // a token under an old encryption key) lingers after a rotation or a rekey.
+    const dropBotCopies: SqlStatement = {
+      sql: this.#finalize(
+        `UPDATE ${inst} SET bot_token = NULL, bot_refresh_token = NULL WHERE ${WORKSPACE} AND bot_token IS NOT NULL`,
+      ),
+      params: ws,
+    };
+    try {
+      if (botSet === undefined || userSet === undefined) {
+        // One part changes; the other may only be compared.
+        const [table, set, own, other] =
+          botSet !== undefined
+            ? [bots, botSet, botCond, checkUser ? { table: inst, cond: userCond } : undefined]
+            : [inst, userSet as Assignments, userCond, checkBot ? { table: bots, cond: botCond } : undefined];
+        const exists = other === undefined ? "" : ` AND EXISTS (SELECT 1 FROM ${other.table} WHERE ${other.cond.sql})`;
+        const { changes } = await this.#exec.run(
+          this.#finalize(`UPDATE ${table} SET ${set.sql} WHERE ${own.sql}${exists}`),
+          [...set.params, ...own.params, ...(other?.cond.params ?? [])],
+        );
+        if (changes !== 1) return false;
+        if (botSet !== undefined) await this.#exec.run(dropBotCopies.sql, dropBotCopies.params);
+        return true;
+      }
+      await this.#ensureLocksTable();
+      const locks = quote(this.#locksTable);
+      const ticket = `cas:${lockOwner()}`;
+      const hasTicket = `EXISTS (SELECT 1 FROM ${locks} WHERE name = ?)`;
+      const batch: SqlStatement[] = [];
+      const forUpdate = this.#dialect.forUpdate;
+      if (forUpdate !== "") {
+        batch.push({ sql: this.#finalize(`SELECT id FROM ${bots} WHERE id = ${latestBotId}${forUpdate}`), params: ws });
+        batch.push({ sql: this.#finalize(`SELECT id FROM ${inst} WHERE id = ${latestUserId}${forUpdate}`), params: k });
+      }
+      batch.push(
+        {
+          sql: this.#finalize(
+            `INSERT INTO ${locks} (name, owner, expires_at) SELECT ?, ?, 0 FROM (SELECT 1 AS one) guard WHERE EXISTS (SELECT 1 FROM ${bots} WHERE ${botCond.sql}) AND EXISTS (SELECT 1 FROM ${inst} WHERE ${userCond.sql})`,
+          ),
+          params: [ticket, ticket.slice(4), ...botCond.params, ...userCond.params],
+        },
+        {
+          sql: this.#finalize(`UPDATE ${bots} SET ${botSet.sql} WHERE id = ${latestBotId} AND ${hasTicket}`),
+          params: [...botSet.params, ...ws, ticket],
+        },
+        {
+          sql: this.#finalize(`UPDATE ${inst} SET ${userSet.sql} WHERE id = ${latestUserId} AND ${hasTicket}`),
+          params: [...userSet.params, ...k, ticket],
+        },
+        { sql: this.#finalize(`DELETE FROM ${locks} WHERE name = ?`), params: [ticket] },
+      );
+      const results = await this.#exec.batch(batch);
+      const written = results[forUpdate !== "" ? 2 : 0]?.changes === 1;
+      if (written) await this.#exec.run(dropBotCopies.sql, dropBotCopies.params);
+      return written;
+    } catch (e) {
+      throw this.#fail("updateTokens", e);
+    }
+  }
+
+  /**
+   * Runs `fn` holding the lock `key`, across every process (and host) sharing the database: a lease row
+   * in `<prefix>locks` (created on first use), taken with single statements (an insert that yields to
+   * an existing row, or a takeover of an expired one) and deleted when `fn` settles. No transaction stays
+   * open while `fn` runs (a refresh is an HTTP call: holding SQLite's write lock that long would stall
+   * every writer). A lease past `leaseMs` belongs to a dead holder and is taken over. Callers of one
+   * process queue in memory first.
+   *
+   * PostgreSQL and MySQL stores may instead use advisory locks (`pg_advisory_lock`, `GET_LOCK`) on a
+   * dedicated connection; the contract is the same.
+   */
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+    const { timeoutMs, leaseMs } = checkLock(key, options);
+    const deadline = Date.now() + timeoutMs;
+    // One fixed-length name per (client id, key): fits any key column, and apps sharing tables never collide.
+    const name = createHash("sha256").update(`${this.#clientId}\n${key}`).digest("hex");
+    return this.#keyLocks.run(
+      key,
+      async () => {
+        await this.#ensureLocksTable();
+        const owner = lockOwner();
+        await pollForLock(() => this.#tryLease(name, owner, leaseMs), deadline, key, timeoutMs);
+        try {
+          return await fn();
+        } finally {
+          await this.#exec
+            .run(this.#finalize(`DELETE FROM ${this.#dialectQuote(this.#locksTable)} WHERE name = ? AND owner = ?`), [
+              name,
+              owner,
+            ])
+            .catch(() => undefined); // the lease expires on its own
+        }
+      },
+      timeoutMs,
+    );
+  }
+
+  /**
+   * One attempt at the lease, in single statements: insert the row unless the name is taken (the
+   * primary key decides between racing processes); else take it over if its lease has run out (the
+   * `WHERE` re-checked on the row decides between racing takeovers).
+   */
+  async #tryLease(name: string, owner: string, leaseMs: number): Promise<boolean> {
+    const table = this.#dialectQuote(this.#locksTable);
+    const now = Date.now() / 1000;
+    const until = now + leaseMs / 1000;
+    try {
+      const inserted = await this.#exec.run(
+        this.#finalize(this.#dialect.insertIgnore(`INSERT INTO ${table} (name, owner, expires_at) VALUES (?, ?, ?)`)),
+        [name, owner, until],
+      );
+      if (inserted.changes === 1) return true;
+      const taken = await this.#exec.run(
+        this.#finalize(`UPDATE ${table} SET owner = ?, expires_at = ? WHERE name = ? AND expires_at <= ?`),
+        [owner, until, name, now],
+      );
+      return taken.changes === 1;
+    } catch (e) {
+      throw this.#fail("withLock", e);
+    }
+  }
+
+  #ensureLocksTable(): Promise<void> {
+    this.#locksReady ??= (async () => {
+      if (!this.#migrator.ready) await this.init();
+      const d = this.#dialect;
+      // Created on first use, outside the versioned migrations: an app that never rotates never has it,
+      // and the schema version stays the same. IF NOT EXISTS makes it safe from several processes.
+      for (const sql of d.createTable({
+        name: this.#locksTable,
+        columns: [
+          { name: "name", type: "key", length: 64 },
+          { name: "owner", type: "string", length: 64, notNull: true },
+          { name: "expires_at", type: "double", notNull: true },
+        ],
+        primaryKey: ["name"],
+      })) {
+        await this.#exec.run(d.finalize(sql), []);
+      }
+    })().catch((e) => {
+      this.#locksReady = undefined;
+      throw this.#fail("withLock", e);
+    });
+    return this.#locksReady;
+  }
+
+  /** Deletes the bot rows of a workspace (or org). */
+  deleteBot(query: WorkspaceQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteBot(query));
+  }
+
+  async #deleteBot(query: WorkspaceQuery): Promise<void> {
+    const ws = this.#key(query, "deleteBot", false);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.run(this.statements.deleteBot, ws);
+    } catch (e) {
+      throw this.#fail("deleteBot", e);
+    }
+  }
+
+  /** Deletes a workspace's installations, or only one user's with `userId`; never the bot. */
+  deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteInstallation(query));
+  }
+
+  async #deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
+    const k = this.#key(query, "deleteInstallation", true);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.run(
+        k.length === 4 ? this.statements.deleteUserInstallations : this.statements.deleteInstallations,
+        k,
+      );
+    } catch (e) {
+      throw this.#fail("deleteInstallation", e);
+    }
+  }
+
+  /** Deletes a workspace's installations and bots in one batch. */
+  deleteAll(query: WorkspaceQuery): Promise<void> {
+    return this.#inflight.track(this.#deleteAll(query));
+  }
+
+  async #deleteAll(query: WorkspaceQuery): Promise<void> {
+    const ws = this.#key(query, "deleteAll", false);
+    if (!this.#migrator.ready) await this.init();
+    try {
+      await this.#exec.batch([
+        { sql: this.statements.deleteInstallations, params: ws },
+        { sql: this.statements.deleteBot, params: ws },
+      ]);
+    } catch (e) {
+      throw this.#fail("deleteAll", e);
+    }
+  }
+}

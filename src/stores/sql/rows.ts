@@ -1,0 +1,204 @@
+/**
+ * The SQL stores' row format: the columns of the installations and bots tables, the parameters a save
+ * binds, and rows (arrays, in SELECT order) mapped back to {@link Bot} and {@link Installation}.
+ *
+ * @internal
+ */
+import { InvalidArgumentError } from "../../errors.js";
+import type { Bot, Installation } from "../../model/installation.js";
+import type { SqlRow, SqlValue } from "./dialect.js";
+
+export function str(v: unknown): string | undefined {
+  return v === null || v === undefined ? undefined : String(v);
+}
+export function key(v: unknown): string | undefined {
+  return v === null || v === undefined || v === "" ? undefined : String(v);
+}
+export function num(v: unknown): number | undefined {
+  return v === null || v === undefined ? undefined : Number(v);
+}
+export function scopes(v: unknown): string[] {
+  if (v === null || v === undefined || v === "" || v === "[]") return [];
+  const parsed: unknown = JSON.parse(String(v));
+  return Array.isArray(parsed) ? parsed.map(String) : [];
+}
+export function custom(v: unknown): Record<string, unknown> {
+  if (v === null || v === undefined || v === "" || v === "{}") return {};
+  const parsed: unknown = JSON.parse(String(v));
+  return parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : {};
+}
+export function set(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (v !== undefined) o[k] = v;
+}
+export function json(v: unknown, field: string): string {
+  try {
+    return JSON.stringify(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`${field} must be JSON-serialisable`, { cause: e });
+  }
+}
+
+/** Columns of the bot part, in insert order (installations and bots tables share them). */
+export const BOT_COLUMNS = [
+  "client_id",
+  "app_id",
+  "enterprise_id",
+  "enterprise_name",
+  "enterprise_url",
+  "team_id",
+  "team_name",
+  "bot_token",
+  "bot_id",
+  "bot_user_id",
+  "bot_scopes",
+  "bot_refresh_token",
+  "bot_token_expires_at",
+  "is_enterprise_install",
+  "installed_at",
+  "custom_values",
+] as const;
+export const USER_COLUMNS = [
+  "user_id",
+  "user_token",
+  "user_scopes",
+  "user_refresh_token",
+  "user_token_expires_at",
+  "incoming_webhook_url",
+  "incoming_webhook_channel",
+  "incoming_webhook_channel_id",
+  "incoming_webhook_configuration_url",
+  "token_type",
+] as const;
+export const INSTALLATION_COLUMNS = [...BOT_COLUMNS, ...USER_COLUMNS];
+
+/** What `findBot` selects; rowToBot reads it by index. */
+export const BOT_SELECT = BOT_COLUMNS.slice(1);
+/** The six fields that `findInstallation` takes from the latest bot. */
+export const LATEST_BOT_COLUMNS = [
+  "bot_token",
+  "bot_id",
+  "bot_user_id",
+  "bot_scopes",
+  "bot_refresh_token",
+  "bot_token_expires_at",
+] as const;
+/** What `findInstallation` selects from the installation row (then the LATEST_BOT_COLUMNS of the latest bot). */
+export const INSTALLATION_SELECT = [
+  "app_id",
+  "enterprise_id",
+  "enterprise_name",
+  "enterprise_url",
+  "team_id",
+  "team_name",
+  "is_enterprise_install",
+  "installed_at",
+  "custom_values",
+  ...USER_COLUMNS,
+] as const;
+
+export function botParams(clientId: string, i: Installation): SqlValue[] {
+  return [
+    clientId,
+    i.appId ?? null,
+    i.enterpriseId ?? "",
+    i.enterpriseName ?? null,
+    i.enterpriseUrl ?? null,
+    i.isEnterpriseInstall ? "" : (i.teamId ?? ""),
+    i.teamName ?? null,
+    i.botToken ?? null,
+    i.botId ?? null,
+    i.botUserId ?? null,
+    json(i.botScopes, "installation.botScopes"),
+    i.botRefreshToken ?? null,
+    i.botTokenExpiresAt ?? null,
+    i.isEnterpriseInstall ? 1 : 0,
+    i.installedAt,
+    json(i.customValues, "installation.customValues"),
+  ];
+}
+
+export function installationParams(clientId: string, i: Installation): SqlValue[] {
+  const p = botParams(clientId, i);
+  // The bot's secrets live in the bots table only: an installation row never keeps a copy (bot fields of
+  // `findInstallation` always come from the latest bot), so there is one place to rotate, re-key or delete.
+  p[7] = null; // bot_token
+  p[11] = null; // bot_refresh_token
+  p.push(
+    i.userId,
+    i.userToken ?? null,
+    json(i.userScopes, "installation.userScopes"),
+    i.userRefreshToken ?? null,
+    i.userTokenExpiresAt ?? null,
+    i.incomingWebhookUrl ?? null,
+    i.incomingWebhookChannel ?? null,
+    i.incomingWebhookChannelId ?? null,
+    i.incomingWebhookConfigurationUrl ?? null,
+    i.tokenType ?? null,
+  );
+  return p;
+}
+
+/** A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. */
+export function rowToBot(r: SqlRow | undefined): Bot | undefined {
+  if (r === undefined) return undefined;
+  const b: Record<string, unknown> = {};
+  set(b, "appId", str(r[0]));
+  set(b, "enterpriseId", key(r[1]));
+  set(b, "enterpriseName", str(r[2]));
+  set(b, "enterpriseUrl", str(r[3]));
+  set(b, "teamId", key(r[4]));
+  set(b, "teamName", str(r[5]));
+  b.botToken = String(r[6]);
+  set(b, "botId", str(r[7]));
+  set(b, "botUserId", str(r[8]));
+  b.botScopes = scopes(r[9]);
+  set(b, "botRefreshToken", str(r[10]));
+  set(b, "botTokenExpiresAt", num(r[11]));
+  b.isEnterpriseInstall = Number(r[12]) === 1;
+  b.installedAt = Number(r[13]);
+  b.customValues = custom(r[14]);
+  return b as unknown as Bot;
+}
+
+/**
+ * A row of {@link INSTALLATION_SELECT} + {@link LATEST_BOT_COLUMNS} → {@link Installation}. The bot
+ * fields come from the latest bot — a later user-only install never hides it — and are absent when the
+ * workspace has no bot any more (deleted or revoked): a deleted bot's token is never handed out.
+ */
+export function rowToInstallation(r: SqlRow | undefined): Installation | undefined {
+  if (r === undefined) return undefined;
+  const i: Record<string, unknown> = {};
+  set(i, "appId", str(r[0]));
+  set(i, "enterpriseId", key(r[1]));
+  set(i, "enterpriseName", str(r[2]));
+  set(i, "enterpriseUrl", str(r[3]));
+  set(i, "teamId", key(r[4]));
+  set(i, "teamName", str(r[5]));
+  const hasBot = r[19] !== null && r[19] !== undefined;
+  if (hasBot) {
+    i.botToken = String(r[19]);
+    set(i, "botId", str(r[20]));
+    set(i, "botUserId", str(r[21]));
+  }
+  i.botScopes = hasBot ? scopes(r[22]) : [];
+  if (hasBot) {
+    set(i, "botRefreshToken", str(r[23]));
+    set(i, "botTokenExpiresAt", num(r[24]));
+  }
+  i.userId = String(r[9]);
+  set(i, "userToken", str(r[10]));
+  i.userScopes = scopes(r[11]);
+  set(i, "userRefreshToken", str(r[12]));
+  set(i, "userTokenExpiresAt", num(r[13]));
+  set(i, "incomingWebhookUrl", str(r[14]));
+  set(i, "incomingWebhookChannel", str(r[15]));
+  set(i, "incomingWebhookChannelId", str(r[16]));
+  set(i, "incomingWebhookConfigurationUrl", str(r[17]));
+  i.isEnterpriseInstall = Number(r[6]) === 1;
+  set(i, "tokenType", str(r[18]));
+  i.installedAt = Number(r[7]);
+  i.customValues = custom(r[8]);
+  return i as unknown as Installation;
+}
