@@ -81,8 +81,17 @@ describe.each(["sqlite", "file"] as const)("%s: withLock across store instances"
   it("times out with LockTimeoutError while another instance holds the key", async () => {
     const [a, b] = await two();
     let release!: () => void;
-    const held = a.withLock!("k/busy", () => new Promise<void>((r) => (release = r)));
-    await sleep(20);
+    let entered!: () => void;
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const held = a.withLock("k/busy", () => {
+      entered();
+      return new Promise<void>((r) => {
+        release = r;
+      });
+    });
+    await inside; // a holds the lease now (no sleep: a loaded machine may take longer than any guess)
     const err = (await b.withLock!("k/busy", async () => 1, { timeoutMs: 80 }).catch((e) => e)) as LockTimeoutError;
     expect(err).toBeInstanceOf(LockTimeoutError);
     expect([err.code, err.key, err.timeoutMs]).toEqual(["SLACK_OAUTH_LOCK_TIMEOUT", "k/busy", 80]);
