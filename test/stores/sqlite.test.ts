@@ -491,7 +491,6 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
       markConsumed: [now, state, now],
       markExpired: [state, now],
       deleteExpired: [now],
-      peek: [state],
     };
     const all = { ...store.statements, ...states.statements };
     for (const [name, sql] of Object.entries(all)) {
