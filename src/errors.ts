@@ -94,6 +94,10 @@ export const ErrorCode = {
   UnsupportedEvent: "SLACK_OAUTH_UNSUPPORTED_EVENT",
   /** "Acknowledge, then hand off": handing the work over failed, or a handed-off job is malformed, forged or too old. */
   HandOffFailed: "SLACK_OAUTH_HAND_OFF_FAILED",
+  /** Too many install (or sign-in) starts from one client address: 429 with `Retry-After`. */
+  RateLimited: "SLACK_OAUTH_RATE_LIMITED",
+  /** A state store is at its cap of live states: no new state until some expire (429 with `Retry-After`). */
+  StateStoreFull: "SLACK_OAUTH_STATE_STORE_FULL",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,5 +1,6 @@
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
+import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
 import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
 /**
@@ -41,6 +42,8 @@ export interface ServerConfig {
   host: string;
   /** Public base URL of this server (default `http://localhost:PORT`). */
   publicUrl?: string;
+  /** Flood protection: install-start rate, connections per address, read timeouts (see `ServerLimits`). */
+  limits: ServerLimits;
   /** Things that look wrong but do not stop the start (printed at start, secrets masked). */
   warnings: string[];
   /** Prometheus metrics (`METRICS_PORT`, `METRICS_TOKEN`, `METRICS_HOST`, `METRICS_APP`; see `app/metrics.ts`). */
@@ -70,7 +73,7 @@ export interface ConfigFinding {
   level: "problem" | "warning";
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
-   * `secret-is-token`, `token-kind`, `mode-conflict`, `metrics-port`, `metrics-token`, `metrics-app`.
+   * `secret-is-token`, `token-kind`, `mode-conflict`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`.
    */
   code: string;
   message: string;
@@ -151,6 +154,7 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     databaseUrl: env.DATABASE_URL || "sqlite:./data/slack-oauth-kit.db",
     port: Number.isInteger(port) ? port : 3000,
     host: env.HOST || "127.0.0.1",
+    limits: readLimits(env, problem),
   };
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   if (env.SLACK_TOKEN_ENCRYPTION_KEY) config.tokenEncryptionKey = env.SLACK_TOKEN_ENCRYPTION_KEY;
@@ -288,6 +292,31 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
   if (metrics) config.metrics = metrics;
   for (const f of findings) if (f.level === "warning") warnings.push(f.message);
   return { config, findings };
+}
+
+/** The flood limits from the environment (each variable a whole number, an empty one means its default). */
+function readLimits(
+  env: Record<string, string | undefined>,
+  problem: (variable: string, code: string, message: string) => void,
+): ServerLimits {
+  const limits: ServerLimits = { ...DEFAULT_SERVER_LIMITS };
+  for (const [variable, field, min] of LIMIT_VARIABLES) {
+    const raw = env[variable]?.trim();
+    if (!raw) continue;
+    const n = /^\d{1,9}$/.test(raw) ? Number(raw) : Number.NaN;
+    if (!(n >= min)) {
+      problem(variable, "limit", `${variable} must be a whole number >= ${min}, got "${raw.slice(0, 20)}"`);
+      continue;
+    }
+    limits[field] = n;
+  }
+  const trust = env.TRUST_PROXY?.trim().toLowerCase();
+  if (trust) {
+    if (["1", "true", "yes", "on"].includes(trust)) limits.trustProxy = true;
+    else if (!["0", "false", "no", "off"].includes(trust))
+      problem("TRUST_PROXY", "limit", `TRUST_PROXY must be true or false, got "${trust.slice(0, 20)}"`);
+  }
+  return limits;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuthorize } from "../authorize/authorize.js";
 import {
@@ -20,6 +20,7 @@ import type { StateStore } from "../state/state.js";
 import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
+import { capConnectionsPerAddress, clientAddress, RateLimiter, type ServerLimits } from "./limits.js";
 import { jsonLogger, requestId } from "./log.js";
 import { createServerMetrics, METRICS_PATH } from "./metrics.js";
 import { createSignInRoutes, loginRedirectUriFor } from "./sign-in.js";
@@ -296,10 +297,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   const metrics = config.metrics ? await createServerMetrics(config.metrics) : undefined;
   const metricsOnMain = metrics !== undefined && config.metrics?.port === "main";
   let handler: ReferenceApp | undefined;
+  const limits = config.limits;
+  const bodyTimeoutMs = limits.bodyTimeoutSeconds * 1000;
   const fetchListener = toNodeListener(
     (request) => (handler ? handler(request) : new Response("starting", { status: 503 })),
     {
       maxBodyBytes: 1024 * 1024,
+      bodyTimeoutMs,
       onError: (error) => logger.error(`unhandled error: ${error instanceof Error ? error.message : String(error)}`),
     },
   );
@@ -307,19 +311,33 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
   // Its failures are logged by the handler itself; successful requests are not logged one by one.
   const slackListener = toNodeSlackListener(
     { handleRaw: (input) => (handler as ReferenceApp).slack.handleRaw(input) },
-    { maxBodyBytes: 1024 * 1024 },
+    { maxBodyBytes: 1024 * 1024, bodyTimeoutMs },
   );
-  const server = createServer((req, res) => {
-    if (metricsOnMain && (req.url === METRICS_PATH || req.url?.startsWith(`${METRICS_PATH}?`))) {
-      (metrics as NonNullable<typeof metrics>).listener(req, res);
-    } else if (
-      handler &&
-      req.method === "POST" &&
-      (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))
-    ) {
-      slackListener(req, res);
-    } else fetchListener(req, res);
-  });
+  const limitStarts = installStartLimiter(limits, logger);
+  // Slow clients: headers must arrive within headersTimeout, a whole request within headers + body
+  // timeouts (checked every second, not Node's default 30 s), and each address holds a bounded number of
+  // connections, so a few addresses trickling bytes cannot take every socket the server has.
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutSeconds * 1000,
+      requestTimeout: (limits.headersTimeoutSeconds + limits.bodyTimeoutSeconds) * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      if (metricsOnMain && (req.url === METRICS_PATH || req.url?.startsWith(`${METRICS_PATH}?`))) {
+        (metrics as NonNullable<typeof metrics>).listener(req, res);
+      } else if (
+        handler &&
+        req.method === "POST" &&
+        (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))
+      ) {
+        slackListener(req, res);
+      } else if (limitStarts(req, res)) {
+        fetchListener(req, res);
+      }
+    },
+  );
+  capConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
   // Requests Node rejects before any handler (a 100 KB callback URL, huge cookies) still get a page.
   server.on(
     "clientError",
@@ -332,7 +350,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
           message:
             status === 414
               ? "The link is far too long to be an installation link."
-              : "The request is too large or malformed (very large cookies can cause this).",
+              : status === 408
+                ? "The request took too long to arrive. Please try again."
+                : "The request is too large or malformed (very large cookies can cause this).",
           retryUrl: "/slack/install",
         }),
       }),
@@ -505,6 +525,55 @@ function listen(server: Server, port: number, host: string): Promise<void> {
       resolve();
     });
   });
+}
+
+/** Paths that issue a state (a row or file per request): the install start and Sign in with Slack's. */
+const STATE_ISSUING_PATHS = new Set(["/slack/install", "/slack/login"]);
+
+/**
+ * The install-start rate limit: `GET` on a state-issuing path takes a token from the client address's
+ * bucket; over the limit the client gets 429 with `Retry-After` (and no state is issued). Returns true
+ * when the request may go on.
+ */
+function installStartLimiter(
+  limits: ServerLimits,
+  logger: Logger,
+): (req: IncomingMessage, res: ServerResponse) => boolean {
+  if (limits.installRateLimit <= 0) return () => true;
+  const limiter = new RateLimiter({
+    limit: limits.installRateLimit,
+    windowMs: limits.installRateWindowSeconds * 1000,
+  });
+  let lastWarning = Number.NEGATIVE_INFINITY;
+  return (req, res) => {
+    if (req.method !== "GET") return true;
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    if (!STATE_ISSUING_PATHS.has(q === -1 ? url : url.slice(0, q))) return true;
+    const retryAfter = limiter.take(clientAddress(req, limits.trustProxy));
+    if (retryAfter === 0) return true;
+    const now = performance.now();
+    if (now - lastWarning > 10_000) {
+      lastWarning = now;
+      logger.warn(
+        `install starts rate-limited (over ${limits.installRateLimit} per ${limits.installRateWindowSeconds} s from one address)`,
+      );
+    }
+    const body = renderFailurePage({
+      code: ErrorCode.RateLimited,
+      status: 429,
+      message: `Too many installation attempts from your address. Please wait ${retryAfter} seconds and try again.`,
+      retryUrl: "/slack/install",
+    });
+    res.writeHead(429, {
+      "Content-Type": "text/html; charset=utf-8",
+      "Cache-Control": "no-store",
+      "Retry-After": String(retryAfter),
+      "X-Slack-OAuth-Error": ErrorCode.RateLimited,
+    });
+    res.end(body);
+    return false;
+  };
 }
 
 /** The host name to print for a listening address (`localhost` for loopback and wildcard addresses). */

@@ -13,6 +13,8 @@ export const serveCommand: Command = {
     "Configuration comes from the environment: SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET,",
     "SLACK_SCOPES, SLACK_USER_SCOPES, SLACK_REDIRECT_URI, SLACK_API_URL, SLACK_AUTHORIZE_URL,",
     "SLACK_OIDC_BASE_URL, DATABASE_URL, REDIS_URL, SLACK_TOKEN_ENCRYPTION_KEY, PORT (default 3000), HOST.",
+    "Flood limits: INSTALL_RATE_LIMIT (30) per INSTALL_RATE_WINDOW_SECONDS (60) per client address, TRUST_PROXY",
+    "(use X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS (100), HEADERS_TIMEOUT_SECONDS (10), BODY_TIMEOUT_SECONDS (10).",
     "Without SLACK_CLIENT_ID the server runs in sandbox mode against the built-in Slack emulator.",
     "With SLACK_BOT_TOKEN (+ SLACK_SIGNING_SECRET, optionally SLACK_USER_TOKEN) and no SLACK_CLIENT_ID it runs in",
     "single-workspace mode: no OAuth, the token is checked with auth.test at start and serves its workspace.",

@@ -293,12 +293,18 @@ export function toNodeSlackListener(
 export interface ClientErrorOptions {
   /**
    * Renders the page sent for a request Node could not parse: `status` is 414 (request line too long),
-   * 431 (headers too large) or 400. Default: a small plain-text reply.
+   * 431 (headers too large), 408 (headers or request not received within the server's `headersTimeout` /
+   * `requestTimeout`) or 400. Default: a small plain-text reply.
    */
-  render?: (status: 400 | 414 | 431) => { body: string; contentType: string };
+  render?: (status: 400 | 408 | 414 | 431) => { body: string; contentType: string };
 }
 
-const REASONS = { 400: "Bad Request", 414: "URI Too Long", 431: "Request Header Fields Too Large" } as const;
+const REASONS = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  414: "URI Too Long",
+  431: "Request Header Fields Too Large",
+} as const;
 
 /**
  * A `clientError` listener for `http.Server`: answers requests Node rejects before any handler runs
@@ -317,8 +323,10 @@ export function clientErrorListener(options: ClientErrorOptions = {}): (error: E
       socket.destroy();
       return;
     }
-    let status: 400 | 414 | 431 = 400;
-    if (e.code === "HPE_HEADER_OVERFLOW") {
+    let status: 400 | 408 | 414 | 431 = 400;
+    if (e.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+      status = 408;
+    } else if (e.code === "HPE_HEADER_OVERFLOW") {
       // A packet that is all request line (`GET /…` and no line end), or a run of URL characters without
       // a single space or line break, means the URL is what overflowed; anything else is the headers.
       const head = e.rawPacket?.subarray(0, 4096).toString("latin1") ?? "";

@@ -6,7 +6,7 @@ import { type AuthTestReply, installationFromV1Response, installationFromV2Respo
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { SlackApiError } from "../slack-api/errors.js";
 import { buildStateCookie, buildStateCookieDeletion, readCookie, STATE_COOKIE_NAME } from "../state/cookie.js";
-import { consumeState, inspectState, type StateStore } from "../state/state.js";
+import { consumeState, inspectState, type StateStore, StateStoreFullError } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import { AuthorizeUrlGenerator, generatePkce } from "./authorize-url.js";
 import { HTML_HEADERS } from "./html.js";
@@ -292,6 +292,21 @@ export class OAuthFlow {
       started = await this.startInstall(request, options);
     } catch (error) {
       if (error instanceof TypeError || error instanceof ConfigError) throw error; // a programming error: surface it
+      if (error instanceof StateStoreFullError) {
+        // A flood filled the state store: say when to come back; issued states stay valid.
+        this.#log.warn(`OAuthFlow: install start refused: the state store is full (${error.limit} states)`);
+        const response = this.#failure(
+          request,
+          this.#err(
+            ErrorCode.StateStoreFull,
+            429,
+            `Too many installations are being started right now. Please try again in ${error.retryAfterSeconds} seconds.`,
+            error,
+          ),
+        );
+        response.headers.set("Retry-After", String(error.retryAfterSeconds));
+        return response;
+      }
       this.#log.error(`OAuthFlow: could not start an install: ${redact(describeError(error))}`);
       return this.#failure(
         request,

@@ -4,7 +4,7 @@ import { HTML_HEADERS } from "../oauth/html.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { SlackApiError } from "../slack-api/errors.js";
 import { buildStateCookie, buildStateCookieDeletion, readCookie } from "../state/cookie.js";
-import { consumeState, type StateStore } from "../state/state.js";
+import { consumeState, type StateStore, StateStoreFullError } from "../state/state.js";
 import { OpenIDConnectAuthorizeUrlGenerator, parseOidcScopes, SLACK_OIDC_BASE_URL } from "./authorize-url.js";
 import { IdTokenError, SignInError } from "./errors.js";
 import { identityFromClaims, type SlackIdentity } from "./identity.js";
@@ -275,6 +275,20 @@ export class OpenIDConnectFlow {
       started = await this.startSignIn(request, options);
     } catch (error) {
       if (error instanceof TypeError || error instanceof ConfigError) throw error;
+      if (error instanceof StateStoreFullError) {
+        this.#log.warn(`OpenIDConnectFlow: sign-in start refused: the state store is full (${error.limit} states)`);
+        const response = this.#failure(
+          request,
+          this.#err(
+            ErrorCode.StateStoreFull,
+            429,
+            `Too many sign-ins are being started right now. Please try again in ${error.retryAfterSeconds} seconds.`,
+            error,
+          ),
+        );
+        response.headers.set("Retry-After", String(error.retryAfterSeconds));
+        return response;
+      }
       this.#log.error(`OpenIDConnectFlow: could not start a sign-in: ${redact(describeError(error))}`);
       return this.#failure(
         request,

@@ -1,4 +1,30 @@
 import { randomBytes } from "node:crypto";
+import { ErrorCode, SlackOAuthError } from "../errors.js";
+
+/**
+ * A state store is at its cap: no new state can be issued until some expire (states already issued are
+ * never evicted to make room). The reference server answers it 429 with `Retry-After: retryAfterSeconds`.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await states.issue();
+ * } catch (e) {
+ *   if (e instanceof StateStoreFullError) console.warn(e.code, e.retryAfterSeconds); // "SLACK_OAUTH_STATE_STORE_FULL"
+ * }
+ * ```
+ */
+export class StateStoreFullError extends SlackOAuthError {
+  /** Seconds until the oldest state expires and makes room (at least 1). */
+  readonly retryAfterSeconds: number;
+  /** The cap. */
+  readonly limit: number;
+  constructor(limit: number, retryAfterSeconds: number) {
+    super(ErrorCode.StateStoreFull, `state store holds its maximum of ${limit} states`, { status: 429 });
+    this.limit = limit;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
 
 /**
  * A one-time OAuth `state` store. `issue` returns an opaque, URL-safe, unguessable value;

@@ -3,6 +3,7 @@
  * restart and nothing is shared between processes: use them for tests, the emulator's sandbox and
  * single-process apps that reinstall on boot.
  */
+import { ConfigError } from "../errors.js";
 import { type Bot, type Installation, toBot } from "../model/installation.js";
 import {
   type ConsumeResult,
@@ -10,6 +11,7 @@ import {
   isWellFormedState,
   type StateStatus,
   type StateStore,
+  StateStoreFullError,
 } from "../state/state.js";
 import {
   assertOptionalId,
@@ -486,7 +488,18 @@ export class MemoryInstallationStore implements InstallationStore {
  * const states = new MemoryStateStore({ ttlSeconds: 300, clock: () => Date.now() });
  * ```
  */
-export interface MemoryStateStoreOptions extends StateStoreTimingOptions {}
+export interface MemoryStateStoreOptions extends StateStoreTimingOptions {
+  /**
+   * Most states held at once (live ones and the tombstones of consumed ones), default 100 000 (about
+   * 60 MB). At the cap, tombstones of states past their lifetime make room first; when none is left
+   * `issue` throws {@link StateStoreFullError} (the reference server answers 429 with `Retry-After`) until
+   * the oldest state expires: states still within their lifetime are never evicted to make room.
+   */
+  maxStates?: number;
+}
+
+/** Default cap of a {@link MemoryStateStore}. */
+export const DEFAULT_MAX_MEMORY_STATES = 100_000;
 
 /** One issued state: its data (JSON) until consumed, then a tombstone saying why it is gone. */
 interface StateEntry {
@@ -513,11 +526,15 @@ export class MemoryStateStore implements StateStore {
   readonly #entries = new Map<string, StateEntry>();
   readonly #ttlMs: number;
   readonly #clock: () => number;
+  readonly #max: number;
 
   constructor(options: MemoryStateStoreOptions = {}) {
     const t = resolveStateTiming(options);
     this.#ttlMs = t.ttlMs;
     this.#clock = t.clock;
+    const max = options.maxStates ?? DEFAULT_MAX_MEMORY_STATES;
+    if (!Number.isSafeInteger(max) || max < 1) throw new ConfigError("maxStates must be a positive integer");
+    this.#max = max;
   }
 
   /**
@@ -532,6 +549,7 @@ export class MemoryStateStore implements StateStore {
     const json = serializeStateData(data);
     const now = this.#clock();
     this.#sweep(now);
+    if (this.#entries.size >= this.#max) this.#makeRoom(now);
     const state = generateState();
     this.#entries.set(state, { expiresAt: now + this.#ttlMs, json, status: "live" });
     return state;
@@ -639,6 +657,21 @@ export class MemoryStateStore implements StateStore {
   }
 
   /** Removes entries a full lifetime past expiry (tombstones included), oldest first; stops at the first younger one. */
+  /**
+   * At the cap: drops the tombstones of states past their lifetime (the front of the map: insertion order
+   * is expiry order), which only costs telling "expired" from "unknown"; live states are never dropped.
+   * Throws {@link StateStoreFullError} when that frees nothing.
+   */
+  #makeRoom(now: number): void {
+    for (const [k, e] of this.#entries) {
+      if (this.#entries.size < this.#max) return;
+      if (now < e.expiresAt) {
+        throw new StateStoreFullError(this.#max, Math.max(1, Math.ceil((e.expiresAt - now) / 1000)));
+      }
+      this.#entries.delete(k);
+    }
+  }
+
   #sweep(now: number): void {
     for (const [k, e] of this.#entries) {
       if (now < e.expiresAt + this.#ttlMs) return;
