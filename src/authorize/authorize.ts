@@ -245,24 +245,28 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     return result;
   };
   if (onAuthorize === undefined) return (context) => lookup(context, undefined);
-  return async (context) => {
-    const probe: Probe = { cache: "none" };
-    const started = performance.now();
-    try {
-      const result = await lookup(context, probe);
-      onAuthorize(probe.cache, "ok", (performance.now() - started) / 1000);
-      return result;
-    } catch (error) {
-      const outcome = error instanceof NotInstalledError ? "not_installed" : "error";
-      onAuthorize(probe.cache, outcome, (performance.now() - started) / 1000);
-      throw error;
-    }
+  return (context) => {
+    const probe: Probe = { cache: "none", started: performance.now() };
+    const pending = lookup(context, probe);
+    // Observed beside the caller, not in front of it: no extra promise in the caller's chain.
+    pending.then(
+      () => onAuthorize(probe.cache, "ok", (performance.now() - probe.started) / 1000),
+      (error: unknown) =>
+        onAuthorize(
+          probe.cache,
+          error instanceof NotInstalledError ? "not_installed" : "error",
+          (performance.now() - probe.started) / 1000,
+        ),
+    );
+    return pending;
   };
 }
 
 /** What one measured `authorize` call learns on its way (only when a metrics hook listens). */
 interface Probe {
   cache: AuthorizeCacheResult;
+  /** `performance.now()` when the call started. */
+  started: number;
 }
 
 /**

@@ -313,7 +313,7 @@ export class SlackRequestHandler {
   /** Event ids being handled now → the answer they will get. */
   readonly #inflight = new Map<string, Promise<Reply>>();
   readonly #metrics: BoundMetrics | undefined;
-  /** The kind of the request {@link #route} is answering, read right after its synchronous return. */
+  /** The kind of the request {@link #handle} is answering, read right after its synchronous return. */
   #kind: SlackRequestMetricKind = "invalid";
 
   constructor(options: SlackRequestHandlerOptions) {
@@ -364,7 +364,12 @@ export class SlackRequestHandler {
       } catch (error) {
         return this.#refused(bodyErrorResponse(error, "unreadable_body"));
       }
-      return toWebResponse(await this.#handle(request.headers, raw, () => request));
+      const pending = this.#handle(request.headers, raw, () => request);
+      // #handle is synchronous up to its answer: the kind it set is this request's.
+      const kind = this.#kind;
+      const reply = await pending;
+      this.#metrics?.slackRequest?.(kind, reply.status);
+      return toWebResponse(reply);
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
       return toWebResponse(this.#refused(json(500, { ok: false, error: "internal_error" })));
@@ -404,35 +409,15 @@ export class SlackRequestHandler {
         built = new Request(input.url, { method: input.method, headers, body: input.body });
         return built;
       };
-      const reply = await this.#handle(input.headers, input.body, request, input.headerNamesLowerCase === true);
+      const pending = this.#handle(input.headers, input.body, request, input.headerNamesLowerCase === true);
+      const kind = this.#kind;
+      const reply = await pending;
+      this.#metrics?.slackRequest?.(kind, reply.status);
       return reply instanceof Response ? await toRawResponse(reply) : reply;
     } catch (error) {
       this.#log.error(`events: unexpected failure: ${redactValue(error)}`);
       return this.#refused(json(500, { ok: false, error: "internal_error" }));
     }
-  }
-
-  /** {@link #route}, and the answer reported to the metrics hook (when one listens) with the request's kind. */
-  #handle(
-    headers: HeaderSource,
-    raw: Uint8Array,
-    request: () => Request,
-    headerNamesLowerCase = false,
-  ): Reply | Promise<Reply> {
-    const report = this.#metrics?.slackRequest;
-    if (report === undefined) return this.#route(headers, raw, request, headerNamesLowerCase);
-    this.#kind = "invalid";
-    const reply = this.#route(headers, raw, request, headerNamesLowerCase);
-    // #route is synchronous up to its answer: the kind it set is this request's.
-    const kind = this.#kind;
-    if (!(reply instanceof Promise)) {
-      report(kind, reply.status);
-      return reply;
-    }
-    return reply.then((r) => {
-      report(kind, r.status);
-      return r;
-    });
   }
 
   /** A request answered before its kind was known, reported as `invalid` (when a metrics hook listens). */
@@ -443,14 +428,15 @@ export class SlackRequestHandler {
 
   /**
    * Not `async`: everything before the handler runs synchronously, so only the handler's answer is awaited.
-   * Sets `#kind` as soon as the request's kind is known.
+   * Sets `#kind` as soon as the request's kind is known (callers read it right after the call returns).
    */
-  #route(
+  #handle(
     headers: HeaderSource,
     raw: Uint8Array,
     request: () => Request,
     headerNamesLowerCase = false,
   ): Reply | Promise<Reply> {
+    this.#kind = "invalid";
     const h = slackHeaders(headers, headerNamesLowerCase);
     // Verified over the exact bytes received, before anything is parsed.
     if (!this.#verifier.verify(h.timestamp, h.signature, raw)) {
