@@ -14,6 +14,8 @@
  * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
  * - ours, warm cache, metrics on (`ours-metrics`): the same as warm, with `slack-oauth-kit/metrics/prometheus`
  *   counting every request and timing every `authorize` (target: ≥ 0.95× metrics off, median of the rounds);
+ *   when both are measured, they are also measured side by side (paired rounds: two children, two
+ *   autocannons at the same time), whose ratio other load on the machine moves far less;
  * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`;
  * - with `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: baseline warm and cold, the same as ours loaded
  *   from that build (say, the commit before a change), measured in the same rounds; the ratios
@@ -280,56 +282,93 @@ async function cannon(url: string, requests: SignedRequest[], connections: numbe
   return autocannon({ url, connections, duration: seconds, requests });
 }
 
+type BenchOptions = Required<Omit<EventsBenchOptions, "targets">>;
+
 async function benchTarget(
   kind: EventsTarget,
   round: number,
   base: Omit<EventsTargetData, "kind">,
-  o: Required<Omit<EventsBenchOptions, "targets">>,
+  o: BenchOptions,
 ): Promise<EventsResult> {
   const target = await BenchChild.start(new URL("./lib/events-targets.ts", import.meta.url), {
     ...base,
     kind,
   } satisfies EventsTargetData);
   try {
-    const info = await target.call<ListenInfo>("listen");
-    if (info.prefillMs !== undefined && round === 1) {
-      console.log(
-        `  ${kind}: ${int(o.installations)} installations stored with storeInstallation in ${fixed(info.prefillMs / 1000)} s`,
-      );
-    }
-    const requests = signedCommands(base.signingSecret, o.distinctRequests, o.installations);
-    // One request by hand first: a target that refuses valid requests must not be measured.
-    const http = new HttpClient();
-    try {
-      const first = requests[0] as SignedRequest;
-      const reply = await http.request(`${info.url}${first.path}`, first);
-      if (reply.status !== 200) throw new Error(`${kind}: sanity request answered HTTP ${reply.status} ${reply.body}`);
-    } finally {
-      http.close();
-    }
-    await cannon(info.url, requests, o.connections, o.warmupSeconds);
-    const before = await target.usage();
-    const r = await cannon(info.url, requests, o.connections, o.seconds);
-    const use = usageDelta(before, await target.usage());
-    // Completed requests over the measured duration. (autocannon's `requests.mean` averages its 1-second
-    // samples, and a trailing near-empty sample can pull it ~10 % below the true rate.)
-    const requestsPerSecond = r.requests.total / r.duration;
-    return {
-      target: kind,
-      round,
-      requestsPerSecond,
-      requests: r.requests.total,
-      p50Ms: r.latency.p50,
-      p99Ms: r.latency.p99,
-      meanMs: (o.connections / requestsPerSecond) * 1000,
-      non2xx: r.non2xx,
-      errors: r.errors,
-      cpuMicrosPerRequest: use.cpuMicros / r.requests.total,
-      targetUtilisation: use.utilisation,
-    };
+    return await measureTarget(target, kind, round, base, o);
   } finally {
     await target.stop();
   }
+}
+
+/**
+ * Two targets measured at the same time, each by its own autocannon: whatever else loads the machine
+ * loads both alike, so their ratio moves far less than that of targets measured one after the other.
+ */
+async function benchPair(
+  kinds: readonly [EventsTarget, EventsTarget],
+  round: number,
+  base: Omit<EventsTargetData, "kind">,
+  o: BenchOptions,
+): Promise<[EventsResult, EventsResult]> {
+  const url = new URL("./lib/events-targets.ts", import.meta.url);
+  const [a, b] = await Promise.all(
+    kinds.map((kind) => BenchChild.start(url, { ...base, kind } satisfies EventsTargetData)),
+  );
+  try {
+    return (await Promise.all([
+      measureTarget(a as BenchChild, kinds[0], round, base, o),
+      measureTarget(b as BenchChild, kinds[1], round, base, o),
+    ])) as [EventsResult, EventsResult];
+  } finally {
+    await Promise.all([a?.stop(), b?.stop()]);
+  }
+}
+
+/** Starts the target's server, checks one request by hand, warms it up and measures it. */
+async function measureTarget(
+  target: BenchChild,
+  kind: EventsTarget,
+  round: number,
+  base: Omit<EventsTargetData, "kind">,
+  o: BenchOptions,
+): Promise<EventsResult> {
+  const info = await target.call<ListenInfo>("listen");
+  if (info.prefillMs !== undefined && round === 1) {
+    console.log(
+      `  ${kind}: ${int(o.installations)} installations stored with storeInstallation in ${fixed(info.prefillMs / 1000)} s`,
+    );
+  }
+  const requests = signedCommands(base.signingSecret, o.distinctRequests, o.installations);
+  // One request by hand first: a target that refuses valid requests must not be measured.
+  const http = new HttpClient();
+  try {
+    const first = requests[0] as SignedRequest;
+    const reply = await http.request(`${info.url}${first.path}`, first);
+    if (reply.status !== 200) throw new Error(`${kind}: sanity request answered HTTP ${reply.status} ${reply.body}`);
+  } finally {
+    http.close();
+  }
+  await cannon(info.url, requests, o.connections, o.warmupSeconds);
+  const before = await target.usage();
+  const r = await cannon(info.url, requests, o.connections, o.seconds);
+  const use = usageDelta(before, await target.usage());
+  // Completed requests over the measured duration. (autocannon's `requests.mean` averages its 1-second
+  // samples, and a trailing near-empty sample can pull it ~10 % below the true rate.)
+  const requestsPerSecond = r.requests.total / r.duration;
+  return {
+    target: kind,
+    round,
+    requestsPerSecond,
+    requests: r.requests.total,
+    p50Ms: r.latency.p50,
+    p99Ms: r.latency.p99,
+    meanMs: (o.connections / requestsPerSecond) * 1000,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    cpuMicrosPerRequest: use.cpuMicros / r.requests.total,
+    targetUtilisation: use.utilisation,
+  };
 }
 
 /**
@@ -368,6 +407,7 @@ export async function runEventsBench(
 
   const dir = await mkdtemp(join(tmpdir(), "slack-oauth-kit-bench-events-"));
   const results: EventsResult[] = [];
+  const paired: Array<{ off: EventsResult; on: EventsResult }> = [];
   let prefillSeconds = Number.NaN;
   try {
     const dbFile = join(dir, "slack.db");
@@ -391,6 +431,18 @@ export async function runEventsBench(
             { ...o },
           ),
         );
+      }
+    }
+    if (targets.includes("ours-warm") && targets.includes("ours-metrics")) {
+      console.log(`paired rounds: ours-warm and ours-metrics measured at the same time, ${o.rounds} round(s)`);
+      for (let round = 1; round <= o.rounds; round++) {
+        const [off, on] = await benchPair(
+          ["ours-warm", "ours-metrics"],
+          round,
+          { signingSecret, dbFile, installations: o.installations, baselineDist },
+          { ...o },
+        );
+        paired.push({ off, on });
       }
     }
   } finally {
@@ -447,6 +499,16 @@ export async function runEventsBench(
     }
     console.log(
       `ours-metrics / ours-warm (metrics on / off), requests per CPU-second of the target: ${fixed(median(perCpu), 3)}× median (rounds: ${perCpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
+    );
+  }
+  if (paired.length > 0) {
+    const same = paired.map((p) => p.on.requestsPerSecond / p.off.requestsPerSecond);
+    const cpu = paired.map((p) => p.off.cpuMicrosPerRequest / p.on.cpuMicrosPerRequest);
+    console.log(
+      `paired (measured at the same time) ours-metrics / ours-warm, req/s: ${fixed(median(same), 3)}× median (rounds: ${paired.map((p, i) => `${fixed(same[i] as number, 3)}× (${int(p.on.requestsPerSecond)} / ${int(p.off.requestsPerSecond)} req/s)`).join(", ")}) (target ≥ 0.95×): ${median(same) >= 0.95 ? "ok" : "BELOW TARGET"}`,
+    );
+    console.log(
+      `paired ours-metrics / ours-warm, requests per CPU-second of the target: ${fixed(median(cpu), 3)}× median (rounds: ${cpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
     );
   }
   const warmBolt = ratio("ours-warm", "bolt");
