@@ -189,11 +189,15 @@ export class LockTimeoutError extends SlackOAuthError {
   }
 }
 
+/** Why an {@link EncryptionError} was thrown. */
+export type EncryptionErrorReason = "unknown-key" | "decrypt-failed" | "malformed" | "key-missing";
+
 /**
  * A token stored encrypted (`EncryptedInstallationStore`) could not be decrypted: its key id is not among
  * the configured keys (`unknown-key`), the key is wrong or the ciphertext was tampered with or moved to
  * another installation or field (`decrypt-failed`), or the stored value is not a ciphertext this library
- * wrote (`malformed`). Names the key id and field, never a key or a token. Nothing was changed.
+ * wrote (`malformed`), or a store that holds encrypted tokens was opened without any key (`key-missing`:
+ * set `SLACK_TOKEN_ENCRYPTION_KEY`). Names the key id and field, never a key or a token. Nothing was changed.
  *
  * @example
  * ```ts
@@ -208,9 +212,9 @@ export class EncryptionError extends SlackOAuthError {
   /** Id of the key the value was encrypted with (when it could be read). */
   readonly keyId: string | undefined;
   /** Why decryption failed. */
-  readonly reason: "unknown-key" | "decrypt-failed" | "malformed";
+  readonly reason: EncryptionErrorReason;
   constructor(
-    reason: "unknown-key" | "decrypt-failed" | "malformed",
+    reason: EncryptionErrorReason,
     message: string,
     options?: { keyId?: string | undefined; cause?: unknown },
   ) {

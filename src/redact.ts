@@ -61,7 +61,15 @@ export function redact(text: string): string {
 /** Redacts any value (strings, errors, objects) for logging. */
 export function redactValue(value: unknown): string {
   if (typeof value === "string") return redact(value);
-  if (value instanceof Error) return redact(`${value.name}: ${value.message}`);
+  if (value instanceof Error) {
+    // Our errors carry a stable code (and an encryption error the key id): both belong in the log line.
+    const { code, keyId } = value as { code?: unknown; keyId?: unknown };
+    const tags = [
+      typeof code === "string" && code.startsWith("SLACK_OAUTH_") ? code : undefined,
+      typeof keyId === "string" && /^[A-Za-z0-9_-]{1,32}$/.test(keyId) ? `key id ${keyId}` : undefined,
+    ].filter((t) => t !== undefined);
+    return redact(`${value.name}${tags.length > 0 ? ` [${tags.join(", ")}]` : ""}: ${value.message}`);
+  }
   try {
     return redact(JSON.stringify(value));
   } catch {

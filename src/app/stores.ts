@@ -71,7 +71,32 @@ export async function openStores(databaseUrl: string, options: OpenStoresOptions
   return opened(installationStore, stateStore);
 }
 
-/** Applies REDIS_URL and SLACK_TOKEN_ENCRYPTION_KEY on top of the stores opened from DATABASE_URL. */
+/**
+ * With a key: the store wrapped in `EncryptedInstallationStore`, its marker checked against the keys.
+ * Without: the store, unless its marker says it holds encrypted tokens. Rejects with `EncryptionError`.
+ */
+async function checkEncryption(store: InstallationStore, key: string | undefined): Promise<InstallationStore> {
+  if (key) {
+    const { EncryptedInstallationStore, parseEncryptionKeys } = await import("../stores/encryption.js");
+    const encrypted = new EncryptedInstallationStore(store, { keys: parseEncryptionKeys(key) });
+    // Every key id the store has used must be configured, with the same key: checked now, not at the
+    // first request (EncryptionError naming the key id).
+    await encrypted.open();
+    return encrypted;
+  }
+  // A store that has held encrypted tokens never opens without its keys (EncryptionError "key-missing").
+  const marker = await store.encryptionMarker?.read();
+  if (marker !== undefined && marker.size > 0) {
+    const { keyMissingError } = await import("../stores/encryption-marker.js");
+    throw keyMissingError(store.constructor.name, [...marker.keys()]);
+  }
+  return store;
+}
+
+/**
+ * Applies REDIS_URL and SLACK_TOKEN_ENCRYPTION_KEY on top of the stores opened from DATABASE_URL. Rejects
+ * (after closing `opened`) with `EncryptionError` when the store's encryption marker and the key disagree.
+ */
 export async function applyStoreOptions(
   opened: OpenedStores,
   options: { redisUrl?: string | undefined; tokenEncryptionKey?: string | undefined },
@@ -79,11 +104,11 @@ export async function applyStoreOptions(
   let installationStore = opened.installationStore;
   let stateStore = opened.stateStore;
   const extra: Array<() => Promise<void>> = [];
-  if (options.tokenEncryptionKey) {
-    const { EncryptedInstallationStore, parseEncryptionKeys } = await import("../stores/encryption.js");
-    installationStore = new EncryptedInstallationStore(installationStore, {
-      keys: parseEncryptionKeys(options.tokenEncryptionKey),
-    });
+  try {
+    installationStore = await checkEncryption(installationStore, options.tokenEncryptionKey);
+  } catch (error) {
+    await opened.close().catch(() => {});
+    throw error;
   }
   if (options.redisUrl) {
     const { RedisLock, RedisStateStore, createRedisCachingStore, withRedisLock } = await import("../stores/redis.js");

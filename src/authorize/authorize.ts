@@ -1,4 +1,11 @@
-import { ConfigError, ErrorCode, InvalidArgumentError, SlackOAuthError, StoreError } from "../errors.js";
+import {
+  ConfigError,
+  EncryptionError,
+  ErrorCode,
+  InvalidArgumentError,
+  SlackOAuthError,
+  StoreError,
+} from "../errors.js";
 import { type AuthorizeCacheResult, bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { Logger } from "../redact.js";
@@ -207,7 +214,9 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
         ]);
       }
     } catch (error) {
-      if (error instanceof StoreError || error instanceof InvalidArgumentError) throw error;
+      // A token that does not decrypt (wrong key) keeps its code and key id for the log line.
+      if (error instanceof StoreError || error instanceof InvalidArgumentError || error instanceof EncryptionError)
+        throw error;
       throw new StoreError("authorize: the installation store failed", { cause: error });
     }
     // Only the requesting user's own installation gives a user token (stores answer per user, but a

@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { applyStoreOptions, type OpenedStores, openStores } from "../app/stores.js";
+import { EncryptionError } from "../errors.js";
 import { isClientId } from "../import/common.js";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
@@ -98,6 +99,7 @@ export async function openAdminStores(
       tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
     });
   } catch (error) {
+    if (error instanceof EncryptionError) throw error; // exit 2: the key to set is named
     throw new StoreUnavailableError(
       `Cannot open the ${describeDatabase(loc)}: ${redact(error instanceof Error ? error.message : String(error))}`,
     );

@@ -6,9 +6,16 @@
  */
 import { type ConfigFinding, inspectConfig } from "../app/config.js";
 import { createSingleWorkspaceAuthorize } from "../authorize/single-workspace.js";
+import { EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { SlackApiClient } from "../slack-api/client.js";
 import { SlackApiError } from "../slack-api/errors.js";
+import {
+  ENCRYPTED_FIELDS,
+  EncryptedInstallationStore,
+  encryptedKeyId,
+  isEncryptedValue,
+} from "../stores/encryption.js";
 import { TOKEN_KIND_NAMES, tokenKind } from "../tokens.js";
 import { databaseUrlOf, inspectStore, openAdminStores } from "./admin-store.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
@@ -333,6 +340,7 @@ export async function runDoctor(
     if (s.status === "too-new") check.fix = "upgrade slack-oauth-kit to the version that migrated this database";
     if (s.status === "unsupported") check.fix = "use sqlite:PATH or file:DIR";
     checks.push(check);
+    if (storeReady) checks.push(await checkEncryption(databaseUrl));
   }
 
   // 5. Slack: the tokens, with auth.test.
@@ -382,6 +390,85 @@ export async function runDoctor(
   }
 
   return { mode, ok: !checks.some((c) => c.status === "fail"), checks };
+}
+
+/**
+ * Encryption at rest: the store opens with SLACK_TOKEN_ENCRYPTION_KEY as configured (its marker agrees),
+ * and how many stored tokens are plaintext or encrypted (per key id). Reads only.
+ */
+async function checkEncryption(databaseUrl: string): Promise<DoctorCheck> {
+  let stores: Awaited<ReturnType<typeof openAdminStores>>;
+  try {
+    stores = await openAdminStores(databaseUrl);
+  } catch (error) {
+    if (!(error instanceof EncryptionError)) {
+      return {
+        name: "encryption",
+        status: "skip",
+        message: redact(error instanceof Error ? error.message : String(error)),
+      };
+    }
+    return {
+      name: "encryption",
+      status: "fail",
+      message: redact(error.message),
+      fix:
+        error.reason === "key-missing"
+          ? "set SLACK_TOKEN_ENCRYPTION_KEY to the key(s) the store was encrypted with"
+          : `put the key with id ${JSON.stringify(error.keyId ?? "?")} back into SLACK_TOKEN_ENCRYPTION_KEY (after the newest key) until \`slack-oauth-kit rekey\` has run`,
+    };
+  }
+  try {
+    const top = stores.installationStore;
+    const raw = top instanceof EncryptedInstallationStore ? top.inner : top;
+    if (typeof raw.listWorkspaces !== "function")
+      return { name: "encryption", status: "skip", message: "this store cannot list its tokens" };
+    let plaintext = 0;
+    const byKey = new Map<string, number>();
+    for (const w of await raw.listWorkspaces()) {
+      const records: object[] = [...(w.bot ? [w.bot] : []), ...w.installations];
+      for (const [i, r] of records.entries()) {
+        // Bot fields of installations repeat the workspace's bot: counted once, on the bot.
+        const fields = i === 0 && w.bot ? ENCRYPTED_FIELDS : ENCRYPTED_FIELDS.filter((f) => f.startsWith("user"));
+        for (const f of fields) {
+          const v = (r as Record<string, unknown>)[f];
+          if (typeof v !== "string" || v === "") continue;
+          if (!isEncryptedValue(v)) plaintext++;
+          else {
+            const id = encryptedKeyId(v) ?? "?";
+            byKey.set(id, (byKey.get(id) ?? 0) + 1);
+          }
+        }
+      }
+    }
+    const encrypted = [...byKey.entries()].map(([id, n]) => `${n} under key ${JSON.stringify(id)}`).join(", ");
+    if (!(top instanceof EncryptedInstallationStore)) {
+      return {
+        name: "encryption",
+        status: "ok",
+        message: `off (SLACK_TOKEN_ENCRYPTION_KEY is not set): ${plaintext} token(s) stored in plaintext`,
+      };
+    }
+    const current = top.cipher.currentKeyId;
+    const old = [...byKey.keys()].filter((id) => id !== current);
+    if (plaintext > 0 || old.length > 0) {
+      return {
+        name: "encryption",
+        status: "warn",
+        message: `${plaintext} token(s) still stored in plaintext${encrypted ? `; ${encrypted}` : ""}`,
+        fix: `run \`slack-oauth-kit rekey\` to encrypt them all under key ${JSON.stringify(current)}`,
+      };
+    }
+    return { name: "encryption", status: "ok", message: `on: ${encrypted || "no token stored yet"}` };
+  } catch (error) {
+    return {
+      name: "encryption",
+      status: "fail",
+      message: redact(error instanceof Error ? error.message : String(error)),
+    };
+  } finally {
+    await stores.close();
+  }
 }
 
 /** auth.test on each stored bot token (read-only: a revoked one is reported, never deleted). */

@@ -1,3 +1,4 @@
+import { EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { type Command, ExitCode, UsageError } from "./command.js";
 import { doctorCommand } from "./doctor.js";
@@ -63,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
       return ExitCode.Usage;
     }
     console.error(redact(error instanceof Error ? error.message : String(error)));
+    // An encrypted store opened without its key, or with a wrong one: the configuration must change.
+    if (error instanceof EncryptionError && error.reason !== "malformed") return ExitCode.Usage;
     return ExitCode.Failure;
   }
 }

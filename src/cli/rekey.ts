@@ -34,7 +34,15 @@ export const rekeyCommand: Command = {
     if (!process.env.SLACK_TOKEN_ENCRYPTION_KEY)
       throw new UsageError("set SLACK_TOKEN_ENCRYPTION_KEY in the environment (never as a flag)");
     const { rekey } = await import("../stores/encryption.js");
-    const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
+    let stores: Awaited<ReturnType<typeof openAdminStores>>;
+    try {
+      stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
+    } catch (error) {
+      // The store's encryption marker names a key id the keys lack, or a different key under that id.
+      if (!(error instanceof EncryptionError)) throw error;
+      process.stderr.write(`${redact(error.message)}. Nothing was changed.\n`);
+      return ExitCode.Failure;
+    }
     try {
       const store = stores.installationStore;
       if (!(store instanceof EncryptedInstallationStore))

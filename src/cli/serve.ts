@@ -1,5 +1,5 @@
 import { ConfigProblems, loadConfig } from "../app/config.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { type Command, ExitCode, parseOptions, parsePort } from "./command.js";
 
@@ -45,8 +45,9 @@ export const serveCommand: Command = {
     try {
       running = await startServer(config);
     } catch (error) {
-      // A token Slack refuses (auth.test), an unsupported DATABASE_URL: configuration to fix, not a crash.
-      if (error instanceof ConfigError) {
+      // A token Slack refuses (auth.test), an unsupported DATABASE_URL, an encrypted store without its key
+      // (or with the wrong one): configuration to fix, not a crash.
+      if (error instanceof ConfigError || error instanceof EncryptionError) {
         console.error(redact(error.message));
         return ExitCode.Usage;
       }

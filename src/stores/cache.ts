@@ -3,6 +3,7 @@
  * every write through it and, through an {@link InvalidationBus}, on every other instance's writes.
  */
 import type { Bot, Installation } from "../model/installation.js";
+import type { EncryptionMarker } from "./encryption-marker.js";
 import type {
   BotQuery,
   DeleteInstallationQuery,
@@ -300,6 +301,8 @@ function prefixOf(q: InstallationQuery): string {
 export class CachingInstallationStore implements InstallationStore {
   /** The store behind the cache. */
   readonly inner: InstallationStore;
+  /** The wrapped store's encryption marker (an `EncryptedInstallationStore` may sit on the cache). */
+  readonly encryptionMarker?: EncryptionMarker | undefined;
   readonly #cache: LruTtlCache<Bot | Installation | AuthorizeLookup | typeof MISS>;
   readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
@@ -311,6 +314,7 @@ export class CachingInstallationStore implements InstallationStore {
   constructor(inner: InstallationStore, options: CacheOptions = {}) {
     requireStore(inner, "CachingInstallationStore");
     this.inner = inner;
+    this.encryptionMarker = inner.encryptionMarker;
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {

@@ -15,6 +15,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { ConfigError, EncryptionError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
+import type { EncryptionMarker } from "./encryption-marker.js";
 import {
   type BotQuery,
   checkTokenUpdate,
@@ -193,7 +194,40 @@ export class TokenCipher {
   isCurrent(stored: string): boolean {
     return encryptedKeyId(stored) === this.#current.id;
   }
+
+  /** True when key `keyId` is configured. */
+  hasKey(keyId: string): boolean {
+    return this.#keys.has(keyId);
+  }
+
+  /** The encryption marker's check value for the current key: a fixed text only that key decrypts. */
+  markerCheck(): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv("aes-256-gcm", this.#current.key, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(Buffer.from(`marker|${this.#current.id}`, "utf8"));
+    const ct = Buffer.concat([cipher.update(MARKER_TEXT, "utf8"), cipher.final()]);
+    return Buffer.concat([iv, ct, cipher.getAuthTag()]).toString("base64url");
+  }
+
+  /** True when `check` (a marker entry of key `keyId`) opens with the configured key of that id. */
+  checksMarker(keyId: string, check: string): boolean {
+    const key = this.#keys.get(keyId);
+    if (key === undefined) return false;
+    const blob = Buffer.from(check, "base64url");
+    if (blob.length < IV_BYTES + TAG_BYTES) return false;
+    try {
+      const decipher = createDecipheriv("aes-256-gcm", key, blob.subarray(0, IV_BYTES), { authTagLength: TAG_BYTES });
+      decipher.setAAD(Buffer.from(`marker|${keyId}`, "utf8"));
+      decipher.setAuthTag(blob.subarray(blob.length - TAG_BYTES));
+      const text = Buffer.concat([decipher.update(blob.subarray(IV_BYTES, blob.length - TAG_BYTES)), decipher.final()]);
+      return text.toString("utf8") === MARKER_TEXT;
+    } catch {
+      return false;
+    }
+  }
 }
+
+const MARKER_TEXT = "slack-oauth-kit encryption marker v1";
 
 /**
  * Parses `SLACK_TOKEN_ENCRYPTION_KEY`: `id:base64key[,id:base64key…]` (the first encrypts), or a single
@@ -254,6 +288,12 @@ export class EncryptedInstallationStore implements InstallationStore {
   /** The store holding ciphertexts. */
   readonly inner: InstallationStore;
   readonly cipher: TokenCipher;
+  /** The wrapped store's encryption marker (`undefined` when it keeps none, e.g. memory or a custom store). */
+  readonly #marker: EncryptionMarker | undefined;
+  #opening: Promise<void> | undefined;
+  #opened = false;
+  /** The current key id is in the marker (recorded, or found, by this instance). */
+  #marked = false;
 
   constructor(inner: InstallationStore, options: EncryptionOptions) {
     requireStore(inner, "EncryptedInstallationStore");
@@ -261,10 +301,14 @@ export class EncryptedInstallationStore implements InstallationStore {
       throw new ConfigError("EncryptedInstallationStore: options { keys } are required");
     this.inner = inner;
     this.cipher = new TokenCipher(options.keys);
+    this.#marker = inner.encryptionMarker;
+    // From here on the wrapped store hands its ciphertexts to this wrapper instead of refusing them.
+    this.#marker?.attach();
   }
 
   /** Lists the wrapped store's workspaces with every token decrypted. */
   async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
+    if (!this.#opened) await this.open();
     const list = await this.inner.listWorkspaces(filter);
     return list.map((w) => {
       const out: WorkspaceInstallations = { ...w, installations: w.installations.map((i) => this.#open(i)) };
@@ -278,29 +322,102 @@ export class EncryptedInstallationStore implements InstallationStore {
     return this.inner.withLock(key, fn, options);
   }
 
+  /**
+   * Checks the wrapped store's encryption marker against the keys (also done by the first call): every
+   * key id the store has used must be configured, and be the same key. Rejects with
+   * {@link EncryptionError} naming the key id: `unknown-key` (an id the keys lack) or `decrypt-failed`
+   * (a different key under that id). The server runs it at start and stops on a rejection.
+   *
+   * @example
+   * ```ts
+   * await new EncryptedInstallationStore(inner, { keys }).open();
+   * ```
+   */
+  async open(): Promise<void> {
+    this.#opening ??= this.#verify().catch((e) => {
+      this.#opening = undefined;
+      throw e;
+    });
+    await this.#opening;
+    this.#opened = true;
+  }
+
+  async #verify(): Promise<void> {
+    if (this.#marker === undefined) return;
+    const entries = await this.#marker.read();
+    for (const [keyId, check] of entries) {
+      if (!this.cipher.hasKey(keyId)) {
+        throw new EncryptionError(
+          "unknown-key",
+          `encryption: the store holds tokens encrypted with key ${JSON.stringify(keyId)}, which SLACK_TOKEN_ENCRYPTION_KEY (the configured keys) lacks: add it back (after the new key) until \`rekey\` has run`,
+          { keyId },
+        );
+      }
+      if (!this.cipher.checksMarker(keyId, check)) {
+        throw new EncryptionError(
+          "decrypt-failed",
+          `encryption: key ${JSON.stringify(keyId)} of SLACK_TOKEN_ENCRYPTION_KEY is not the key the store's tokens were encrypted with under that id (wrong key)`,
+          { keyId },
+        );
+      }
+    }
+    if (entries.has(this.cipher.currentKeyId)) this.#marked = true;
+  }
+
+  /** Before an encrypted write: the marker names the current key (written once per process). */
+  async #mark(): Promise<void> {
+    if (!this.#opened) await this.open();
+    if (this.#marked || this.#marker === undefined) return;
+    await this.#marker.record(this.cipher.currentKeyId, this.cipher.markerCheck());
+    this.#marked = true;
+  }
+
   async save(installation: Installation): Promise<void> {
-    await this.inner.save(this.#seal(installation));
+    const sealed = this.#seal(installation);
+    const fields = sealed !== null && typeof sealed === "object" ? (sealed as unknown as Record<string, unknown>) : {};
+    if (ENCRYPTED_FIELDS.some((f) => isEncryptedValue(fields[f]))) {
+      await this.#mark();
+    } else if (!this.#opened) await this.open();
+    await this.inner.save(sealed);
   }
 
   async findBot(q: BotQuery): Promise<Bot | undefined> {
+    if (!this.#opened) await this.open();
     const bot = await this.inner.findBot(q);
     return bot === undefined ? undefined : this.#open(bot);
   }
 
   async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
+    if (!this.#opened) await this.open();
     const i = await this.inner.findInstallation(q);
     return i === undefined ? undefined : this.#open(i);
   }
 
-  deleteBot(q: WorkspaceQuery): Promise<void> {
+  async deleteBot(q: WorkspaceQuery): Promise<void> {
+    if (!this.#opened) await this.open();
     return this.inner.deleteBot(q);
   }
-  deleteInstallation(q: DeleteInstallationQuery): Promise<void> {
+  async deleteInstallation(q: DeleteInstallationQuery): Promise<void> {
+    if (!this.#opened) await this.open();
     return this.inner.deleteInstallation(q);
   }
-  deleteAll(q: WorkspaceQuery): Promise<void> {
+  async deleteAll(q: WorkspaceQuery): Promise<void> {
+    if (!this.#opened) await this.open();
     return this.inner.deleteAll(q);
   }
+
+  /** Records the current key in the wrapped store's marker (used by {@link rekey} before it writes). */
+  async markEncrypted(): Promise<void> {
+    await this.#mark();
+  }
+
+  /** Drops every key id but the current one from the marker (used by {@link rekey} once nothing else is used). */
+  async forgetOldKeys(): Promise<void> {
+    if (this.#marker === undefined) return;
+    const old = [...(await this.#marker.read()).keys()].filter((id) => id !== this.cipher.currentKeyId);
+    if (old.length > 0) await this.#marker.forget(old);
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }
@@ -332,6 +449,8 @@ export class EncryptedInstallationStore implements InstallationStore {
    */
   async updateTokens(query: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
     const { q } = checkTokenUpdate(query, patch, expect);
+    if (ENCRYPTED_FIELDS.some((f) => typeof patch[f] === "string")) await this.#mark();
+    else if (!this.#opened) await this.open();
     // Only token fields need their record: to encrypt the patch and to check the expectation.
     const touches = (fields: readonly TokenField[]) =>
       fields.some((f) => patch[f] !== undefined || expect?.[f] !== undefined);
@@ -402,6 +521,8 @@ export async function rekey(
     throw new ConfigError("rekey: expected an EncryptedInstallationStore");
   const inner = store.inner;
   const cipher = store.cipher;
+  // Recorded before the first write: from now on the store refuses to be opened without a key.
+  await store.markEncrypted();
   const progress: RekeyProgress = { workspaces: 0, updated: 0, skipped: 0, conflicts: 0 };
   const redo = async (
     record: (Bot | Installation) & Owner,
@@ -435,5 +556,8 @@ export async function rekey(
     progress.workspaces++;
     options.onProgress?.({ ...progress });
   }
+  // Every latest record is now under the newest key: older key ids leave the marker, so a restart with
+  // only the newest key opens the store. Not after a filtered or conflicted pass (other records may remain).
+  if (options.filter === undefined && progress.conflicts === 0) await store.forgetOldKeys();
   return progress;
 }

@@ -20,6 +20,7 @@ import {
   unlink,
   writeFile,
 } from "node:fs/promises";
+import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { ConfigError, InvalidArgumentError, StoreError } from "../errors.js";
 import { type Bot, type Installation, toBot } from "../model/installation.js";
@@ -30,6 +31,7 @@ import {
   type StateStatus,
   type StateStore,
 } from "../state/state.js";
+import { EncryptionGuard, type EncryptionMarker } from "./encryption-marker.js";
 import {
   assertOptionalId,
   type BotQuery,
@@ -77,6 +79,9 @@ const BOT_LATEST = "bot-latest.json";
 const LOCKS_DIR = ".locks";
 const INSTALLER_LATEST = "installer-latest.json";
 const HISTORY_DIR = "history";
+/** The encryption marker, next to the client directories: `<baseDir>/.encryption-keys/<keyId>.json`. */
+const MARKER_DIR = ".encryption-keys";
+const MARKER_FILE_RE = /^([A-Za-z0-9_-]{1,32})\.json$/;
 const userLatest = (userId: string) => `installer${PART_SEP}${userId}${PART_SEP}latest.json`;
 const USER_LATEST_RE = /^installer\+([^+]+)\+latest\.json$/;
 
@@ -160,11 +165,46 @@ async function readJson(path: string): Promise<unknown> {
   return parseJson(await readText(path), path);
 }
 
-const tmpName = () => `.tmp-${randomBytes(12).toString("hex")}`;
+/** This host, in temp file names: a sweep only judges the writers of its own host by their pid. */
+const HOST_TAG = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
+/** `.tmp-<host>-<pid>-<random>`: the writer's host and pid tell a crashed writer's leftovers from live ones. */
+const tmpName = () => `.tmp-${HOST_TAG}-${process.pid}-${randomBytes(8).toString("hex")}`;
+const TMP_RE = /^\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-f]+$/;
+/** A temp file this old is a leftover whoever wrote it (other hosts, older names): a write takes milliseconds. */
+const ORPHAN_TMP_MS = 10 * 60 * 1000;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === "EPERM"; // alive, owned by someone else
+  }
+}
+
+/** True when `name` in a store directory is a temp file left by a writer that is gone. */
+async function isOrphanTemp(path: string, name: string): Promise<boolean> {
+  if (!name.startsWith(".tmp-")) return false;
+  const m = TMP_RE.exec(name);
+  if (m && m[1] === HOST_TAG && !processAlive(Number(m[2]))) return true;
+  const st = await stat(path).catch(() => undefined);
+  return st !== undefined && Date.now() - st.mtimeMs > ORPHAN_TMP_MS;
+}
+
+/** fsync of a directory: makes the renames done in it durable (a power cut cannot bring the old file back). */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Writes `content` to `dir/name` atomically: a temp file in the same directory (same file system), fsync,
- * rename over the target. Readers see the old file or the new one, never a part.
+ * rename over the target, fsync of the directory. Readers see the old file or the new one, never a part.
  */
 async function writeAtomic(dir: string, name: string, content: string): Promise<void> {
   const tmp = `${dir}/${tmpName()}`;
@@ -189,6 +229,17 @@ async function writeAtomic(dir: string, name: string, content: string): Promise<
     await unlink(tmp).catch(() => {});
     throw new StoreError(`file store: cannot write ${dir}/${name}`, { cause: e });
   }
+  try {
+    await syncDir(dir);
+  } catch (e) {
+    throw new StoreError(`file store: cannot sync ${dir} after writing ${name}`, { cause: e });
+  }
+}
+
+/** An installation without the bot's secrets (they are read from the latest bot file). */
+function withoutBotSecrets(i: Installation): Installation {
+  const { botToken: _t, botRefreshToken: _r, ...rest } = i;
+  return rest as Installation;
 }
 
 async function unlinkIfExists(path: string): Promise<void> {
@@ -324,7 +375,13 @@ export class FileInstallationStore implements InstallationStore {
   readonly #locks = new Map<string, Promise<unknown>>();
   /** In-process queue of {@link withLock} callers, before the lease file. */
   readonly #keyLocks = new KeyedMutex();
+  readonly #base: string;
+  readonly #guard: EncryptionGuard;
+  #opening: Promise<void> | undefined;
+  #open = false;
   #lastSeq = 0;
+  /** The encryption marker: `<baseDir>/.encryption-keys/<keyId>.json`, read when the store opens. */
+  readonly encryptionMarker: EncryptionMarker;
 
   constructor(options: FileInstallationStoreOptions) {
     const base = requireBaseDir(options?.baseDir, "FileInstallationStore");
@@ -334,9 +391,95 @@ export class FileInstallationStore implements InstallationStore {
         "FileInstallationStore: clientId must be a Slack client id (letters, digits, '.', '-', '_')",
       );
     this.#root = `${base}/${clientId ?? DEFAULT_CLIENT}`;
+    this.#base = base;
+    this.#guard = this.#markerGuard();
+    this.encryptionMarker = this.#guard.marker;
     this.#history = options.historicalData === true;
     this.#read =
       options.syncReads === true ? async (path) => parseJson(readTextSync(path), path) : (path) => readJson(path);
+  }
+
+  /**
+   * Opens the store (also done by the first call): reads the encryption marker and removes what crashed
+   * writers left behind — temp files (they may hold tokens) and half-deleted workspace folders. Rejects
+   * with `EncryptionError` (`key-missing`) on a store holding encrypted tokens opened without its keys.
+   *
+   * @example
+   * ```ts
+   * await store.open();
+   * ```
+   */
+  async open(): Promise<void> {
+    await this.#openOnce();
+    this.#guard.check();
+  }
+
+  #openOnce(): Promise<void> {
+    this.#opening ??= (async () => {
+      await this.#guard.load();
+      await this.#sweep();
+      this.#open = true;
+    })().catch((e) => {
+      this.#opening = undefined;
+      throw e;
+    });
+    return this.#opening;
+  }
+
+  /** Before a write: opened, and writable without keys (or an encryption wrapper is attached). */
+  async #readyToWrite(): Promise<void> {
+    if (!this.#open) await this.open();
+    await this.#guard.checkWrite();
+  }
+
+  #markerGuard(): EncryptionGuard {
+    const dir = `${this.#base}/${MARKER_DIR}`;
+    const list = async (): Promise<Map<string, string>> => {
+      const out = new Map<string, string>();
+      for (const n of await listDir(dir)) {
+        const m = MARKER_FILE_RE.exec(n);
+        if (!m) continue;
+        const rec = (await readJson(`${dir}/${n}`)) as { check?: unknown } | undefined;
+        if (rec !== undefined) out.set(m[1] as string, typeof rec?.check === "string" ? rec.check : "");
+      }
+      return out;
+    };
+    return new EncryptionGuard("FileInstallationStore", {
+      open: () => this.#openOnce(),
+      list,
+      put: async (keyId, check) => {
+        if ((await list()).has(keyId)) return;
+        await mkdir(dir, { recursive: true, mode: DIR_MODE }).catch((cause) => {
+          throw new StoreError(`file store: cannot create ${dir}`, { cause });
+        });
+        await writeAtomic(dir, `${keyId}.json`, JSON.stringify({ v: 1, check }));
+      },
+      remove: async (keyId) => {
+        await unlinkIfExists(`${dir}/${keyId}.json`);
+        await syncDir(dir).catch(() => {});
+      },
+    });
+  }
+
+  /** Removes orphan temp files (every store folder) and `.deleted-*` folders a crashed `deleteAll` left. */
+  async #sweep(): Promise<void> {
+    const dirs: string[] = [`${this.#base}/${MARKER_DIR}`, `${this.#root}/${LOCKS_DIR}`];
+    for (const name of await listDir(this.#root)) {
+      const path = `${this.#root}/${name}`;
+      if (name.startsWith(".deleted-")) {
+        await rm(path, { recursive: true, force: true }).catch(() => {});
+      } else if (await isOrphanTemp(path, name)) {
+        await unlink(path).catch(() => {});
+      } else if (name.includes(PART_SEP)) {
+        dirs.push(path, `${path}/${HISTORY_DIR}`);
+      }
+    }
+    for (const dir of dirs) {
+      for (const name of await listDir(dir)) {
+        const path = `${dir}/${name}`;
+        if (await isOrphanTemp(path, name)) await unlink(path).catch(() => {});
+      }
+    }
   }
 
   /**
@@ -352,6 +495,7 @@ export class FileInstallationStore implements InstallationStore {
   async save(installation: Installation): Promise<void> {
     const inst = prepareInstallation(installation);
     const dir = this.#dir(inst.enterpriseId, inst.isEnterpriseInstall ? undefined : inst.teamId);
+    await this.#readyToWrite();
     await this.#locked(dir, async () => {
       try {
         await mkdir(dir, { recursive: true, mode: DIR_MODE });
@@ -368,7 +512,9 @@ export class FileInstallationStore implements InstallationStore {
           .catch(() => undefined),
       ]);
       const seq = this.#nextSeq(Math.max(prev?.seq ?? 0, prevBot?.seq ?? 0));
-      const record = JSON.stringify({ v: 1, seq, installation: inst } satisfies InstallationRecord);
+      // The bot's secrets live in bot files only (lookups take them from the latest bot): one place to
+      // rotate, re-key or delete them.
+      const record = JSON.stringify({ v: 1, seq, installation: withoutBotSecrets(inst) } satisfies InstallationRecord);
       const bot = toBot(inst);
       const botRecord = bot && JSON.stringify({ v: 1, seq, bot } satisfies BotRecord);
       if (this.#history) {
@@ -396,7 +542,9 @@ export class FileInstallationStore implements InstallationStore {
    */
   async findBot(query: BotQuery): Promise<Bot | undefined> {
     const dir = this.#queryDir(checkQuery(query, "findBot"));
-    return asBotRecord(await this.#read(`${dir}/${BOT_LATEST}`), BOT_LATEST)?.bot;
+    if (!this.#open) await this.open();
+    this.#guard.check();
+    return this.#guard.checkRecord(asBotRecord(await this.#read(`${dir}/${BOT_LATEST}`), BOT_LATEST)?.bot);
   }
 
   /**
@@ -412,11 +560,13 @@ export class FileInstallationStore implements InstallationStore {
     const q = checkQuery(query, "findInstallation");
     const dir = this.#queryDir(q);
     const name = q.userId === undefined ? INSTALLER_LATEST : userLatest(q.userId);
+    if (!this.#open) await this.open();
+    this.#guard.check();
     const [rec, bot] = await Promise.all([
       this.#read(`${dir}/${name}`).then((v) => asInstallationRecord(v, name)),
       this.#read(`${dir}/${BOT_LATEST}`).then((v) => asBotRecord(v, BOT_LATEST)),
     ]);
-    return rec === undefined ? undefined : overlayLatestBot(rec.installation, bot?.bot);
+    return rec === undefined ? undefined : this.#guard.checkRecord(overlayLatestBot(rec.installation, bot?.bot));
   }
 
   /**
@@ -429,6 +579,7 @@ export class FileInstallationStore implements InstallationStore {
    */
   async deleteBot(query: WorkspaceQuery): Promise<void> {
     const dir = this.#queryDir(normalizeQuery(query, "deleteBot"));
+    await this.#readyToWrite();
     await this.#locked(dir, async () => {
       await unlinkIfExists(`${dir}/${BOT_LATEST}`);
       await this.#deleteHistory(dir, (n) => n.startsWith(`bot${PART_SEP}`));
@@ -450,6 +601,7 @@ export class FileInstallationStore implements InstallationStore {
     const q = normalizeQuery(query, "deleteInstallation");
     const dir = this.#queryDir(q);
     const userId = q.userId;
+    await this.#readyToWrite();
     await this.#locked(dir, async () => {
       if (userId === undefined) {
         // The workspace-wide file first: from here on no lookup without userId returns anything.
@@ -492,6 +644,7 @@ export class FileInstallationStore implements InstallationStore {
    */
   async deleteAll(query: WorkspaceQuery): Promise<void> {
     const dir = this.#queryDir(normalizeQuery(query, "deleteAll"));
+    await this.#readyToWrite();
     await this.#locked(dir, async () => {
       const trash = `${this.#root}/.deleted-${randomBytes(12).toString("hex")}`;
       try {
@@ -559,6 +712,8 @@ export class FileInstallationStore implements InstallationStore {
       assertOptionalId(filter.enterpriseId, "enterpriseId");
       assertOptionalId(filter.teamId, "teamId");
     }
+    if (!this.#open) await this.open();
+    this.#guard.check();
     const out: WorkspaceInstallations[] = [];
     for (const name of await listDir(this.#root)) {
       const parts = name.split(PART_SEP);
@@ -587,6 +742,8 @@ export class FileInstallationStore implements InstallationStore {
       records.sort((a, b) => b.seq - a.seq);
       head.installations = records.map((r) => overlayLatestBot(r.installation, bot?.bot));
       if (head.bot === undefined && head.installations.length === 0) continue;
+      this.#guard.checkRecord(head.bot);
+      for (const i of head.installations) this.#guard.checkRecord(i);
       out.push(head);
     }
     return out.sort(compareWorkspaces);
@@ -609,6 +766,7 @@ export class FileInstallationStore implements InstallationStore {
     const dir = this.#queryDir(q);
     const checkBot = bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined;
     const checkUser = user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined;
+    await this.#readyToWrite();
     return this.#locked(dir, async () => {
       const userName = q.userId === undefined ? undefined : userLatest(q.userId);
       const [botRec, userRec] = await Promise.all([
@@ -632,6 +790,19 @@ export class FileInstallationStore implements InstallationStore {
       if (bot !== undefined && botRec !== undefined) {
         const next: BotRecord = { v: 1, seq: botRec.seq, bot: { ...botRec.bot, ...bot } };
         await writeAtomic(dir, BOT_LATEST, JSON.stringify(next));
+        // Installation files written by older versions kept a copy of the bot's secrets that is never read:
+        // drop it, so no stale token (or a token under an old encryption key) lingers after a rotation or rekey.
+        for (const n of await listDir(dir)) {
+          if (n !== INSTALLER_LATEST && !USER_LATEST_RE.test(n)) continue;
+          const r = await readJson(`${dir}/${n}`)
+            .then((v) => asInstallationRecord(v, n))
+            .catch(() => undefined);
+          if (
+            r !== undefined &&
+            (r.installation.botToken !== undefined || r.installation.botRefreshToken !== undefined)
+          )
+            await writeAtomic(dir, n, JSON.stringify({ ...r, installation: withoutBotSecrets(r.installation) }));
+        }
       }
       if (user !== undefined && userRec !== undefined && userName !== undefined) {
         const next: InstallationRecord = { v: 1, seq: userRec.seq, installation: { ...userRec.installation, ...user } };
@@ -686,6 +857,7 @@ export class FileInstallationStore implements InstallationStore {
   }
 
   async close(): Promise<void> {
+    await this.#opening?.catch(() => {});
     await Promise.allSettled([...this.#locks.values()]);
   }
 

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
+import type { EncryptionMarker } from "./encryption-marker.js";
 
 /** Finds a workspace's (or an org's) bot. */
 export interface BotQuery {
@@ -69,6 +70,12 @@ export interface InstallationStore {
    * and the lock is released either way. Token rotation serialises refreshes of one token with it.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+  /**
+   * The persistent record that this store holds encrypted tokens (see `EncryptedInstallationStore`): set
+   * on the first encrypted write, it makes the store refuse every call while no encryption wrapper with
+   * the keys is in front of it. Optional: the SQL and file stores have it; wrappers pass it through.
+   */
+  readonly encryptionMarker?: EncryptionMarker | undefined;
   /** Lets writes already started finish, then releases what the store opened (calling it again is harmless). */
   close(): Promise<void>;
 }

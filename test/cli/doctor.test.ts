@@ -107,6 +107,7 @@ describe("doctor: a good configuration", () => {
       ["SLACK_REDIRECT_URI", "ok"],
       ["SLACK_SCOPES", "ok"],
       ["store", "ok"],
+      ["encryption", "ok"],
       ["slack", "ok"],
       ["tokens", "ok"],
     ]);
@@ -157,6 +158,36 @@ describe("doctor: a good configuration", () => {
     expect(code).toBe(0);
     expect(report.checks.find((c) => c.name === "slack")).toEqual(expect.objectContaining({ status: "skip" }));
     expect(w.emu.calls()).toHaveLength(before);
+  });
+});
+
+describe("doctor: encryption at rest", () => {
+  it("counts plaintext tokens once a key is set, is clean after rekey, and fails without the key", async () => {
+    const w = await world();
+    const key = `k1:${randomBytes(32).toString("base64")}`;
+    const check = (r: DoctorReport) => r.checks.find((c) => c.name === "encryption");
+    const off = await doctorJson(w.env, "--offline");
+    expect(check(off.report)).toMatchObject({
+      status: "ok",
+      message: expect.stringMatching(/^off .*1 token\(s\) stored in plaintext/),
+    });
+    const over = await doctorJson({ ...w.env, SLACK_TOKEN_ENCRYPTION_KEY: key }, "--offline");
+    expect(check(over.report)).toMatchObject({
+      status: "warn",
+      message: expect.stringMatching(/^1 token\(s\) still stored in plaintext/),
+    });
+    expect(check(over.report)?.fix).toMatch(/slack-oauth-kit rekey/);
+    const rekeyed = await runCli(["rekey"], { env: { DATABASE_URL: w.dbUrl, SLACK_TOKEN_ENCRYPTION_KEY: key } });
+    expect(rekeyed.code, rekeyed.stderr).toBe(0);
+    const on = await doctorJson({ ...w.env, SLACK_TOKEN_ENCRYPTION_KEY: key }, "--offline");
+    expect(check(on.report)).toMatchObject({ status: "ok", message: 'on: 1 under key "k1"' });
+    const missing = await doctorJson(w.env, "--offline");
+    expect(check(missing.report)).toMatchObject({
+      status: "fail",
+      message: expect.stringContaining("SLACK_TOKEN_ENCRYPTION_KEY"),
+    });
+    expect(missing.code).toBe(1);
+    expectNoSecret(missing.stdout + on.stdout + over.stdout, [...w.secrets, key]);
   });
 });
 

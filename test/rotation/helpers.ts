@@ -126,7 +126,7 @@ export function openServerStore(spec: ServerStoreSpec): InstallationStore & { cl
 /** Drops every table `prefix` created (installations, bots, states, migrations, locks). */
 async function dropTables(kind: "postgres" | "mysql", url: string, prefix: string): Promise<void> {
   const t = tableNames(prefix);
-  const names = [t.installations, t.bots, t.states, t.migrations, `${prefix}locks`];
+  const names = [t.installations, t.bots, t.states, t.migrations, t.meta, `${prefix}locks`];
   if (kind === "postgres") {
     const { default: pg } = await import("pg");
     const c = new pg.Client({ connectionString: url });

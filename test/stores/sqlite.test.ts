@@ -706,22 +706,32 @@ describe("migrations", () => {
     };
     expect(row.description).toBe(MIGRATIONS[0]?.description);
     expect(Math.abs(row.applied_at - Date.now() / 1000)).toBeLessThan(60);
-    expect(tables()).toStrictEqual(["slack_bots", "slack_installations", "slack_migrations", "slack_oauth_states"]);
+    expect(tables()).toStrictEqual([
+      "slack_bots",
+      "slack_installations",
+      "slack_meta",
+      "slack_migrations",
+      "slack_oauth_states",
+    ]);
   });
 
   it("applies new versions in order, each in its own transaction; a failing one leaves nothing behind", async () => {
     const extra: Migration[] = [
       ...MIGRATIONS,
-      { version: 2, description: "two", steps: (t) => [{ sql: { sqlite: [`CREATE TABLE "${t.bots}_two" (x)`] } }] },
       {
-        version: 3,
+        version: SCHEMA_VERSION + 1,
+        description: "two",
+        steps: (t) => [{ sql: { sqlite: [`CREATE TABLE "${t.bots}_two" (x)`] } }],
+      },
+      {
+        version: SCHEMA_VERSION + 2,
         description: "broken",
         steps: (t) => [{ sql: { sqlite: [`CREATE TABLE "${t.bots}_three" (x)`, "THIS IS NOT SQL"] } }],
       },
     ];
     await migrate(exec, sqliteDialect, "slack_");
     await expect(migrate(exec, sqliteDialect, "slack_", extra)).rejects.toThrow(/syntax error/);
-    expect(versions()).toStrictEqual([1, 2]);
+    expect(versions()).toStrictEqual([...MIGRATIONS.map((m) => m.version), SCHEMA_VERSION + 1]);
     expect(tables()).toContain("slack_bots_two");
     expect(tables()).not.toContain("slack_bots_three");
     expect(db.inTransaction).toBe(false);
@@ -763,7 +773,9 @@ describe("migrations", () => {
       const stores = Array.from({ length: 4 }, () => new SQLiteInstallationStore({ filename }));
       await Promise.all(stores.map((s) => s.findBot({ teamId: "T1" })));
       const check = new Database(filename);
-      expect(check.prepare('SELECT version FROM "slack_migrations"').pluck().all()).toStrictEqual([1]);
+      expect(check.prepare('SELECT version FROM "slack_migrations"').pluck().all()).toStrictEqual(
+        MIGRATIONS.map((m) => m.version),
+      );
       check.close();
       for (const s of stores) await s.close();
     } finally {
@@ -773,12 +785,13 @@ describe("migrations", () => {
 
   it("renders the DDL of each version for review, with the prefix", () => {
     const rendered = renderMigrations(sqliteDialect, "app_");
-    expect(rendered.map((r) => r.version)).toStrictEqual([1]);
+    expect(rendered.map((r) => r.version)).toStrictEqual([1, 2]);
     const sql = rendered[0]?.sql.join(";\n") ?? "";
     expect(sql).toContain('CREATE TABLE IF NOT EXISTS "app_installations"');
     expect(sql).toContain('"id" INTEGER PRIMARY KEY');
     expect(sql).toContain('CREATE INDEX IF NOT EXISTS "app_bots_workspace_idx"');
     expect(() => renderMigrations(sqliteDialect, "Bad")).toThrow(ConfigError);
+    expect(rendered[1]?.sql.join(";\n")).toContain('CREATE TABLE IF NOT EXISTS "app_meta"');
     expect(validateTablePrefix(undefined)).toBe("slack_");
   });
 

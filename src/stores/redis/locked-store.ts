@@ -2,6 +2,7 @@
  * {@link RedisLockedInstallationStore}: any store whose `withLock` is a {@link RedisLock}.
  */
 import type { Bot, Installation } from "../../model/installation.js";
+import type { EncryptionMarker } from "../encryption-marker.js";
 import type {
   BotQuery,
   DeleteInstallationQuery,
@@ -28,12 +29,15 @@ import { RedisLock } from "./lock.js";
 export class RedisLockedInstallationStore implements InstallationStore {
   readonly inner: InstallationStore;
   readonly lock: RedisLock;
+  /** The wrapped store's encryption marker. */
+  readonly encryptionMarker?: EncryptionMarker | undefined;
 
   constructor(inner: InstallationStore, lock: RedisLock) {
     requireStore(inner, "withRedisLock");
     if (!(lock instanceof RedisLock)) throw new TypeError("withRedisLock: expected a RedisLock");
     this.inner = inner;
     this.lock = lock;
+    this.encryptionMarker = inner.encryptionMarker;
   }
 
   save(installation: Installation): Promise<void> {

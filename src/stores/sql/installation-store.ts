@@ -15,6 +15,7 @@
 import { createHash } from "node:crypto";
 import type { SlackOAuthError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
+import { EncryptionGuard, type EncryptionMarker } from "../encryption-marker.js";
 import {
   assertOptionalId,
   type BotQuery,
@@ -60,6 +61,8 @@ import {
 
 /** The workspace key of every table: client, enterprise and team (`''` for none). */
 const WORKSPACE = "client_id = ? AND enterprise_id = ? AND team_id = ?";
+/** Name prefix of the encryption marker's rows in the `meta` table. */
+const MARKER_PREFIX = "encryption-key:";
 
 /** The columns `updateTokens` may set, per patch field. */
 const BOT_TOKEN_COLUMNS: Readonly<Record<string, string>> = {
@@ -203,7 +206,10 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #dialect: Dialect;
   readonly #locksTable: string;
   readonly #keyLocks = new KeyedMutex();
+  readonly #guard: EncryptionGuard;
   #locksReady: Promise<void> | undefined;
+  /** The encryption marker: `encryption-key:<id>` rows of the `meta` table, read when the store opens. */
+  readonly encryptionMarker: EncryptionMarker;
 
   constructor(options: SqlInstallationStoreOptions) {
     const prefix = validateTablePrefix(options.tablePrefix);
@@ -219,7 +225,14 @@ export class SqlInstallationStore implements InstallationStore {
     this.#locksTable = `${prefix}locks`;
     this.#dialectQuote = (id) => dialect.quoteId(id);
     this.#finalize = (sql) => dialect.finalize(sql);
-    this.#life = new StoreLifecycle(options, prefix, (e) => this.#fail("migrate", e));
+    this.#guard = this.#markerGuard();
+    this.encryptionMarker = this.#guard.marker;
+    this.#life = new StoreLifecycle(
+      options,
+      prefix,
+      (e) => this.#fail("migrate", e),
+      () => this.#guard.load(),
+    );
     this.#migrator = this.#life.migrator;
     this.#inflight = this.#life.inflight;
   }
@@ -244,6 +257,35 @@ export class SqlInstallationStore implements InstallationStore {
 
   #fail(op: string, e: unknown): SlackOAuthError {
     return toStoreError(this.#name, op, e);
+  }
+
+  /** The encryption marker in `<prefix>meta`: one `encryption-key:<id>` row per key id. */
+  #markerGuard(): EncryptionGuard {
+    const meta = this.#dialectQuote(this.tables.meta);
+    const exec = this.#exec;
+    const f = this.#finalize;
+    const read = async (): Promise<Map<string, string>> => {
+      const rows = await exec.query(f(`SELECT name, value FROM ${meta} WHERE name LIKE ?`), [`${MARKER_PREFIX}%`]);
+      return new Map(rows.map((r) => [String(r[0]).slice(MARKER_PREFIX.length), String(r[1] ?? "")]));
+    };
+    const insert = f(this.#dialect.insertIgnore(`INSERT INTO ${meta} (name, value) VALUES (?, ?)`));
+    return new EncryptionGuard(this.#name, {
+      open: async () => {
+        if (!this.#migrator.ready) await this.init();
+      },
+      list: () => read().catch((e) => Promise.reject(this.#fail("encryptionMarker", e))),
+      // An entry another process recorded first for the same key id is the same marker: kept.
+      put: (keyId, check) =>
+        exec.run(insert, [`${MARKER_PREFIX}${keyId}`, check]).then(
+          () => undefined,
+          (e) => Promise.reject(this.#fail("encryptionMarker", e)),
+        ),
+      remove: (keyId) =>
+        exec.run(f(`DELETE FROM ${meta} WHERE name = ?`), [`${MARKER_PREFIX}${keyId}`]).then(
+          () => undefined,
+          (e) => Promise.reject(this.#fail("encryptionMarker", e)),
+        ),
+    });
   }
 
   /**
@@ -276,6 +318,17 @@ export class SqlInstallationStore implements InstallationStore {
 
   /** First row of `sql` mapped by `map`: synchronously when the driver allows it (one promise per call). */
   #first<T>(op: string, sql: string, params: readonly SqlValue[], map: (r: SqlRow | undefined) => T): Promise<T> {
+    if (!this.#guard.attached) {
+      // Without an encryption wrapper: refused on a store that holds encrypted tokens, and a ciphertext
+      // (written before markers existed) is never handed out as a token.
+      try {
+        this.#guard.check();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      const plain = map;
+      map = (r) => this.#guard.checkRecord(plain(r));
+    }
     const reader = this.#exec.syncReader?.();
     if (reader !== undefined) {
       try {
@@ -302,6 +355,7 @@ export class SqlInstallationStore implements InstallationStore {
     const instParams = installationParams(this.#clientId, i);
     const botParamList = i.botToken ? botParams(this.#clientId, i) : undefined;
     if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
     const s = this.statements;
     const ws: SqlValue[] = [this.#clientId, i.enterpriseId ?? "", i.isEnterpriseInstall ? "" : (i.teamId ?? "")];
     // One batch: the older rows of the key go, the new ones come, all or nothing.
@@ -355,6 +409,7 @@ export class SqlInstallationStore implements InstallationStore {
       assertOptionalId(filter.teamId, "teamId");
     }
     if (!this.#migrator.ready) await this.init();
+    this.#guard.check();
     const q = this.#dialectQuote;
     const inst = q(this.tables.installations);
     const bots = q(this.tables.bots);
@@ -419,6 +474,7 @@ export class SqlInstallationStore implements InstallationStore {
     const { q, bot, user } = checkTokenUpdate(query, patch, expect);
     const k = this.#key(q, "updateTokens", true);
     if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
     const quote = this.#dialectQuote;
     const bots = quote(this.tables.bots);
     const inst = quote(this.tables.installations);
@@ -593,6 +649,7 @@ export class SqlInstallationStore implements InstallationStore {
   async #deleteBot(query: WorkspaceQuery): Promise<void> {
     const ws = this.#key(query, "deleteBot", false);
     if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
     try {
       await this.#exec.run(this.statements.deleteBot, ws);
     } catch (e) {
@@ -608,6 +665,7 @@ export class SqlInstallationStore implements InstallationStore {
   async #deleteInstallation(query: DeleteInstallationQuery): Promise<void> {
     const k = this.#key(query, "deleteInstallation", true);
     if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
     try {
       await this.#exec.run(
         k.length === 4 ? this.statements.deleteUserInstallations : this.statements.deleteInstallations,
@@ -626,6 +684,7 @@ export class SqlInstallationStore implements InstallationStore {
   async #deleteAll(query: WorkspaceQuery): Promise<void> {
     const ws = this.#key(query, "deleteAll", false);
     if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
     try {
       await this.#exec.batch([
         { sql: this.statements.deleteInstallations, params: ws },

@@ -132,12 +132,18 @@ export class StoreLifecycle {
   readonly #release: (() => Promise<void> | void) | undefined;
   #closed: Promise<void> | undefined;
 
-  constructor(options: SqlStoreOptions, prefix: string, fail: (e: unknown) => unknown) {
+  /** `afterMigrate` runs once the schema is ready, as part of opening (the encryption marker is read there). */
+  constructor(
+    options: SqlStoreOptions,
+    prefix: string,
+    fail: (e: unknown) => unknown,
+    afterMigrate?: () => Promise<void>,
+  ) {
     const { executor, dialect } = options;
-    this.migrator = new Migrator(
-      () => (options.migrate === false ? Promise.resolve() : migrate(executor, dialect, prefix)),
-      fail,
-    );
+    this.migrator = new Migrator(async () => {
+      if (options.migrate !== false) await migrate(executor, dialect, prefix);
+      await afterMigrate?.();
+    }, fail);
     this.#release = options.release;
     if (options.migrateNow === true) this.#initial = this.migrator.init().catch(() => undefined);
   }

@@ -43,6 +43,8 @@ export interface TableNames {
   bots: string;
   states: string;
   migrations: string;
+  /** Store-wide settings: the encryption marker (`encryption-key:<id>` rows). */
+  meta: string;
 }
 
 /**
@@ -59,6 +61,7 @@ export function tableNames(prefix: string): TableNames {
     bots: `${prefix}bots`,
     states: `${prefix}oauth_states`,
     migrations: `${prefix}migrations`,
+    meta: `${prefix}meta`,
   };
 }
 
@@ -128,6 +131,7 @@ const BOT_COLUMNS: readonly ColumnDef[] = [
  * v1: `installations` (one row per save, or the latest per client/enterprise/team/user), `bots` (the
  * same per client/enterprise/team), `oauth_states`. "Latest" is the row with the largest `id`, so two
  * saves in the same millisecond are still ordered. Key columns hold `''` for "none" (see {@link Dialect}).
+ * v2: `meta` (name → value): the encryption marker (`encryption-key:<id>` rows) lives there.
  *
  * @example
  * ```ts
@@ -196,6 +200,19 @@ export const MIGRATIONS: readonly Migration[] = [
         },
       },
       { index: { name: `${t.states}_expires_idx`, table: t.states, columns: ["expires_at"] } },
+    ],
+  },
+  {
+    version: 2,
+    description: "meta table (the encryption-at-rest marker)",
+    steps: (t) => [
+      {
+        table: {
+          name: t.meta,
+          columns: [{ name: "name", type: "key", length: 64 }, text("value")],
+          primaryKey: ["name"],
+        },
+      },
     ],
   },
 ];

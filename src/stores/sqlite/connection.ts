@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { ConfigError, StoreError } from "../../errors.js";
@@ -92,7 +92,7 @@ export function open(options: SQLiteStoreOptions, storeName: string): Opened {
   let db: Database.Database | undefined;
   try {
     const inMemory = filename === ":memory:" || filename === "" || filename.startsWith("file:");
-    if (!inMemory) mkdirSync(dirname(resolve(filename)), { recursive: true });
+    if (!inMemory) createPrivately(resolve(filename));
     // `timeout` sets busy_timeout before anything else, so even switching to WAL waits for other processes.
     db = new Database(filename, { timeout });
     db.pragma("journal_mode = WAL");
@@ -113,4 +113,18 @@ export function open(options: SQLiteStoreOptions, storeName: string): Opened {
  */
 export async function closeDatabase(db: Database.Database): Promise<void> {
   if (db.open) db.close();
+}
+
+/**
+ * Creates the database file 0600 (and missing folders 0700) before SQLite opens it: SQLite would create
+ * it 0644, and it gives the `-wal`, `-shm` and journal files the database file's mode. An existing file
+ * keeps its mode.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, "wx", 0o600)); // an empty file is an empty database to SQLite
+  } catch (e) {
+    if ((e as { code?: unknown })?.code !== "EEXIST") throw e;
+  }
 }
