@@ -113,6 +113,7 @@ export function createApp(deps: AppDeps): ReferenceApp {
         installationStore: store,
         api,
         logger: deps.logger,
+        homeUrl: "/",
         ...(deps.appName ? { appName: deps.appName } : {}),
         ...(deps.metrics ? { metrics: deps.metrics } : {}),
       });

@@ -317,7 +317,7 @@ h1{font-size:22px;margin:0 0 8px}.logo{font-weight:900;color:#4a154b;letter-spac
 label{display:block;font-weight:700;margin:16px 0 6px}select{width:100%;padding:8px;font-size:15px}
 ul.scopes{padding-left:20px}ul.scopes li{margin:6px 0}code{background:#f4f4f4;padding:1px 4px;border-radius:3px}
 .actions{display:flex;gap:12px;justify-content:flex-end;margin-top:24px}
-button{font-size:15px;font-weight:700;padding:10px 20px;border-radius:4px;border:1px solid #bbb;background:#fff;cursor:pointer}
+button{font-size:15px;font-weight:700;padding:10px 20px;border-radius:4px;border:1px solid #616061;background:#fff;color:#1d1c1d;cursor:pointer}
 button.allow{background:#007a5a;color:#fff;border-color:#007a5a}.error{color:#e01e5a}`;
 
 function layout(title: string, body: string): string {

@@ -98,6 +98,8 @@ export interface OAuthFlowOptions {
   afterInstallation?: (ctx: InstallationHookContext) => Response | undefined | Promise<Response | undefined>;
   /** Redirect here on success instead of rendering the success page. */
   successUrl?: string;
+  /** The app's home page: the default success and failure pages link back to it ("Back to the app"). */
+  homeUrl?: string;
   /** Redirect here on failure (with `?error=<code>`) instead of rendering the failure page. */
   failureUrl?: string;
   renderInstallPage?: (ctx: InstallPageContext) => string | Response;
@@ -508,7 +510,10 @@ export class OAuthFlow {
       headers.set("Location", this.#o.successUrl);
       return new Response(null, { status: 302, headers });
     }
-    const page = (this.#o.renderSuccessPage ?? renderSuccessPage)(successContext(ctx.installation));
+    const page = (this.#o.renderSuccessPage ?? renderSuccessPage)({
+      ...successContext(ctx.installation),
+      ...(this.#o.homeUrl ? { homeUrl: this.#o.homeUrl } : {}),
+    });
     return this.#page(page, 200, headers);
   }
 
@@ -665,6 +670,7 @@ export class OAuthFlow {
       message: error.message,
       status: error.status,
       retryUrl,
+      ...(this.#o.homeUrl ? { homeUrl: this.#o.homeUrl } : {}),
     });
     return this.#page(page, error.status, headers);
   }

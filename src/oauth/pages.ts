@@ -15,6 +15,8 @@ export interface SuccessPageContext {
   openUrl: string;
   /** Web fallback for the deep link. */
   webUrl?: string | undefined;
+  /** The app's home page, linked as "Back to the app" (the flow's `homeUrl` option). */
+  homeUrl?: string | undefined;
 }
 
 /** What a failure page shows. */
@@ -26,6 +28,8 @@ export interface FailurePageContext {
   status: number;
   /** Where to start again. */
   retryUrl: string;
+  /** The app's home page, linked as "Back to the app" (the flow's `homeUrl` option). */
+  homeUrl?: string | undefined;
 }
 
 /**
@@ -44,6 +48,11 @@ export function renderInstallPage(ctx: InstallPageContext): string {
   );
 }
 
+/** The "Back to the app" link of the success and failure pages, when the flow knows the app's home page. */
+function homeLink(homeUrl: string | undefined): string {
+  return homeUrl ? `\n<p><a id="home" href="${escapeHtml(homeUrl)}">Back to the app</a></p>` : "";
+}
+
 /** The default success page, with a deep link into Slack. */
 export function renderSuccessPage(ctx: SuccessPageContext): string {
   const i = ctx.installation;
@@ -53,7 +62,7 @@ export function renderSuccessPage(ctx: SuccessPageContext): string {
     `<h1>Installation complete</h1>
 <p>The app is now installed on <strong>${escapeHtml(where ?? "your workspace")}</strong>.</p>
 <p><a class="button" id="open-slack" href="${escapeHtml(ctx.openUrl)}">Open Slack</a>
-${ctx.webUrl ? ` <a class="button secondary" href="${escapeHtml(ctx.webUrl)}">Open in the browser</a>` : ""}</p>`,
+${ctx.webUrl ? ` <a class="button secondary" href="${escapeHtml(ctx.webUrl)}">Open in the browser</a>` : ""}</p>${homeLink(ctx.homeUrl)}`,
     "ok",
   );
 }
@@ -65,7 +74,7 @@ export function renderFailurePage(ctx: FailurePageContext): string {
     `<h1>Installation not completed</h1>
 <p>${escapeHtml(ctx.message)}</p>
 <p><a class="button" id="retry" href="${escapeHtml(ctx.retryUrl)}">Start again</a></p>
-<p class="muted">Error code: <code>${escapeHtml(ctx.code)}</code></p>`,
+<p class="muted">Error code: <code>${escapeHtml(ctx.code)}</code></p>${homeLink(ctx.homeUrl)}`,
     "bad",
   );
 }
