@@ -7,6 +7,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { close as closeCb, closeSync, open as openCb, openSync, read as readCb, readSync } from "node:fs";
 import {
+  appendFile,
   chmod,
   link,
   mkdir,
@@ -965,9 +966,14 @@ export class FileInstallationStore implements InstallationStore {
 export interface FileStateStoreOptions extends StateStoreTimingOptions {
   /** Directory holding one file per state (created with mode 0700; files are 0600). */
   baseDir: string;
-  /** Expired files are removed at most this often, in the background of a call (default 60 seconds). */
+  /**
+   * The full-directory sweep (files no expiry index lists: written by an older version, or left by a
+   * writer that crashed between its two writes) runs at most this often, in the background of a call
+   * (default 60 seconds). Files listed in the expiry index are removed as their time slot ends, whatever
+   * this interval.
+   */
   cleanupIntervalSeconds?: number | undefined;
-  /** At most this many directory entries are examined per background cleanup (default 10,000). */
+  /** At most this many directory entries are examined per full-directory sweep (default 10,000). */
   cleanupBatchSize?: number | undefined;
 }
 
@@ -985,6 +991,9 @@ interface Tombstone {
 }
 
 const STATE_FILE_RE = /^[A-Za-z0-9_-]{43}\.json$/;
+/** The expiry index: `<baseDir>/.expiry/<slot>` lists the files that expire by `slot × slotMs`, one a line. */
+const INDEX_DIR = ".expiry";
+const INDEX_SLOT_RE = /^\d{1,15}$/;
 const TOMBSTONE_RE = /^[A-Za-z0-9_-]{43}\.used$/;
 /** Temp files older than this are leftovers of a crashed writer. */
 const STALE_TMP_MS = 60 * 60 * 1000;
@@ -994,7 +1003,13 @@ const STALE_TMP_MS = 60 * 60 * 1000;
  * `<state>.json` (written atomically); consuming renames it to `<state>.used`, and since `rename` is
  * atomic only one process (or call) can win. The winner reads the data and overwrites the file with a
  * tombstone, kept one more lifetime so that {@link FileStateStore.consumeDetailed} can say "used".
- * Expired files are removed in the background at most every `cleanupIntervalSeconds`.
+ *
+ * Cleanup keeps pace with any issue rate: each file is also listed, by its expiry, in a small append-only
+ * index (`.expiry/<slot>`, a slot an eighth of the lifetime); when a slot ends, the next call removes the
+ * files it lists and the index file itself — work proportional to what expires, never a scan of the live
+ * states. So the directory holds at most about 1.15 × rate × lifetime state files (plus tombstones of
+ * consumed states). A slower full-directory sweep (every `cleanupIntervalSeconds`) catches files no index
+ * lists.
  *
  * @example
  * ```ts
@@ -1013,6 +1028,9 @@ export class FileStateStore implements StateStore {
   #ready: Promise<void> | undefined;
   #lastCleanup = Number.NEGATIVE_INFINITY;
   #cleanup: Promise<unknown> | undefined;
+  readonly #slotMs: number;
+  #nextSlotEnd = Number.NEGATIVE_INFINITY;
+  #indexSweep: Promise<unknown> | undefined;
 
   constructor(options: FileStateStoreOptions) {
     this.#dir = requireBaseDir(options?.baseDir, "FileStateStore");
@@ -1025,6 +1043,7 @@ export class FileStateStore implements StateStore {
     const batch = options.cleanupBatchSize ?? 10_000;
     if (!Number.isInteger(batch) || batch < 1) throw new ConfigError("cleanupBatchSize must be a positive integer");
     this.#batch = batch;
+    this.#slotMs = Math.max(1000, Math.ceil(this.#ttlMs / 8));
   }
 
   /**
@@ -1040,7 +1059,10 @@ export class FileStateStore implements StateStore {
     const now = this.#clock();
     await this.#ensureDir();
     const state = generateState();
-    await writeAtomic(this.#dir, `${state}.json`, `{"v":1,"expiresAt":${now + this.#ttlMs},"data":${json}}`);
+    const expiresAt = now + this.#ttlMs;
+    // Indexed first: a crash between the two writes leaves an index line for nothing, never a stray file.
+    await this.#index(`${state}.json`, expiresAt);
+    await writeAtomic(this.#dir, `${state}.json`, `{"v":1,"expiresAt":${expiresAt},"data":${json}}`);
     this.#maybeCleanup(now);
     return state;
   }
@@ -1088,7 +1110,8 @@ export class FileStateStore implements StateStore {
     const valid = file !== undefined && file !== null && typeof file.expiresAt === "number";
     const expiresAt = valid ? (file.expiresAt as number) : now;
     const status = valid && now < expiresAt ? "used" : "expired";
-    // Scrub the data: only the tombstone stays.
+    // Scrub the data: only the tombstone stays, until a lifetime after expiry.
+    await this.#index(usedName, expiresAt + this.#ttlMs);
     await writeAtomic(this.#dir, usedName, JSON.stringify({ v: 1, expiresAt, status } satisfies Tombstone));
     this.#maybeCleanup(now);
     if (!valid) return { ok: false, reason: "unknown" };
@@ -1131,7 +1154,10 @@ export class FileStateStore implements StateStore {
    */
   async removeExpired(): Promise<number> {
     await this.#cleanup;
-    return this.#sweep(this.#clock(), Number.POSITIVE_INFINITY, 0);
+    await this.#indexSweep;
+    const now = this.#clock();
+    const indexed = await this.#sweepIndex(now);
+    return indexed + (await this.#sweep(now, Number.POSITIVE_INFINITY, 0));
   }
 
   /**
@@ -1144,6 +1170,7 @@ export class FileStateStore implements StateStore {
    */
   async close(): Promise<void> {
     await this.#cleanup;
+    await this.#indexSweep;
   }
 
   #ensureDir(): Promise<void> {
@@ -1158,7 +1185,55 @@ export class FileStateStore implements StateStore {
     return this.#ready;
   }
 
+  /** Lists `name` in the index slot of `removeAt` (appends one line; `O_APPEND` keeps lines whole). */
+  async #index(name: string, removeAt: number): Promise<void> {
+    const slot = Math.ceil(removeAt / this.#slotMs);
+    const path = `${this.#dir}/${INDEX_DIR}/${slot}`;
+    try {
+      await appendFile(path, `${name}\n`, { mode: FILE_MODE });
+    } catch (e) {
+      if (!isMissing(e)) throw new StoreError("file state store: cannot write the expiry index", { cause: e });
+      await mkdir(`${this.#dir}/${INDEX_DIR}`, { recursive: true, mode: DIR_MODE });
+      await appendFile(path, `${name}\n`, { mode: FILE_MODE });
+    }
+  }
+
+  /**
+   * Removes the files listed in every index slot that has ended (all their files are past their time),
+   * then the slot itself; returns how many files it removed.
+   */
+  async #sweepIndex(now: number): Promise<number> {
+    const indexDir = `${this.#dir}/${INDEX_DIR}`;
+    const slots = await readdir(indexDir).catch((e: unknown) => {
+      if (isMissing(e)) return [] as string[];
+      throw e;
+    });
+    let removed = 0;
+    for (const slot of slots) {
+      if (!INDEX_SLOT_RE.test(slot) || Number(slot) * this.#slotMs > now) continue;
+      const path = `${indexDir}/${slot}`;
+      const listed = await readFile(path, "utf8").catch(() => "");
+      for (const name of listed.split("\n")) {
+        if (!STATE_FILE_RE.test(name) && !TOMBSTONE_RE.test(name)) continue;
+        await unlink(`${this.#dir}/${name}`).then(
+          () => removed++,
+          () => {},
+        );
+      }
+      await unlink(path).catch(() => {});
+    }
+    return removed;
+  }
+
   #maybeCleanup(now: number): void {
+    if (now >= this.#nextSlotEnd && this.#indexSweep === undefined) {
+      this.#nextSlotEnd = (Math.floor(now / this.#slotMs) + 1) * this.#slotMs;
+      this.#indexSweep = this.#sweepIndex(now)
+        .catch(() => 0)
+        .finally(() => {
+          this.#indexSweep = undefined;
+        });
+    }
     if (this.#cleanup !== undefined || now - this.#lastCleanup < this.#cleanupIntervalMs) return;
     this.#lastCleanup = now;
     this.#cleanup = this.#sweep(now, this.#batch, this.#ttlMs)

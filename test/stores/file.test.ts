@@ -13,6 +13,8 @@ import { testStateStore } from "../conformance/state-store.js";
 
 const tempDir = () => mkdtemp(join(tmpdir(), "slack-oauth-kit-file-"));
 const removeDir = (dir: string) => rm(dir, { recursive: true, force: true });
+/** A state directory's state files and tombstones (without the `.expiry` index). */
+const stateFiles = async (dir: string) => (await readdir(dir)).filter((n) => n !== ".expiry");
 async function closeAndRemove(store: { close(): Promise<void> }, dir: string): Promise<void> {
   await store.close();
   await removeDir(dir);
@@ -264,7 +266,7 @@ describe("FileStateStore specifics", () => {
     await expect(stat(base)).rejects.toMatchObject({ code: "ENOENT" });
     await writeFile(join(dir, "victim.json"), "{}");
     expect(await store.consume("../victim")).toBeUndefined();
-    expect(await readdir(dir)).toStrictEqual(["victim.json"]);
+    expect(await stateFiles(dir)).toStrictEqual(["victim.json"]);
   });
 
   it("after consumption only a tombstone without the data is left", async () => {
@@ -272,7 +274,7 @@ describe("FileStateStore specifics", () => {
     const secret = randomUUID();
     const state = await store.issue({ secret });
     expect(await store.consume(state)).toStrictEqual({ secret });
-    expect(await readdir(dir)).toStrictEqual([`${state}.used`]);
+    expect(await stateFiles(dir)).toStrictEqual([`${state}.used`]);
     expect(await readFile(join(dir, `${state}.used`), "utf8")).not.toContain(secret);
     expect(await store.consumeDetailed(state)).toStrictEqual({ ok: false, reason: "used" });
     await store.close();
@@ -299,19 +301,60 @@ describe("FileStateStore specifics", () => {
     const old = await Promise.all(Array.from({ length: 20 }, (_, i) => store.issue({ i })));
     await store.consume(old[0] ?? "");
     await store.close();
-    expect(await readdir(dir)).toHaveLength(20);
+    expect(await stateFiles(dir)).toHaveLength(20);
     now += 61_000; // past expiry: live states go, the tombstone stays one more lifetime
     const fresh = await store.issue();
     await store.close();
-    expect((await readdir(dir)).sort()).toStrictEqual([`${fresh}.json`, `${old[0]}.used`].sort());
+    expect((await stateFiles(dir)).sort()).toStrictEqual([`${fresh}.json`, `${old[0]}.used`].sort());
     now += 59_500; // the tombstone is a lifetime past expiry now; `fresh` still lives (0.5 s left)
     const fresher = await store.issue();
     await store.close();
-    expect((await readdir(dir)).sort()).toStrictEqual([`${fresh}.json`, `${fresher}.json`].sort());
-    now += 10_000; // within the interval: no cleanup runs, even though `fresh` is now expired
+    expect((await stateFiles(dir)).sort()).toStrictEqual([`${fresh}.json`, `${fresher}.json`].sort());
+    // A file no index lists (an older version's) waits for the full sweep, at most once per interval.
+    const unindexed = `${generateState()}.json`;
+    await writeFile(join(dir, unindexed), JSON.stringify({ v: 1, expiresAt: now - 1, data: {} }));
+    now += 10_000; // within the interval: no full sweep, but `fresh`'s index slot has ended
     await store.issue();
     await store.close();
-    expect(await readdir(dir)).toContain(`${fresh}.json`);
+    expect(await stateFiles(dir)).toContain(unindexed);
+    expect(await stateFiles(dir)).not.toContain(`${fresh}.json`);
+    now += 30_000;
+    await store.issue();
+    await store.close();
+    expect(await stateFiles(dir)).not.toContain(unindexed);
+  });
+
+  it("keeps pace with a steady flood: at most 1.5 × rate × lifetime files, whatever the batch size", async () => {
+    let now = 1_732_520_000_000;
+    // The old cleanup examined a batch per interval: with these settings it could never keep up.
+    const store = new FileStateStore({
+      baseDir: dir,
+      clock: () => now,
+      ttlSeconds: 8,
+      cleanupIntervalSeconds: 60,
+      cleanupBatchSize: 10,
+    });
+    const perSecond = 20;
+    const counts: number[] = [];
+    for (let step = 0; step < 3 * 8 * 5; step++) {
+      // 4 starts every 200 ms (20 per second), one in ten consumed (its tombstone stays a lifetime longer)
+      for (let i = 0; i < 4; i++) {
+        const s = await store.issue();
+        if ((step * 4 + i) % 10 === 0) await store.consume(s);
+      }
+      now += 200;
+      await store.close(); // the background cleanup a call started has finished
+      counts.push((await stateFiles(dir)).length);
+    }
+    expect(Math.max(...counts)).toBeLessThanOrEqual(1.5 * perSecond * 8);
+    // Flat after the first lifetime (not growing): the last lifetime holds no more than the second, give
+    // or take one step's starts (slot boundaries fall differently).
+    const second = Math.max(...counts.slice(40, 80));
+    expect(Math.max(...counts.slice(80))).toBeLessThanOrEqual(second + 4);
+    expect(Math.min(...counts.slice(80))).toBeGreaterThanOrEqual(perSecond * 8 * 0.9);
+    // The index holds one small file per slot, not one per state.
+    expect((await readdir(join(dir, ".expiry"))).length).toBeLessThanOrEqual(20);
+    await store.close();
   });
 
   it("removeExpired removes everything past its lifetime now, and stale temp files", async () => {
@@ -325,7 +368,7 @@ describe("FileStateStore specifics", () => {
     await utimes(join(dir, ".tmp-leftover"), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
     now = 10_000;
     expect(await store.removeExpired()).toBe(2);
-    expect(await readdir(dir)).toStrictEqual([]);
+    expect(await stateFiles(dir)).toStrictEqual([]);
   });
 
   it("rejects bad options with ConfigError", () => {
