@@ -6,7 +6,12 @@ import {
   SlackOAuthError,
   StoreError,
 } from "../errors.js";
-import { type AuthorizeCacheResult, bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
+import {
+  type AuthorizeCacheResult,
+  type AuthorizeOutcome,
+  bindMetrics,
+  type MetricsOptions,
+} from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { Logger } from "../redact.js";
 import { RotationCoordinator } from "../rotation/coordinator.js";
@@ -183,92 +188,90 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     fast !== undefined &&
     fast.findForAuthorize === CachingInstallationStore.prototype.findForAuthorize &&
     fast.peekForAuthorize === CachingInstallationStore.prototype.peekForAuthorize;
-  /** `probe` is given only when a metrics hook listens: it learns whether the cache answered. */
+  /**
+   * `probe` is given only when a metrics hook listens: it learns whether the cache answered, and the call
+   * is reported from inside (a wrapper around the promise would cost more than the rest of a cache hit).
+   */
   const lookup = async (context: AuthorizeContext, probe: Probe | undefined): Promise<AuthorizeResult> => {
-    if (context === null || typeof context !== "object") {
-      throw new InvalidArgumentError(
-        "authorize: expected a context { enterpriseId?, teamId?, userId?, isEnterpriseInstall }",
-      );
-    }
-    const query = lookupQuery(context);
-    if (query === undefined) {
-      throw new NotInstalledError("The app is not installed here: the request names no workspace or org");
-    }
-    // A user id no store would accept cannot have an installation of its own: look up the bot only.
-    const userId = isValidId(context.userId) ? context.userId : undefined;
-    let bot: Bot | undefined;
-    let mine: Installation | undefined;
     try {
-      if (fast !== undefined) {
-        // One cache entry, no copies: the result below copies what it hands out.
-        // A hit costs no promise of its own.
-        let found = peek ? fast.peekForAuthorize(query, userId) : undefined;
-        if (probe !== undefined) probe.cache = found !== undefined ? "hit" : peek ? "miss" : "none";
-        found ??= await fast.findForAuthorize(query, userId);
-        bot = found.bot as Bot | undefined;
-        mine = found.own as Installation | undefined;
-      } else {
-        [bot, mine] = await Promise.all([
-          store.findBot(query),
-          userId !== undefined ? store.findInstallation({ ...query, userId }) : undefined,
-        ]);
+      if (context === null || typeof context !== "object") {
+        throw new InvalidArgumentError(
+          "authorize: expected a context { enterpriseId?, teamId?, userId?, isEnterpriseInstall }",
+        );
       }
-    } catch (error) {
-      // A token that does not decrypt (wrong key) keeps its code and key id for the log line.
-      if (error instanceof StoreError || error instanceof InvalidArgumentError || error instanceof EncryptionError)
-        throw error;
-      throw new StoreError("authorize: the installation store failed", { cause: error });
-    }
-    // Only the requesting user's own installation gives a user token (stores answer per user, but a
-    // custom store falling back to "the latest installation" must not hand out someone else's token).
-    let own = mine !== undefined && mine.userId === userId && mine.userToken ? mine : undefined;
-    if (bot === undefined && own === undefined) throw new NotInstalledError();
-    // The hot path pays two comparisons per token; only a token that is due goes any further.
-    if (rotate !== undefined && (rotate.due("bot", bot) || rotate.due("user", own))) {
-      [bot, own] = await Promise.all([rotate.bot(query, bot), rotate.user(query, own)]);
+      const query = lookupQuery(context);
+      if (query === undefined) {
+        throw new NotInstalledError("The app is not installed here: the request names no workspace or org");
+      }
+      // A user id no store would accept cannot have an installation of its own: look up the bot only.
+      const userId = isValidId(context.userId) ? context.userId : undefined;
+      let bot: Bot | undefined;
+      let mine: Installation | undefined;
+      try {
+        if (fast !== undefined) {
+          // One cache entry, no copies: the result below copies what it hands out.
+          // A hit costs no promise of its own.
+          let found = peek ? fast.peekForAuthorize(query, userId) : undefined;
+          if (probe !== undefined) probe.cache = found !== undefined ? "hit" : peek ? "miss" : "none";
+          found ??= await fast.findForAuthorize(query, userId);
+          bot = found.bot as Bot | undefined;
+          mine = found.own as Installation | undefined;
+        } else {
+          [bot, mine] = await Promise.all([
+            store.findBot(query),
+            userId !== undefined ? store.findInstallation({ ...query, userId }) : undefined,
+          ]);
+        }
+      } catch (error) {
+        // A token that does not decrypt (wrong key) keeps its code and key id for the log line.
+        if (error instanceof StoreError || error instanceof InvalidArgumentError || error instanceof EncryptionError)
+          throw error;
+        throw new StoreError("authorize: the installation store failed", { cause: error });
+      }
+      // Only the requesting user's own installation gives a user token (stores answer per user, but a
+      // custom store falling back to "the latest installation" must not hand out someone else's token).
+      let own = mine !== undefined && mine.userId === userId && mine.userToken ? mine : undefined;
       if (bot === undefined && own === undefined) throw new NotInstalledError();
-    }
+      // The hot path pays two comparisons per token; only a token that is due goes any further.
+      if (rotate !== undefined && (rotate.due("bot", bot) || rotate.due("user", own))) {
+        [bot, own] = await Promise.all([rotate.bot(query, bot), rotate.user(query, own)]);
+        if (bot === undefined && own === undefined) throw new NotInstalledError();
+      }
 
-    const result: AuthorizeResult = {
-      isEnterpriseInstall: query.isEnterpriseInstall === true,
-      botScopes: bot ? [...bot.botScopes] : [],
-      userScopes: own ? [...own.userScopes] : [],
-    };
-    const enterpriseId = query.enterpriseId ?? bot?.enterpriseId ?? own?.enterpriseId;
-    if (enterpriseId) result.enterpriseId = enterpriseId;
-    const teamId = context.teamId || bot?.teamId || own?.teamId;
-    if (teamId) result.teamId = teamId;
-    if (context.userId) result.userId = context.userId;
-    const appId = bot?.appId ?? own?.appId;
-    if (appId) result.appId = appId;
-    if (bot) {
-      result.botToken = bot.botToken;
-      if (bot.botId) result.botId = bot.botId;
-      if (bot.botUserId) result.botUserId = bot.botUserId;
-      if (bot.botTokenExpiresAt !== undefined) result.botTokenExpiresAt = bot.botTokenExpiresAt;
+      const result: AuthorizeResult = {
+        isEnterpriseInstall: query.isEnterpriseInstall === true,
+        botScopes: bot ? [...bot.botScopes] : [],
+        userScopes: own ? [...own.userScopes] : [],
+      };
+      const enterpriseId = query.enterpriseId ?? bot?.enterpriseId ?? own?.enterpriseId;
+      if (enterpriseId) result.enterpriseId = enterpriseId;
+      const teamId = context.teamId || bot?.teamId || own?.teamId;
+      if (teamId) result.teamId = teamId;
+      if (context.userId) result.userId = context.userId;
+      const appId = bot?.appId ?? own?.appId;
+      if (appId) result.appId = appId;
+      if (bot) {
+        result.botToken = bot.botToken;
+        if (bot.botId) result.botId = bot.botId;
+        if (bot.botUserId) result.botUserId = bot.botUserId;
+        if (bot.botTokenExpiresAt !== undefined) result.botTokenExpiresAt = bot.botTokenExpiresAt;
+      }
+      if (own?.userToken) {
+        result.userToken = own.userToken;
+        if (own.userTokenExpiresAt !== undefined) result.userTokenExpiresAt = own.userTokenExpiresAt;
+      }
+      if (probe !== undefined) report(probe, "ok");
+      return result;
+    } catch (error) {
+      if (probe !== undefined) report(probe, error instanceof NotInstalledError ? "not_installed" : "error");
+      throw error;
     }
-    if (own?.userToken) {
-      result.userToken = own.userToken;
-      if (own.userTokenExpiresAt !== undefined) result.userTokenExpiresAt = own.userTokenExpiresAt;
-    }
-    return result;
   };
+  /** Tells the hook how a measured call ended (only when one listens). */
+  const report = (probe: Probe, outcome: AuthorizeOutcome) =>
+    onAuthorize?.(probe.cache, outcome, (performance.now() - probe.started) / 1000);
   if (onAuthorize === undefined) return (context) => lookup(context, undefined);
-  return (context) => {
-    const probe: Probe = { cache: "none", started: performance.now() };
-    const pending = lookup(context, probe);
-    // Observed beside the caller, not in front of it: no extra promise in the caller's chain.
-    pending.then(
-      () => onAuthorize(probe.cache, "ok", (performance.now() - probe.started) / 1000),
-      (error: unknown) =>
-        onAuthorize(
-          probe.cache,
-          error instanceof NotInstalledError ? "not_installed" : "error",
-          (performance.now() - probe.started) / 1000,
-        ),
-    );
-    return pending;
-  };
+  return (context) => lookup(context, { cache: "none", started: performance.now() });
 }
 
 /** What one measured `authorize` call learns on its way (only when a metrics hook listens). */
