@@ -17,7 +17,7 @@ import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
  */
 export type ServerMode = "sandbox" | "single-workspace" | "multi-workspace";
 
-/** Configuration of the reference server, read from the environment (architecture.md contract). */
+/** Configuration of the reference server, read from the environment (variables listed in the README and docs/operations.md). */
 export interface ServerConfig {
   /** Sandbox mode: no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN`, the built-in emulator plays Slack. */
   sandbox: boolean;
