@@ -26,7 +26,6 @@ export {
   type HandOffOutcome,
   type HandOffWorkerOptions,
   isSlackJob,
-  SLACK_JOB_TYPE,
   type SlackHandler,
   type SlackJob,
   type SlackRequest,
@@ -43,17 +42,15 @@ export type {
   SlackRequestMetricKind,
   TokenRefreshOutcome,
 } from "./metrics/hooks.js";
-export * from "./model/index.js";
+export type { AuthTestReply, Bot, BuildOptions, Installation } from "./model/index.js";
+export { toBot } from "./model/index.js";
 export {
   AuthorizeUrlGenerator,
   type AuthorizeUrlGeneratorOptions,
   type AuthorizeUrlOptions,
   computeCodeChallenge,
   generatePkce,
-  normalizeScopes,
   type Pkce,
-  SLACK_AUTHORIZE_URL,
-  SLACK_LEGACY_AUTHORIZE_URL,
 } from "./oauth/authorize-url.js";
 export {
   type InstallationHookContext,
@@ -63,29 +60,109 @@ export {
   OAuthFlowError,
   type OAuthFlowOptions,
 } from "./oauth/flow.js";
-export { escapeHtml } from "./oauth/html.js";
 export {
-  type FailurePageContext,
-  type InstallPageContext,
-  renderFailurePage,
-  renderInstallPage,
-  renderSuccessPage,
-  type SuccessPageContext,
-} from "./oauth/pages.js";
-export * from "./oidc/index.js";
-export * from "./redact.js";
-export * from "./rotation/index.js";
-export * from "./signature/index.js";
-export * from "./slack-api/index.js";
-export * from "./state/index.js";
+  generateNonce,
+  IdTokenError,
+  type IdTokenErrorCode,
+  IdTokenVerifier,
+  type IdTokenVerifierOptions,
+  isSameOriginRequest,
+  JwksCache,
+  type JwksCacheOptions,
+  type JwksCacheStats,
+  OIDC_STATE_COOKIE_NAME,
+  OpenIDConnectAuthorizeUrlGenerator,
+  type OpenIDConnectAuthorizeUrlGeneratorOptions,
+  type OpenIDConnectAuthorizeUrlOptions,
+  OpenIDConnectFlow,
+  type OpenIDConnectFlowApi,
+  type OpenIDConnectFlowOptions,
+  type OpenIDConnectScope,
+  SESSION_COOKIE_NAME,
+  type Session,
+  SessionCookie,
+  type SessionCookieOptions,
+  SIGN_IN_ERROR_HEADER,
+  SignInError,
+  type SignInHookContext,
+  type SignInOptions,
+  type SignInTokens,
+  type SlackIdentity,
+  type SlackIdTokenClaims,
+} from "./oidc/index.js";
+export {
+  consoleLogger,
+  type Logger,
+  maskToken,
+  redact,
+  redactingLogger,
+  redactValue,
+  registerSecret,
+  silentLogger,
+} from "./redact.js";
+export {
+  type BatchOptions,
+  type BatchReport,
+  type BotRotation,
+  type ConvertOptions,
+  convertToRotatingTokens,
+  type RefreshedToken,
+  type RefreshOptions,
+  type RotateExpiringOptions,
+  RotationCoordinator,
+  type RotationCoordinatorOptions,
+  type RotationItem,
+  type RotationStatus,
+  rotateExpiringTokens,
+  type TokenFamily,
+  type TokenOwner,
+  TokenRefreshError,
+  type TokenRefreshErrorInit,
+  type TokenRefreshFailure,
+  TokenRotator,
+  type TokenRotatorOptions,
+  type UserRotation,
+} from "./rotation/index.js";
+export {
+  type HeaderSource,
+  SignatureSigner,
+  SignatureVerifier,
+  type SignatureVerifierOptions,
+  signRequest,
+} from "./signature/index.js";
+export {
+  type AppsUninstallArgs,
+  type CallOptions,
+  type ChatPostMessageArgs,
+  type OAuthAccessArgs,
+  type OAuthV2AccessArgs,
+  type OAuthV2ExchangeArgs,
+  type OAuthV2RefreshArgs,
+  type OpenIDConnectTokenArgs,
+  SlackApiClient,
+  type SlackApiClientOptions,
+  SlackApiError,
+  SlackNetworkError,
+  SlackTimeoutError,
+  type ViewsOpenArgs,
+} from "./slack-api/index.js";
+export type * from "./slack-api/types.js";
+export {
+  buildStateCookie,
+  buildStateCookieDeletion,
+  generateState,
+  readCookie,
+  STATE_COOKIE_NAME,
+  type StateCookieOptions,
+  type StateStore,
+  StateStoreFullError,
+} from "./state/index.js";
 export {
   type CacheOptions,
   CachingInstallationStore,
   type InvalidationBus,
   type InvalidationMessage,
   LocalInvalidationBus,
-  LruTtlCache,
-  type LruTtlCacheOptions,
 } from "./stores/cache.js";
 export {
   EncryptedInstallationStore,
@@ -94,31 +171,21 @@ export {
   parseEncryptionKeys,
   type RekeyProgress,
   rekey,
-  TokenCipher,
 } from "./stores/encryption.js";
-export {
-  assertOptionalId,
-  type BotQuery,
-  checkLock,
-  checkTokenUpdate,
-  DEFAULT_LOCK_LEASE_MS,
-  DEFAULT_LOCK_TIMEOUT_MS,
-  type DeleteInstallationQuery,
-  type InstallationQuery,
-  type InstallationStore,
-  isValidId,
-  type LockOptions,
-  normalizeQuery,
-  type TokenExpectation,
-  type TokenPatch,
-  validateInstallation,
-  type WorkspaceInstallations,
-  type WorkspaceQuery,
+export type {
+  BotQuery,
+  DeleteInstallationQuery,
+  InstallationQuery,
+  InstallationStore,
+  LockOptions,
+  TokenExpectation,
+  TokenPatch,
+  WorkspaceInstallations,
+  WorkspaceQuery,
 } from "./stores/installation-store.js";
 export {
   checkTokenKind,
   looksLikeSlackToken,
-  TOKEN_KIND_NAMES,
   type TokenKind,
   TokenKindError,
   tokenKind,

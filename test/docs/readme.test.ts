@@ -1,26 +1,38 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 
-// Every ```ts block of the README must compile against the built package, as a user would import it.
+// Every ```ts block of the README and of docs/**/*.md must compile against the built package, as a user would
+// import it. (docs/api/ is the generated reference, git-ignored: not a source of examples.)
 const root = new URL("../../", import.meta.url).pathname;
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+const docs = (readdirSync(join(root, "docs"), { recursive: true }) as string[])
+  .filter((f) => f.endsWith(".md") && !f.startsWith(`api${sep}`))
+  .sort()
+  .map((f) => join("docs", f));
+const sources = ["README.md", ...docs];
+const blocks = sources.flatMap((file) =>
+  [...readFileSync(join(root, file), "utf8").matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({
+    name: `${file.replace(/[^A-Za-z0-9]+/g, "-")}-${i + 1}`,
+    code: m[1] ?? "",
+  })),
+);
 
-describe("README examples", () => {
-  it("has examples", () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(8);
+describe("README and docs/ examples", () => {
+  it("has examples, in the README and in docs/", () => {
+    expect(blocks.filter((b) => b.name.startsWith("README")).length).toBeGreaterThanOrEqual(8);
+    expect(docs.length).toBeGreaterThanOrEqual(1);
+    expect(blocks.some((b) => b.name.startsWith("docs-"))).toBe(true);
   });
 
   it("every TypeScript example type-checks against dist/", () => {
     const dir = join(root, ".tmp", "readme-examples");
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    blocks.forEach((code, i) => {
-      // Each block is its own module (top-level await allowed).
-      writeFileSync(join(dir, `example-${i + 1}.ts`), `${code}\nexport {};\n`);
-    });
+    for (const { name, code } of blocks) {
+      // Each block is its own module (top-level await allowed), named after its file so errors point at it.
+      writeFileSync(join(dir, `${name}.ts`), `${code}\nexport {};\n`);
+    }
     writeFileSync(
       join(dir, "tsconfig.json"),
       JSON.stringify({

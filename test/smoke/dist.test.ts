@@ -25,8 +25,9 @@ describe("built package", () => {
     const loaded = JSON.parse(stdout) as Record<string, string[]>;
     expect(Object.keys(loaded).sort()).toEqual(subpaths.sort());
     expect(loaded["."]).toEqual(
-      expect.arrayContaining(["SignatureVerifier", "SlackOAuthError", "installationFromV2Response"]),
+      expect.arrayContaining(["SignatureVerifier", "SlackOAuthError", "OAuthFlow", "createAuthorize"]),
     );
+    expect(loaded["./stores"]).toEqual(expect.arrayContaining(["installationFromV2Response", "validateInstallation"]));
     for (const [p, names] of Object.entries(loaded)) expect(names.length, `exports of ${p}`).toBeGreaterThan(0);
   });
 

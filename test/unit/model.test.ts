@@ -1,12 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { InvalidResponseError, toBot } from "../../src/index.js";
 import {
   applyRefreshResponse,
-  InvalidResponseError,
   installationFromV1Response,
   installationFromV2Response,
   parseScopes,
-  toBot,
-} from "../../src/index.js";
+} from "../../src/stores/index.js";
 
 const NOW = 1_732_520_000.25;
 

@@ -3,11 +3,11 @@ import {
   buildStateCookie,
   buildStateCookieDeletion,
   generateState,
-  isWellFormedState,
-  parseCookies,
   readCookie,
   STATE_COOKIE_NAME,
 } from "../../src/index.js";
+import { parseCookies } from "../../src/state/cookie.js";
+import { isWellFormedState } from "../../src/stores/index.js";
 
 describe("generateState / isWellFormedState", () => {
   it("produces distinct, URL-safe values of at least 128 bits", () => {

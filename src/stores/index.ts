@@ -1,0 +1,49 @@
+/**
+ * For store authors: the {@link InstallationStore} and {@link StateStore} contracts, the validation every
+ * store applies to its input, the lock helpers, and the model helpers that turn Slack's replies into
+ * installations. Apps pick a ready store from `slack-oauth-kit/stores/sqlite` (and siblings) instead.
+ * Run `slack-oauth-kit/testing`'s conformance suites against a store you write.
+ *
+ * @module
+ */
+export {
+  applyRefreshResponse,
+  BOT_FIELDS,
+  type Bot,
+  INSTALLATION_FIELDS,
+  type Installation,
+  installationFromV1Response,
+  installationFromV2Response,
+  nowSeconds,
+  parseScopes,
+} from "../model/index.js";
+export {
+  type ConsumeResult,
+  consumeState,
+  inspectState,
+  isWellFormedState,
+  type StateRejection,
+  type StateStatus,
+  type StateStore,
+  StateStoreFullError,
+} from "../state/state.js";
+export { TokenCipher } from "./encryption.js";
+export {
+  assertOptionalId,
+  type BotQuery,
+  checkLock,
+  checkTokenUpdate,
+  DEFAULT_LOCK_LEASE_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  isValidId,
+  type LockOptions,
+  normalizeQuery,
+  type TokenExpectation,
+  type TokenPatch,
+  validateInstallation,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
+} from "./installation-store.js";
