@@ -3,7 +3,10 @@
  * Codes are part of the public contract: match on `error.code`, never on the message.
  */
 export const ErrorCode = {
-  /** A caller passed an argument of the wrong shape (missing ids, wrong types). */
+  /**
+   * A caller passed an argument of the wrong shape (missing ids, wrong types, an option out of range). Thrown
+   * as {@link InvalidArgumentError}, or as {@link CodedTypeError} (a `TypeError`) for a call's arguments and options.
+   */
   InvalidArgument: "SLACK_OAUTH_INVALID_ARGUMENT",
   /** Slack answered `{ ok: false }` (or HTTP 429 after retries). */
   SlackApi: "SLACK_OAUTH_SLACK_API_ERROR",
@@ -98,6 +101,14 @@ export const ErrorCode = {
   RateLimited: "SLACK_OAUTH_RATE_LIMITED",
   /** A state store is at its cap of live states: no new state until some expire (429 with `Retry-After`). */
   StateStoreFull: "SLACK_OAUTH_STATE_STORE_FULL",
+  /** An optional peer dependency a feature needs is not installed (e.g. `better-sqlite3` for the SQLite store). */
+  MissingDependency: "SLACK_OAUTH_MISSING_DEPENDENCY",
+  /** Express adapter: a body parser read the request body before `slackRouter()` (signatures need the raw bytes). */
+  BodyAlreadyConsumed: "SLACK_OAUTH_BODY_ALREADY_CONSUMED",
+  /** CLI: bad command-line usage (unknown option, missing argument); exit code 2. */
+  Usage: "SLACK_OAUTH_USAGE",
+  /** Slack emulator: a request to the emulator was refused (its HTTP status and Slack-style error say why). */
+  EmulatorRequest: "SLACK_OAUTH_EMULATOR_REQUEST",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -112,6 +123,46 @@ export class SlackOAuthError extends Error {
     this.code = code;
     this.status = options?.status ?? 500;
   }
+}
+
+/**
+ * An argument or option of a library call has the wrong type, shape or range (a programming error, found
+ * before anything was done). It is a `TypeError`, so `instanceof TypeError` checks keep working, and it
+ * carries a stable `code` like every {@link SlackOAuthError} (`SLACK_OAUTH_INVALID_ARGUMENT` unless told
+ * otherwise). {@link isCodedError} accepts both.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new AuthorizeUrlGenerator({ clientId: "", scopes: [] });
+ * } catch (e) {
+ *   if (e instanceof CodedTypeError) console.error(e.code); // "SLACK_OAUTH_INVALID_ARGUMENT"
+ * }
+ * ```
+ */
+export class CodedTypeError extends TypeError {
+  readonly code: ErrorCode;
+  /** HTTP status if it reaches a response: 500, since a wrong argument is the program's fault. */
+  readonly status: number;
+  constructor(message: string, options?: { code?: ErrorCode; cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options?.code ?? ErrorCode.InvalidArgument;
+    this.status = options?.status ?? 500;
+  }
+}
+
+/**
+ * True for every error this library throws on purpose: a {@link SlackOAuthError} or a {@link CodedTypeError}
+ * (both carry a stable `code` from {@link ErrorCode}).
+ *
+ * @example
+ * ```ts
+ * try { await run(); } catch (e) { if (isCodedError(e)) console.error(e.code); else throw e; }
+ * ```
+ */
+export function isCodedError(error: unknown): error is SlackOAuthError | CodedTypeError {
+  return error instanceof SlackOAuthError || error instanceof CodedTypeError;
 }
 
 /** Invalid input to a library call: nothing was written. */

@@ -1,3 +1,4 @@
+import { ConfigError } from "../errors.js";
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
@@ -51,10 +52,9 @@ export interface ServerConfig {
 }
 
 /** A configuration problem: the server prints every one of them and exits with code 2. */
-export class ConfigProblems extends Error {
+export class ConfigProblems extends ConfigError {
   constructor(readonly problems: string[]) {
     super(`Configuration problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.name = "ConfigProblems";
   }
 }
 

@@ -17,7 +17,7 @@
  * ```
  */
 import type { AuthorizeFn } from "../authorize/authorize.js";
-import { ErrorCode } from "../errors.js";
+import { ErrorCode, SlackOAuthError } from "../errors.js";
 import type { Installation } from "../model/installation.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 
@@ -82,9 +82,10 @@ export interface BoltAuthorizeResult {
 export const BOLT_CUSTOM_VALUES_KEY = "bolt";
 
 /** Bolt's stores throw when nothing is found; so does this one (`code` is `ErrorCode.NotInstalled`). */
-export class BoltInstallationNotFoundError extends Error {
-  override name = "BoltInstallationNotFoundError";
-  readonly code = ErrorCode.NotInstalled;
+export class BoltInstallationNotFoundError extends SlackOAuthError {
+  constructor(message: string) {
+    super(ErrorCode.NotInstalled, message, { status: 404 });
+  }
 }
 
 function set<T extends object, K extends keyof T>(target: T, key: K, value: T[K] | undefined | null): void {

@@ -5,7 +5,7 @@
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { applyStoreOptions, type OpenedStores, openStores } from "../app/stores.js";
-import { EncryptionError } from "../errors.js";
+import { EncryptionError, StoreError } from "../errors.js";
 import { isClientId } from "../import/common.js";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
@@ -64,9 +64,7 @@ export function describeDatabase(loc: DatabaseLocation): string {
 }
 
 /** The admin command cannot reach the store: exit code 1, with what to check. */
-export class StoreUnavailableError extends Error {
-  override name = "StoreUnavailableError";
-}
+export class StoreUnavailableError extends StoreError {}
 
 /**
  * Opens the stores for an admin command. Refuses `memory:` (it lives inside the server process) and

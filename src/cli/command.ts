@@ -1,4 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
+import { ErrorCode, SlackOAuthError } from "../errors.js";
 
 /** One CLI sub-command. */
 export interface Command {
@@ -12,8 +13,10 @@ export interface Command {
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** Bad command-line usage: printed with the command's usage, exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
+export class UsageError extends SlackOAuthError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Usage, message, { ...options, status: 400 });
+  }
 }
 
 /** `parseArgs` with strict checking, turning its errors into {@link UsageError}. */

@@ -1,4 +1,4 @@
-import { EncryptionError } from "../errors.js";
+import { ConfigError, EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { ENCRYPTED_FIELDS, EncryptedInstallationStore, type RekeyProgress } from "../stores/encryption.js";
 import { databaseUrlOf, openAdminStores } from "./admin-store.js";
@@ -46,7 +46,7 @@ export const rekeyCommand: Command = {
     try {
       const store = stores.installationStore;
       if (!(store instanceof EncryptedInstallationStore))
-        throw new Error("this store cannot be re-keyed (it is not encrypted: set SLACK_TOKEN_ENCRYPTION_KEY)");
+        throw new ConfigError("this store cannot be re-keyed (it is not encrypted: set SLACK_TOKEN_ENCRYPTION_KEY)");
       // Pre-flight: every token must decrypt with the configured keys before anything is written.
       const workspaces = await store.inner.listWorkspaces();
       let bad: { keyId: string | undefined; count: number } | undefined;

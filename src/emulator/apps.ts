@@ -1,6 +1,8 @@
 /**
  * Emulated Slack apps: credentials, redirect URLs, allowed scopes and token settings.
  */
+
+import { CodedTypeError } from "../errors.js";
 import { idPattern, clientId as newClientId, secret32, slackId } from "./ids.js";
 
 /** Scopes the default app may request as bot scopes. */
@@ -108,25 +110,27 @@ export function resolveApp(options: EmulatorAppOptions, defaults: { appUrl: stri
   try {
     new URL(appUrl);
   } catch {
-    throw new TypeError(`emulator: appUrl must be an absolute URL, got ${JSON.stringify(appUrl)}`);
+    throw new CodedTypeError(`emulator: appUrl must be an absolute URL, got ${JSON.stringify(appUrl)}`);
   }
   const clientId = options.clientId ?? newClientId();
   if (!CLIENT_ID_RE.test(clientId)) {
-    throw new TypeError("emulator: clientId must look like Slack's (digits.digits), e.g. 1234567890.1234567890123");
+    throw new CodedTypeError(
+      "emulator: clientId must look like Slack's (digits.digits), e.g. 1234567890.1234567890123",
+    );
   }
   for (const [name, value] of [
     ["clientSecret", options.clientSecret],
     ["signingSecret", options.signingSecret],
   ] as const) {
     if (value !== undefined && (typeof value !== "string" || value.length < 8)) {
-      throw new TypeError(`emulator: ${name} must be a string of at least 8 characters`);
+      throw new CodedTypeError(`emulator: ${name} must be a string of at least 8 characters`);
     }
   }
   const appId = options.appId ?? slackId("A");
-  if (!idPattern("A").test(appId)) throw new TypeError("emulator: appId must look like A0123456789");
+  if (!idPattern("A").test(appId)) throw new CodedTypeError("emulator: appId must look like A0123456789");
   const expiresIn = options.tokenExpiresIn ?? 43_200;
   if (!Number.isInteger(expiresIn) || expiresIn <= 0) {
-    throw new TypeError("emulator: tokenExpiresIn must be a positive integer (seconds)");
+    throw new CodedTypeError("emulator: tokenExpiresIn must be a positive integer (seconds)");
   }
   return {
     name: options.name ?? (defaults.index === 0 ? "Emulated App" : `Emulated App ${defaults.index + 1}`),

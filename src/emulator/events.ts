@@ -3,6 +3,7 @@
  * slash commands, interactions and URL verification; and the uninstall / revoke operations that cause
  * the lifecycle events.
  */
+import { ErrorCode, SlackOAuthError } from "../errors.js";
 import type { EmulatedApp } from "./apps.js";
 import type { EmulatorContext } from "./context.js";
 import type { AppResponse } from "./deliver.js";
@@ -144,15 +145,14 @@ export function installationCovering(
   return { inst, workspace };
 }
 
-/** An error of the test API, with an HTTP status and a Slack-style error code. */
-export class TestApiError extends Error {
+/** An error of the test API, with an HTTP status and a Slack-style error (`slackError`, e.g. `team_not_found`). */
+export class TestApiError extends SlackOAuthError {
   constructor(
-    readonly status: number,
-    readonly code: string,
+    status: number,
+    readonly slackError: string,
     message: string,
   ) {
-    super(message);
-    this.name = "TestApiError";
+    super(ErrorCode.EmulatorRequest, message, { status });
   }
 }
 

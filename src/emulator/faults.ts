@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 /**
  * Fault injection for Web API methods: a Slack error, an HTTP 5xx, latency or rate limiting, for the
  * next N calls of a method (or of every method with `method: "*"`).
@@ -27,41 +28,42 @@ interface ActiveFault extends FaultSpec {
 
 /** Validates a fault from the test API or the programmatic helper. */
 export function parseFault(input: unknown): FaultSpec {
-  if (typeof input !== "object" || input === null) throw new TypeError("fault must be an object");
+  if (typeof input !== "object" || input === null) throw new CodedTypeError("fault must be an object");
   const f = input as Record<string, unknown>;
-  if (typeof f.method !== "string" || f.method === "") throw new TypeError("fault.method must be a method name or *");
+  if (typeof f.method !== "string" || f.method === "")
+    throw new CodedTypeError("fault.method must be a method name or *");
   const out: FaultSpec = { method: f.method };
   if (f.error !== undefined) {
     if (typeof f.error !== "string" || !/^[a-z0-9_]{1,64}$/.test(f.error)) {
-      throw new TypeError("fault.error must be a Slack error code such as internal_error");
+      throw new CodedTypeError("fault.error must be a Slack error code such as internal_error");
     }
     out.error = f.error;
   }
   if (f.status !== undefined) {
     if (typeof f.status !== "number" || !Number.isInteger(f.status) || f.status < 400 || f.status > 599) {
-      throw new TypeError("fault.status must be an HTTP error status (400-599)");
+      throw new CodedTypeError("fault.status must be an HTTP error status (400-599)");
     }
     out.status = f.status;
   }
   if (f.latencyMs !== undefined) {
     if (typeof f.latencyMs !== "number" || !(f.latencyMs >= 0) || f.latencyMs > 120_000) {
-      throw new TypeError("fault.latencyMs must be between 0 and 120000");
+      throw new CodedTypeError("fault.latencyMs must be between 0 and 120000");
     }
     out.latencyMs = f.latencyMs;
   }
   if (f.ratelimited !== undefined) {
-    if (typeof f.ratelimited !== "boolean") throw new TypeError("fault.ratelimited must be a boolean");
+    if (typeof f.ratelimited !== "boolean") throw new CodedTypeError("fault.ratelimited must be a boolean");
     out.ratelimited = f.ratelimited;
   }
   if (f.retryAfter !== undefined) {
     if (typeof f.retryAfter !== "number" || !Number.isInteger(f.retryAfter) || f.retryAfter < 0) {
-      throw new TypeError("fault.retryAfter must be a non-negative integer (seconds)");
+      throw new CodedTypeError("fault.retryAfter must be a non-negative integer (seconds)");
     }
     out.retryAfter = f.retryAfter;
   }
   if (f.count !== undefined) {
     if (typeof f.count !== "number" || !Number.isInteger(f.count) || f.count < 1) {
-      throw new TypeError("fault.count must be a positive integer");
+      throw new CodedTypeError("fault.count must be a positive integer");
     }
     out.count = f.count;
   }

@@ -3,19 +3,18 @@
  * request handling — the emulator must catch the library's mistakes — except for the transport basics of
  * the HTTP core: the bounded body reader and its coded 413/408 replies, the same as every adapter's.)
  */
+
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { ErrorCode, SlackOAuthError } from "../errors.js";
 import { BodyReadTimeoutError, BodyTooLargeError, bodyErrorReply, readBody as readBoundedBody } from "../http/core.js";
 
 /** Bodies above this size are refused with 413 (Slack's own limits are lower for most methods). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = "HttpError";
+/** A request the emulator refuses: answered with `status` and `{ ok: false, error: message }`. */
+export class HttpError extends SlackOAuthError {
+  constructor(status: number, message: string) {
+    super(ErrorCode.EmulatorRequest, message, { status });
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { CodedTypeError } from "../errors.js";
 import { handleApi, IMPLEMENTED_METHODS } from "./api.js";
 import {
   credentialsOf,
@@ -219,7 +220,7 @@ export interface Emulator {
 }
 
 function validatePort(port: number): void {
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError("emulator: port must be 0-65535");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CodedTypeError("emulator: port must be 0-65535");
 }
 
 /**
@@ -248,7 +249,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const ids = new Set<string>();
   for (const a of apps) {
     for (const id of [a.appId, a.clientId]) {
-      if (ids.has(id)) throw new TypeError(`emulator: two apps share ${id}`);
+      if (ids.has(id)) throw new CodedTypeError(`emulator: two apps share ${id}`);
       ids.add(id);
     }
   }
@@ -260,7 +261,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     codeTtlSeconds: 600,
     triggerTtlSeconds: 3,
   };
-  if (!(settings.refreshGraceSeconds >= 0)) throw new TypeError("emulator: refreshGraceSeconds must be >= 0");
+  if (!(settings.refreshGraceSeconds >= 0)) throw new CodedTypeError("emulator: refreshGraceSeconds must be >= 0");
   let offsetMs = 0;
   const baseNow = options.now ?? Date.now;
   const now = () => baseNow() + offsetMs;
@@ -292,7 +293,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       ctx.rateLimiter.reset();
     },
     advanceClock: (seconds: number) => {
-      if (!(seconds >= 0)) throw new TypeError("emulator: advanceClock takes a non-negative number of seconds");
+      if (!(seconds >= 0)) throw new CodedTypeError("emulator: advanceClock takes a non-negative number of seconds");
       offsetMs += seconds * 1000;
       return now();
     },
@@ -365,7 +366,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       try {
         return opUpdateApp(ctx, update);
       } catch (e) {
-        throw new TypeError(`emulator: ${(e as Error).message}`);
+        throw new CodedTypeError(`emulator: ${(e as Error).message}`);
       }
     },
     rotateOidcKey: () => ctx.oidc.rotate(),

@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 /**
  * Per-method, per-workspace rate limits (fixed one-minute windows that start with the first call).
  *
@@ -37,7 +38,7 @@ export class RateLimiter {
     private readonly now: () => number,
   ) {
     for (const [method, limit] of Object.entries(overrides ?? {})) {
-      if (!(limit > 0)) throw new TypeError(`emulator: rateLimits.${method} must be > 0 (use Infinity for none)`);
+      if (!(limit > 0)) throw new CodedTypeError(`emulator: rateLimits.${method} must be > 0 (use Infinity for none)`);
     }
     this.#limits = { ...DEFAULT_RATE_LIMITS, ...overrides };
   }

@@ -408,7 +408,7 @@ export async function handleTestApi(
     }
   } catch (err) {
     if (err instanceof TestApiError) {
-      return sendJson(res, err.status, { ok: false, error: err.code, message: err.message });
+      return sendJson(res, err.status, { ok: false, error: err.slackError, message: err.message });
     }
     if (err instanceof HttpError) {
       return sendJson(res, err.status, { ok: false, error: err.message });

@@ -4,6 +4,7 @@
  * The world is static for the life of an emulator (installations and tokens live in `state.ts`).
  */
 import { readFileSync } from "node:fs";
+import { CodedTypeError } from "../errors.js";
 import { idNumber, idPattern } from "./ids.js";
 
 /** An Enterprise Grid organisation. */
@@ -141,38 +142,42 @@ function validateWorld(
 ): void {
   const seen = new Set<string>();
   const unique = (id: string) => {
-    if (seen.has(id)) throw new TypeError(`emulator world: duplicate id ${JSON.stringify(id)}`);
+    if (seen.has(id)) throw new CodedTypeError(`emulator world: duplicate id ${JSON.stringify(id)}`);
     seen.add(id);
   };
   for (const e of enterprises) {
-    if (!idPattern("E").test(e.id)) throw new TypeError(`emulator world: enterprise id must look like E0123456789`);
-    if (!DOMAIN_RE.test(e.domain)) throw new TypeError(`emulator world: bad domain for enterprise ${e.id}`);
+    if (!idPattern("E").test(e.id))
+      throw new CodedTypeError(`emulator world: enterprise id must look like E0123456789`);
+    if (!DOMAIN_RE.test(e.domain)) throw new CodedTypeError(`emulator world: bad domain for enterprise ${e.id}`);
     unique(e.id);
   }
-  if (workspaces.length === 0) throw new TypeError("emulator world: at least one workspace is required");
+  if (workspaces.length === 0) throw new CodedTypeError("emulator world: at least one workspace is required");
   for (const w of workspaces) {
-    if (!idPattern("T").test(w.id)) throw new TypeError(`emulator world: workspace id must look like T0123456789`);
-    if (!DOMAIN_RE.test(w.domain)) throw new TypeError(`emulator world: bad domain for workspace ${w.id}`);
+    if (!idPattern("T").test(w.id)) throw new CodedTypeError(`emulator world: workspace id must look like T0123456789`);
+    if (!DOMAIN_RE.test(w.domain)) throw new CodedTypeError(`emulator world: bad domain for workspace ${w.id}`);
     if (w.enterpriseId !== undefined && !enterprises.some((e) => e.id === w.enterpriseId)) {
-      throw new TypeError(`emulator world: workspace ${w.id} names unknown enterprise ${w.enterpriseId}`);
+      throw new CodedTypeError(`emulator world: workspace ${w.id} names unknown enterprise ${w.enterpriseId}`);
     }
     unique(w.id);
     for (const c of w.channels) {
-      if (!idPattern("C").test(c.id)) throw new TypeError(`emulator world: channel id must look like C0123456789`);
+      if (!idPattern("C").test(c.id)) throw new CodedTypeError(`emulator world: channel id must look like C0123456789`);
       unique(c.id);
     }
   }
   for (const u of users) {
     const w = workspaces.find((x) => x.id === u.teamId);
-    if (!w) throw new TypeError(`emulator world: user ${u.id} names unknown workspace ${u.teamId}`);
+    if (!w) throw new CodedTypeError(`emulator world: user ${u.id} names unknown workspace ${u.teamId}`);
     // Grid users have W ids, others U ids (Slack's convention).
     if (!idPattern(w.enterpriseId ? "W" : "U").test(u.id)) {
-      throw new TypeError(`emulator world: user id ${u.id} must look like ${w.enterpriseId ? "W" : "U"}0123456789`);
+      throw new CodedTypeError(
+        `emulator world: user id ${u.id} must look like ${w.enterpriseId ? "W" : "U"}0123456789`,
+      );
     }
     unique(u.id);
   }
   for (const w of workspaces) {
-    if (!users.some((u) => u.teamId === w.id)) throw new TypeError(`emulator world: workspace ${w.id} has no user`);
+    if (!users.some((u) => u.teamId === w.id))
+      throw new CodedTypeError(`emulator world: workspace ${w.id} has no user`);
   }
 }
 
@@ -226,10 +231,10 @@ export function readWorldFile(path: string): WorldSpec {
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
   } catch (err) {
-    throw new TypeError(`emulator: cannot read world file ${path}: ${(err as Error).message}`);
+    throw new CodedTypeError(`emulator: cannot read world file ${path}: ${(err as Error).message}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new TypeError(`emulator: world file ${path} must hold a JSON object {enterprises, workspaces, users}`);
+    throw new CodedTypeError(`emulator: world file ${path} must hold a JSON object {enterprises, workspaces, users}`);
   }
   return parsed as WorldSpec;
 }

@@ -13,7 +13,7 @@
  * export default { fetch: toFetchHandler({ oauth: flow, events: slackRequestHandler }) };
  * ```
  */
-import { ErrorCode, SlackOAuthError } from "../errors.js";
+import { CodedTypeError, ErrorCode, SlackOAuthError } from "../errors.js";
 
 // ─── Errors and their replies ────────────────────────────────────────────────────────────────────────
 
@@ -156,10 +156,10 @@ export function resolveBodyLimits(limits: BodyLimits = {}): Required<{ [K in key
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timeoutMs = limits.timeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
-    throw new TypeError(`body limit: maxBytes must be a positive integer (got ${String(maxBytes)})`);
+    throw new CodedTypeError(`body limit: maxBytes must be a positive integer (got ${String(maxBytes)})`);
   }
   if (!(Number.isSafeInteger(timeoutMs) && timeoutMs >= 0)) {
-    throw new TypeError(`body limit: timeoutMs must be a non-negative integer (got ${String(timeoutMs)})`);
+    throw new CodedTypeError(`body limit: timeoutMs must be a non-negative integer (got ${String(timeoutMs)})`);
   }
   return { maxBytes, timeoutMs };
 }

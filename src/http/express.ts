@@ -19,7 +19,9 @@
  * app.listen(3000);
  * ```
  */
+
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction, RequestHandler } from "express";
+import { ErrorCode, SlackOAuthError } from "../errors.js";
 import {
   bodyErrorReply,
   createSlackRouter,
@@ -50,12 +52,13 @@ export interface ExpressAdapterOptions {
 }
 
 /** The request body was already read by a body parser mounted before this middleware. */
-export class BodyAlreadyConsumedError extends Error {
-  override name = "BodyAlreadyConsumedError";
+export class BodyAlreadyConsumedError extends SlackOAuthError {
   constructor() {
     super(
+      ErrorCode.BodyAlreadyConsumed,
       "slack-oauth-kit/http/express: the request body was already consumed (a body parser such as express.json() " +
         "or express.urlencoded() ran first). Mount slackRouter() before any body parser: Slack signatures need the raw bytes.",
+      { status: 500 },
     );
   }
 }

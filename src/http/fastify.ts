@@ -14,6 +14,7 @@
  * ```
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { ConfigError } from "../errors.js";
 import {
   BodyReadTimeoutError,
   BodyTooLargeError,
@@ -107,7 +108,7 @@ export const slackPlugin: FastifyPluginAsync<SlackPluginOptions> = async (fastif
   const prefix = fastify.prefix;
   for (const path of slackRoutePaths(options)) {
     if (prefix && !path.startsWith(prefix)) {
-      throw new Error(`slackPlugin: the route ${path} does not start with the plugin's prefix ${prefix}`);
+      throw new ConfigError(`slackPlugin: the route ${path} does not start with the plugin's prefix ${prefix}`);
     }
     fastify.route({
       method: ["GET", "HEAD", "POST"],

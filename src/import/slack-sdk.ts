@@ -11,6 +11,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { InvalidArgumentError } from "../errors.js";
 import { type Bot, type Installation, parseScopes } from "../model/installation.js";
 import { epochSeconds, type ImportRecord, isClientId, type ReadResult, ScopeStrings, str } from "./common.js";
 
@@ -163,7 +164,9 @@ export async function readSlackSdkSqlite(filename: string): Promise<ReadResult> 
     db = new Database(filename, { readonly: true, fileMustExist: true });
     db.prepare("SELECT name FROM sqlite_master LIMIT 1").get();
   } catch (error) {
-    throw new Error(`${filename} is not a SQLite database: ${error instanceof Error ? error.message : String(error)}`);
+    throw new InvalidArgumentError(
+      `${filename} is not a SQLite database: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   try {
     const records: ImportRecord[] = [];

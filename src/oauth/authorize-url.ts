@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { CodedTypeError } from "../errors.js";
 import { redact } from "../redact.js";
 
 /** Slack's v2 authorize endpoint (the default). */
@@ -99,16 +100,16 @@ export class AuthorizeUrlGenerator {
 
   constructor(options: AuthorizeUrlGeneratorOptions) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError("AuthorizeUrlGenerator: expected an options object");
+      throw new CodedTypeError("AuthorizeUrlGenerator: expected an options object");
     }
     if (typeof options.clientId !== "string" || !CLIENT_ID_RE.test(options.clientId)) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "AuthorizeUrlGenerator: clientId must be a non-empty string of letters, digits, '.', '_', '-'",
       );
     }
     const version = options.version ?? "v2";
     if (version !== "v2" && version !== "v1")
-      throw new TypeError('AuthorizeUrlGenerator: version must be "v2" or "v1"');
+      throw new CodedTypeError('AuthorizeUrlGenerator: version must be "v2" or "v1"');
     this.clientId = options.clientId;
     this.version = version;
     this.authorizationUrl = checkAuthorizationUrl(
@@ -136,7 +137,7 @@ export class AuthorizeUrlGenerator {
    */
   generate(state: string, options: AuthorizeUrlOptions = {}): string {
     if (typeof state !== "string" || state === "") {
-      throw new TypeError("AuthorizeUrlGenerator.generate: state must be a non-empty string");
+      throw new CodedTypeError("AuthorizeUrlGenerator.generate: state must be a non-empty string");
     }
     const scopes = options.scopes === undefined ? [...this.scopes] : parseScopeList(options.scopes, "scopes");
     const userScopes =
@@ -144,14 +145,14 @@ export class AuthorizeUrlGenerator {
     const redirectUri = options.redirectUri === undefined ? this.redirectUri : checkRedirectUri(options.redirectUri);
     const team = options.team === undefined || options.team === "" ? undefined : options.team;
     if (team !== undefined && (typeof team !== "string" || !TEAM_RE.test(team))) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "AuthorizeUrlGenerator.generate: team must be a Slack team or enterprise id (letters and digits)",
       );
     }
     const challenge =
       options.codeChallenge === undefined || options.codeChallenge === "" ? undefined : options.codeChallenge;
     if (challenge !== undefined && (typeof challenge !== "string" || !PKCE_CHALLENGE_RE.test(challenge))) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "AuthorizeUrlGenerator.generate: codeChallenge must be a base64url S256 challenge (43+ chars)",
       );
     }
@@ -161,12 +162,13 @@ export class AuthorizeUrlGenerator {
     q.set("client_id", this.clientId);
     if (this.version === "v1") {
       if (userScopes.length > 0) throw v1UserScopesError();
-      if (challenge !== undefined) throw new TypeError("AuthorizeUrlGenerator: PKCE is only supported by the v2 flow");
-      if (scopes.length === 0) throw new TypeError("AuthorizeUrlGenerator: at least one scope is required");
+      if (challenge !== undefined)
+        throw new CodedTypeError("AuthorizeUrlGenerator: PKCE is only supported by the v2 flow");
+      if (scopes.length === 0) throw new CodedTypeError("AuthorizeUrlGenerator: at least one scope is required");
       q.set("scope", scopes.join(" "));
     } else {
       if (scopes.length === 0 && userScopes.length === 0) {
-        throw new TypeError("AuthorizeUrlGenerator: at least one bot scope or user scope is required");
+        throw new CodedTypeError("AuthorizeUrlGenerator: at least one bot scope or user scope is required");
       }
       if (scopes.length > 0) q.set("scope", scopes.join(","));
       if (userScopes.length > 0) q.set("user_scope", userScopes.join(","));
@@ -232,7 +234,7 @@ export function generatePkce(): Pkce {
  */
 export function computeCodeChallenge(codeVerifier: string): string {
   if (typeof codeVerifier !== "string" || !PKCE_VERIFIER_RE.test(codeVerifier)) {
-    throw new TypeError("computeCodeChallenge: the verifier must be 43-128 characters of [A-Za-z0-9-._~]");
+    throw new CodedTypeError("computeCodeChallenge: the verifier must be 43-128 characters of [A-Za-z0-9-._~]");
   }
   return createHash("sha256").update(codeVerifier, "ascii").digest("base64url");
 }
@@ -262,15 +264,15 @@ function parseScopeList(input: string[] | string | undefined, name: string): str
     // In an array each element is one scope; a comma or newline inside it is an error, not a separator.
     parts = input;
   } else {
-    throw new TypeError(`AuthorizeUrlGenerator: ${name} must be an array of strings or a string`);
+    throw new CodedTypeError(`AuthorizeUrlGenerator: ${name} must be an array of strings or a string`);
   }
   const out: string[] = [];
   for (const part of parts) {
-    if (typeof part !== "string") throw new TypeError(`AuthorizeUrlGenerator: ${name} must contain only strings`);
+    if (typeof part !== "string") throw new CodedTypeError(`AuthorizeUrlGenerator: ${name} must contain only strings`);
     const scope = part.trim();
     if (scope === "") continue;
     if (!SCOPE_RE.test(scope)) {
-      throw new TypeError(
+      throw new CodedTypeError(
         `AuthorizeUrlGenerator: invalid scope ${describe(scope)} in ${name}; expected letters, digits, '_', '.', ':' or '-'`,
       );
     }
@@ -289,13 +291,13 @@ function checkAuthorizationUrl(input: string): string {
   try {
     url = new URL(input);
   } catch {
-    throw new TypeError("AuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
+    throw new CodedTypeError("AuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new TypeError("AuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
+    throw new CodedTypeError("AuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
   }
   if (url.username || url.password) {
-    throw new TypeError("AuthorizeUrlGenerator: authorizationUrl must not contain credentials");
+    throw new CodedTypeError("AuthorizeUrlGenerator: authorizationUrl must not contain credentials");
   }
   url.hash = "";
   return url.toString();
@@ -303,21 +305,21 @@ function checkAuthorizationUrl(input: string): string {
 
 function checkRedirectUri(input: string | undefined): string | undefined {
   if (input === undefined || input === "") return undefined;
-  if (typeof input !== "string") throw new TypeError("AuthorizeUrlGenerator: redirectUri must be a string");
+  if (typeof input !== "string") throw new CodedTypeError("AuthorizeUrlGenerator: redirectUri must be a string");
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    throw new TypeError("AuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL");
+    throw new CodedTypeError("AuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL");
   }
   // The URL parser silently drops tabs and newlines; we send the string as given, so reject them.
   if ((url.protocol !== "https:" && url.protocol !== "http:") || /[#\s\x00-\x1f\x7f]/.test(input)) {
-    throw new TypeError("AuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL without '#'");
+    throw new CodedTypeError("AuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL without '#'");
   }
   // The string is sent as given (not re-serialised): oauth.v2.access must receive it byte for byte.
   return input;
 }
 
 function v1UserScopesError(): TypeError {
-  return new TypeError("AuthorizeUrlGenerator: the v1 flow has no separate user scopes; list them in scopes");
+  return new CodedTypeError("AuthorizeUrlGenerator: the v1 flow has no separate user scopes; list them in scopes");
 }

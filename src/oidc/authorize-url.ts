@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 /** Slack's default OIDC base URL: authorize at `{base}/openid/connect/authorize`, keys at `{base}/openid/connect/keys`. */
 export const SLACK_OIDC_BASE_URL = "https://slack.com";
 /** Slack's Sign in with Slack authorize endpoint. */
@@ -88,10 +89,10 @@ export class OpenIDConnectAuthorizeUrlGenerator {
 
   constructor(options: OpenIDConnectAuthorizeUrlGeneratorOptions) {
     if (options === null || typeof options !== "object") {
-      throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: expected an options object");
+      throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator: expected an options object");
     }
     if (typeof options.clientId !== "string" || !CLIENT_ID_RE.test(options.clientId)) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "OpenIDConnectAuthorizeUrlGenerator: clientId must be a non-empty string of letters, digits, '.', '_', '-'",
       );
     }
@@ -114,24 +115,24 @@ export class OpenIDConnectAuthorizeUrlGenerator {
    */
   generate(state: string, options: OpenIDConnectAuthorizeUrlOptions): string {
     if (typeof state !== "string" || state === "") {
-      throw new TypeError("OpenIDConnectAuthorizeUrlGenerator.generate: state must be a non-empty string");
+      throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator.generate: state must be a non-empty string");
     }
     if (options === null || typeof options !== "object") {
-      throw new TypeError("OpenIDConnectAuthorizeUrlGenerator.generate: expected options with a nonce");
+      throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator.generate: expected options with a nonce");
     }
     if (typeof options.nonce !== "string" || !NONCE_RE.test(options.nonce)) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "OpenIDConnectAuthorizeUrlGenerator.generate: nonce must be 16-255 printable ASCII characters (use generateNonce())",
       );
     }
     const scopes = options.scopes === undefined ? [...this.scopes] : parseOidcScopes(options.scopes);
     const redirectUri = options.redirectUri === undefined ? this.redirectUri : checkRedirectUri(options.redirectUri);
     if (redirectUri === undefined) {
-      throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: Sign in with Slack requires a redirectUri");
+      throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator: Sign in with Slack requires a redirectUri");
     }
     const team = options.team === undefined || options.team === "" ? undefined : options.team;
     if (team !== undefined && (typeof team !== "string" || !TEAM_RE.test(team))) {
-      throw new TypeError(
+      throw new CodedTypeError(
         "OpenIDConnectAuthorizeUrlGenerator.generate: team must be a Slack team id (letters and digits)",
       );
     }
@@ -167,21 +168,21 @@ export function parseOidcScopes(input: readonly string[] | string | undefined): 
   let parts: readonly unknown[];
   if (typeof input === "string") parts = input.split(/[\s,]+/);
   else if (Array.isArray(input)) parts = input;
-  else throw new TypeError("Sign in with Slack: scopes must be an array of strings or a string");
+  else throw new CodedTypeError("Sign in with Slack: scopes must be an array of strings or a string");
   const out: OpenIDConnectScope[] = [];
   for (const part of parts) {
-    if (typeof part !== "string") throw new TypeError("Sign in with Slack: scopes must contain only strings");
+    if (typeof part !== "string") throw new CodedTypeError("Sign in with Slack: scopes must contain only strings");
     const scope = part.trim();
     if (scope === "") continue;
     if (!OIDC_SCOPES.has(scope)) {
       const shown = JSON.stringify(scope.length > 40 ? `${scope.slice(0, 40)}…` : scope);
-      throw new TypeError(
+      throw new CodedTypeError(
         `Sign in with Slack: scope ${shown} is not allowed; only openid, profile and email (Slack refuses app scopes in this flow: install the app with AuthorizeUrlGenerator instead)`,
       );
     }
     if (!out.includes(scope as OpenIDConnectScope)) out.push(scope as OpenIDConnectScope);
   }
-  if (!out.includes("openid")) throw new TypeError("Sign in with Slack: the openid scope is required");
+  if (!out.includes("openid")) throw new CodedTypeError("Sign in with Slack: the openid scope is required");
   return ["openid", ...out.filter((s) => s !== "openid")];
 }
 
@@ -190,10 +191,10 @@ function checkAuthorizationUrl(input: string): string {
   try {
     url = new URL(input);
   } catch {
-    throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
+    throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL");
   }
   if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password) {
-    throw new TypeError(
+    throw new CodedTypeError(
       "OpenIDConnectAuthorizeUrlGenerator: authorizationUrl must be an absolute http(s) URL without credentials",
     );
   }
@@ -204,16 +205,18 @@ function checkAuthorizationUrl(input: string): string {
 function checkRedirectUri(input: string | undefined): string | undefined {
   if (input === undefined || input === "") return undefined;
   if (typeof input !== "string")
-    throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: redirectUri must be a string");
+    throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator: redirectUri must be a string");
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL");
+    throw new CodedTypeError("OpenIDConnectAuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL");
   }
   // Sent as given (openid.connect.token must receive the same string), so reject what the parser would hide.
   if ((url.protocol !== "https:" && url.protocol !== "http:") || /[#\s\x00-\x1f\x7f]/.test(input)) {
-    throw new TypeError("OpenIDConnectAuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL without '#'");
+    throw new CodedTypeError(
+      "OpenIDConnectAuthorizeUrlGenerator: redirectUri must be an absolute http(s) URL without '#'",
+    );
   }
   return input;
 }

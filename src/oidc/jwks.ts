@@ -6,7 +6,7 @@ import {
   type FlattenedJWSInput,
   type JWSHeaderParameters,
 } from "jose";
-import { ErrorCode } from "../errors.js";
+import { CodedTypeError, ErrorCode } from "../errors.js";
 import { BodyTooLargeError, readBody } from "../http/core.js";
 import { type Logger, silentLogger } from "../redact.js";
 import { IdTokenError } from "./errors.js";
@@ -95,18 +95,20 @@ export class JwksCache {
   #failures = 0;
 
   constructor(options: JwksCacheOptions) {
-    if (!options || typeof options.jwksUri !== "string") throw new TypeError("JwksCache: jwksUri is required");
+    if (!options || typeof options.jwksUri !== "string") throw new CodedTypeError("JwksCache: jwksUri is required");
     if ("now" in options) {
-      throw new TypeError("JwksCache: the now option is gone (the cache reads the system clock; see CHANGELOG.md)");
+      throw new CodedTypeError(
+        "JwksCache: the now option is gone (the cache reads the system clock; see CHANGELOG.md)",
+      );
     }
     let url: URL;
     try {
       url = new URL(options.jwksUri);
     } catch {
-      throw new TypeError("JwksCache: jwksUri must be an absolute http(s) URL");
+      throw new CodedTypeError("JwksCache: jwksUri must be an absolute http(s) URL");
     }
     if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password) {
-      throw new TypeError("JwksCache: jwksUri must be an absolute http(s) URL without credentials");
+      throw new CodedTypeError("JwksCache: jwksUri must be an absolute http(s) URL without credentials");
     }
     this.jwksUri = url.toString();
     const f = options.fetch;
@@ -260,7 +262,7 @@ function usableKeys(doc: unknown): Array<Record<string, unknown>> {
 
 function nonNegative(name: string, value: number): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`JwksCache: ${name} must be a non-negative number of milliseconds`);
+    throw new CodedTypeError(`JwksCache: ${name} must be a non-negative number of milliseconds`);
   }
   return value;
 }

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { ConfigError } from "../errors.js";
+import { CodedTypeError, ConfigError } from "../errors.js";
 import { registerSecret } from "../redact.js";
 import { readCookie } from "../state/cookie.js";
 
@@ -89,13 +89,13 @@ export class SessionCookie<T = Record<string, unknown>> {
     }
     if (typeof options.secret === "string") registerSecret(options.secret);
     const name = options.name ?? SESSION_COOKIE_NAME;
-    if (!COOKIE_NAME_RE.test(name)) throw new TypeError("SessionCookie: name must be 1-64 of [A-Za-z0-9_-]");
+    if (!COOKIE_NAME_RE.test(name)) throw new CodedTypeError("SessionCookie: name must be 1-64 of [A-Za-z0-9_-]");
     const maxAge = options.maxAgeSeconds ?? 8 * 3600;
     if (!Number.isInteger(maxAge) || maxAge <= 0)
-      throw new TypeError("SessionCookie: maxAgeSeconds must be a positive integer");
+      throw new CodedTypeError("SessionCookie: maxAgeSeconds must be a positive integer");
     const path = options.path ?? "/";
     if (!/^\/[\x21-\x3a\x3c-\x7e]*$/.test(path))
-      throw new TypeError("SessionCookie: path must start with / and hold no ';'");
+      throw new CodedTypeError("SessionCookie: path must start with / and hold no ';'");
     this.name = name;
     this.maxAgeSeconds = maxAge;
     // A key for this purpose only, so the server secret can be shared with other uses.
@@ -113,11 +113,11 @@ export class SessionCookie<T = Record<string, unknown>> {
   encode(data: T): string {
     const iat = Math.floor(this.#now() / 1000);
     const json = JSON.stringify({ d: data, iat, exp: iat + this.maxAgeSeconds });
-    if (json === undefined) throw new TypeError("SessionCookie: data must be JSON-serialisable");
+    if (json === undefined) throw new CodedTypeError("SessionCookie: data must be JSON-serialisable");
     const payload = Buffer.from(json, "utf8").toString("base64url");
     const value = `${VERSION}.${payload}.${this.#mac(payload).toString("base64url")}`;
     if (value.length > MAX_COOKIE_VALUE)
-      throw new TypeError("SessionCookie: the session data is too large for a cookie");
+      throw new CodedTypeError("SessionCookie: the session data is too large for a cookie");
     return value;
   }
 

@@ -1,5 +1,5 @@
 import { errors, type JWTPayload, jwtVerify } from "jose";
-import { ErrorCode } from "../errors.js";
+import { CodedTypeError, ErrorCode } from "../errors.js";
 import type { Logger } from "../redact.js";
 import { SLACK_OIDC_BASE_URL, SLACK_OIDC_ISSUER } from "./authorize-url.js";
 import { IdTokenError } from "./errors.js";
@@ -106,20 +106,21 @@ export class IdTokenVerifier {
 
   constructor(options: IdTokenVerifierOptions) {
     if (!options || typeof options.clientId !== "string" || options.clientId === "") {
-      throw new TypeError("IdTokenVerifier: clientId is required");
+      throw new CodedTypeError("IdTokenVerifier: clientId is required");
     }
     const tolerance = options.clockToleranceSeconds ?? MAX_CLOCK_TOLERANCE_SECONDS;
     if (typeof tolerance !== "number" || !(tolerance >= 0 && tolerance <= MAX_CLOCK_TOLERANCE_SECONDS)) {
-      throw new TypeError(
+      throw new CodedTypeError(
         `IdTokenVerifier: clockToleranceSeconds must be between 0 and ${MAX_CLOCK_TOLERANCE_SECONDS}`,
       );
     }
     const maxAge = options.maxTokenAgeSeconds ?? 600;
     if (typeof maxAge !== "number" || !(maxAge > 0)) {
-      throw new TypeError("IdTokenVerifier: maxTokenAgeSeconds must be a positive number");
+      throw new CodedTypeError("IdTokenVerifier: maxTokenAgeSeconds must be a positive number");
     }
     const issuer = options.issuer ?? SLACK_OIDC_ISSUER;
-    if (typeof issuer !== "string" || issuer === "") throw new TypeError("IdTokenVerifier: issuer must be a string");
+    if (typeof issuer !== "string" || issuer === "")
+      throw new CodedTypeError("IdTokenVerifier: issuer must be a string");
     this.clientId = options.clientId;
     this.issuer = issuer;
     this.#tolerance = tolerance;
@@ -155,7 +156,7 @@ export class IdTokenVerifier {
       throw new IdTokenError(ErrorCode.IdTokenInvalid, `id_token too long (${idToken.length} characters)`);
     }
     if (!expected || typeof expected.nonce !== "string" || expected.nonce === "") {
-      throw new TypeError("IdTokenVerifier.verify: the expected nonce is required");
+      throw new CodedTypeError("IdTokenVerifier.verify: the expected nonce is required");
     }
     let payload: JWTPayload;
     try {

@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 import { type Logger, redact, registerSecret, silentLogger } from "../redact.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "./errors.js";
 import { scrubString, scrubValue } from "./scrub.js";
@@ -336,7 +337,7 @@ export class SlackApiClient {
     this.maxRetryAfterSeconds = checkNumber("maxRetryAfterSeconds", options.maxRetryAfterSeconds ?? 30, { min: 0 });
     this.retryBaseDelayMs = checkNumber("retryBaseDelayMs", options.retryBaseDelayMs ?? 500, { min: 0 });
     const f = options.fetch ?? globalThis.fetch;
-    if (typeof f !== "function") throw new TypeError("SlackApiClient: no fetch available; pass options.fetch");
+    if (typeof f !== "function") throw new CodedTypeError("SlackApiClient: no fetch available; pass options.fetch");
     this.transport = options.fetch ? fetchTransport(options.fetch) : defaultTransport;
     this.logger = options.logger ?? silentLogger;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
@@ -373,7 +374,7 @@ export class SlackApiClient {
     } else if (verifier !== undefined) {
       params.set("client_id", args.clientId);
     } else {
-      throw new TypeError(`${method}: expected clientSecret, or codeVerifier for a PKCE public client`);
+      throw new CodedTypeError(`${method}: expected clientSecret, or codeVerifier for a PKCE public client`);
     }
     return this.request({ method, body: { kind: "form", params }, basic, idempotent: false });
   }
@@ -514,11 +515,12 @@ export class SlackApiClient {
       args.grantType ?? (code === undefined && refreshToken !== undefined ? "refresh_token" : undefined);
     const params = new URLSearchParams();
     if (grantType === "refresh_token") {
-      if (refreshToken === undefined) throw new TypeError(`${method}: grant_type refresh_token needs refreshToken`);
+      if (refreshToken === undefined)
+        throw new CodedTypeError(`${method}: grant_type refresh_token needs refreshToken`);
       params.set("grant_type", "refresh_token");
       params.set("refresh_token", refreshToken);
     } else {
-      if (code === undefined) throw new TypeError(`${method}: expected code (or refreshToken)`);
+      if (code === undefined) throw new CodedTypeError(`${method}: expected code (or refreshToken)`);
       if (grantType !== undefined) params.set("grant_type", grantType);
       params.set("code", code);
     }
@@ -559,9 +561,10 @@ export class SlackApiClient {
     const triggerId = optionalString(method, "triggerId", args.triggerId);
     const pointer = optionalString(method, "interactivityPointer", args.interactivityPointer);
     if ((triggerId === undefined) === (pointer === undefined)) {
-      throw new TypeError(`${method}: expected exactly one of triggerId and interactivityPointer`);
+      throw new CodedTypeError(`${method}: expected exactly one of triggerId and interactivityPointer`);
     }
-    if (args.view === null || typeof args.view !== "object") throw new TypeError(`${method}: expected a view object`);
+    if (args.view === null || typeof args.view !== "object")
+      throw new CodedTypeError(`${method}: expected a view object`);
     const value = { trigger_id: triggerId, interactivity_pointer: pointer, view: args.view };
     return this.request({ method, body: { kind: "json", value }, token, idempotent: false });
   }
@@ -580,7 +583,7 @@ export class SlackApiClient {
     const method = "chat.postMessage";
     requireString(method, "channel", args.channel);
     if (args.text === undefined && args.blocks === undefined && args.attachments === undefined) {
-      throw new TypeError(`${method}: expected text, blocks or attachments`);
+      throw new CodedTypeError(`${method}: expected text, blocks or attachments`);
     }
     const value = {
       ...args.extra,
@@ -598,7 +601,7 @@ export class SlackApiClient {
       icon_url: args.iconUrl,
       metadata: args.metadata,
     };
-    if ("token" in value) throw new TypeError(`${method}: pass the token as the first argument, not in extra`);
+    if ("token" in value) throw new CodedTypeError(`${method}: pass the token as the first argument, not in extra`);
     return this.request({ method, body: { kind: "json", value }, token, idempotent: false });
   }
 
@@ -621,12 +624,12 @@ export class SlackApiClient {
     options: CallOptions = {},
   ): Promise<T> {
     if (typeof method !== "string" || !METHOD_RE.test(method)) {
-      throw new TypeError("call: expected a Web API method name such as 'auth.test'");
+      throw new CodedTypeError("call: expected a Web API method name such as 'auth.test'");
     }
     if (args === null || typeof args !== "object" || Array.isArray(args)) {
-      throw new TypeError(`${method}: expected args to be an object`);
+      throw new CodedTypeError(`${method}: expected args to be an object`);
     }
-    if ("token" in args) throw new TypeError(`${method}: pass the token as options.token, not in args`);
+    if ("token" in args) throw new CodedTypeError(`${method}: pass the token as options.token, not in args`);
     for (const key of ["client_secret", "clientSecret"]) {
       const v = args[key];
       if (typeof v === "string") registerSecret(v);
@@ -759,7 +762,7 @@ export class SlackApiClient {
         if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
           body = parsed as Record<string, unknown>;
         } else {
-          parseError = new TypeError("reply is JSON but not an object");
+          parseError = new CodedTypeError("reply is JSON but not an object");
         }
       } catch (e) {
         parseError = e;
@@ -835,12 +838,12 @@ function normaliseBaseUrl(input: string): string {
   try {
     url = new URL(input);
   } catch {
-    throw new TypeError("SlackApiClient: baseUrl must be an absolute http(s) URL");
+    throw new CodedTypeError("SlackApiClient: baseUrl must be an absolute http(s) URL");
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new TypeError("SlackApiClient: baseUrl must be an absolute http(s) URL");
+    throw new CodedTypeError("SlackApiClient: baseUrl must be an absolute http(s) URL");
   }
-  if (url.username || url.password) throw new TypeError("SlackApiClient: baseUrl must not contain credentials");
+  if (url.username || url.password) throw new CodedTypeError("SlackApiClient: baseUrl must not contain credentials");
   url.search = "";
   url.hash = "";
   if (!url.pathname.endsWith("/")) url.pathname += "/";
@@ -854,26 +857,28 @@ function checkNumber(name: string, value: number, rule: { min: number; integer?:
     value < rule.min ||
     (rule.integer && !Number.isInteger(value))
   ) {
-    throw new TypeError(`SlackApiClient: ${name} must be ${rule.integer ? "an integer" : "a number"} >= ${rule.min}`);
+    throw new CodedTypeError(
+      `SlackApiClient: ${name} must be ${rule.integer ? "an integer" : "a number"} >= ${rule.min}`,
+    );
   }
   return value;
 }
 
 function requireString(method: string, name: string, value: unknown): asserts value is string {
   if (typeof value !== "string" || value === "")
-    throw new TypeError(`${method}: expected ${name} to be a non-empty string`);
+    throw new CodedTypeError(`${method}: expected ${name} to be a non-empty string`);
 }
 
 function optionalString(method: string, name: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw new TypeError(`${method}: expected ${name} to be a string`);
+  if (typeof value !== "string") throw new CodedTypeError(`${method}: expected ${name} to be a string`);
   return value;
 }
 
 function checkCredential(method: string, name: string, value: unknown): void {
   // The message never echoes the value: a header validator's own TypeError would.
   if (typeof value !== "string" || !CREDENTIAL_RE.test(value)) {
-    throw new TypeError(`${method}: expected ${name} to be a non-empty string of printable ASCII characters`);
+    throw new CodedTypeError(`${method}: expected ${name} to be a non-empty string of printable ASCII characters`);
   }
 }
 

@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 /**
  * How `SlackApiClient` sends one HTTP request: through any WHATWG `fetch`, or — on Node, by default —
  * through Node's own `http`/`https` with a keep-alive agent. On Node 20 `fetch` (undici) costs several
@@ -77,7 +78,7 @@ export function nodeTransport(): Transport {
     r.signal.throwIfAborted();
     const target = new URL(url);
     const tls = target.protocol === "https:";
-    if (!tls && target.protocol !== "http:") throw new TypeError(`unsupported protocol ${target.protocol}`);
+    if (!tls && target.protocol !== "http:") throw new CodedTypeError(`unsupported protocol ${target.protocol}`);
     const body = Buffer.from(r.body, "utf8");
     return new Promise<TransportReply>((resolve, reject) => {
       let settled = false;

@@ -1,3 +1,4 @@
+import { CodedTypeError } from "../errors.js";
 /** Name of the cookie that binds a state to the browser that started the install. */
 export const STATE_COOKIE_NAME = "slack-app-oauth-state";
 
@@ -42,7 +43,7 @@ function attributes(options: StateCookieOptions, maxAge: number): string {
  */
 export function buildStateCookie(state: string, options: StateCookieOptions = {}): string {
   if (!COOKIE_VALUE_RE.test(state))
-    throw new TypeError("state cookie value contains characters not allowed in a cookie");
+    throw new CodedTypeError("state cookie value contains characters not allowed in a cookie");
   const name = options.name ?? STATE_COOKIE_NAME;
   return `${name}=${state}; ${attributes(options, options.maxAgeSeconds ?? 600)}`;
 }

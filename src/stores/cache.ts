@@ -2,6 +2,8 @@
  * The cache layer in front of any {@link InstallationStore}: an in-process LRU + TTL map, invalidated on
  * every write through it and, through an {@link InvalidationBus}, on every other instance's writes.
  */
+
+import { CodedTypeError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
 import type {
@@ -67,8 +69,9 @@ export class LruTtlCache<V> {
     this.#max = options.maxEntries ?? 10_000;
     this.#ttl = options.ttlMs ?? 60_000;
     this.#now = options.now ?? Date.now;
-    if (!(Number.isInteger(this.#max) && this.#max > 0)) throw new TypeError("maxEntries must be a positive integer");
-    if (!(typeof this.#ttl === "number" && this.#ttl > 0)) throw new TypeError("ttlMs must be a positive number");
+    if (!(Number.isInteger(this.#max) && this.#max > 0))
+      throw new CodedTypeError("maxEntries must be a positive integer");
+    if (!(typeof this.#ttl === "number" && this.#ttl > 0)) throw new CodedTypeError("ttlMs must be a positive number");
   }
 
   /** Entries held (expired ones included until they are next read or evicted). */
@@ -318,7 +321,7 @@ export class CachingInstallationStore implements InstallationStore {
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {
-      throw new TypeError("CachingInstallationStore: missTtlMs must be a number >= 0");
+      throw new CodedTypeError("CachingInstallationStore: missTtlMs must be a number >= 0");
     }
     this.#bus = options.invalidation;
     this.#onBusError = options.onInvalidationError;

@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { ConfigError, InvalidArgumentError, SlackOAuthError } from "../errors.js";
+import { CodedTypeError, ConfigError, InvalidArgumentError, SlackOAuthError } from "../errors.js";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { DEFAULT_STATE_TTL_SECONDS } from "../state/state.js";
 import {
@@ -42,13 +42,13 @@ export const INSTALLATION_STORE_METHODS = [
  */
 export function requireStore(store: unknown, wrapper: string): asserts store is InstallationStore {
   if (store === null || typeof store !== "object")
-    throw new TypeError(`${wrapper}: expected an InstallationStore to wrap`);
+    throw new CodedTypeError(`${wrapper}: expected an InstallationStore to wrap`);
   const s = store as Record<string, unknown>;
   const missing = INSTALLATION_STORE_METHODS.filter((m) => typeof s[m] !== "function");
   if (missing.length === INSTALLATION_STORE_METHODS.length)
-    throw new TypeError(`${wrapper}: expected an InstallationStore to wrap`);
+    throw new CodedTypeError(`${wrapper}: expected an InstallationStore to wrap`);
   if (missing.length > 0)
-    throw new TypeError(
+    throw new CodedTypeError(
       `${wrapper}: the store to wrap lacks ${missing.join(", ")}; every InstallationStore method is required since 0.2 (see CHANGELOG.md)`,
     );
 }

@@ -1,6 +1,8 @@
 /**
  * {@link RedisLockedInstallationStore}: any store whose `withLock` is a {@link RedisLock}.
  */
+
+import { CodedTypeError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import type { EncryptionMarker } from "../encryption-marker.js";
 import type {
@@ -34,7 +36,7 @@ export class RedisLockedInstallationStore implements InstallationStore {
 
   constructor(inner: InstallationStore, lock: RedisLock) {
     requireStore(inner, "withRedisLock");
-    if (!(lock instanceof RedisLock)) throw new TypeError("withRedisLock: expected a RedisLock");
+    if (!(lock instanceof RedisLock)) throw new CodedTypeError("withRedisLock: expected a RedisLock");
     this.inner = inner;
     this.lock = lock;
     this.encryptionMarker = inner.encryptionMarker;
