@@ -34,13 +34,14 @@ export {
   type SlackRequestKind,
 } from "./events/index.js";
 export { BodyReadTimeoutError, BodyTooLargeError } from "./http/core.js";
-export type {
-  AuthorizeCacheResult,
-  AuthorizeOutcome,
-  MetricsHooks,
-  MetricsOptions,
-  SlackRequestMetricKind,
-  TokenRefreshOutcome,
+export {
+  type AuthorizeCacheResult,
+  type AuthorizeOutcome,
+  type MetricsHooks,
+  type MetricsOptions,
+  measureAuthorize,
+  type SlackRequestMetricKind,
+  type TokenRefreshOutcome,
 } from "./metrics/hooks.js";
 export type { AuthTestReply, Bot, BuildOptions, Installation } from "./model/index.js";
 export { toBot } from "./model/index.js";

@@ -10,7 +10,7 @@ import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
 import type { SlackRequestHandler } from "../events/handler.js";
 import { clientErrorListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
-import type { MetricsOptions } from "../metrics/hooks.js";
+import { type MetricsOptions, measureAuthorize } from "../metrics/hooks.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps): ReferenceApp {
     // Multi-workspace: tokens from apps with rotation on are refreshed before they expire, once per
     // installation across processes (store locks). Single-workspace tokens are long-lived (checked at start).
     authorize:
-      deps.singleWorkspace?.authorize ??
+      (deps.singleWorkspace ? measureAuthorize(deps.singleWorkspace.authorize, deps.metrics) : undefined) ??
       createAuthorize({
         installationStore: store,
         rotation: {

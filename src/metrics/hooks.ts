@@ -6,7 +6,8 @@
  * Nothing is measured unless someone listens: a component given no `metrics` (or hooks without the
  * method concerned) makes no timing call and allocates nothing for metrics on its hot path.
  */
-import { ConfigError } from "../errors.js";
+import type { AuthorizeContext } from "../authorize/context.js";
+import { ConfigError, ErrorCode } from "../errors.js";
 
 /**
  * What kind of Slack request was answered: the three kinds handlers see, the two Slack checks the handler
@@ -201,4 +202,35 @@ export function bindMetrics(options: MetricsOptions | undefined, where: string):
     };
   }
   return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/**
+ * Measures an `authorize` function of your own (or any `(context) => Promise<result>`) like the one
+ * `createAuthorize` builds: each call is reported to `metrics.hooks.authorize` with cache `none`, its
+ * outcome (`not_installed` for a `NotInstalledError`) and its duration. Without an `authorize` hook the
+ * function is returned as it is.
+ *
+ * @example
+ * ```ts
+ * const authorize = measureAuthorize(myAuthorize, { hooks: prometheus.hooks, app: "my-app" });
+ * ```
+ */
+export function measureAuthorize<R>(
+  authorize: (context: AuthorizeContext) => Promise<R>,
+  metrics: MetricsOptions | undefined,
+): (context: AuthorizeContext) => Promise<R> {
+  const report = bindMetrics(metrics, "measureAuthorize")?.authorize;
+  if (report === undefined) return authorize;
+  return async (context) => {
+    const started = performance.now();
+    try {
+      const result = await authorize(context);
+      report("none", "ok", (performance.now() - started) / 1000);
+      return result;
+    } catch (error) {
+      const notInstalled = (error as { code?: unknown } | null)?.code === ErrorCode.NotInstalled;
+      report("none", notInstalled ? "not_installed" : "error", (performance.now() - started) / 1000);
+      throw error;
+    }
+  };
 }

@@ -5,9 +5,10 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createAuthorize, NotInstalledError } from "../../src/authorize/authorize.js";
+import type { AuthorizeContext } from "../../src/authorize/context.js";
 import { ConfigError, LockTimeoutError } from "../../src/errors.js";
 import { SlackRequestHandler } from "../../src/events/handler.js";
-import { bindMetrics, type MetricsHooks } from "../../src/metrics/hooks.js";
+import { bindMetrics, type MetricsHooks, measureAuthorize } from "../../src/metrics/hooks.js";
 import { bearerCheck, PrometheusMetrics } from "../../src/metrics/prometheus.js";
 import type { Installation } from "../../src/model/installation.js";
 import { silentLogger } from "../../src/redact.js";
@@ -160,6 +161,30 @@ describe("metrics hooks in the core", () => {
     expect(await reply.json()).toEqual({ text: "T0000000001" });
     expect((await handler.handle(event("app_uninstalled", "T0000000001"))).status).toBe(200);
     expect(await store.findBot({ teamId: "T0000000001" })).toBeUndefined();
+  });
+
+  it("measureAuthorize measures an authorize of one's own (cache none), or returns it as it is", async () => {
+    const calls: string[] = [];
+    const hooks: MetricsHooks = {
+      authorize: (app, cache, outcome, seconds) => {
+        expect(seconds).toBeGreaterThanOrEqual(0);
+        calls.push(`${app} ${cache} ${outcome}`);
+      },
+    };
+    const mine = async (context: AuthorizeContext) => {
+      if (context.teamId === "T0000000009") throw new NotInstalledError();
+      if (context.teamId === "T0000000008") throw new Error("store down");
+      return { botToken: "xoxb-fake" };
+    };
+    const measured = measureAuthorize(mine, { hooks, app: APP });
+    expect(await measured({ teamId: "T0000000001", isEnterpriseInstall: false })).toEqual({ botToken: "xoxb-fake" });
+    await expect(measured({ teamId: "T0000000009", isEnterpriseInstall: false })).rejects.toBeInstanceOf(
+      NotInstalledError,
+    );
+    await expect(measured({ teamId: "T0000000008", isEnterpriseInstall: false })).rejects.toThrow("store down");
+    expect(calls).toEqual([`${APP} none ok`, `${APP} none not_installed`, `${APP} none error`]);
+    expect(measureAuthorize(mine, undefined)).toBe(mine);
+    expect(measureAuthorize(mine, { hooks: { install: () => {} }, app: APP })).toBe(mine);
   });
 
   it("refuses a bad metrics option with a ConfigError", () => {
