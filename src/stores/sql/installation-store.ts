@@ -17,7 +17,6 @@ import type { SlackOAuthError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import { EncryptionGuard, type EncryptionMarker } from "../encryption-marker.js";
 import {
-  assertOptionalId,
   type BotQuery,
   checkLock,
   checkTokenUpdate,
@@ -27,7 +26,6 @@ import {
   type InstallationStore,
   isValidId,
   type LockOptions,
-  matchesWorkspaceFilter,
   normalizeQuery,
   type TokenExpectation,
   type TokenPatch,
@@ -36,6 +34,7 @@ import {
   type WorkspaceQuery,
 } from "../installation-store.js";
 import { KeyedMutex, lockOwner, pollForLock } from "../locks.js";
+import { checkListFilter, workspaceHead } from "../records.js";
 import type { Dialect, SqlExecutor, SqlRow, SqlStatement, SqlValue } from "./dialect.js";
 import {
   type InFlight,
@@ -404,10 +403,7 @@ export class SqlInstallationStore implements InstallationStore {
    * of each user, newest first. Reads everything: for admin tools and rotation, not for requests.
    */
   async listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
-    if (filter !== undefined) {
-      assertOptionalId(filter.enterpriseId, "enterpriseId");
-      assertOptionalId(filter.teamId, "teamId");
-    }
+    checkListFilter(filter);
     if (!this.#migrator.ready) await this.init();
     this.#guard.check();
     const q = this.#dialectQuote;
@@ -428,10 +424,8 @@ export class SqlInstallationStore implements InstallationStore {
     for (const row of keys) {
       const e = typeof row[0] === "string" && row[0] !== "" ? row[0] : undefined;
       const t = typeof row[1] === "string" && row[1] !== "" ? row[1] : undefined;
-      const head: WorkspaceInstallations = { isEnterpriseInstall: t === undefined, installations: [] };
-      if (e !== undefined) head.enterpriseId = e;
-      if (t !== undefined) head.teamId = t;
-      if (!matchesWorkspaceFilter(head, filter)) continue;
+      const head = workspaceHead(e, t, filter);
+      if (head === undefined) continue;
       const where = { enterpriseId: e, teamId: t, isEnterpriseInstall: t === undefined };
       const bot = await this.findBot(where);
       if (bot) head.bot = bot;

@@ -1,0 +1,112 @@
+/**
+ * The store rules of the backends that are not SQL, written once: the memory and file stores keep, per
+ * workspace (or org), the latest bot, each user's latest installation and the workspace's latest one, each
+ * with the save sequence that defines "latest", and build every operation on these rules. (The SQL core
+ * keeps the same rules in its queries.)
+ *
+ * @internal
+ */
+import type { Installation } from "../model/installation.js";
+import {
+  assertOptionalId,
+  matchesWorkspaceFilter,
+  type TokenExpectation,
+  type TokenPatch,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
+} from "./installation-store.js";
+import { type BotFields, overlayLatestBot } from "./store-helpers.js";
+
+/** A saved installation with its save sequence (the order that defines "latest"). */
+export interface SeqInstallation {
+  seq: number;
+  installation: Installation;
+}
+
+/** The stored token fields a compare-and-set looks at. */
+interface BotTokens {
+  botToken?: string | undefined;
+  botRefreshToken?: string | undefined;
+}
+
+/**
+ * Which parts a token update reads: the bot when the patch or the expectation names a bot field, the
+ * user's installation when they name a user field.
+ */
+export function tokenParts(
+  bot: TokenPatch | undefined,
+  user: TokenPatch | undefined,
+  expect: TokenExpectation | undefined,
+): { checkBot: boolean; checkUser: boolean } {
+  return {
+    checkBot: bot !== undefined || expect?.botToken !== undefined || expect?.botRefreshToken !== undefined,
+    checkUser: user !== undefined || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined,
+  };
+}
+
+/**
+ * The compare of a compare-and-set: true when every part that is checked exists and holds every expected
+ * value. Nothing may be written otherwise (both parts, or neither).
+ */
+export function expectationsHold(
+  parts: { checkBot: boolean; checkUser: boolean },
+  bot: BotTokens | undefined,
+  user: Installation | undefined,
+  expect: TokenExpectation | undefined,
+): boolean {
+  if (parts.checkBot) {
+    if (bot === undefined) return false;
+    if (expect?.botToken !== undefined && bot.botToken !== expect.botToken) return false;
+    if (expect?.botRefreshToken !== undefined && bot.botRefreshToken !== expect.botRefreshToken) return false;
+  }
+  if (parts.checkUser) {
+    if (user === undefined) return false;
+    if (expect?.userToken !== undefined && user.userToken !== expect.userToken) return false;
+    if (expect?.userRefreshToken !== undefined && user.userRefreshToken !== expect.userRefreshToken) return false;
+  }
+  return true;
+}
+
+/** Validates a `listWorkspaces` filter (ids only; absent fields match everything). */
+export function checkListFilter(filter: WorkspaceQuery | undefined): void {
+  if (filter === undefined) return;
+  assertOptionalId(filter.enterpriseId, "enterpriseId");
+  assertOptionalId(filter.teamId, "teamId");
+}
+
+/**
+ * The listing entry of one workspace key (`teamId` undefined: org-wide), or `undefined` when the filter
+ * leaves it out. Fill it with {@link completeWorkspace}.
+ */
+export function workspaceHead(
+  enterpriseId: string | undefined,
+  teamId: string | undefined,
+  filter: WorkspaceQuery | undefined,
+): WorkspaceInstallations | undefined {
+  const head: WorkspaceInstallations = { isEnterpriseInstall: teamId === undefined, installations: [] };
+  if (enterpriseId !== undefined) head.enterpriseId = enterpriseId;
+  if (teamId !== undefined) head.teamId = teamId;
+  return matchesWorkspaceFilter(head, filter) ? head : undefined;
+}
+
+/**
+ * Completes a listing entry: the latest bot, and each user's latest installation newest first with the
+ * bot fields of the latest bot (`users` are the caller's own copies). `undefined` when the workspace holds
+ * nothing (no bot, no installation).
+ */
+export function completeWorkspace(
+  head: WorkspaceInstallations,
+  bot: (WorkspaceInstallations["bot"] & BotFields) | undefined,
+  users: SeqInstallation[],
+): WorkspaceInstallations | undefined {
+  if (bot !== undefined) head.bot = bot;
+  head.installations = users.sort((a, b) => b.seq - a.seq).map((r) => overlayLatestBot(r.installation, bot));
+  return head.bot === undefined && head.installations.length === 0 ? undefined : head;
+}
+
+/** The record with the largest save sequence (the latest), or `undefined` for none. */
+export function latestRecord<R extends { seq: number }>(records: Iterable<R>): R | undefined {
+  let latest: R | undefined;
+  for (const r of records) if (latest === undefined || r.seq > latest.seq) latest = r;
+  return latest;
+}
