@@ -525,7 +525,8 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
         if (line.startsWith("SEARCH")) expect(line, name).toMatch(/USING (COVERING )?INDEX|PRIMARY KEY/);
       }
     }
-    expect(plans.findBot?.join()).toContain("slack_bots_workspace_idx");
+    // findBot reads the covering lookup index alone: no second search in the table.
+    expect(plans.findBot?.join()).toContain("COVERING INDEX slack_bots_lookup_idx");
     expect(plans.findInstallation?.join()).toContain("slack_installations_workspace_idx");
     expect(plans.findUserInstallation?.join()).toContain("slack_installations_user_idx");
     expect(plans.deleteUserInstallations?.join()).toContain("slack_installations_user_idx");

@@ -54,6 +54,7 @@ export const mysqlDialect: Dialect = {
     const n = Math.max(1, Math.floor(limit));
     return `DELETE FROM ${mysqlDialect.quoteId(table)} WHERE ${where} LIMIT ${n}`;
   },
+  lookupIndexes: () => [],
   insertIgnore: (sql) => sql.replace(/^INSERT INTO /, "INSERT IGNORE INTO "),
   forUpdate: " FOR UPDATE",
   // A named lock of the session; the executor releases it when the migration transaction ends.

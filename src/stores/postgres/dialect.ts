@@ -57,6 +57,7 @@ export const postgresDialect: Dialect = {
     const n = Math.max(1, Math.floor(limit));
     return `DELETE FROM ${q(table)} WHERE ${q(keyColumn)} IN (SELECT ${q(keyColumn)} FROM ${q(table)} WHERE ${where} LIMIT ${n})`;
   },
+  lookupIndexes: () => [],
   insertIgnore: (sql) => `${sql} ON CONFLICT DO NOTHING`,
   forUpdate: " FOR UPDATE",
   // Transaction-scoped advisory lock: released by COMMIT/ROLLBACK, so a pooled connection never keeps it.

@@ -206,6 +206,13 @@ export interface Dialect {
    */
   boundedDelete(table: string, keyColumn: string, where: string, limit: number): string;
   /**
+   * Indexes that only make lookups faster, created (if missing) after the versioned migrations and not
+   * recorded as a schema version: an older version of the library reads the same tables and ignores them.
+   * SQLite's holds every column `findBot` returns (one B-tree read instead of two); server databases
+   * have none (their index entries have size limits a token row may exceed).
+   */
+  lookupIndexes(tables: { bots: string }): string[];
+  /**
    * An `INSERT … VALUES (…)` (core SQL) that does nothing, instead of failing, when the row's primary
    * key is taken: `INSERT OR IGNORE` (SQLite), `… ON CONFLICT DO NOTHING` (PostgreSQL), `INSERT IGNORE`
    * (MySQL). Its change count says whether it inserted.

@@ -261,7 +261,8 @@ async function currentVersion(exec: SqlExecutor, d: Dialect, table: string): Pro
 /**
  * Brings the database to the latest schema: creates `<prefix>migrations` if needed, then applies each
  * missing migration in order, each as one batch together with its bookkeeping row, so a crash leaves the
- * schema at a known version. Idempotent and safe to run from several processes at once.
+ * schema at a known version; last, creates the dialect's {@link Dialect.lookupIndexes} that are missing.
+ * Idempotent and safe to run from several processes at once.
  * Throws {@link SchemaVersionError} if the database is newer than the code.
  *
  * @returns the schema version after migrating.
@@ -325,5 +326,6 @@ export async function migrate(
       version = now;
     }
   }
+  for (const sql of d.lookupIndexes(t)) await exec.run(sql, []);
   return version;
 }

@@ -17,10 +17,24 @@ export function key(v: unknown): string | undefined {
 export function num(v: unknown): number | undefined {
   return v === null || v === undefined ? undefined : Number(v);
 }
+/**
+ * Scope lists already parsed, by their JSON text. Most workspaces of an app share a handful of scope
+ * sets, and parsing the JSON costs more than the lookup's own row copy: a hit is an array copy. Bounded:
+ * emptied when full.
+ */
+const parsedScopes = new Map<string, readonly string[]>();
+const PARSED_SCOPES_MAX = 256;
+
 export function scopes(v: unknown): string[] {
   if (v === null || v === undefined || v === "" || v === "[]") return [];
-  const parsed: unknown = JSON.parse(String(v));
-  return Array.isArray(parsed) ? parsed.map(String) : [];
+  const text = String(v);
+  const hit = parsedScopes.get(text);
+  if (hit !== undefined) return hit.slice();
+  const parsed: unknown = JSON.parse(text);
+  const list = Array.isArray(parsed) ? parsed.map(String) : [];
+  if (parsedScopes.size >= PARSED_SCOPES_MAX) parsedScopes.clear();
+  parsedScopes.set(text, list);
+  return list.slice();
 }
 export function custom(v: unknown): Record<string, unknown> {
   if (v === null || v === undefined || v === "" || v === "{}") return {};
@@ -143,23 +157,25 @@ export function installationParams(clientId: string, i: Installation): SqlValue[
 /** A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. */
 export function rowToBot(r: SqlRow | undefined): Bot | undefined {
   if (r === undefined) return undefined;
-  const b: Record<string, unknown> = {};
-  set(b, "appId", str(r[0]));
-  set(b, "enterpriseId", key(r[1]));
-  set(b, "enterpriseName", str(r[2]));
-  set(b, "enterpriseUrl", str(r[3]));
-  set(b, "teamId", key(r[4]));
-  set(b, "teamName", str(r[5]));
-  b.botToken = String(r[6]);
-  set(b, "botId", str(r[7]));
-  set(b, "botUserId", str(r[8]));
-  b.botScopes = scopes(r[9]);
-  set(b, "botRefreshToken", str(r[10]));
-  set(b, "botTokenExpiresAt", num(r[11]));
-  b.isEnterpriseInstall = Number(r[12]) === 1;
-  b.installedAt = Number(r[13]);
-  b.customValues = custom(r[14]);
-  return b as unknown as Bot;
+  // The required fields in one literal (one object shape for every bot), then the optional ones that are set.
+  const b: Bot = {
+    botToken: String(r[6]),
+    botScopes: scopes(r[9]),
+    isEnterpriseInstall: Number(r[12]) === 1,
+    installedAt: Number(r[13]),
+    customValues: custom(r[14]),
+  };
+  if (r[0] != null) b.appId = String(r[0]);
+  if (r[1] != null && r[1] !== "") b.enterpriseId = String(r[1]);
+  if (r[2] != null) b.enterpriseName = String(r[2]);
+  if (r[3] != null) b.enterpriseUrl = String(r[3]);
+  if (r[4] != null && r[4] !== "") b.teamId = String(r[4]);
+  if (r[5] != null) b.teamName = String(r[5]);
+  if (r[7] != null) b.botId = String(r[7]);
+  if (r[8] != null) b.botUserId = String(r[8]);
+  if (r[10] != null) b.botRefreshToken = String(r[10]);
+  if (r[11] != null) b.botTokenExpiresAt = Number(r[11]);
+  return b;
 }
 
 /**

@@ -44,6 +44,9 @@ export const sqliteDialect: Dialect = {
     return `DELETE FROM ${q(table)} WHERE ${q(keyColumn)} IN (SELECT ${q(keyColumn)} FROM ${q(table)} WHERE ${where} LIMIT ${n})`;
   },
   // Writers are serialised by BEGIN IMMEDIATE: no row locks exist or are needed.
+  lookupIndexes: (t) => [
+    `CREATE INDEX IF NOT EXISTS "${t.bots}_lookup_idx" ON "${t.bots}" (client_id, enterprise_id, team_id, id, app_id, enterprise_name, enterprise_url, team_name, bot_token, bot_id, bot_user_id, bot_scopes, bot_refresh_token, bot_token_expires_at, is_enterprise_install, installed_at, custom_values)`,
+  ],
   insertIgnore: (sql) => sql.replace(/^INSERT INTO /, "INSERT OR IGNORE INTO "),
   forUpdate: "",
   migrationLock: () => undefined,
