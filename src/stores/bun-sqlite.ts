@@ -1,5 +1,5 @@
 /**
- * SQLite stores on Bun's built-in `bun:sqlite`: the shared SQL core (`sql/core.ts`) with the SQLite
+ * SQLite stores on Bun's built-in `bun:sqlite`: the shared SQL core (`sql/`) with the SQLite
  * dialect and the same executor as the better-sqlite3 stores (`bun-sqlite/executor.ts` adapts Bun's
  * driver to it), so the schema, the migrations and every guarantee are those of
  * `slack-oauth-kit/stores/sqlite`: a file written by one is read by the other.

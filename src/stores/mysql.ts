@@ -1,6 +1,6 @@
 /**
  * MySQL and MariaDB stores (`mysql2`, an optional peer dependency imported on first use): the shared
- * SQL core (`sql/core.ts`) with the MySQL dialect and a `mysql2/promise` pool executor.
+ * SQL core (`sql/`) with the MySQL dialect and a `mysql2/promise` pool executor.
  *
  * - Build them from a URL (the store creates, and `close()` ends, its own pool) or from your own pool
  *   (`{ pool }`, a `mysql2/promise` pool or anything with `query(options)` and `getConnection()`; it

@@ -1,6 +1,6 @@
 /**
  * PostgreSQL stores (`pg`, an optional peer dependency imported on first use): the shared SQL core
- * (`sql/core.ts`) with the PostgreSQL dialect and a `pg` pool executor.
+ * (`sql/`) with the PostgreSQL dialect and a `pg` pool executor.
  *
  * - Build them from a URL (the store creates, and `close()` ends, its own pool) or from your own pool
  *   (`{ pool }`, any object with `query(config)` and `connect()` like `pg.Pool`; it stays open).

@@ -2,7 +2,7 @@
  * SQLite stores (better-sqlite3): the embedded default. One file holds every workspace's tokens and the
  * OAuth states; several processes may share it (WAL, busy timeout, `BEGIN IMMEDIATE`).
  *
- * They are the shared SQL core (`sql/core.ts`) with the SQLite dialect and a better-sqlite3 executor:
+ * They are the shared SQL core (`sql/`) with the SQLite dialect and a better-sqlite3 executor:
  * - lookups run synchronously on cached prepared statements, one settled promise per call, and a burst
  *   of lookups shares one read transaction (see {@link BetterSqlite3Executor}); a lookup never misses a
  *   write of this process, and one of another process for at most 1 ms within a burst;
