@@ -14,8 +14,6 @@
  * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
  * - ours, warm cache, metrics on (`ours-metrics`): the same as warm, with `slack-oauth-kit/metrics/prometheus`
  *   counting every request and timing every `authorize` (target: ≥ 0.95× metrics off, median of the rounds);
- *   when both are measured, they are also measured side by side (paired rounds: two children, two
- *   autocannons at the same time), whose ratio other load on the machine moves far less;
  * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`;
  * - with `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: baseline warm and cold, the same as ours loaded
  *   from that build (say, the commit before a change), measured in the same rounds; the ratios
@@ -301,30 +299,6 @@ async function benchTarget(
   }
 }
 
-/**
- * Two targets measured at the same time, each by its own autocannon: whatever else loads the machine
- * loads both alike, so their ratio moves far less than that of targets measured one after the other.
- */
-async function benchPair(
-  kinds: readonly [EventsTarget, EventsTarget],
-  round: number,
-  base: Omit<EventsTargetData, "kind">,
-  o: BenchOptions,
-): Promise<[EventsResult, EventsResult]> {
-  const url = new URL("./lib/events-targets.ts", import.meta.url);
-  const [a, b] = await Promise.all(
-    kinds.map((kind) => BenchChild.start(url, { ...base, kind } satisfies EventsTargetData)),
-  );
-  try {
-    return (await Promise.all([
-      measureTarget(a as BenchChild, kinds[0], round, base, o),
-      measureTarget(b as BenchChild, kinds[1], round, base, o),
-    ])) as [EventsResult, EventsResult];
-  } finally {
-    await Promise.all([a?.stop(), b?.stop()]);
-  }
-}
-
 /** Starts the target's server, checks one request by hand, warms it up and measures it. */
 async function measureTarget(
   target: BenchChild,
@@ -407,7 +381,6 @@ export async function runEventsBench(
 
   const dir = await mkdtemp(join(tmpdir(), "slack-oauth-kit-bench-events-"));
   const results: EventsResult[] = [];
-  const paired: Array<{ off: EventsResult; on: EventsResult }> = [];
   let prefillSeconds = Number.NaN;
   try {
     const dbFile = join(dir, "slack.db");
@@ -431,18 +404,6 @@ export async function runEventsBench(
             { ...o },
           ),
         );
-      }
-    }
-    if (targets.includes("ours-warm") && targets.includes("ours-metrics")) {
-      console.log(`paired rounds: ours-warm and ours-metrics measured at the same time, ${o.rounds} round(s)`);
-      for (let round = 1; round <= o.rounds; round++) {
-        const [off, on] = await benchPair(
-          ["ours-warm", "ours-metrics"],
-          round,
-          { signingSecret, dbFile, installations: o.installations, baselineDist },
-          { ...o },
-        );
-        paired.push({ off, on });
       }
     }
   } finally {
@@ -499,16 +460,6 @@ export async function runEventsBench(
     }
     console.log(
       `ours-metrics / ours-warm (metrics on / off), requests per CPU-second of the target: ${fixed(median(perCpu), 3)}× median (rounds: ${perCpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
-    );
-  }
-  if (paired.length > 0) {
-    const same = paired.map((p) => p.on.requestsPerSecond / p.off.requestsPerSecond);
-    const cpu = paired.map((p) => p.off.cpuMicrosPerRequest / p.on.cpuMicrosPerRequest);
-    console.log(
-      `paired (measured at the same time) ours-metrics / ours-warm, req/s: ${fixed(median(same), 3)}× median (rounds: ${paired.map((p, i) => `${fixed(same[i] as number, 3)}× (${int(p.on.requestsPerSecond)} / ${int(p.off.requestsPerSecond)} req/s)`).join(", ")}) (target ≥ 0.95×): ${median(same) >= 0.95 ? "ok" : "BELOW TARGET"}`,
-    );
-    console.log(
-      `paired ours-metrics / ours-warm, requests per CPU-second of the target: ${fixed(median(cpu), 3)}× median (rounds: ${cpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
     );
   }
   const warmBolt = ratio("ours-warm", "bolt");
