@@ -9,7 +9,7 @@ import {
 import type { Emulator } from "../emulator/index.js";
 import { ErrorCode } from "../errors.js";
 import type { SlackRequestHandler } from "../events/handler.js";
-import { clientErrorListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
+import { clientErrorListener, connectMethodListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
 import { type MetricsOptions, measureAuthorize } from "../metrics/hooks.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
@@ -339,6 +339,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     },
   );
   capConnectionsPerAddress(server, limits.maxConnectionsPerAddress);
+  server.on("connect", connectMethodListener());
   // Requests Node rejects before any handler (a 100 KB callback URL, huge cookies) still get a page.
   server.on(
     "clientError",

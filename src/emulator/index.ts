@@ -11,6 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CodedTypeError } from "../errors.js";
+import { connectMethodListener } from "../http/node.js";
 import { handleApi, IMPLEMENTED_METHODS } from "./api.js";
 import {
   credentialsOf,
@@ -311,6 +312,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
     });
   });
+  server.on("connect", connectMethodListener());
   await listen(server, port, host);
   const address = server.address() as AddressInfo;
   const urlHost =

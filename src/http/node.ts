@@ -346,3 +346,24 @@ export function clientErrorListener(options: ClientErrorOptions = {}): (error: E
     socket.once("finish", () => socket.destroy());
   };
 }
+
+/**
+ * A `connect` listener for `http.Server`: Node hands `CONNECT` requests (proxy tunnels) to this event and,
+ * without a listener, drops the connection with no reply. A server that is not a proxy answers
+ * `405 Method Not Allowed` instead.
+ *
+ * @example
+ * ```ts
+ * server.on("connect", connectMethodListener());
+ * ```
+ */
+export function connectMethodListener(): (req: IncomingMessage, socket: Duplex) => void {
+  return (_req, socket) => {
+    socket.on("error", () => socket.destroy());
+    const body = '{"ok":false,"error":"method_not_allowed"}';
+    socket.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    socket.once("finish", () => socket.destroy());
+  };
+}

@@ -260,10 +260,9 @@ describe("slow clients and connection caps", () => {
   it("headers that never finish are cut off after the headers timeout (408)", async () => {
     const { port } = await start({ headersTimeoutSeconds: 1 });
     const c = await slowClient(port, "127.0.0.3", "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: a");
-    const started = performance.now();
+    // Node's defaults (60 s, checked every 30 s) would outlast the test's timeout.
     const data = await c.received;
     expect(data).toMatch(/^HTTP\/1\.1 408 /);
-    expect(performance.now() - started).toBeLessThan(5000); // not Node's 60 s default, nor its 30 s check interval
   });
 
   it("a body that trickles is cut off after the body timeout (408 request_timeout)", async () => {

@@ -34,7 +34,7 @@ export interface SqlStateStoreOptions extends SqlStoreOptions {
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
   clock?: (() => number) | undefined;
-  /** Minimum seconds between two clean-ups of expired states run by `issue` (default 60). */
+  /** Minimum seconds between two clean-ups of expired states run by `issue` (default 60, or TTL ÷ 4 if less). */
   cleanupIntervalSeconds?: number | undefined;
   /** Most expired rows deleted per clean-up, so `issue` stays fast (default 1000). */
   cleanupBatchSize?: number | undefined;
@@ -101,7 +101,8 @@ export class SqlStateStore implements StateStore {
     const clock = options.clock ?? Date.now;
     this.#now = () => clock() / 1000;
     this.#name = options.storeName ?? "SqlStateStore";
-    this.#cleanupInterval = options.cleanupIntervalSeconds ?? 60;
+    // At most a quarter lifetime between clean-ups: expired rows never outnumber live ones by much.
+    this.#cleanupInterval = options.cleanupIntervalSeconds ?? Math.min(60, ttl / 4);
     this.#cleanupBatch = Math.max(1, Math.floor(options.cleanupBatchSize ?? 1000));
     this.tables = tableNames(prefix);
     const d = options.dialect;
