@@ -165,6 +165,28 @@ export function isCodedError(error: unknown): error is SlackOAuthError | CodedTy
   return error instanceof SlackOAuthError || error instanceof CodedTypeError;
 }
 
+/**
+ * A feature needs an optional peer dependency that is not installed (the SQLite store needs `better-sqlite3`).
+ * `packageName` names it; install it next to slack-oauth-kit.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   new SQLiteInstallationStore();
+ * } catch (e) {
+ *   if (e instanceof MissingDependencyError) console.error(`npm install ${e.packageName}`);
+ * }
+ * ```
+ */
+export class MissingDependencyError extends SlackOAuthError {
+  /** The npm package to install. */
+  readonly packageName: string;
+  constructor(packageName: string, message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.MissingDependency, message, { ...options, status: 500 });
+    this.packageName = packageName;
+  }
+}
+
 /** Invalid input to a library call: nothing was written. */
 export class InvalidArgumentError extends SlackOAuthError {
   constructor(message: string, options?: { cause?: unknown }) {

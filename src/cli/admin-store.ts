@@ -9,6 +9,8 @@ import { EncryptionError, StoreError } from "../errors.js";
 import { isClientId } from "../import/common.js";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
+import { loadBetterSqlite3 } from "../stores/sqlite/driver.js";
+import type { SQLiteDatabase } from "../stores/sqlite/executor.js";
 import { UsageError } from "./command.js";
 
 /** The store location when neither `--database-url` nor `DATABASE_URL` is given (the server's default). */
@@ -207,8 +209,8 @@ async function inspectSqlite(filename: string): Promise<StoreStatus> {
         }
       : { status: "unreachable", detail: `SQLite database ${path} cannot be created: ${c.where} ${c.why}` };
   }
-  const { default: Database } = await import("better-sqlite3");
-  let db: InstanceType<typeof Database> | undefined;
+  const Database = loadBetterSqlite3("reading a SQLite database");
+  let db: SQLiteDatabase | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
     const t = tableNames(DEFAULT_TABLE_PREFIX);

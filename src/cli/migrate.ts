@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { redact } from "../redact.js";
 import { DEFAULT_TABLE_PREFIX, MIGRATIONS, SCHEMA_VERSION, tableNames } from "../stores/sql/migrations.js";
+import { loadBetterSqlite3 } from "../stores/sqlite/driver.js";
 import { databaseUrlOf, describeDatabase, locateDatabase } from "./admin-store.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 
@@ -12,7 +13,7 @@ async function readVersion(databaseUrl: string): Promise<number> {
   if (loc.kind === "sqlite") {
     const path = resolve(loc.filename);
     if (!existsSync(path)) return 0;
-    const { default: Database } = await import("better-sqlite3");
+    const Database = loadBetterSqlite3("migrate (SQLite)");
     const db = new Database(path, { readonly: true, fileMustExist: true, timeout: 2000 });
     try {
       const has = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?").get(table);

@@ -13,6 +13,8 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { type Bot, type Installation, parseScopes } from "../model/installation.js";
+import { loadBetterSqlite3 } from "../stores/sqlite/driver.js";
+import type { SQLiteDatabase } from "../stores/sqlite/executor.js";
 import { epochSeconds, type ImportRecord, isClientId, type ReadResult, ScopeStrings, str } from "./common.js";
 
 /** Maps a slack_sdk `Installation.__dict__` (or a table row) to our {@link Installation}. */
@@ -158,8 +160,8 @@ export function readSlackSdkFile(baseDir: string): ReadResult {
 
 /** Reads a slack_sdk `SQLite3InstallationStore` database (read-only): the latest row of each user and bot. */
 export async function readSlackSdkSqlite(filename: string): Promise<ReadResult> {
-  const { default: Database } = await import("better-sqlite3");
-  let db: InstanceType<typeof Database>;
+  const Database = loadBetterSqlite3("import from a slack_sdk SQLite database");
+  let db: SQLiteDatabase;
   try {
     db = new Database(filename, { readonly: true, fileMustExist: true });
     db.prepare("SELECT name FROM sqlite_master LIMIT 1").get();

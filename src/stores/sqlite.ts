@@ -16,6 +16,10 @@
 
 export { DEFAULT_SQLITE_FILENAME, type SQLiteStoreOptions } from "./sqlite/connection.js";
 export { sqliteDialect } from "./sqlite/dialect.js";
-export { BetterSqlite3Executor } from "./sqlite/executor.js";
+export {
+  BetterSqlite3Executor,
+  type SQLiteDatabase,
+  type SQLiteDatabaseStatement,
+} from "./sqlite/executor.js";
 export { SQLiteInstallationStore, type SQLiteInstallationStoreOptions } from "./sqlite/installation-store.js";
 export { SQLiteStateStore, type SQLiteStateStoreOptions } from "./sqlite/state-store.js";

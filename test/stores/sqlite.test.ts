@@ -25,6 +25,7 @@ import {
 import {
   BetterSqlite3Executor,
   DEFAULT_SQLITE_FILENAME,
+  type SQLiteDatabase,
   SQLiteInstallationStore,
   SQLiteStateStore,
   sqliteDialect,
@@ -71,7 +72,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 /** Counts rows of a table matching a workspace (and user). */
-function countRows(db: Database.Database, table: string, q: DeleteInstallationQuery) {
+function countRows(db: SQLiteDatabase, table: string, q: DeleteInstallationQuery) {
   const where = ["enterprise_id = ?", "team_id = ?"];
   const params = [q.enterpriseId ?? "", q.teamId ?? ""];
   if (q.userId !== undefined) {

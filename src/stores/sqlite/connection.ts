@@ -6,10 +6,10 @@
  */
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
 import { ConfigError, StoreError } from "../../errors.js";
 import { redact } from "../../redact.js";
-import { BetterSqlite3Executor } from "./executor.js";
+import { loadBetterSqlite3 } from "./driver.js";
+import { BetterSqlite3Executor, type SQLiteDatabase } from "./executor.js";
 
 /**
  * Default database file, relative to the working directory.
@@ -39,7 +39,7 @@ export interface SQLiteStoreOptions {
    * Your own better-sqlite3 connection. The store then leaves its pragmas alone (set `journal_mode=WAL`
    * and a `busy_timeout` yourself if several processes share the file) and `close()` does not close it.
    */
-  database?: Database.Database | undefined;
+  database?: SQLiteDatabase | undefined;
   /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
   tablePrefix?: string | undefined;
   /** How long a write waits for another process's lock before failing with `SQLITE_BUSY` (default 5000 ms). */
@@ -54,9 +54,9 @@ export interface SQLiteStoreOptions {
 const DEFAULT_MMAP_SIZE = 256 * 1024 * 1024;
 
 /** One executor per connection, shared by every store on it, so their transactions never interleave. */
-const executors = new WeakMap<Database.Database, BetterSqlite3Executor>();
+const executors = new WeakMap<SQLiteDatabase, BetterSqlite3Executor>();
 
-export function executorFor(db: Database.Database, owned: boolean): BetterSqlite3Executor {
+export function executorFor(db: SQLiteDatabase, owned: boolean): BetterSqlite3Executor {
   let e = executors.get(db);
   if (e === undefined) {
     // Shared read snapshots only on files we opened: on your connection, your own statements could land
@@ -68,7 +68,7 @@ export function executorFor(db: Database.Database, owned: boolean): BetterSqlite
 }
 
 export interface Opened {
-  db: Database.Database;
+  db: SQLiteDatabase;
   owned: boolean;
 }
 
@@ -89,7 +89,8 @@ export function open(options: SQLiteStoreOptions, storeName: string): Opened {
   if (!Number.isSafeInteger(mmapSize) || mmapSize < 0) {
     throw new ConfigError(`${storeName}: mmapSizeBytes must be a non-negative integer`);
   }
-  let db: Database.Database | undefined;
+  const Database = loadBetterSqlite3(storeName);
+  let db: SQLiteDatabase | undefined;
   try {
     const inMemory = filename === ":memory:" || filename === "" || filename.startsWith("file:");
     if (!inMemory) createPrivately(resolve(filename));
@@ -111,7 +112,7 @@ export function open(options: SQLiteStoreOptions, storeName: string): Opened {
  * Closes a database the store opened, once the transactions already started on it have finished (later
  * calls then reject with `StoreError`).
  */
-export async function closeDatabase(db: Database.Database): Promise<void> {
+export async function closeDatabase(db: SQLiteDatabase): Promise<void> {
   if (db.open) db.close();
 }
 

@@ -1,4 +1,3 @@
-import type BetterSqlite3 from "better-sqlite3";
 import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue, SyncSqlReader } from "../sql/dialect.js";
 
 /**
@@ -24,6 +23,32 @@ export interface SqliteStatement {
   get(...params: unknown[]): unknown;
   all(...params: unknown[]): unknown[];
   run(...params: unknown[]): { changes: number };
+}
+
+/**
+ * A better-sqlite3 `Database`, as the SQLite stores use it (and hand it back as `store.database`). It is
+ * described here rather than imported, so that slack-oauth-kit's declarations compile without
+ * better-sqlite3's types (an optional peer dependency); a better-sqlite3 `Database` fits it as is.
+ *
+ * @example
+ * ```ts
+ * import Database from "better-sqlite3";
+ * const db: SQLiteDatabase = new Database(":memory:");
+ * ```
+ */
+export interface SQLiteDatabase extends SqliteConnection {
+  prepare(sql: string): SQLiteDatabaseStatement;
+  /** Runs a PRAGMA; `{ simple: true }` returns the first column of the first row. */
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  /** Runs SQL text without parameters (several statements allowed). */
+  exec(sql: string): unknown;
+  close(): unknown;
+}
+
+/** A prepared statement of a {@link SQLiteDatabase}. */
+export interface SQLiteDatabaseStatement extends SqliteStatement {
+  /** Rows as their first column only. */
+  pluck(toggle?: boolean): this;
 }
 
 /**
@@ -73,7 +98,7 @@ let processWriteEpoch = 0;
  * await exec.run("CREATE TABLE t (x INTEGER)", []);
  * ```
  */
-export class BetterSqlite3Executor<D extends SqliteConnection = BetterSqlite3.Database> implements SqlExecutor {
+export class BetterSqlite3Executor<D extends SqliteConnection = SQLiteDatabase> implements SqlExecutor {
   /** The connection. */
   readonly db: D;
   readonly #statements = new Map<string, SqliteStatement>();

@@ -1,9 +1,9 @@
 /** {@link SQLiteInstallationStore}: the SQL core's installation store on SQLite. */
-import type Database from "better-sqlite3";
 import { SqlInstallationStore, validateClientId } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
 import { sqliteDialect } from "./dialect.js";
+import type { SQLiteDatabase } from "./executor.js";
 
 /**
  * Options of {@link SQLiteInstallationStore}.
@@ -35,7 +35,7 @@ export interface SQLiteInstallationStoreOptions extends SQLiteStoreOptions {
  */
 export class SQLiteInstallationStore extends SqlInstallationStore {
   /** The better-sqlite3 connection in use. */
-  readonly database: Database.Database;
+  readonly database: SQLiteDatabase;
 
   constructor(options: SQLiteInstallationStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.

@@ -1,9 +1,9 @@
 /** {@link SQLiteStateStore}: the SQL core's one-time OAuth state store on SQLite. */
-import type Database from "better-sqlite3";
 import { SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
 import { sqliteDialect } from "./dialect.js";
+import type { SQLiteDatabase } from "./executor.js";
 
 /**
  * Options of {@link SQLiteStateStore}.
@@ -33,7 +33,7 @@ export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
  */
 export class SQLiteStateStore extends SqlStateStore {
   /** The better-sqlite3 connection in use. */
-  readonly database: Database.Database;
+  readonly database: SQLiteDatabase;
 
   constructor(options: SQLiteStateStoreOptions = {}) {
     // Validate everything before opening, so a bad option never leaves a file handle open.
