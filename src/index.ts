@@ -151,6 +151,7 @@ export type * from "./slack-api/types.js";
 export {
   buildStateCookie,
   buildStateCookieDeletion,
+  cookieNameFor,
   generateState,
   readCookie,
   STATE_COOKIE_NAME,

@@ -6,7 +6,9 @@ import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
 /**
  * How the reference server runs, from the environment:
- * - `sandbox`: no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN`; the built-in emulator plays Slack;
+ * - `sandbox`: `SLACK_SANDBOX=1`, or no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN` and nothing else of a real
+ *   deployment (secrets, encryption key, `DATABASE_URL`, a public `PUBLIC_URL` or `HOST`: those stop the
+ *   start instead); the built-in emulator plays Slack;
  * - `single-workspace`: `SLACK_BOT_TOKEN` (and optionally `SLACK_USER_TOKEN`), no `SLACK_CLIENT_ID`; no
  *   OAuth flow, the token serves its one workspace;
  * - `multi-workspace`: `SLACK_CLIENT_ID` + secrets; workspaces install through OAuth.
@@ -20,7 +22,10 @@ export type ServerMode = "sandbox" | "single-workspace" | "multi-workspace";
 
 /** Configuration of the reference server, read from the environment (variables listed in the README and docs/operations.md). */
 export interface ServerConfig {
-  /** Sandbox mode: no `SLACK_CLIENT_ID` and no `SLACK_BOT_TOKEN`, the built-in emulator plays Slack. */
+  /**
+   * Sandbox mode, the built-in emulator plays Slack: `SLACK_SANDBOX=1` (`serve --sandbox`), or nothing of
+   * a real deployment set (no `SLACK_CLIENT_ID`, `SLACK_BOT_TOKEN`, secrets, `DATABASE_URL`, public host).
+   */
   sandbox: boolean;
   /**
    * Single-workspace mode (`SLACK_BOT_TOKEN` set, no `SLACK_CLIENT_ID`): the tokens from the environment,
@@ -73,10 +78,49 @@ export interface ConfigFinding {
   level: "problem" | "warning";
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
-   * `secret-is-token`, `token-kind`, `mode-conflict`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`.
+   * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`.
    */
   code: string;
   message: string;
+}
+
+/** Slack credentials: none may be set with `SLACK_SANDBOX=1`. */
+const SLACK_CREDENTIALS = [
+  "SLACK_CLIENT_ID",
+  "SLACK_CLIENT_SECRET",
+  "SLACK_SIGNING_SECRET",
+  "SLACK_BOT_TOKEN",
+  "SLACK_USER_TOKEN",
+] as const;
+
+/** True for a loopback host name or address (`localhost`, `127.x.x.x`, `::1`). */
+function isLoopback(host: string): boolean {
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, "");
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** The settings present in `env` that only a production deployment has, each with why. */
+function productionSettings(env: Record<string, string | undefined>): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const key of ["SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SLACK_TOKEN_ENCRYPTION_KEY"] as const)
+    if (env[key]?.trim()) out.push([key, "is set"]);
+  const db = env.DATABASE_URL?.trim();
+  if (db && db !== "memory:" && db !== "memory") out.push(["DATABASE_URL", "is set"]);
+  const publicUrl = env.PUBLIC_URL?.trim();
+  if (publicUrl) {
+    let host = "";
+    try {
+      host = new URL(publicUrl).hostname;
+    } catch {}
+    if (!isLoopback(host)) out.push(["PUBLIC_URL", "names a host other than this machine"]);
+  }
+  const host = env.HOST?.trim();
+  if (host && !isLoopback(host))
+    out.push(["HOST", `makes the server listen beyond this machine (${host.slice(0, 40)})`]);
+  return out;
 }
 
 /** The mode a configuration runs in. */
@@ -123,8 +167,9 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
   const clientId = env.SLACK_CLIENT_ID?.trim() || undefined;
   const botTokenRaw = env.SLACK_BOT_TOKEN?.trim() || undefined;
   const userTokenRaw = env.SLACK_USER_TOKEN?.trim() || undefined;
-  const singleWorkspace = clientId === undefined && botTokenRaw !== undefined;
-  const sandbox = clientId === undefined && !singleWorkspace;
+  const forcedSandbox = /^(1|true|yes)$/i.test(env.SLACK_SANDBOX?.trim() ?? "");
+  const singleWorkspace = !forcedSandbox && clientId === undefined && botTokenRaw !== undefined;
+  const sandbox = forcedSandbox || (clientId === undefined && !singleWorkspace);
   // An empty PORT means unset (a blank line in an .env file), not port 0.
   const portRaw = env.PORT?.trim() || "3000";
   const port = /^\d{1,5}$/.test(portRaw) ? Number(portRaw) : Number.NaN;
@@ -257,12 +302,27 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
       }
     }
   }
-  if (sandbox && (env.SLACK_CLIENT_SECRET?.trim() || env.SLACK_SIGNING_SECRET?.trim())) {
-    warning(
-      "SLACK_CLIENT_SECRET",
-      "ignored",
-      "SLACK_CLIENT_SECRET / SLACK_SIGNING_SECRET are set but SLACK_CLIENT_ID is not: running in sandbox mode, they are ignored",
-    );
+  if (forcedSandbox) {
+    // SLACK_SANDBOX=1 (serve --sandbox): the emulator plays Slack; real credentials mean a mistake.
+    for (const key of SLACK_CREDENTIALS) {
+      if (env[key]?.trim()) {
+        problem(
+          key,
+          "mode-conflict",
+          `SLACK_SANDBOX=1 (or --sandbox) runs against the built-in emulator, but ${key} is set: unset ${key} for the sandbox, or unset SLACK_SANDBOX to use real Slack`,
+        );
+      }
+    }
+  } else if (sandbox) {
+    // No client id and no bot token, yet settings of a production deployment: refuse to fall back to the
+    // sandbox (it would verify Slack's requests with the emulator's secret and store into that database).
+    for (const [key, why] of productionSettings(env)) {
+      problem(
+        key,
+        "sandbox-refused",
+        `${key} ${why}, but neither SLACK_CLIENT_ID nor SLACK_BOT_TOKEN is set: set SLACK_CLIENT_ID (multi-workspace mode) or SLACK_BOT_TOKEN (single-workspace mode), or SLACK_SANDBOX=1 (serve --sandbox) to run the local sandbox on purpose`,
+      );
+    }
   }
   if (clientId !== undefined) {
     config.clientId = clientId;

@@ -137,25 +137,42 @@ export function createApp(deps: AppDeps): ReferenceApp {
           appName: deps.appName,
         });
 
-  async function home(): Promise<Response> {
+  /**
+   * The installed workspaces, for the home page. Only in sandbox mode (everything there is this machine's
+   * own): outside it the public page names no customer, and reads nothing from the store. Paginated.
+   */
+  async function installedSection(url: URL): Promise<string> {
+    if (!deps.sandbox) {
+      return `<p class="muted" id="installations-private">Installed workspaces are not listed on this public page. Operators list them with <code>slack-oauth-kit installations list</code>.</p>`;
+    }
     // The home page is informational: a store that fails to list must not take it down.
     const workspaces = await store.listWorkspaces().catch((error: unknown) => {
       deps.logger.warn(`home page: listing installations failed: ${redact(String((error as Error)?.message))}`);
       return undefined;
     });
-    const installs = workspaces?.flatMap((w) => w.installations);
-    const rows = (installs ?? [])
+    if (workspaces === undefined)
+      return `<p class="muted">The installations cannot be listed right now; they are saved all the same.</p>`;
+    const installs = workspaces.flatMap((w) => w.installations);
+    if (installs.length === 0) return `<p class="muted">No workspace has installed the app yet.</p>`;
+    const pages = Math.ceil(installs.length / HOME_PAGE_SIZE);
+    const asked = Number(url.searchParams.get("page") ?? "1");
+    const page = Number.isInteger(asked) ? Math.min(Math.max(asked, 1), pages) : 1;
+    const rows = installs
+      .slice((page - 1) * HOME_PAGE_SIZE, page * HOME_PAGE_SIZE)
       .map(
         (i) =>
           `<tr><td>${escapeHtml(i.enterpriseName ?? i.enterpriseId ?? "")}</td><td>${escapeHtml(i.teamName ?? i.teamId ?? "(org-wide)")}</td><td>${escapeHtml(i.userId)}</td><td>${escapeHtml(new Date(i.installedAt * 1000).toISOString())}</td></tr>`,
       )
       .join("");
-    const table =
-      installs === undefined
-        ? `<p class="muted">The installations cannot be listed right now; they are saved all the same.</p>`
-        : installs.length === 0
-          ? `<p class="muted">No workspace has installed the app yet.</p>`
-          : `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const nav =
+      pages === 1
+        ? ""
+        : `<p class="muted" id="pages">Page ${page} of ${pages} (${installs.length} installations)${page > 1 ? ` <a rel="prev" href="/?page=${page - 1}">Previous</a>` : ""}${page < pages ? ` <a rel="next" href="/?page=${page + 1}">Next</a>` : ""}</p>`;
+    return `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>${nav}`;
+  }
+
+  async function home(url: URL): Promise<Response> {
+    const table = await installedSection(url);
     const sandbox = deps.sandbox
       ? `<p><strong>Sandbox mode.</strong> No Slack credentials were given, so a local Slack emulator plays Slack
 at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>. Click the button, pick a workspace, and press Allow:
@@ -195,7 +212,8 @@ ${signInLink}
         (path === "/" || path === flow.installPath || path === signIn?.loginPath)
       ) {
         response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
-      } else if (path === "/" && (request.method === "GET" || request.method === "HEAD")) response = await home();
+      } else if (path === "/" && (request.method === "GET" || request.method === "HEAD"))
+        response = await home(new URL(request.url));
       else if (path === "/healthz") response = Response.json({ ok: true });
       else if (path === "/slack/events") response = await slack.handle(request);
       else response = (await flow.handle(request)) ?? (await signIn?.handle(request)) ?? notFound();
@@ -227,6 +245,9 @@ ${signInLink}
 
 /** The emulator's id_token issuer in sandbox mode (Slack's own, so the flow checks it exactly as in production). */
 const SANDBOX_OIDC_ISSUER = "https://slack.com";
+
+/** Installations per page of the sandbox home page. */
+const HOME_PAGE_SIZE = 25;
 
 /** Request ids accepted from a proxy or client: short and log-safe. */
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;

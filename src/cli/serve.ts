@@ -8,14 +8,17 @@ export const serveCommand: Command = {
   name: "serve",
   summary: "Run the reference server (install page, OAuth callback, events, sign-in).",
   usage: [
-    "slack-oauth-kit serve [--port N] [--host H]",
+    "slack-oauth-kit serve [--port N] [--host H] [--sandbox]",
     "",
     "Configuration comes from the environment: SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET,",
     "SLACK_SCOPES, SLACK_USER_SCOPES, SLACK_REDIRECT_URI, SLACK_API_URL, SLACK_AUTHORIZE_URL,",
     "SLACK_OIDC_BASE_URL, DATABASE_URL, REDIS_URL, SLACK_TOKEN_ENCRYPTION_KEY, PORT (default 3000), HOST.",
     "Flood limits: INSTALL_RATE_LIMIT (30) per INSTALL_RATE_WINDOW_SECONDS (60) per client address, TRUST_PROXY",
     "(use X-Forwarded-For), MAX_CONNECTIONS_PER_ADDRESS (100), HEADERS_TIMEOUT_SECONDS (10), BODY_TIMEOUT_SECONDS (10).",
-    "Without SLACK_CLIENT_ID the server runs in sandbox mode against the built-in Slack emulator.",
+    "Without SLACK_CLIENT_ID and SLACK_BOT_TOKEN the server runs in sandbox mode against the built-in Slack emulator,",
+    "unless something of a real deployment is set (SLACK_CLIENT_SECRET, SLACK_SIGNING_SECRET,",
+    "SLACK_TOKEN_ENCRYPTION_KEY, DATABASE_URL, a PUBLIC_URL or HOST other than this machine): that is exit 2.",
+    "--sandbox (or SLACK_SANDBOX=1) asks for the sandbox explicitly; with Slack credentials set it is exit 2.",
     "With SLACK_BOT_TOKEN (+ SLACK_SIGNING_SECRET, optionally SLACK_USER_TOKEN) and no SLACK_CLIENT_ID it runs in",
     "single-workspace mode: no OAuth, the token is checked with auth.test at start and serves its workspace.",
     "Prometheus metrics: METRICS_PORT=<port> serves /metrics on a port of its own; METRICS_TOKEN (16+ characters)",
@@ -26,10 +29,19 @@ export const serveCommand: Command = {
     "(including a token Slack refuses at start, or of the wrong kind).",
   ].join("\n"),
   async run(argv) {
-    const { values } = parseOptions(argv, { port: { type: "string" }, host: { type: "string" } });
+    const { values } = parseOptions(argv, {
+      port: { type: "string" },
+      host: { type: "string" },
+      sandbox: { type: "boolean" },
+    });
     let config: ReturnType<typeof loadConfig>;
     try {
-      config = loadConfig(process.env);
+      // --host counts as HOST (a sandbox listening beyond this machine is refused like HOST=0.0.0.0).
+      config = loadConfig({
+        ...process.env,
+        ...(values.host !== undefined ? { HOST: values.host } : {}),
+        ...(values.sandbox === true ? { SLACK_SANDBOX: "1" } : {}),
+      });
     } catch (error) {
       if (error instanceof ConfigProblems) {
         console.error(error.message);
@@ -38,7 +50,6 @@ export const serveCommand: Command = {
       throw error;
     }
     if (values.port !== undefined) config.port = parsePort(values.port, config.port);
-    if (values.host !== undefined) config.host = values.host;
     for (const w of config.warnings) console.error(`warning: ${w}`);
     const { startServer } = await import("../app/server.js");
     let running: Awaited<ReturnType<typeof startServer>>;

@@ -5,7 +5,13 @@ import type { Installation } from "../model/installation.js";
 import { type AuthTestReply, installationFromV1Response, installationFromV2Response } from "../model/parse.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { SlackApiError } from "../slack-api/errors.js";
-import { buildStateCookie, buildStateCookieDeletion, readCookie, STATE_COOKIE_NAME } from "../state/cookie.js";
+import {
+  buildStateCookie,
+  buildStateCookieDeletion,
+  cookieNameFor,
+  readCookie,
+  STATE_COOKIE_NAME,
+} from "../state/cookie.js";
 import { consumeState, inspectState, type StateStore, StateStoreFullError } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import { AuthorizeUrlGenerator, generatePkce } from "./authorize-url.js";
@@ -393,7 +399,14 @@ export class OAuthFlow {
     const error = query.get("error");
     const code = query.get("code");
     const state = query.get("state");
-    const cookie = readCookie(request.headers, this.#o.stateCookieName ?? STATE_COOKIE_NAME);
+    // Over https only the __Host- cookie counts: a plain-named one may have been planted by a sibling subdomain.
+    const cookie = readCookie(
+      request.headers,
+      cookieNameFor(this.#o.stateCookieName ?? STATE_COOKIE_NAME, {
+        requestUrl: request.url,
+        secure: this.#o.secureCookie,
+      }),
+    );
 
     if (error !== null) {
       // Burn the state when it belongs to this browser, so the link cannot be replayed.

@@ -3,7 +3,7 @@ import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
 import { HTML_HEADERS } from "../oauth/html.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { SlackApiError } from "../slack-api/errors.js";
-import { buildStateCookie, buildStateCookieDeletion, readCookie } from "../state/cookie.js";
+import { buildStateCookie, buildStateCookieDeletion, cookieNameFor, readCookie } from "../state/cookie.js";
 import { consumeState, type StateStore, StateStoreFullError } from "../state/state.js";
 import { OpenIDConnectAuthorizeUrlGenerator, parseOidcScopes, SLACK_OIDC_BASE_URL } from "./authorize-url.js";
 import { IdTokenError, SignInError } from "./errors.js";
@@ -363,7 +363,11 @@ export class OpenIDConnectFlow {
     const error = query.get("error");
     const code = query.get("code");
     const state = query.get("state");
-    const cookie = readCookie(request.headers, this.#cookieName);
+    // Over https only the __Host- cookie counts: a plain-named one may have been planted by a sibling subdomain.
+    const cookie = readCookie(
+      request.headers,
+      cookieNameFor(this.#cookieName, { requestUrl: request.url, secure: this.#o.secureCookie }),
+    );
 
     if (error !== null) {
       if (state && cookie && constantTimeEqual(cookie, state)) {

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { CodedTypeError, ConfigError } from "../errors.js";
 import { registerSecret } from "../redact.js";
-import { readCookie } from "../state/cookie.js";
+import { cookieNameFor, readCookie } from "../state/cookie.js";
 
 /** Default name of the session cookie. */
 export const SESSION_COOKIE_NAME = "slack-app-session";
@@ -154,8 +154,14 @@ export class SessionCookie<T = Record<string, unknown>> {
 
   /** Like {@link SessionCookie.read}, with the session's issue and expiry times. */
   readSession(request: Request | Headers): Session<T> | undefined {
-    const headers = request instanceof Headers ? request : request.headers;
-    return this.decode(readCookie(headers, this.name));
+    if (request instanceof Headers) {
+      // No URL to tell https from http://localhost: the __Host- cookie when there is one, the plain name only
+      // where Secure is not forced.
+      const prefixed = readCookie(request, cookieNameFor(this.name, { secure: true, path: this.#path }));
+      if (prefixed !== undefined || this.#secure === true) return this.decode(prefixed);
+      return this.decode(readCookie(request, this.name));
+    }
+    return this.decode(readCookie(request.headers, this.#cookieName(request.url)));
   }
 
   /**
@@ -164,12 +170,17 @@ export class SessionCookie<T = Record<string, unknown>> {
    * @param requestUrl - the URL of the request being answered; decides the `Secure` default.
    */
   serialize(data: T, requestUrl?: string | URL): string {
-    return `${this.name}=${this.encode(data)}; ${this.#attributes(this.maxAgeSeconds, requestUrl)}`;
+    return `${this.#cookieName(requestUrl)}=${this.encode(data)}; ${this.#attributes(this.maxAgeSeconds, requestUrl)}`;
+  }
+
+  /** `__Host-<name>` when the cookie is Secure with Path=/ (served over https), else the plain name. */
+  #cookieName(requestUrl: string | URL | undefined): string {
+    return cookieNameFor(this.name, { secure: this.#secure ?? !isLocalHttp(requestUrl), path: this.#path });
   }
 
   /** The `Set-Cookie` value that ends the session (empty value, `Max-Age=0`, a past `Expires`). */
   clear(requestUrl?: string | URL): string {
-    return `${this.name}=; ${this.#attributes(0, requestUrl)}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
+    return `${this.#cookieName(requestUrl)}=; ${this.#attributes(0, requestUrl)}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
   }
 
   #attributes(maxAge: number, requestUrl: string | URL | undefined): string {

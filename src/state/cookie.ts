@@ -28,6 +28,30 @@ function isLocalHttp(url: string | URL | undefined): boolean {
   }
 }
 
+/** The prefix browsers reserve for cookies set `Secure`, `Path=/`, without `Domain`, by a secure origin. */
+export const HOST_COOKIE_PREFIX = "__Host-";
+
+/**
+ * The name a cookie is set and read under: `__Host-<name>` when it is `Secure` (served over https, or
+ * `secure: true`) with `Path=/`, so that a sibling subdomain cannot plant or overwrite it; the plain name on
+ * plain `http://localhost`, where browsers drop Secure cookies. A name already prefixed is kept.
+ *
+ * @example
+ * ```ts
+ * cookieNameFor("slack-app-oauth-state", { requestUrl: "https://app.example.com/slack/install" }); // "__Host-slack-app-oauth-state"
+ * cookieNameFor("slack-app-oauth-state", { requestUrl: "http://localhost:3000/slack/install" }); // "slack-app-oauth-state"
+ * ```
+ */
+export function cookieNameFor(
+  name: string,
+  options: { secure?: boolean | undefined; requestUrl?: string | URL | undefined; path?: string | undefined } = {},
+): string {
+  const secure = options.secure ?? !isLocalHttp(options.requestUrl);
+  if (!secure || (options.path ?? "/") !== "/" || name.startsWith(HOST_COOKIE_PREFIX) || name.startsWith("__Secure-"))
+    return name;
+  return `${HOST_COOKIE_PREFIX}${name}`;
+}
+
 const COOKIE_VALUE_RE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/;
 
 function attributes(options: StateCookieOptions, maxAge: number): string {
@@ -44,13 +68,13 @@ function attributes(options: StateCookieOptions, maxAge: number): string {
 export function buildStateCookie(state: string, options: StateCookieOptions = {}): string {
   if (!COOKIE_VALUE_RE.test(state))
     throw new CodedTypeError("state cookie value contains characters not allowed in a cookie");
-  const name = options.name ?? STATE_COOKIE_NAME;
+  const name = cookieNameFor(options.name ?? STATE_COOKIE_NAME, options);
   return `${name}=${state}; ${attributes(options, options.maxAgeSeconds ?? 600)}`;
 }
 
 /** Builds the `Set-Cookie` value that deletes the state cookie (empty value, `Max-Age=0`). */
 export function buildStateCookieDeletion(options: StateCookieOptions = {}): string {
-  const name = options.name ?? STATE_COOKIE_NAME;
+  const name = cookieNameFor(options.name ?? STATE_COOKIE_NAME, options);
   return `${name}=; ${attributes(options, 0)}; Expires=Thu, 01 Jan 1970 00:00:00 GMT`;
 }
 

@@ -77,7 +77,8 @@ describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser
     // A fresh clone has no Slack credentials: strip every SLACK_* variable so the server picks sandbox mode.
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("SLACK_")) env[k] = v;
-    Object.assign(env, { PORT: "0", DATABASE_URL: `sqlite:${dbFile}`, NODE_ENV: "production" });
+    // A database of its own: that is a production-like setting, so the sandbox is asked for explicitly.
+    Object.assign(env, { PORT: "0", DATABASE_URL: `sqlite:${dbFile}`, NODE_ENV: "production", SLACK_SANDBOX: "1" });
     const child = spawn(process.execPath, ["bin/slack-oauth-kit.js", "serve"], {
       cwd: ROOT,
       env,

@@ -124,13 +124,54 @@ describe("loadConfig", () => {
       expect(text).not.toContain(oddSecret);
     }
   });
+});
 
-  it("secrets without a client id → a warning that they are ignored (sandbox mode)", () => {
-    const secret = fakeSecret();
-    const c = loadConfig({ SLACK_CLIENT_SECRET: secret });
+describe("no accidental sandbox", () => {
+  const key = () => `k1:${randomBytes(32).toString("base64")}`;
+  const productionLike: Array<[string, Record<string, string>]> = [
+    ["SLACK_CLIENT_SECRET", { SLACK_CLIENT_SECRET: fakeSecret() }],
+    ["SLACK_SIGNING_SECRET", { SLACK_SIGNING_SECRET: fakeSecret() }],
+    ["SLACK_TOKEN_ENCRYPTION_KEY", { SLACK_TOKEN_ENCRYPTION_KEY: key() }],
+    ["DATABASE_URL", { DATABASE_URL: "postgres://app@db.internal:5432/app" }],
+    ["PUBLIC_URL", { PUBLIC_URL: "https://slack.example.com" }],
+    ["HOST", { HOST: "0.0.0.0" }],
+  ];
+  it.each(productionLike)("%s without SLACK_CLIENT_ID or SLACK_BOT_TOKEN stops the start, naming it", (name, env) => {
+    const found = problems(env);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatch(new RegExp(`^${name} `));
+    expect(found[0]).toMatch(/neither SLACK_CLIENT_ID nor SLACK_BOT_TOKEN is set/);
+    expect(found[0]).toContain("SLACK_SANDBOX=1");
+    // Secrets are never echoed (a host is not a secret).
+    if (name.startsWith("SLACK_")) for (const v of Object.values(env)) expect(found[0]).not.toContain(v.slice(-12));
+  });
+
+  it("loopback PUBLIC_URL / HOST, memory:, and nothing at all: the sandbox, as before", () => {
+    for (const env of [
+      {},
+      { PUBLIC_URL: "http://localhost:3000", HOST: "127.0.0.1" },
+      { HOST: "::1" },
+      { DATABASE_URL: "memory:" },
+    ]) {
+      expect(loadConfig(env).sandbox).toBe(true);
+    }
+  });
+
+  it("SLACK_SANDBOX=1 asks for the sandbox with production-like settings, and refuses Slack credentials", () => {
+    const c = loadConfig({ SLACK_SANDBOX: "1", DATABASE_URL: "sqlite:./data/sandbox.db", HOST: "0.0.0.0" });
     expect(c.sandbox).toBe(true);
-    expect(c.warnings.join("\n")).toMatch(/SLACK_CLIENT_ID is not: running in sandbox mode/);
-    expect(c.warnings.join("\n")).not.toContain(secret);
-    expect(c.clientSecret).toBeUndefined();
+    expect(c.clientId).toBeUndefined();
+    for (const name of ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN"]) {
+      const value =
+        name === "SLACK_CLIENT_ID"
+          ? "1234567890.1234567890"
+          : name === "SLACK_BOT_TOKEN"
+            ? `xoxb-1-${fakeSecret()}`
+            : fakeSecret();
+      const found = problems({ SLACK_SANDBOX: "1", [name]: value });
+      expect(found.join("\n")).toMatch(
+        new RegExp(`SLACK_SANDBOX=1 \\(or --sandbox\\) runs against the built-in emulator, but ${name} is set`),
+      );
+    }
   });
 });

@@ -3,7 +3,7 @@ import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, type ServerConfig } from "../../src/app/config.js";
 import { jsonLogger } from "../../src/app/log.js";
-import { type RunningServer, type StartServerOptions, startServer } from "../../src/app/server.js";
+import { createApp, type RunningServer, type StartServerOptions, startServer } from "../../src/app/server.js";
 import type { OpenedStores } from "../../src/app/stores.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
@@ -285,5 +285,71 @@ describe("reference server (real mode, against an external emulator)", () => {
     expect((await emu.sendUrlVerification()).verified).toBe(true);
     expect(lines.join("\n")).not.toContain(emu.app.clientSecret);
     expect(lines.join("\n")).not.toContain(emu.app.signingSecret);
+  });
+});
+
+describe("the public home page", () => {
+  const seeded = async (n: number): Promise<MemoryInstallationStore> => {
+    const store = new MemoryInstallationStore();
+    for (let i = 0; i < n; i++) {
+      await store.save({
+        teamId: `T${String(i).padStart(10, "0")}`,
+        teamName: `Customer Workspace ${i}`,
+        userId: `U${String(i).padStart(10, "0")}`,
+        botToken: `xoxb-test-${i}`,
+        botScopes: ["commands"],
+        userScopes: [],
+        isEnterpriseInstall: false,
+        installedAt: 1732520000 + i,
+        customValues: {},
+      });
+    }
+    return store;
+  };
+
+  it("outside sandbox mode names no customer and reads nothing from the store", async () => {
+    const store = await seeded(3);
+    let listed = 0;
+    const list = store.listWorkspaces.bind(store);
+    store.listWorkspaces = (filter) => {
+      listed++;
+      return list(filter);
+    };
+    const emu = await startEmulator({ appUrl: "http://localhost:3000" });
+    cleanup.push(() => emu.close());
+    const app = createApp({
+      clientId: emu.app.clientId,
+      clientSecret: emu.app.clientSecret,
+      signingSecret: emu.app.signingSecret,
+      scopes: ["commands"],
+      userScopes: [],
+      apiUrl: emu.apiUrl,
+      authorizeUrl: emu.authorizeUrl,
+      installationStore: store,
+      stateStore: new MemoryStateStore(),
+      logger: jsonLogger(() => {}),
+    });
+    const res = await app(new Request("https://app.example.com/"));
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('id="installations-private"');
+    expect(html).not.toMatch(/Customer Workspace|T0000000000|U0000000001|<table/);
+    expect(listed).toBe(0);
+  });
+
+  it("in sandbox mode lists installations 25 to a page", async () => {
+    const { running } = await start({}, { stores: memoryStores(await seeded(60)) });
+    const page = async (q: string) => (await fetch(`${running.url}/${q}`)).text();
+    const rows = (html: string) => (html.match(/<tr><td>/g) ?? []).length;
+    const first = await page("");
+    expect(rows(first)).toBe(25);
+    expect(first).toContain("Page 1 of 3 (60 installations)");
+    expect(first).toContain('href="/?page=2"');
+    const last = await page("?page=3");
+    expect(rows(last)).toBe(10);
+    expect(last).toContain('href="/?page=2"');
+    expect(last).not.toContain("Next");
+    expect(rows(await page("?page=99"))).toBe(10);
+    expect(await page("?page=abc")).toContain("Page 1 of 3");
   });
 });

@@ -39,6 +39,7 @@ import { OIDC_STATE_COOKIE_NAME } from "../../src/oidc/flow.js";
 import { silentLogger } from "../../src/redact.js";
 import { SignatureSigner } from "../../src/signature/signature.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
+import { EncryptedInstallationStore, parseEncryptionKeys } from "../../src/stores/encryption.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 import { PostgresInstallationStore } from "../../src/stores/postgres.js";
 import { tableNames } from "../../src/stores/sql/migrations.js";
@@ -422,7 +423,8 @@ describeBackend(pgStatus, () => {
     let emu: Emulator;
     let door: FrontDoor;
     let app: SlackLambda;
-    let admin: PostgresInstallationStore;
+    let admin: EncryptedInstallationStore;
+    const encryptionKeys = `k1:${randomBytes(32).toString("base64")}`;
     const jobs: SlackJob[] = [];
     const logger = new CapturingLogger();
 
@@ -437,7 +439,7 @@ describeBackend(pgStatus, () => {
         databaseUrl: PG_URL,
         appUrl: door.url,
         tablePrefix,
-        encryptionKeys: `k1:${randomBytes(32).toString("base64")}`,
+        encryptionKeys,
         handOff: async (job) => {
           // What an asynchronous invocation carries: JSON, nothing else.
           jobs.push(JSON.parse(JSON.stringify(job)) as SlackJob);
@@ -446,7 +448,11 @@ describeBackend(pgStatus, () => {
         logger,
       });
       lambda = app;
-      admin = new PostgresInstallationStore({ url: PG_URL, tablePrefix, clientId: emu.app.clientId });
+      // The tokens are stored encrypted (and the store is marked so): reading them back needs the key.
+      admin = new EncryptedInstallationStore(
+        new PostgresInstallationStore({ url: PG_URL, tablePrefix, clientId: emu.app.clientId }),
+        { keys: parseEncryptionKeys(encryptionKeys) },
+      );
     });
 
     afterAll(async () => {
@@ -458,7 +464,7 @@ describeBackend(pgStatus, () => {
       await c.connect();
       const t = tableNames(tablePrefix);
       await c.query(
-        `DROP TABLE IF EXISTS ${[t.installations, t.bots, t.states, t.migrations, `${tablePrefix}locks`].map((n) => `"${n}"`).join(", ")}`,
+        `DROP TABLE IF EXISTS ${[t.installations, t.bots, t.states, t.migrations, t.meta, `${tablePrefix}locks`].map((n) => `"${n}"`).join(", ")}`,
       );
       await c.end();
     });
@@ -478,7 +484,7 @@ describeBackend(pgStatus, () => {
       expect(started.response.headers.getSetCookie().some((c) => c.startsWith("slack-app-oauth-state="))).toBe(true);
       expect(response.headers.getSetCookie().some((c) => /^slack-app-oauth-state=;.*Max-Age=0/.test(c))).toBe(true);
       const saved = await admin.findBot({ teamId: TEAM });
-      expect(saved?.botToken).toBeDefined();
+      expect(saved?.botToken).toMatch(/^xoxb-/);
       // The event that carried the callback has the front door's shape, and its cookie.
       const last = door.events.at(-1)!;
       if (kind === "rest-api") {

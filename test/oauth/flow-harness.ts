@@ -13,7 +13,7 @@ import { OAuthFlow, type OAuthFlowOptions } from "../../src/oauth/flow.js";
 import { renderFailurePage } from "../../src/oauth/pages.js";
 import type { Logger } from "../../src/redact.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
-import { STATE_COOKIE_NAME } from "../../src/state/cookie.js";
+import { cookieNameFor, STATE_COOKIE_NAME } from "../../src/state/cookie.js";
 import type { ConsumeResult, StateStatus, StateStore } from "../../src/state/state.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
@@ -196,9 +196,11 @@ export async function startInstall(h: { url: string }, path = "/slack/install"):
   const response = await fetch(`${h.url}${path}`, { redirect: "manual" });
   const html = await response.text();
   expect(response.status, html).toBe(200);
-  const setCookie = response.headers.getSetCookie().find((c) => c.startsWith(`${STATE_COOKIE_NAME}=`));
+  // Over https the cookie is __Host- prefixed (plain name on http://localhost).
+  const name = cookieNameFor(STATE_COOKIE_NAME, { requestUrl: `${h.url}${path}` });
+  const setCookie = response.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
   expect(setCookie, "state cookie").toBeDefined();
-  const cookie = setCookie!.split(";")[0]!.slice(STATE_COOKIE_NAME.length + 1);
+  const cookie = setCookie!.split(";")[0]!.slice(name.length + 1);
   const href = /id="add-to-slack" href="([^"]+)"/.exec(html)?.[1];
   expect(href, "Add to Slack link").toBeDefined();
   const authorizeUrl = unescapeHtml(href!);
@@ -227,7 +229,8 @@ export async function consent(
 /** Sends the callback like the browser that holds `cookie` (or none). */
 export async function callback(target: URL | string, cookie?: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
-  if (cookie !== undefined) headers.set("cookie", `${STATE_COOKIE_NAME}=${cookie}`);
+  if (cookie !== undefined)
+    headers.set("cookie", `${cookieNameFor(STATE_COOKIE_NAME, { requestUrl: target })}=${cookie}`);
   return fetch(target, { ...init, headers, redirect: "manual" });
 }
 

@@ -14,13 +14,15 @@ describe("SessionCookie", () => {
   it("round-trips data in a signed, HttpOnly, SameSite=Lax cookie (Secure except on http://localhost)", () => {
     const s = new SessionCookie<{ userId: string; name: string }>({ secret: secret() });
     const set = s.serialize({ userId: "U1", name: "Ann" }, "https://app.example.com/slack/login/callback");
-    expect(set).toMatch(/^slack-app-session=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; /);
+    // Over https the name takes the __Host- prefix (a sibling subdomain cannot plant it).
+    expect(set).toMatch(/^__Host-slack-app-session=v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}; /);
     expect(set).toContain("HttpOnly");
     expect(set).toContain("SameSite=Lax");
     expect(set).toContain("Path=/");
     expect(set).toContain("Max-Age=28800");
     expect(set).toContain("Secure");
     expect(s.serialize({ userId: "U1", name: "A" }, "http://localhost:3000/x")).not.toContain("Secure");
+    expect(s.serialize({ userId: "U1", name: "A" }, "http://localhost:3000/x")).toMatch(/^slack-app-session=v1\./);
     expect(s.serialize({ userId: "U1", name: "A" }, "http://example.com/x")).toContain("Secure");
     expect(s.read(requestWith(`other=1; ${set.split(";")[0]}`))).toEqual({ userId: "U1", name: "Ann" });
   });
@@ -66,10 +68,22 @@ describe("SessionCookie", () => {
     expect(same.decode(future.encode({ userId: "U1" }))).toBeUndefined();
   });
 
+  it("over https only the __Host- cookie is read: a plain-named one (a sibling subdomain's) is ignored", () => {
+    const s = new SessionCookie<{ userId: string }>({ secret: secret() });
+    const planted = s.serialize({ userId: "U_ATTACKER" }, "http://localhost:3000/").split(";")[0]!;
+    expect(planted.startsWith("slack-app-session=")).toBe(true);
+    expect(s.read(requestWith(planted))).toBeUndefined();
+    const real = s.serialize({ userId: "U1" }, "https://app.example.com/").split(";")[0]!;
+    expect(s.read(requestWith(`${planted}; ${real}`))).toEqual({ userId: "U1" });
+    expect(s.read(new Request("http://localhost:3000/profile", { headers: { cookie: planted } }))).toEqual({
+      userId: "U_ATTACKER",
+    });
+  });
+
   it("clears the cookie; refuses short secrets and oversized data", () => {
     const s = new SessionCookie({ secret: secret() });
     expect(s.clear("https://app.example.com/logout")).toMatch(
-      /^slack-app-session=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0; Secure; Expires=Thu, 01 Jan 1970/,
+      /^__Host-slack-app-session=; Path=\/; HttpOnly; SameSite=Lax; Max-Age=0; Secure; Expires=Thu, 01 Jan 1970/,
     );
     expect(() => new SessionCookie({ secret: "too-short" })).toThrow(ConfigError);
     expect(() => new SessionCookie({ secret: new Uint8Array(16) })).toThrow(ConfigError);

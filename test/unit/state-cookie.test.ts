@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   buildStateCookie,
   buildStateCookieDeletion,
+  cookieNameFor,
   generateState,
   readCookie,
   STATE_COOKIE_NAME,
@@ -46,7 +47,22 @@ describe("generateState / isWellFormedState", () => {
 describe("state cookie", () => {
   it("builds the binding cookie with safe attributes", () => {
     const c = buildStateCookie("abc", { requestUrl: "https://app.example.com/slack/install" });
-    expect(c).toBe(`${STATE_COOKIE_NAME}=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure`);
+    expect(c).toBe(`__Host-${STATE_COOKIE_NAME}=abc; Path=/; HttpOnly; SameSite=Lax; Max-Age=600; Secure`);
+  });
+
+  it("takes the __Host- prefix when Secure with Path=/ (over https), the plain name on http://localhost", () => {
+    expect(cookieNameFor(STATE_COOKIE_NAME, { requestUrl: "https://app.example.com/" })).toBe(
+      `__Host-${STATE_COOKIE_NAME}`,
+    );
+    expect(cookieNameFor(STATE_COOKIE_NAME, { requestUrl: "http://localhost:3000/" })).toBe(STATE_COOKIE_NAME);
+    expect(buildStateCookie("abc", { requestUrl: "http://localhost:3000/x" })).toMatch(
+      new RegExp(`^${STATE_COOKIE_NAME}=abc;`),
+    );
+    // __Host- needs Path=/: another path keeps the plain name.
+    expect(buildStateCookie("abc", { requestUrl: "https://a.example/", path: "/slack" })).toMatch(
+      /^slack-app-oauth-state=abc;/,
+    );
+    expect(cookieNameFor("__Host-x", { secure: true })).toBe("__Host-x");
   });
 
   it("omits Secure only for plain http on localhost", () => {
@@ -64,7 +80,7 @@ describe("state cookie", () => {
 
   it("builds a deletion with Max-Age=0 and the same path", () => {
     const d = buildStateCookieDeletion({ requestUrl: "https://x.example/" });
-    expect(d).toMatch(new RegExp(`^${STATE_COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure`));
+    expect(d).toMatch(new RegExp(`^__Host-${STATE_COOKIE_NAME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure`));
     expect(d).toContain("Expires=Thu, 01 Jan 1970 00:00:00 GMT");
   });
 });
