@@ -16,6 +16,10 @@
  * independent of whether the app or the emulator + driver was the bottleneck, and of other load on the
  * machine; and the same for this process (emulator + driver).
  *
+ * With `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`, a third contender runs our flow loaded from that
+ * build (say, the commit before a change); `BENCH_ROUNDS` measures every contender once per round, in turn,
+ * and the ratios ours / baseline are printed per round. `BENCH_CONTENDERS=ours,base` measures only those.
+ *
  * Run: `node --import tsx bench/callback.ts` (or through `bench/run.ts`).
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -31,6 +35,8 @@ import { fixed, int, machineLine, percent, percentile, printTable } from "./lib/
 /** One row of {@link runCallbackBench}. */
 export interface CallbackResult {
   contender: CallbackContender;
+  /** Which round (1-based): contenders are measured in turn, round after round. */
+  round: number;
   concurrency: number;
   installs: number;
   installsPerSecond: number;
@@ -56,12 +62,31 @@ export interface CallbackBenchOptions {
   /** Warm-up seconds before each measurement (default 1.5). */
   warmupSeconds?: number;
   concurrencies?: number[];
+  /** Rounds (default 1, or `BENCH_ROUNDS`): every contender is measured once per round, in turn. */
+  rounds?: number;
+}
+
+/**
+ * The contenders: `BENCH_CONTENDERS` (comma-separated) if set, else ours and InstallProvider — and, with
+ * `BENCH_BASELINE_DIST` (another checkout's built `dist/`), the baseline next to ours.
+ */
+function contendersFromEnv(baselineDist: string | undefined): CallbackContender[] {
+  const listed = process.env.BENCH_CONTENDERS?.split(",").map((t) => t.trim());
+  if (listed) {
+    const wrong = listed.filter((t) => !(ALL_CONTENDERS as string[]).includes(t));
+    if (wrong.length > 0) {
+      throw new Error(`BENCH_CONTENDERS: unknown ${wrong.join(", ")}; known: ${ALL_CONTENDERS.join(", ")}`);
+    }
+    return listed as CallbackContender[];
+  }
+  return baselineDist ? ["ours", "base", "install-provider"] : ["ours", "install-provider"];
 }
 
 const SCOPES = ["commands", "chat:write"];
-const CONTENDERS: CallbackContender[] = ["ours", "install-provider"];
+const ALL_CONTENDERS: CallbackContender[] = ["ours", "base", "install-provider"];
 const LABELS: Record<CallbackContender, string> = {
   ours: "ours (OAuthFlow + SQLite)",
+  base: "baseline (BENCH_BASELINE_DIST)",
   "install-provider": "@slack/oauth InstallProvider (FileInstallationStore)",
 };
 
@@ -140,12 +165,18 @@ async function pool(
 
 async function benchContender(
   contender: CallbackContender,
+  round: number,
   concurrencies: number[],
   seconds: number,
   warmupSeconds: number,
+  baselineDist: string | undefined,
 ): Promise<CallbackResult[]> {
   const dir = await mkdtemp(join(tmpdir(), `slack-oauth-kit-bench-callback-${contender}-`));
-  const app = await BenchChild.start(new URL("./lib/callback-apps.ts", import.meta.url), { kind: contender, dir });
+  const app = await BenchChild.start(new URL("./lib/callback-apps.ts", import.meta.url), {
+    kind: contender,
+    dir,
+    baselineDist,
+  });
   const http = new HttpClient();
   let emulator: Awaited<ReturnType<typeof startEmulator>> | undefined;
   try {
@@ -187,6 +218,7 @@ async function benchContender(
       const appUse = usageDelta(app0, await app.usage());
       results.push({
         contender,
+        round,
         concurrency,
         installs: r.installs,
         installsPerSecond: r.installs / r.seconds,
@@ -212,6 +244,11 @@ async function benchContender(
   }
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
 function mergeCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
   const out = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = (out[k] ?? 0) + v;
@@ -230,17 +267,26 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
   const seconds = options.seconds ?? 8;
   const warmupSeconds = options.warmupSeconds ?? 1.5;
   const concurrencies = options.concurrencies ?? [1, 16];
+  const rounds = options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 1);
+  if (!(Number.isInteger(rounds) && rounds >= 1)) throw new Error("rounds (BENCH_ROUNDS): a positive integer");
+  const baselineDist = process.env.BENCH_BASELINE_DIST || undefined;
+  const contenders = contendersFromEnv(baselineDist);
   console.log(machineLine("OAuth install (callback) benchmark"));
   console.log(
-    `per contender and concurrency: ${warmupSeconds} s warm-up, then ${seconds} s measured; app in a child process, emulator + driver in this process`,
+    `per contender and concurrency: ${warmupSeconds} s warm-up, then ${seconds} s measured; app in a child process, emulator + driver in this process; ${rounds} round(s), contenders in turn (reversed every other round)`,
   );
   const results: CallbackResult[] = [];
-  for (const c of CONTENDERS) results.push(...(await benchContender(c, concurrencies, seconds, warmupSeconds)));
+  for (let round = 1; round <= rounds; round++) {
+    for (const c of round % 2 === 1 ? contenders : [...contenders].reverse()) {
+      results.push(...(await benchContender(c, round, concurrencies, seconds, warmupSeconds, baselineDist)));
+    }
+  }
 
   console.log();
   printTable(
     [
       "contender",
+      "round",
       "conc",
       "installs/s",
       "p50 ms",
@@ -253,6 +299,7 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
     ],
     results.map((r) => [
       LABELS[r.contender],
+      String(r.round),
       String(r.concurrency),
       fixed(r.installsPerSecond, 1),
       fixed(r.p50Ms),
@@ -270,12 +317,34 @@ export async function runCallbackBench(options: CallbackBenchOptions = {}): Prom
     }
   }
   const top = Math.max(...concurrencies);
-  const ours = results.find((r) => r.contender === "ours" && r.concurrency === top);
-  const theirs = results.find((r) => r.contender === "install-provider" && r.concurrency === top);
-  if (ours && theirs) {
+  /** Per round at `concurrency`: `a`'s installs/s and app CPU per install over `b`'s; then the median round. */
+  const ratios = (a: CallbackContender, b: CallbackContender, concurrency: number) => {
+    const speed: number[] = [];
+    const cpu: number[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const x = results.find((r) => r.contender === a && r.round === round && r.concurrency === concurrency);
+      const y = results.find((r) => r.contender === b && r.round === round && r.concurrency === concurrency);
+      if (x && y) {
+        speed.push(x.installsPerSecond / y.installsPerSecond);
+        cpu.push(x.appCpuMsPerInstall / y.appCpuMsPerInstall);
+      }
+    }
+    return speed.length > 0 ? { speed, cpu } : undefined;
+  };
+  const times = (xs: number[]) => `${fixed(median(xs))}× median (rounds: ${xs.map((x) => `${fixed(x)}×`).join(", ")})`;
+  const vsProvider = ratios("ours", "install-provider", top);
+  if (vsProvider) {
     console.log(
-      `ours / InstallProvider at concurrency ${top}: installs/s ${fixed(ours.installsPerSecond / theirs.installsPerSecond)}×, app CPU time per install ${fixed(ours.appCpuMsPerInstall / theirs.appCpuMsPerInstall)}×`,
+      `ours / InstallProvider at concurrency ${top}: installs/s ${times(vsProvider.speed)}, app CPU time per install ${times(vsProvider.cpu)}`,
     );
+  }
+  for (const concurrency of concurrencies) {
+    const vsBase = ratios("ours", "base", concurrency);
+    if (vsBase) {
+      console.log(
+        `ours / baseline at concurrency ${concurrency}: installs/s ${times(vsBase.speed)}, app CPU time per install ${times(vsBase.cpu)}`,
+      );
+    }
   }
   return results;
 }

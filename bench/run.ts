@@ -13,6 +13,8 @@ const benches: Record<string, () => Promise<unknown>> = {
   callback: async () => (await import("./callback.js")).runCallbackBench(),
   events: async () => (await import("./events.js")).runEventsBench(),
   runtimes: async () => (await import("./runtimes.js")).runRuntimesBench(),
+  lru: async () => (await import("./micro.js")).runLruBench(),
+  form: async () => (await import("./micro.js")).runFormBench(),
 };
 
 const names = process.argv.slice(2);

@@ -3,6 +3,8 @@
  *
  * - `ours`: `OAuthFlow` + `SQLiteInstallationStore` + `SQLiteStateStore` (one WAL file in `dir`) +
  *   `SlackApiClient`, served by `toNodeListener`.
+ * - `base`: the same as `ours`, loaded from another checkout's `dist/` (`BENCH_BASELINE_DIST`), to compare
+ *   a change in the same run.
  * - `install-provider`: `@slack/oauth` `InstallProvider` (its default stateless `ClearStateStore` from
  *   `stateSecret`) + its `FileInstallationStore` in `dir`, on a plain `node:http` server.
  *
@@ -11,12 +13,13 @@
 import { createServer, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import slackOAuth from "@slack/oauth";
-import { toNodeListener } from "../../dist/http/node.js";
-import { OAuthFlow } from "../../dist/oauth/flow.js";
-import { silentLogger } from "../../dist/redact.js";
-import { SlackApiClient } from "../../dist/slack-api/client.js";
-import { SQLiteInstallationStore, SQLiteStateStore } from "../../dist/stores/sqlite.js";
+import type * as NodeModule from "../../dist/http/node.js";
+import type * as FlowModule from "../../dist/oauth/flow.js";
+import type * as RedactModule from "../../dist/redact.js";
+import type * as ClientModule from "../../dist/slack-api/client.js";
+import type * as SqliteModule from "../../dist/stores/sqlite.js";
 import { childData, serveRpc } from "./child.js";
 
 /** What the main thread passes to `configure`. */
@@ -36,12 +39,29 @@ export interface InstalledPair {
   userId: string;
 }
 
-export type CallbackContender = "ours" | "install-provider";
+/** `base`: the same as `ours`, built from another checkout's `dist/` (`BENCH_BASELINE_DIST`). */
+export type CallbackContender = "ours" | "base" | "install-provider";
 
 // @slack/oauth is CommonJS: its named exports are not statically detectable by Node.
 const { FileInstallationStore, InstallProvider, LogLevel } = slackOAuth;
 
-const { kind, dir } = childData<{ kind: CallbackContender; dir: string }>();
+const { kind, dir, baselineDist } = childData<{
+  kind: CallbackContender;
+  dir: string;
+  baselineDist?: string | undefined;
+}>();
+
+/** The library's modules from this checkout's `dist/`, or from the baseline's. */
+async function library(dist: string) {
+  const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(dist, path)).href) as Promise<T>;
+  return {
+    ...(await load<typeof NodeModule>("http/node.js")),
+    ...(await load<typeof FlowModule>("oauth/flow.js")),
+    ...(await load<typeof RedactModule>("redact.js")),
+    ...(await load<typeof ClientModule>("slack-api/client.js")),
+    ...(await load<typeof SqliteModule>("stores/sqlite.js")),
+  };
+}
 
 let listener: RequestListener = (_req, res) => {
   res.writeHead(503).end("not configured");
@@ -50,7 +70,9 @@ let server: Server | undefined;
 let verify: (pairs: InstalledPair[]) => Promise<number> = async () => 0;
 let closeStores: () => Promise<void> = async () => {};
 
-function configureOurs(c: CallbackAppConfig): void {
+async function configureOurs(c: CallbackAppConfig, dist: string): Promise<void> {
+  const { OAuthFlow, SlackApiClient, SQLiteInstallationStore, SQLiteStateStore, silentLogger, toNodeListener } =
+    await library(dist);
   const filename = join(dir, "slack.db");
   const installationStore = new SQLiteInstallationStore({ filename });
   const stateStore = new SQLiteStateStore({ filename });
@@ -135,9 +157,12 @@ serveRpc({
     await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
     return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}` };
   },
-  configure: (c: CallbackAppConfig): void => {
-    if (kind === "ours") configureOurs(c);
-    else configureInstallProvider(c);
+  configure: async (c: CallbackAppConfig): Promise<void> => {
+    if (kind === "ours") await configureOurs(c, fileURLToPath(new URL("../../dist/", import.meta.url)));
+    else if (kind === "base") {
+      if (!baselineDist) throw new Error("the base contender needs BENCH_BASELINE_DIST (another checkout's dist/)");
+      await configureOurs(c, baselineDist);
+    } else configureInstallProvider(c);
   },
   verify: (pairs: InstalledPair[]): Promise<number> => verify(pairs),
   close: async (): Promise<void> => {
