@@ -6,6 +6,7 @@ import {
   bodyErrorReply,
   bodyErrorResponse,
   DEFAULT_MAX_BODY_BYTES,
+  type ResolvedBodyLimits,
   readBody,
   resolveBodyLimits,
 } from "../http/core.js";
@@ -307,7 +308,7 @@ export class SlackRequestHandler {
   readonly #verifier: SignatureVerifier;
   readonly #log: Logger;
   readonly #limit: number;
-  readonly #limits: { maxBytes: number; timeoutMs: number };
+  readonly #limits: ResolvedBodyLimits;
   /** Event ids handled successfully (for an hour): a retried delivery of one does no work twice. */
   readonly #done: LruTtlCache<true>;
   /** Event ids being handled now → the answer they will get. */

@@ -128,7 +128,10 @@ export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 export interface BodyLimits {
   /** Largest body in bytes (default {@link DEFAULT_MAX_BODY_BYTES}). */
   maxBytes?: number | undefined;
-  /** Time for the whole body to arrive, in ms (default {@link DEFAULT_BODY_TIMEOUT_MS}); 0 disables it. */
+  /**
+   * Time for the whole body to arrive, in ms (default {@link DEFAULT_BODY_TIMEOUT_MS}); 0 disables it.
+   * Checked every {@link BODY_DEADLINE_CHECK_MS}, so a read expires up to that much later.
+   */
   timeoutMs?: number | undefined;
 }
 
@@ -145,14 +148,15 @@ export interface NodeBodyStream {
 }
 
 /**
- * The limits resolved and checked once (adapters resolve them when built, not per request).
+ * The limits resolved and checked once (adapters resolve them when built, not per request: the reads
+ * under one resolved set share one deadline check).
  *
  * @example
  * ```ts
- * const limits = resolveBodyLimits({ maxBytes: 64 * 1024 }); // { maxBytes: 65536, timeoutMs: 10000 }
+ * const limits = resolveBodyLimits({ maxBytes: 64 * 1024 }); // { maxBytes: 65536, timeoutMs: 10000, … }
  * ```
  */
-export function resolveBodyLimits(limits: BodyLimits = {}): Required<{ [K in keyof BodyLimits]: number }> {
+export function resolveBodyLimits(limits: BodyLimits = {}): ResolvedBodyLimits {
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BODY_BYTES;
   const timeoutMs = limits.timeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
   if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) {
@@ -161,7 +165,7 @@ export function resolveBodyLimits(limits: BodyLimits = {}): Required<{ [K in key
   if (!(Number.isSafeInteger(timeoutMs) && timeoutMs >= 0)) {
     throw new CodedTypeError(`body limit: timeoutMs must be a non-negative integer (got ${String(timeoutMs)})`);
   }
-  return { maxBytes, timeoutMs };
+  return { maxBytes, timeoutMs, deadlines: new BodyDeadlines() };
 }
 
 /** The body size a `Content-Length` value declares, when it is a plain decimal number. */
@@ -170,6 +174,72 @@ function declaredLength(value: string | string[] | null | undefined): number | u
   if (v === undefined || v === null) return undefined;
   const trimmed = v.trim();
   return /^\d{1,16}$/.test(trimmed) ? Number(trimmed) : undefined;
+}
+
+/** How often reads waiting for their body are checked against their deadline (ms). */
+export const BODY_DEADLINE_CHECK_MS = 100;
+
+/** A read waiting for its body: expires at `at` (epoch ms). */
+export interface Deadline {
+  readonly at: number;
+  readonly expire: () => void;
+}
+
+/**
+ * The body reads in flight under one set of limits, checked together every {@link BODY_DEADLINE_CHECK_MS}:
+ * one interval for all of them instead of a timer each (a `setTimeout` + `clearTimeout` pair costs about a
+ * microsecond, a measurable share of the events fast path). A read expires between its deadline and one
+ * check later. The interval runs only while reads are pending, and never keeps the process alive.
+ * Made by {@link resolveBodyLimits}; used by {@link collectBody} and {@link readBody}.
+ *
+ * @example
+ * ```ts
+ * const { deadlines } = resolveBodyLimits({ timeoutMs: 5_000 });
+ * const watched = deadlines.watch(5_000, () => console.warn("body too slow"));
+ * deadlines.unwatch(watched); // the body arrived in time
+ * ```
+ */
+export class BodyDeadlines {
+  readonly #pending = new Set<Deadline>();
+  #interval: ReturnType<typeof setInterval> | undefined;
+
+  /** Calls `expire` once `timeoutMs` have passed (checked every {@link BODY_DEADLINE_CHECK_MS}), unless unwatched first. */
+  watch(timeoutMs: number, expire: () => void): Deadline {
+    const deadline: Deadline = { at: Date.now() + timeoutMs, expire };
+    this.#pending.add(deadline);
+    if (this.#interval === undefined) {
+      this.#interval = setInterval(this.#sweep, BODY_DEADLINE_CHECK_MS);
+      this.#interval.unref?.();
+    }
+    return deadline;
+  }
+
+  /** Forgets a deadline (its read finished). */
+  unwatch(deadline: Deadline | undefined): void {
+    if (deadline !== undefined) this.#pending.delete(deadline);
+  }
+
+  readonly #sweep = (): void => {
+    if (this.#pending.size === 0) {
+      clearInterval(this.#interval);
+      this.#interval = undefined;
+      return;
+    }
+    const now = Date.now();
+    for (const d of this.#pending) {
+      if (d.at > now) continue;
+      this.#pending.delete(d);
+      d.expire();
+    }
+  };
+}
+
+/** Limits checked and ready to use (see {@link resolveBodyLimits}). */
+export interface ResolvedBodyLimits {
+  readonly maxBytes: number;
+  readonly timeoutMs: number;
+  /** The reads in flight under these limits, whose deadlines are checked together. */
+  readonly deadlines: BodyDeadlines;
 }
 
 /**
@@ -185,7 +255,7 @@ function declaredLength(value: string | string[] | null | undefined): number | u
  */
 export function collectBody(
   stream: NodeBodyStream,
-  limits: { maxBytes: number; timeoutMs: number },
+  limits: ResolvedBodyLimits,
   done: (error: Error | null, body?: Uint8Array) => void,
 ): void {
   const limit = limits.maxBytes;
@@ -198,15 +268,15 @@ export function collectBody(
   const chunks: Uint8Array[] = [];
   let size = 0;
   let finished = false;
-  const timer =
+  const deadline =
     limits.timeoutMs > 0
-      ? setTimeout(() => {
+      ? limits.deadlines.watch(limits.timeoutMs, () => {
           if (finished) return;
           finished = true;
           chunks.length = 0;
           stream.resume();
           done(new BodyReadTimeoutError(limits.timeoutMs));
-        }, limits.timeoutMs)
+        })
       : undefined;
   // No listener is removed afterwards: the request is done with, and removing costs more than a flag.
   stream.on("data", (chunk) => {
@@ -214,7 +284,7 @@ export function collectBody(
     size += chunk.byteLength;
     if (size > limit) {
       finished = true;
-      clearTimeout(timer);
+      limits.deadlines.unwatch(deadline);
       chunks.length = 0;
       stream.resume();
       done(new BodyTooLargeError(limit));
@@ -225,13 +295,13 @@ export function collectBody(
   stream.on("end", () => {
     if (finished) return;
     finished = true;
-    clearTimeout(timer);
+    limits.deadlines.unwatch(deadline);
     done(null, chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, size));
   });
   stream.on("error", (error) => {
     if (finished) return;
     finished = true;
-    clearTimeout(timer);
+    limits.deadlines.unwatch(deadline);
     done(error);
   });
 }
@@ -247,10 +317,7 @@ function concat(chunks: readonly Uint8Array[], size: number): Uint8Array {
 }
 
 /** Reads a web `Request`'s (or `Response`'s) body stream under the same rules as {@link collectBody}. */
-async function readWebBody(
-  request: Request | Response,
-  limits: { maxBytes: number; timeoutMs: number },
-): Promise<Uint8Array> {
+async function readWebBody(request: Request | Response, limits: ResolvedBodyLimits): Promise<Uint8Array> {
   const limit = limits.maxBytes;
   const declared = declaredLength(request.headers.get("content-length"));
   if (declared !== undefined && declared > limit) {
@@ -259,11 +326,11 @@ async function readWebBody(
   }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let deadline: Deadline | undefined;
   const expired =
     limits.timeoutMs > 0
       ? new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new BodyReadTimeoutError(limits.timeoutMs)), limits.timeoutMs);
+          deadline = limits.deadlines.watch(limits.timeoutMs, () => reject(new BodyReadTimeoutError(limits.timeoutMs)));
         })
       : undefined;
   expired?.catch(() => {}); // observed below; never an unhandled rejection
@@ -282,7 +349,7 @@ async function readWebBody(
     await reader.cancel().catch(() => {});
     throw error;
   } finally {
-    clearTimeout(timer);
+    limits.deadlines.unwatch(deadline);
   }
   return chunks.length === 1 ? (chunks[0] as Uint8Array) : concat(chunks, size);
 }
@@ -299,8 +366,11 @@ async function readWebBody(
  * const small = await readBody(req, { maxBytes: 64 * 1024, timeoutMs: 2_000 }); // a Node IncomingMessage
  * ```
  */
-export function readBody(source: Request | Response | NodeBodyStream, limits: BodyLimits = {}): Promise<Uint8Array> {
-  const resolved = resolveBodyLimits(limits);
+export function readBody(
+  source: Request | Response | NodeBodyStream,
+  limits: BodyLimits | ResolvedBodyLimits = {},
+): Promise<Uint8Array> {
+  const resolved = "deadlines" in limits ? limits : resolveBodyLimits(limits);
   if (source instanceof Request || source instanceof Response) return readWebBody(source, resolved);
   return new Promise((resolve, reject) => {
     collectBody(source, resolved, (error, body) => (error ? reject(error) : resolve(body as Uint8Array)));
@@ -434,7 +504,11 @@ export interface NodeRequestLike extends NodeBodyStream {
  * const request = await nodeToWebRequest(req, requestUrl(requestOrigin({ secure: false, host: req.headers.host }), req.url));
  * ```
  */
-export async function nodeToWebRequest(req: NodeRequestLike, url: string, limits: BodyLimits = {}): Promise<Request> {
+export async function nodeToWebRequest(
+  req: NodeRequestLike,
+  url: string,
+  limits: BodyLimits | ResolvedBodyLimits = {},
+): Promise<Request> {
   const headers = headersFromRaw(req.rawHeaders);
   const method = req.method ?? "GET";
   if (method === "GET" || method === "HEAD") return new Request(url, { method, headers });

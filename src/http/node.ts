@@ -16,7 +16,15 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import type { Duplex } from "node:stream";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { bodyErrorReply, collectBody, nodeToWebRequest, requestOrigin, requestUrl, resolveBodyLimits } from "./core.js";
+import {
+  bodyErrorReply,
+  collectBody,
+  nodeToWebRequest,
+  type ResolvedBodyLimits,
+  requestOrigin,
+  requestUrl,
+  resolveBodyLimits,
+} from "./core.js";
 
 /** A `fetch`-style handler: the shape every core handler of this library has. */
 export type FetchHandler = (request: Request) => Promise<Response> | Response;
@@ -43,7 +51,7 @@ export interface NodeAdapterOptions {
   onError?: (error: unknown, request: Request) => void;
 }
 
-function limitsOf(options: NodeAdapterOptions): { maxBytes: number; timeoutMs: number } {
+function limitsOf(options: NodeAdapterOptions): ResolvedBodyLimits {
   return resolveBodyLimits({ maxBytes: options.maxBodyBytes, timeoutMs: options.bodyTimeoutMs });
 }
 

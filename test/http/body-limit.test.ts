@@ -15,12 +15,14 @@ import { startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
 import { SlackRequestHandler } from "../../src/events/handler.js";
 import {
+  BODY_DEADLINE_CHECK_MS,
   BodyReadTimeoutError,
   BodyTooLargeError,
   bodyErrorReply,
   collectBody,
   DEFAULT_MAX_BODY_BYTES,
   readBody,
+  resolveBodyLimits,
   type SlackRoutesOptions,
 } from "../../src/http/core.js";
 import { slackRouter } from "../../src/http/express.js";
@@ -247,39 +249,58 @@ describe("the bounded reader", () => {
         { timeoutMs: 5_000 },
       );
       const webResult = expect(web).rejects.toBeInstanceOf(BodyReadTimeoutError);
+      let settled = 0;
+      for (const p of [node, web]) {
+        p.catch(() => {
+          settled++;
+        });
+      }
+      // Not a moment before the timeout; at most one deadline check after it.
       await vi.advanceTimersByTimeAsync(4_999);
-      let settled = false;
-      void Promise.allSettled([node, web]).then(() => {
-        settled = true;
-      });
-      await vi.advanceTimersByTimeAsync(0);
-      expect(settled).toBe(false);
-      await vi.advanceTimersByTimeAsync(1);
+      expect(settled).toBe(0);
+      await vi.advanceTimersByTimeAsync(1 + BODY_DEADLINE_CHECK_MS);
       await nodeResult;
       await webResult;
+      expect(settled).toBe(2);
     } finally {
       vi.useRealTimers();
     }
   });
 
-  it("a completed read clears its timer, and done is called once", async () => {
+  it("a completed read is forgotten: no timeout fires later, done is called once, the check stops", async () => {
     vi.useFakeTimers();
     try {
+      const limits = resolveBodyLimits({ maxBytes: 100, timeoutMs: 1_000 });
       const stream = new PassThrough() as PassThrough & { headers: Record<string, string> };
       stream.headers = {};
       const calls: (Error | null)[] = [];
       const finished = new Promise<void>((resolve) => {
-        collectBody(stream, { maxBytes: 100, timeoutMs: 1_000 }, (error) => {
+        collectBody(stream, limits, (error) => {
           calls.push(error);
           resolve();
         });
       });
-      expect(vi.getTimerCount()).toBe(1);
+      expect(vi.getTimerCount()).toBe(1); // the one deadline check of these limits
       stream.end(Buffer.from("ok"));
       await finished;
-      expect(vi.getTimerCount()).toBe(0);
       await vi.advanceTimersByTimeAsync(5_000);
       expect(calls).toEqual([null]);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("many reads under one set of limits share one deadline check", async () => {
+    vi.useFakeTimers();
+    try {
+      const limits = resolveBodyLimits({ timeoutMs: 1_000 });
+      const reads = Array.from({ length: 50 }, () => readBody(stalledStream(Buffer.from("x")), limits));
+      for (const r of reads) r.catch(() => {});
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(1_000 + BODY_DEADLINE_CHECK_MS);
+      const outcomes = await Promise.allSettled(reads);
+      expect(outcomes.every((o) => o.status === "rejected" && o.reason instanceof BodyReadTimeoutError)).toBe(true);
     } finally {
       vi.useRealTimers();
     }
