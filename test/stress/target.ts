@@ -51,7 +51,8 @@ async function main(): Promise<void> {
   }
   if (kind === "sandbox") {
     const opened = await stores();
-    const running = await startServer(loadConfig({ ...process.env, PORT: "0" }), {
+    // The sandbox on purpose: DATABASE_URL alone would otherwise stop the start (no accidental sandbox).
+    const running = await startServer(loadConfig({ ...process.env, PORT: "0", SLACK_SANDBOX: "1" }), {
       logger,
       ...(opened ? { stores: opened } : {}),
     });
