@@ -11,10 +11,11 @@ import {
 } from "../../src/stores/cache.js";
 import type { BotQuery, InstallationQuery } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
+import { testInstallationStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
 // The cache must be a drop-in InstallationStore: the shared suite, unchanged.
-testInstallationStore("CachingInstallationStore(memory)", async () => ({
+testInstallationStore(runner, "CachingInstallationStore(memory)", async () => ({
   store: new CachingInstallationStore(new MemoryInstallationStore()),
 }));
 

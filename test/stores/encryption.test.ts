@@ -16,7 +16,8 @@ import {
 } from "../../src/stores/encryption.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
+import { testInstallationStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
 const newKey = (id: string): EncryptionKey => ({ id, key: randomBytes(32) });
 const k1 = newKey("k1");
@@ -51,6 +52,7 @@ function install(o: Partial<Record<keyof Installation, unknown>> = {}): Installa
 const TOKEN_FIELDS = ["botToken", "botRefreshToken", "userToken", "userRefreshToken"] as const;
 
 testInstallationStore(
+  runner,
   "encrypted memory",
   async () => ({
     store: new EncryptedInstallationStore(new MemoryInstallationStore(), { keys: [k1] }),
@@ -70,7 +72,7 @@ testInstallationStore(
   },
 );
 
-testInstallationStore("encrypted SQLite", async () => {
+testInstallationStore(runner, "encrypted SQLite", async () => {
   const dir = tempDir();
   const store = new EncryptedInstallationStore(new SQLiteInstallationStore({ filename: join(dir, "t.db") }), {
     keys: [k2, k1],

@@ -8,8 +8,8 @@ import { ConfigError, StoreError } from "../../src/errors.js";
 import type { Installation } from "../../src/model/installation.js";
 import { generateState } from "../../src/state/state.js";
 import { FileInstallationStore, FileStateStore } from "../../src/stores/file.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
 const tempDir = () => mkdtemp(join(tmpdir(), "slack-oauth-kit-file-"));
 const removeDir = (dir: string) => rm(dir, { recursive: true, force: true });
@@ -21,6 +21,7 @@ async function closeAndRemove(store: { close(): Promise<void> }, dir: string): P
 }
 
 testInstallationStore(
+  runner,
   "file",
   async () => {
     const dir = await tempDir();
@@ -44,13 +45,14 @@ testInstallationStore(
   },
 );
 
-testInstallationStore("file (syncReads)", async () => {
+testInstallationStore(runner, "file (syncReads)", async () => {
   const dir = await tempDir();
   const store = new FileInstallationStore({ baseDir: dir, syncReads: true });
   return { store, cleanup: () => closeAndRemove(store, dir) };
 });
 
 testStateStore(
+  runner,
   "file",
   async () => {
     const dir = await tempDir();
@@ -75,6 +77,7 @@ testStateStore(
 {
   let dir = "";
   testStateStore(
+    runner,
     "file (4 OS processes)",
     async () => {
       dir = await tempDir();

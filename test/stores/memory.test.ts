@@ -6,10 +6,10 @@ import type { Installation } from "../../src/model/installation.js";
 import { normalizeQuery } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 import { checkQuery } from "../../src/stores/store-helpers.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
-testInstallationStore("memory", async () => ({ store: new MemoryInstallationStore() }), {
+testInstallationStore(runner, "memory", async () => ({ store: new MemoryInstallationStore() }), {
   supportsHistory: true,
   makeStoreWithHistory: async () => {
     const store = new MemoryInstallationStore({ historicalData: true });
@@ -23,7 +23,7 @@ testInstallationStore("memory", async () => ({ store: new MemoryInstallationStor
   },
 });
 
-testStateStore("memory", async () => ({ store: new MemoryStateStore() }), {
+testStateStore(runner, "memory", async () => ({ store: new MemoryStateStore() }), {
   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
   ttlStore: async (ttlSeconds) => ({ store: new MemoryStateStore({ ttlSeconds }) }),
 });

@@ -17,8 +17,8 @@ import {
   mysqlDialect,
 } from "../../src/stores/mysql.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, tableNames } from "../../src/stores/sql/migrations.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
 import { expectNoTokenInDump } from "../helpers/encrypted-dump.js";
 
@@ -105,6 +105,7 @@ describeBackend(status, () => {
   });
 
   testInstallationStore(
+    runner,
     "mysql (url)",
     async () => {
       const prefix = randomPrefix();
@@ -149,7 +150,7 @@ describeBackend(status, () => {
       },
     };
   };
-  testStateStore("mysql", async () => stateHandle(), {
+  testStateStore(runner, "mysql", async () => stateHandle(), {
     clockStore: async (clock, ttlSeconds) => stateHandle(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => stateHandle({ ttlSeconds }),
   });

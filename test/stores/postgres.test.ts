@@ -17,8 +17,8 @@ import {
   postgresDialect,
 } from "../../src/stores/postgres.js";
 import { MIGRATIONS, migrate, SCHEMA_VERSION, tableNames } from "../../src/stores/sql/migrations.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
 import { expectNoTokenInDump } from "../helpers/encrypted-dump.js";
 
@@ -107,6 +107,7 @@ describeBackend(status, () => {
   });
 
   testInstallationStore(
+    runner,
     "postgres (url)",
     async () => {
       const prefix = randomPrefix();
@@ -151,7 +152,7 @@ describeBackend(status, () => {
       },
     };
   };
-  testStateStore("postgres", async () => stateHandle(), {
+  testStateStore(runner, "postgres", async () => stateHandle(), {
     clockStore: async (clock, ttlSeconds) => stateHandle(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => stateHandle({ ttlSeconds }),
   });

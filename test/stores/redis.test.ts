@@ -19,7 +19,8 @@ import {
   RedisStateStore,
   withRedisLock,
 } from "../../src/stores/redis.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
 const CONSUME_CHILD = join(import.meta.dirname, "fixtures", "redis-consume-state.ts");
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -99,6 +100,7 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
   });
 
   testStateStore(
+    runner,
     "redis",
     async () => {
       const store = new RedisStateStore({ url: REDIS_URL, keyPrefix: PREFIX });

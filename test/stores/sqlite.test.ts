@@ -30,8 +30,8 @@ import {
   SQLiteStateStore,
   sqliteDialect,
 } from "../../src/stores/sqlite.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 import { childInstallation } from "./fixtures/sqlite-child-data.js";
 
 const CONSUME_CHILD = join(import.meta.dirname, "fixtures", "sqlite-consume-state.ts");
@@ -105,17 +105,17 @@ function fileStore(options: { historicalData?: boolean } = {}) {
   };
 }
 
-testInstallationStore("sqlite (file)", async () => fileStore(), {
+testInstallationStore(runner, "sqlite (file)", async () => fileStore(), {
   supportsHistory: true,
   makeStoreWithHistory: async () => fileStore({ historicalData: true }),
 });
 
-testInstallationStore("sqlite (:memory:)", async () => {
+testInstallationStore(runner, "sqlite (:memory:)", async () => {
   const store = new SQLiteInstallationStore({ filename: ":memory:" });
   return { store, cleanup: () => store.close() };
 });
 
-testInstallationStore("sqlite (your own connection, custom prefix and clientId)", async () => {
+testInstallationStore(runner, "sqlite (your own connection, custom prefix and clientId)", async () => {
   const db = new Database(":memory:");
   const store = new SQLiteInstallationStore({ database: db, tablePrefix: "app2_", clientId: "1234567890.987654321" });
   return {
@@ -141,7 +141,7 @@ testInstallationStore("sqlite (your own connection, custom prefix and clientId)"
       },
     };
   };
-  testStateStore("sqlite (file, 4 OS processes)", async () => open(), {
+  testStateStore(runner, "sqlite (file, 4 OS processes)", async () => open(), {
     clockStore: async (clock, ttlSeconds) => open(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => open({ ttlSeconds }),
     multiProcess: {
@@ -153,6 +153,7 @@ testInstallationStore("sqlite (your own connection, custom prefix and clientId)"
 }
 
 testStateStore(
+  runner,
   "sqlite (:memory:)",
   async () => {
     const store = new SQLiteStateStore({ filename: ":memory:" });

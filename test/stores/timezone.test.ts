@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { FileInstallationStore, FileStateStore } from "../../src/stores/file.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
-import { testInstallationStore } from "../conformance/installation-store.js";
-import { testStateStore } from "../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
+import { runner } from "../conformance/runner.js";
 
 describe("time zone of this process", () => {
   it("is America/New_York, not UTC", () => {
@@ -32,13 +32,13 @@ async function fileHandle<T extends { close(): Promise<void> }>(make: (dir: stri
   };
 }
 
-testInstallationStore("memory, TZ=America/New_York", async () => ({ store: new MemoryInstallationStore() }));
-testInstallationStore("file, TZ=America/New_York", () =>
+testInstallationStore(runner, "memory, TZ=America/New_York", async () => ({ store: new MemoryInstallationStore() }));
+testInstallationStore(runner, "file, TZ=America/New_York", () =>
   fileHandle((dir) => new FileInstallationStore({ baseDir: dir })),
 );
-testStateStore("memory, TZ=America/New_York", async () => ({ store: new MemoryStateStore() }), {
+testStateStore(runner, "memory, TZ=America/New_York", async () => ({ store: new MemoryStateStore() }), {
   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
 });
-testStateStore("file, TZ=America/New_York", () => fileHandle((dir) => new FileStateStore({ baseDir: dir })), {
+testStateStore(runner, "file, TZ=America/New_York", () => fileHandle((dir) => new FileStateStore({ baseDir: dir })), {
   clockStore: (clock, ttlSeconds) => fileHandle((dir) => new FileStateStore({ baseDir: dir, clock, ttlSeconds })),
 });

@@ -14,8 +14,8 @@ import {
   type BunSqliteDatabase,
 } from "../../../src/stores/bun-sqlite.js";
 import type { DeleteInstallationQuery } from "../../../src/stores/installation-store.js";
-import { testInstallationStore } from "../../conformance/installation-store.js";
-import { testStateStore } from "../../conformance/state-store.js";
+import { testInstallationStore, testStateStore } from "../../../src/testing/index.js";
+import { runner } from "../../conformance/runner.js";
 
 function tempFile(): { filename: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "bun-sqlite-"));
@@ -49,17 +49,17 @@ function fileStore(options: { historicalData?: boolean } = {}) {
   };
 }
 
-testInstallationStore("bun:sqlite (file)", async () => fileStore(), {
+testInstallationStore(runner, "bun:sqlite (file)", async () => fileStore(), {
   supportsHistory: true,
   makeStoreWithHistory: async () => fileStore({ historicalData: true }),
 });
 
-testInstallationStore("bun:sqlite (:memory:)", async () => {
+testInstallationStore(runner, "bun:sqlite (:memory:)", async () => {
   const store = new BunSQLiteInstallationStore({ filename: ":memory:" });
   return { store, cleanup: () => store.close() };
 });
 
-testStateStore("bun:sqlite (file)", async () => {
+testStateStore(runner, "bun:sqlite (file)", async () => {
   const file = tempFile();
   const store = new BunSQLiteStateStore({ filename: file.filename });
   return {

@@ -8,9 +8,9 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCode, InvalidArgumentError } from "../../src/errors.js";
-import { generateState, isWellFormedState, type StateStore } from "../../src/state/state.js";
+import { ErrorCode, InvalidArgumentError } from "../errors.js";
+import { generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import type { TestFunctions } from "./api.js";
 
 /**
  * A state store under test and how to dispose of it.
@@ -96,10 +96,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * ```
  */
 export function testStateStore(
+  test: TestFunctions,
   name: string,
   makeStore: () => Promise<StateStoreHandle>,
   options: StateStoreSuiteOptions = {},
 ): void {
+  const { describe, it, expect, beforeEach, afterEach } = test;
   describe(`StateStore conformance: ${name}`, () => {
     let handle: StateStoreHandle;
     let store: StateStore;
@@ -131,7 +133,7 @@ export function testStateStore(
     });
 
     it("inspect tells live / used / unknown / malformed without consuming (a live state still consumes)", async () => {
-      expect(typeof store.inspect, "every store of this library can inspect").toBe("function");
+      expect(typeof store.inspect).toBe("function"); // every store of this library can inspect
       const inspect = store.inspect!.bind(store);
       const state = await store.issue({ n: 1 });
       expect(await inspect(state)).toBe("live");
@@ -211,9 +213,7 @@ export function testStateStore(
         Symbol("state"),
       ];
       for (const m of malformed) {
-        expect(await store.consume(m as string), String(typeof m === "symbol" ? "symbol" : m).slice(0, 60)).toBe(
-          undefined,
-        );
+        expect(await store.consume(m as string)).toBe(undefined);
       }
       expect(await store.consume(state)).toStrictEqual(data);
     });
@@ -226,9 +226,7 @@ export function testStateStore(
           () => undefined,
           (e: unknown) => e,
         );
-        expect(err, JSON.stringify(typeof bad === "object" ? Object.keys(bad as object) : bad)).toBeInstanceOf(
-          InvalidArgumentError,
-        );
+        expect(err).toBeInstanceOf(InvalidArgumentError);
         expect((err as InvalidArgumentError).code).toBe(ErrorCode.InvalidArgument);
       }
     });
@@ -363,7 +361,7 @@ export function testStateStore(
         for (const r of results) expect(r.map((x) => x.state)).toStrictEqual(states);
         for (let k = 0; k < states.length; k++) {
           const winners = results.map((r) => r[k]?.data).filter((d) => d !== null && d !== undefined);
-          expect(winners, `state #${k}`).toStrictEqual([datas[k]]);
+          expect(winners).toStrictEqual([datas[k]]); // state #k: exactly one winner
         }
         // And the parent sees them all consumed.
         for (const s of states) expect(await store.consume(s)).toBeUndefined();
