@@ -20,7 +20,7 @@ import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
  */
 export type ServerMode = "sandbox" | "single-workspace" | "multi-workspace";
 
-/** Configuration of the reference server, read from the environment (variables listed in the README and docs/operations.md). */
+/** Configuration of the reference server, read from the environment (variables listed in docs/server.md and docs/operations.md). */
 export interface ServerConfig {
   /**
    * Sandbox mode, the built-in emulator plays Slack: `SLACK_SANDBOX=1` (`serve --sandbox`), or nothing of

@@ -9,7 +9,7 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** Exit codes, documented in the README. */
+/** Exit codes, documented in docs/server.md (CLI). */
 export const ExitCode = { Ok: 0, Failure: 1, Usage: 2 } as const;
 
 /** Bad command-line usage: printed with the command's usage, exit code 2. */

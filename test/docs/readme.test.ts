@@ -20,9 +20,10 @@ const blocks = sources.flatMap((file) =>
 
 describe("README and docs/ examples", () => {
   it("has examples, in the README and in docs/", () => {
-    expect(blocks.filter((b) => b.name.startsWith("README")).length).toBeGreaterThanOrEqual(8);
+    // The README keeps one quick start (run by quickstart.test.ts); the reference examples live in docs/.
+    expect(blocks.filter((b) => b.name.startsWith("README")).length).toBeGreaterThanOrEqual(1);
     expect(docs.length).toBeGreaterThanOrEqual(1);
-    expect(blocks.some((b) => b.name.startsWith("docs-"))).toBe(true);
+    expect(blocks.filter((b) => b.name.startsWith("docs-")).length).toBeGreaterThanOrEqual(20);
   });
 
   it("every TypeScript example type-checks against dist/", () => {
