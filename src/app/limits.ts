@@ -77,11 +77,11 @@ export class RateLimiter {
   readonly #clock: () => number;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
-  constructor(options: { limit: number; windowMs: number; maxKeys?: number; clock?: () => number }) {
+  constructor(options: { limit: number; windowMs: number; maxKeys?: number; nowMs?: () => number }) {
     this.#limit = options.limit;
     this.#perMs = options.limit / options.windowMs;
     this.#maxKeys = options.maxKeys ?? 100_000;
-    this.#clock = options.clock ?? (() => performance.now());
+    this.#clock = options.nowMs ?? (() => performance.now());
   }
 
   /** Takes one token for `key`: `0` when allowed, else the seconds until one is available (≥ 1). */

@@ -47,7 +47,7 @@ export interface AppDeps {
   /** The Slack Web API client (default a `SlackApiClient` on `apiUrl`); tests pass one without retry delays. */
   api?: SlackApiClient | undefined;
   /** Signature clock for the events endpoint, epoch seconds (tests). */
-  clock?: (() => number) | undefined;
+  nowSeconds?: (() => number) | undefined;
   /** Sign in with Slack: base of the OIDC endpoints (`SLACK_OIDC_BASE_URL`, default `https://slack.com`). */
   oidcBaseUrl?: string | undefined;
   /** Sign in with Slack: expected id_token `iss` (default `https://slack.com`). */
@@ -97,7 +97,7 @@ export function createApp(deps: AppDeps): ReferenceApp {
     installationStore: store,
     api,
     logger: deps.logger,
-    ...(deps.clock ? { clock: deps.clock } : {}),
+    ...(deps.nowSeconds ? { nowSeconds: deps.nowSeconds } : {}),
     metrics: deps.metrics,
   });
   const flow: Pick<OAuthFlow, "installPath" | "handle"> = deps.singleWorkspace

@@ -92,7 +92,7 @@ export interface ReferenceSlackAppOptions {
     context: { teamId?: string | undefined; userId?: string | undefined },
   ) => void | Promise<void>;
   /** Signature clock in epoch seconds (tests). */
-  clock?: () => number;
+  nowSeconds?: () => number;
   /** Reports the requests answered and the uninstalls handled. */
   metrics?: MetricsOptions | undefined;
   /** Largest request body accepted (default 1 MiB). */
@@ -152,7 +152,7 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
     authorize: options.authorize,
     installationStore: options.installationStore,
     logger,
-    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
     metrics: options.metrics,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
     async onCommand(req) {

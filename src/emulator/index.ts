@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError } from "../errors.js";
 import { connectMethodListener } from "../http/node.js";
 import { handleApi, IMPLEMENTED_METHODS } from "./api.js";
@@ -141,7 +142,7 @@ export interface EmulatorOptions extends EmulatorAppOptions {
   /** `iss` of id_tokens and the discovery document (default `https://slack.com`, what real clients check). */
   oidcIssuer?: string;
   /** Clock in epoch ms (default `Date.now`); `advanceClock` adds to it. */
-  now?: () => number;
+  nowMs?: () => number;
   /** Where to log requests and deliveries (never secrets). Default: silent. */
   logger?: EmulatorLogger;
   /** How long to wait for the app when delivering, ms (default 3000, Slack's limit). */
@@ -239,6 +240,7 @@ function validatePort(port: number): void {
  * ```
  */
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  rejectRenamedClock(options, "startEmulator", { now: "nowMs" });
   const port = options.port ?? 0;
   validatePort(port);
   const host = options.host ?? "127.0.0.1";
@@ -264,7 +266,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   };
   if (!(settings.refreshGraceSeconds >= 0)) throw new CodedTypeError("emulator: refreshGraceSeconds must be >= 0");
   let offsetMs = 0;
-  const baseNow = options.now ?? Date.now;
+  const baseNow = options.nowMs ?? Date.now;
   const now = () => baseNow() + offsetMs;
   const state = new EmulatorState(now);
   const logger = options.logger;

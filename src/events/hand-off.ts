@@ -19,6 +19,7 @@
  * ```
  */
 import type { AuthorizeFn } from "../authorize/authorize.js";
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
 import { consoleLogger, type Logger, redactValue } from "../redact.js";
 import type { InstallationStore } from "../stores/installation-store.js";
@@ -135,7 +136,7 @@ export interface HandOffEndpointOptions {
   /** Largest body accepted (default 1 MiB). */
   maxBodyBytes?: number | undefined;
   /** Signature clock, epoch seconds (tests). */
-  clock?: (() => number) | undefined;
+  nowSeconds?: (() => number) | undefined;
 }
 
 function headerRecord(request: Request): Record<string, string> {
@@ -171,6 +172,7 @@ function headerRecord(request: Request): Record<string, string> {
  * ```
  */
 export function createHandOffEndpoint(options: HandOffEndpointOptions): SlackRequestHandler {
+  rejectRenamedClock(options, "createHandOffEndpoint", { clock: "nowSeconds" });
   if (!options || typeof options.handOff !== "function") {
     throw new ConfigError("createHandOffEndpoint: handOff (a function receiving each job) is required");
   }
@@ -217,7 +219,7 @@ export function createHandOffEndpoint(options: HandOffEndpointOptions): SlackReq
     installationStore: options.installationStore,
     logger: options.logger,
     maxBodyBytes: options.maxBodyBytes,
-    clock: options.clock,
+    nowSeconds: options.nowSeconds,
     onEvent: handle,
     onCommand: handle,
     onInteraction: handle,
@@ -247,7 +249,7 @@ export interface HandOffWorkerOptions {
   /** Where failures are reported (redacted). Default: the console. */
   logger?: Logger | undefined;
   /** Signature clock, epoch seconds (tests). */
-  clock?: (() => number) | undefined;
+  nowSeconds?: (() => number) | undefined;
 }
 
 /** What the worker did with a job. */
@@ -317,6 +319,7 @@ async function postJson(url: string, message: Record<string, unknown>): Promise<
  * ```
  */
 export function createHandOffWorker(options: HandOffWorkerOptions): (job: unknown) => Promise<HandOffOutcome> {
+  rejectRenamedClock(options, "createHandOffWorker", { clock: "nowSeconds" });
   const maxAge = options.maxJobAgeSeconds ?? 3600;
   if (!(Number.isFinite(maxAge) && maxAge > 0)) {
     throw new ConfigError("createHandOffWorker: maxJobAgeSeconds must be a positive number");
@@ -330,7 +333,7 @@ export function createHandOffWorker(options: HandOffWorkerOptions): (job: unknow
     onCommand: options.onCommand,
     onInteraction: options.onInteraction,
     logger: options.logger,
-    clock: options.clock,
+    nowSeconds: options.nowSeconds,
     signatureToleranceSeconds: maxAge,
     // No installationStore: the endpoint already cleaned up on app_uninstalled / tokens_revoked.
   });

@@ -1,5 +1,6 @@
 import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
 import { type AuthorizeContext, CONTEXT_FIELDS, extractContext } from "../authorize/context.js";
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import {
   BodyTooLargeError,
@@ -138,7 +139,7 @@ export interface SlackRequestHandlerOptions {
   /** Time for the whole body to arrive once `handle` starts reading it, in ms (default 10 s; 0: none); else 408. */
   bodyTimeoutMs?: number | undefined;
   /** Signature verification clock in epoch seconds (tests). */
-  clock?: (() => number) | undefined;
+  nowSeconds?: (() => number) | undefined;
   /**
    * How old a request's signature timestamp may be, in seconds (default 300, Slack's advice). Only a
    * worker re-checking a handed-off job (`createHandOffWorker`) should raise it: the job may wait in a queue.
@@ -318,6 +319,7 @@ export class SlackRequestHandler {
   #kind: SlackRequestMetricKind = "invalid";
 
   constructor(options: SlackRequestHandlerOptions) {
+    rejectRenamedClock(options, "SlackRequestHandler", { clock: "nowSeconds" });
     if (!options || typeof options.signingSecret !== "string" || options.signingSecret.length === 0) {
       throw new ConfigError("SlackRequestHandler: signingSecret is required (SLACK_SIGNING_SECRET)");
     }
@@ -332,7 +334,7 @@ export class SlackRequestHandler {
       throw new ConfigError("SlackRequestHandler: signatureToleranceSeconds must be a positive number");
     }
     this.#verifier = new SignatureVerifier(options.signingSecret, {
-      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.nowSeconds ? { nowSeconds: options.nowSeconds } : {}),
       ...(tolerance !== undefined ? { toleranceSeconds: tolerance } : {}),
     });
     this.#log = options.logger ?? consoleLogger;

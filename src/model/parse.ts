@@ -1,3 +1,4 @@
+import { rejectRenamedClock } from "../clock.js";
 import { InvalidResponseError } from "../errors.js";
 import { type Installation, nowSeconds, parseScopes } from "./installation.js";
 
@@ -44,8 +45,8 @@ export interface AuthTestReply {
 export interface BuildOptions {
   /** The `auth.test` reply for the bot token: gives `botId`, and the org URL of org-wide installs. */
   authTest?: AuthTestReply | undefined;
-  /** Epoch seconds to use as "now" (tests); defaults to the clock. */
-  now?: number | undefined;
+  /** Clock in epoch seconds (tests); default the system clock. */
+  nowSeconds?: (() => number) | undefined;
   customValues?: Record<string, unknown> | undefined;
 }
 
@@ -55,7 +56,8 @@ export interface BuildOptions {
  * @see https://docs.slack.dev/reference/methods/oauth.v2.access
  */
 export function installationFromV2Response(reply: Json, options: BuildOptions = {}): Installation {
-  const now = options.now ?? nowSeconds();
+  rejectRenamedClock(options, "installationFromV2Response", { now: "nowSeconds" });
+  const now = options.nowSeconds?.() ?? nowSeconds();
   const team = obj(reply.team);
   const enterprise = obj(reply.enterprise);
   const authedUser = obj(reply.authed_user) ?? {};
@@ -106,7 +108,8 @@ export function installationFromV2Response(reply: Json, options: BuildOptions = 
  * @see https://api.slack.com/methods/oauth.access
  */
 export function installationFromV1Response(reply: Json, options: BuildOptions = {}): Installation {
-  const now = options.now ?? nowSeconds();
+  rejectRenamedClock(options, "installationFromV1Response", { now: "nowSeconds" });
+  const now = options.nowSeconds?.() ?? nowSeconds();
   const bot = obj(reply.bot) ?? {};
   const webhook = obj(reply.incoming_webhook) ?? {};
   const userId = str(reply.user_id);
@@ -145,9 +148,10 @@ export function installationFromV1Response(reply: Json, options: BuildOptions = 
 export function applyRefreshResponse(
   installation: Installation,
   reply: Json,
-  options: { now?: number } = {},
+  options: { nowSeconds?: (() => number) | undefined } = {},
 ): Installation {
-  const now = options.now ?? nowSeconds();
+  rejectRenamedClock(options, "applyRefreshResponse", { now: "nowSeconds" });
+  const now = options.nowSeconds?.() ?? nowSeconds();
   const token = str(reply.access_token);
   if (!token) throw new InvalidResponseError("refresh reply has no access_token");
   const kind = reply.token_type === "user" ? "user" : reply.token_type === "bot" ? "bot" : undefined;

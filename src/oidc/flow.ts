@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError, ErrorCode, SlackOAuthError } from "../errors.js";
 import { HTML_HEADERS } from "../oauth/html.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
@@ -112,7 +113,7 @@ export interface OpenIDConnectFlowOptions {
   /** At most one JWKS refetch per this interval on an unknown `kid` (default 30 000 ms). */
   jwksMinRefetchIntervalMs?: number | undefined;
   /** Clock, epoch ms (default `Date.now`), for the id_token checks and the JWKS cache. */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
   /** Call `openid.connect.userInfo` after verifying the id_token (default true). */
   fetchUserInfo?: boolean | undefined;
   /** Path of the route that starts a sign-in (default `/slack/login`). */
@@ -216,6 +217,7 @@ export class OpenIDConnectFlow {
   readonly #cookieName: string;
 
   constructor(options: OpenIDConnectFlowOptions) {
+    rejectRenamedClock(options, "OpenIDConnectFlow", { now: "nowMs" });
     if (!options || typeof options.clientId !== "string" || options.clientId === "") {
       throw new ConfigError("OpenIDConnectFlow: clientId is required (SLACK_CLIENT_ID)");
     }
@@ -247,7 +249,7 @@ export class OpenIDConnectFlow {
         fetch: options.fetch,
         clockToleranceSeconds: options.clockToleranceSeconds,
         jwksMinRefetchIntervalMs: options.jwksMinRefetchIntervalMs,
-        now: options.now,
+        nowMs: options.nowMs,
         logger: this.#log,
       });
     if (this.verifier.clientId !== options.clientId) {

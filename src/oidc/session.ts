@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError, ConfigError } from "../errors.js";
 import { registerSecret } from "../redact.js";
 import { cookieNameFor, readCookie } from "../state/cookie.js";
@@ -31,7 +32,7 @@ export interface SessionCookieOptions {
   /** Cookie path (default `/`). */
   path?: string | undefined;
   /** Clock, epoch ms (default `Date.now`). */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /** A decoded, verified session. */
@@ -79,6 +80,7 @@ export class SessionCookie<T = Record<string, unknown>> {
   readonly #now: () => number;
 
   constructor(options: SessionCookieOptions) {
+    rejectRenamedClock(options, "SessionCookie", { now: "nowMs" });
     if (!options || (typeof options.secret !== "string" && !(options.secret instanceof Uint8Array))) {
       throw new ConfigError("SessionCookie: a secret is required (SESSION_SECRET)");
     }
@@ -102,7 +104,7 @@ export class SessionCookie<T = Record<string, unknown>> {
     this.#key = createHmac("sha256", secret).update("slack-oauth-kit session cookie v1").digest();
     this.#secure = options.secure;
     this.#path = path;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.nowMs ?? Date.now;
   }
 
   /**

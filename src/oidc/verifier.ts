@@ -1,4 +1,5 @@
 import { errors, type JWTPayload, jwtVerify } from "jose";
+import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError, ErrorCode } from "../errors.js";
 import type { Logger } from "../redact.js";
 import { SLACK_OIDC_BASE_URL, SLACK_OIDC_ISSUER } from "./authorize-url.js";
@@ -76,7 +77,7 @@ export interface IdTokenVerifierOptions {
   /** Oldest accepted `iat`, in seconds (default 600; Slack's id_tokens live 300 s). */
   maxTokenAgeSeconds?: number | undefined;
   /** Clock, epoch ms (default `Date.now`); also the JWKS cache's clock when this verifier builds it. */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -105,6 +106,7 @@ export class IdTokenVerifier {
   readonly #now: () => number;
 
   constructor(options: IdTokenVerifierOptions) {
+    rejectRenamedClock(options, "IdTokenVerifier", { now: "nowMs" });
     if (!options || typeof options.clientId !== "string" || options.clientId === "") {
       throw new CodedTypeError("IdTokenVerifier: clientId is required");
     }
@@ -125,7 +127,7 @@ export class IdTokenVerifier {
     this.issuer = issuer;
     this.#tolerance = tolerance;
     this.#maxAge = maxAge;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.nowMs ?? Date.now;
     this.jwks =
       options.jwks ??
       new JwksCache({

@@ -4,6 +4,8 @@
  * Both go through {@link RotationCoordinator}, so several copies may run at once (cron on several hosts)
  * and each token is still refreshed (or converted) exactly once.
  */
+
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError, SlackOAuthError } from "../errors.js";
 import { redact } from "../redact.js";
 import type { InstallationStore, WorkspaceQuery } from "../stores/installation-store.js";
@@ -144,12 +146,13 @@ function where(w: { enterpriseId?: string; teamId?: string; isEnterpriseInstall:
  * @see https://docs.slack.dev/authentication/using-token-rotation
  */
 export async function rotateExpiringTokens(options: RotateExpiringOptions): Promise<BatchReport> {
+  rejectRenamedClock(options, "rotateExpiringTokens", { now: "nowMs" });
   const coordinator =
     options.dryRun && !options.coordinator && !options.rotator && !options.clientId
       ? undefined
       : coordinatorOf(options);
   const window = options.windowSeconds ?? coordinator?.rotator.windowSeconds ?? 7200;
-  const now = coordinator ? coordinator.rotator.nowSeconds() : (options.now ?? Date.now)() / 1000;
+  const now = coordinator ? coordinator.rotator.nowSeconds() : (options.nowMs ?? Date.now)() / 1000;
   const expiring = (exp: number | undefined) => exp !== undefined && exp - now <= window;
   const workspaces = await list(options);
   let tokens = 0;

@@ -3,6 +3,8 @@
  * state and no lock: across requests and processes, {@link RotationCoordinator} (and `authorize` with
  * `rotation`) serialise it per token.
  */
+
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError, InvalidResponseError } from "../errors.js";
 import { applyRefreshResponse, parseScopes } from "../model/index.js";
 import type { Bot, Installation } from "../model/installation.js";
@@ -32,7 +34,7 @@ export interface TokenRotatorOptions {
   /** Refresh tokens expiring within this many seconds (default 7200, i.e. 2 h; Slack's tokens live 12 h). */
   windowSeconds?: number | undefined;
   /** Clock in epoch ms (default `Date.now`). */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
   /** Where refreshes are reported (redacted). Default: silent. */
   logger?: Logger | undefined;
 }
@@ -87,6 +89,7 @@ export class TokenRotator {
   readonly #logger: Logger;
 
   constructor(options: TokenRotatorOptions) {
+    rejectRenamedClock(options, "TokenRotator", { now: "nowMs" });
     if (options === null || typeof options !== "object") throw new ConfigError("TokenRotator: options are required");
     if (typeof options.clientId !== "string" || options.clientId.length === 0)
       throw new ConfigError("TokenRotator: clientId is required");
@@ -100,7 +103,7 @@ export class TokenRotator {
     this.#clientSecret = options.clientSecret;
     this.api = options.api ?? new SlackApiClient({ baseUrl: options.apiUrl });
     this.windowSeconds = window;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.nowMs ?? Date.now;
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -250,7 +253,7 @@ export class TokenRotator {
     const failures: TokenRefreshError[] = [];
     const now = this.nowSeconds();
     for (const s of settled) {
-      if (s.status === "fulfilled") next = applyRefreshResponse(next, s.value.reply, { now });
+      if (s.status === "fulfilled") next = applyRefreshResponse(next, s.value.reply, { nowSeconds: () => now });
       else failures.push(TokenRefreshError.from(s.reason, { ...owner, kind: "bot" }));
     }
     const [first] = failures;

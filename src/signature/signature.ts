@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { rejectRenamedClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 
 /** Headers in any shape: a `Headers` object, a plain record (any key case), or Node's `IncomingHttpHeaders`. */
@@ -46,7 +47,7 @@ export interface SignatureVerifierOptions {
   /** Allowed clock skew in seconds (default 300, Slack's recommendation). */
   toleranceSeconds?: number;
   /** Returns now in epoch seconds; injectable for tests. */
-  clock?: () => number;
+  nowSeconds?: () => number;
 }
 
 /**
@@ -65,9 +66,10 @@ export class SignatureVerifier {
   readonly #clock: () => number;
 
   constructor(signingSecret: string, options: SignatureVerifierOptions = {}) {
+    rejectRenamedClock(options, "SignatureVerifier", { clock: "nowSeconds" });
     this.#secret = requireSecret(signingSecret);
     this.#tolerance = options.toleranceSeconds ?? 300;
-    this.#clock = options.clock ?? (() => Date.now() / 1000);
+    this.#clock = options.nowSeconds ?? (() => Date.now() / 1000);
   }
 
   /** True when `signature` is Slack's signature of `body` at `timestamp`, within the time window. Never throws. */

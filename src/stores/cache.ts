@@ -3,6 +3,7 @@
  * every write through it and, through an {@link InvalidationBus}, on every other instance's writes.
  */
 
+import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
@@ -33,7 +34,7 @@ export interface LruTtlCacheOptions {
   /** Default time to live of an entry, in ms (default 60,000). */
   ttlMs?: number | undefined;
   /** Clock in epoch ms (tests). */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /** An entry of {@link LruTtlCache}: a node of its recency list (oldest first). */
@@ -66,9 +67,10 @@ export class LruTtlCache<V> {
   readonly #now: () => number;
 
   constructor(options: LruTtlCacheOptions = {}) {
+    rejectRenamedClock(options, "LruTtlCache", { now: "nowMs" });
     this.#max = options.maxEntries ?? 10_000;
     this.#ttl = options.ttlMs ?? 60_000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.nowMs ?? Date.now;
     if (!(Number.isInteger(this.#max) && this.#max > 0))
       throw new CodedTypeError("maxEntries must be a positive integer");
     if (!(typeof this.#ttl === "number" && this.#ttl > 0)) throw new CodedTypeError("ttlMs must be a positive number");
@@ -252,7 +254,7 @@ export interface CacheOptions {
    */
   onInvalidationError?: ((error: unknown) => void) | undefined;
   /** Clock in epoch ms (tests). */
-  now?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /** A cached "no installation of this user" answer. */
@@ -315,10 +317,11 @@ export class CachingInstallationStore implements InstallationStore {
   #generation = 0;
 
   constructor(inner: InstallationStore, options: CacheOptions = {}) {
+    rejectRenamedClock(options, "CachingInstallationStore", { now: "nowMs" });
     requireStore(inner, "CachingInstallationStore");
     this.inner = inner;
     this.encryptionMarker = inner.encryptionMarker;
-    this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, now: options.now });
+    this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, nowMs: options.nowMs });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {
       throw new CodedTypeError("CachingInstallationStore: missTtlMs must be a number >= 0");

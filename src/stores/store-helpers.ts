@@ -4,6 +4,8 @@
  *
  * @internal
  */
+
+import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError, ConfigError, InvalidArgumentError, SlackOAuthError } from "../errors.js";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { DEFAULT_STATE_TTL_SECONDS } from "../state/state.js";
@@ -256,14 +258,14 @@ export function serializeStateData(data: unknown): string {
  *
  * @example
  * ```ts
- * const timing: StateStoreTimingOptions = { ttlSeconds: 60, clock: () => fakeNow };
+ * const timing: StateStoreTimingOptions = { ttlSeconds: 60, nowMs: () => fakeNow };
  * ```
  */
 export interface StateStoreTimingOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Current time in epoch milliseconds (default `Date.now`); tests inject one. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /**
@@ -275,10 +277,11 @@ export interface StateStoreTimingOptions {
  * ```
  */
 export function resolveStateTiming(options: StateStoreTimingOptions): { ttlMs: number; clock: () => number } {
+  rejectRenamedClock(options, "state store", { clock: "nowMs" });
   const ttl = options.ttlSeconds ?? DEFAULT_STATE_TTL_SECONDS;
   if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0)
     throw new ConfigError("ttlSeconds must be a positive number of seconds");
-  if (options.clock !== undefined && typeof options.clock !== "function")
+  if (options.nowMs !== undefined && typeof options.nowMs !== "function")
     throw new ConfigError("clock must be a function returning epoch milliseconds");
-  return { ttlMs: ttl * 1000, clock: options.clock ?? Date.now };
+  return { ttlMs: ttl * 1000, clock: options.nowMs ?? Date.now };
 }

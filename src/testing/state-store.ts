@@ -58,7 +58,7 @@ export interface MultiProcessOptions {
  * @example
  * ```ts
  * const options: StateStoreSuiteOptions = {
- *   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
+ *   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ nowMs: clock, ttlSeconds }) }),
  * };
  * ```
  */
@@ -91,7 +91,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * @example
  * ```ts
  * testStateStore("memory", async () => ({ store: new MemoryStateStore() }), {
- *   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
+ *   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ nowMs: clock, ttlSeconds }) }),
  * });
  * ```
  */

@@ -154,7 +154,7 @@ describe("install-start rate limit", () => {
 
   it("RateLimiter refills continuously and forgets full buckets when it must", () => {
     let now = 0;
-    const limiter = new RateLimiter({ limit: 2, windowMs: 10_000, maxKeys: 3, clock: () => now });
+    const limiter = new RateLimiter({ limit: 2, windowMs: 10_000, maxKeys: 3, nowMs: () => now });
     expect([limiter.take("a"), limiter.take("a"), limiter.take("a")]).toEqual([0, 0, 5]);
     now = 5000;
     expect(limiter.take("a")).toBe(0);
@@ -179,7 +179,7 @@ describe("install-start rate limit", () => {
 describe("memory state store cap", () => {
   it("at the cap new install starts get 429 with Retry-After; states already issued still complete", async () => {
     let now = Date.now();
-    const states = new MemoryStateStore({ maxStates: 3, ttlSeconds: 60, clock: () => now });
+    const states = new MemoryStateStore({ maxStates: 3, ttlSeconds: 60, nowMs: () => now });
     const { running, port, lines } = await start({}, states);
     const started = [];
     for (let i = 0; i < 3; i++) started.push(await startInstall({ url: running.url }));

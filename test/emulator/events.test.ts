@@ -224,7 +224,7 @@ describe("commands, interactions, events", () => {
   it("a command's trigger_id opens a view once, within 3 seconds", async () => {
     let now = Date.UTC(2030, 0, 1);
     const app = await receiver();
-    const emu = await start({ appUrl: app.url, now: () => now });
+    const emu = await start({ appUrl: app.url, nowMs: () => now });
     const reply = await install(emu);
     await emu.sendSlashCommand({ teamId: "T0000000001", command: "/modal" });
     const triggerId = new URLSearchParams(app.requests[0]!.body).get("trigger_id")!;

@@ -282,7 +282,7 @@ describe("oauth.v2.access", () => {
 
   it("codes expire after 10 minutes (injectable clock)", async () => {
     let now = Date.UTC(2030, 0, 1);
-    const emu = await start({ appUrl: APP_URL, now: () => now });
+    const emu = await start({ appUrl: APP_URL, nowMs: () => now });
     const c1 = await authorize(emu, { client_id: emu.app.clientId, scope: "commands" });
     const c2 = await authorize(emu, { client_id: emu.app.clientId, scope: "commands" });
     now += 599_000;

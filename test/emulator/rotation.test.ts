@@ -7,7 +7,7 @@ const APP_URL = "http://localhost:3000";
 
 async function rotatingInstall(refreshGraceSeconds = 60) {
   let now = Date.UTC(2030, 0, 1, 12);
-  const emu = await start({ appUrl: APP_URL, tokenRotation: true, refreshGraceSeconds, now: () => now });
+  const emu = await start({ appUrl: APP_URL, tokenRotation: true, refreshGraceSeconds, nowMs: () => now });
   const code = await authorize(emu, {
     client_id: emu.app.clientId,
     scope: "commands,chat:write",
@@ -151,7 +151,7 @@ describe("token rotation", () => {
 
   it("long-lived tokens are never rejected as expired", async () => {
     let now = Date.UTC(2030, 0, 1);
-    const emu = await start({ appUrl: APP_URL, now: () => now });
+    const emu = await start({ appUrl: APP_URL, nowMs: () => now });
     const reply = await exchange(emu, await authorize(emu, { client_id: emu.app.clientId, scope: "commands" }));
     expect(reply.expires_in).toBeUndefined();
     expect(reply.refresh_token).toBeUndefined();

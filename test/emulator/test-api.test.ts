@@ -12,7 +12,7 @@ const APP_URL = "http://localhost:3000";
 describe("rate limits", () => {
   it("answers 429 with Retry-After and ratelimited once a method's per-minute limit is used up", async () => {
     let now = Date.UTC(2030, 0, 1);
-    const emu = await start({ appUrl: APP_URL, rateLimits: { "auth.test": 2 }, now: () => now });
+    const emu = await start({ appUrl: APP_URL, rateLimits: { "auth.test": 2 }, nowMs: () => now });
     const { access_token: token } = await install(emu);
     expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);
     expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);

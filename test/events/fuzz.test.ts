@@ -65,7 +65,7 @@ const lookUp = async (req: { authorize(): Promise<unknown> }) => {
 };
 const bare = new SlackRequestHandler({
   signingSecret: SECRET,
-  clock: () => NOW,
+  nowSeconds: () => NOW,
   logger: silentLogger,
   authorize,
   installationStore: store,
@@ -85,7 +85,7 @@ const reference = createReferenceSlackApp({
   installationStore: store,
   api,
   logger: silentLogger,
-  clock: () => NOW,
+  nowSeconds: () => NOW,
 });
 const handlers: Array<[string, SlackRequestHandler]> = [
   ["handler", bare],

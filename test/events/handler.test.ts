@@ -69,7 +69,7 @@ function recordingLogger(): Logger & { lines: string[] } {
 }
 
 function makeHandler(o: Partial<SlackRequestHandlerOptions> = {}): SlackRequestHandler {
-  return new SlackRequestHandler({ signingSecret: SECRET, clock: () => NOW, logger: recordingLogger(), ...o });
+  return new SlackRequestHandler({ signingSecret: SECRET, nowSeconds: () => NOW, logger: recordingLogger(), ...o });
 }
 
 const command = (o: Record<string, string> = {}) => ({
@@ -110,7 +110,7 @@ describe("SlackRequestHandler: verification (401)", () => {
       "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
     const official = new SlackRequestHandler({
       signingSecret: "8f742231b10e8888abcd99yyyzzz85a5",
-      clock: () => 1531420618,
+      nowSeconds: () => 1531420618,
       logger: recordingLogger(),
       onCommand: (req) => ({ team: req.context.teamId }),
     });

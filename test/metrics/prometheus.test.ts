@@ -117,7 +117,7 @@ describe("metrics hooks in the core", () => {
     const authorize = createAuthorize({ installationStore: store });
     const handler = new SlackRequestHandler({
       signingSecret: SECRET,
-      clock: () => NOW,
+      nowSeconds: () => NOW,
       authorize,
       logger: silentLogger,
       onCommand: async (req) => {
@@ -149,7 +149,7 @@ describe("metrics hooks in the core", () => {
     await store.save(installation("T0000000001"));
     const handler = new SlackRequestHandler({
       signingSecret: SECRET,
-      clock: () => NOW,
+      nowSeconds: () => NOW,
       installationStore: store,
       authorize: createAuthorize({ installationStore: store, metrics: { hooks, app: APP } }),
       logger: silentLogger,
@@ -212,7 +212,7 @@ describe("PrometheusMetrics", () => {
     await store.save(installation("T0000000002"));
     const handler = new SlackRequestHandler({
       signingSecret: SECRET,
-      clock: () => NOW,
+      nowSeconds: () => NOW,
       installationStore: store,
       authorize: createAuthorize({ installationStore: store, metrics }),
       logger: silentLogger,

@@ -25,7 +25,7 @@ describe("OAuthFlow callback failures (HTTP, emulator)", () => {
   let now = Date.now();
   beforeAll(async () => {
     h = await startHarness({
-      stateStore: new MemoryStateStore({ ttlSeconds: 600, clock: () => now }),
+      stateStore: new MemoryStateStore({ ttlSeconds: 600, nowMs: () => now }),
       // Install metadata from the query, to check it is never rendered.
       route: (request, flow) => {
         const url = new URL(request.url);

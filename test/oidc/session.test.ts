@@ -55,7 +55,7 @@ describe("SessionCookie", () => {
 
   it("expires from the signed payload, whatever the browser keeps", () => {
     let now = Date.UTC(2030, 0, 1);
-    const s = new SessionCookie<{ userId: string }>({ secret: secret(), maxAgeSeconds: 3600, now: () => now });
+    const s = new SessionCookie<{ userId: string }>({ secret: secret(), maxAgeSeconds: 3600, nowMs: () => now });
     const value = s.encode({ userId: "U1" });
     expect(s.decode(value)?.expiresAt).toBe(now / 1000 + 3600);
     now += 3599_000;
@@ -63,8 +63,8 @@ describe("SessionCookie", () => {
     now += 1_000;
     expect(s.decode(value)).toBeUndefined();
     // A session issued "in the future" (a server with a wrong clock) is refused too.
-    const future = new SessionCookie<{ userId: string }>({ secret: "x".repeat(32), now: () => now + 3_600_000 });
-    const same = new SessionCookie<{ userId: string }>({ secret: "x".repeat(32), now: () => now });
+    const future = new SessionCookie<{ userId: string }>({ secret: "x".repeat(32), nowMs: () => now + 3_600_000 });
+    const same = new SessionCookie<{ userId: string }>({ secret: "x".repeat(32), nowMs: () => now });
     expect(same.decode(future.encode({ userId: "U1" }))).toBeUndefined();
   });
 

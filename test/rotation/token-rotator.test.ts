@@ -42,7 +42,7 @@ const due = (i: Installation): Installation => ({
 describe("TokenRotator", () => {
   it("knows what is due: within the window (2 h by default), with a refresh token", () => {
     let t = 1_000_000_000_000;
-    const r = new TokenRotator({ clientId: "1.2", clientSecret: "s".repeat(32), now: () => t });
+    const r = new TokenRotator({ clientId: "1.2", clientSecret: "s".repeat(32), nowMs: () => t });
     const s = t / 1000;
     expect(r.windowSeconds).toBe(DEFAULT_ROTATION_WINDOW_SECONDS);
     expect(r.expiresWithin(s + 7200)).toBe(true);

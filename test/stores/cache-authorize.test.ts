@@ -95,7 +95,7 @@ describe("CachingInstallationStore.findForAuthorize (authorize's hot path)", () 
   it("keeps an entry without the user's own install only missTtlMs, and caches nothing for a workspace miss", async () => {
     let now = 1_000_000;
     const inner = new CountingStore();
-    const store = new CachingInstallationStore(inner, { now: () => now, missTtlMs: 5_000, ttlMs: 60_000 });
+    const store = new CachingInstallationStore(inner, { nowMs: () => now, missTtlMs: 5_000, ttlMs: 60_000 });
     const q = { teamId: "T9", isEnterpriseInstall: false } as const;
     await store.findForAuthorize(q, "U1");
     await store.findForAuthorize(q, "U1");

@@ -103,7 +103,7 @@ describe("CachingInstallationStore: hits and misses", () => {
   it("a user without an installation of their own is remembered for missTtlMs, and forgotten on a write", async () => {
     let now = 0;
     const inner = new SpyStore();
-    const cache = new CachingInstallationStore(inner, { missTtlMs: 1_000, now: () => now });
+    const cache = new CachingInstallationStore(inner, { missTtlMs: 1_000, nowMs: () => now });
     const i = inst();
     await cache.save(i);
     const stranger = { teamId: i.teamId as string, userId: id("U") };
@@ -143,7 +143,7 @@ describe("CachingInstallationStore: hits and misses", () => {
   it("entries expire after ttlMs (injected clock)", async () => {
     let now = 1_000_000;
     const inner = new SpyStore();
-    const cache = new CachingInstallationStore(inner, { ttlMs: 10_000, now: () => now });
+    const cache = new CachingInstallationStore(inner, { ttlMs: 10_000, nowMs: () => now });
     const i = inst();
     await cache.save(i);
     await cache.findBot({ teamId: i.teamId });
@@ -440,7 +440,7 @@ describe("LruTtlCache", () => {
 
   it("get/set/delete/deletePrefix with per-entry TTL", () => {
     let now = 0;
-    const c = new LruTtlCache<number>({ maxEntries: 10, ttlMs: 100, now: () => now });
+    const c = new LruTtlCache<number>({ maxEntries: 10, ttlMs: 100, nowMs: () => now });
     c.set("w:T1|a", 1);
     c.set("w:T1|b", 2, 10);
     c.set("w:T12|a", 3);
@@ -485,7 +485,7 @@ describe("LruTtlCache", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 6 }), fc.array(opArb, { maxLength: 80 }), (max, ops) => {
         let now = 0;
-        const cache = new LruTtlCache<number>({ maxEntries: max, ttlMs: 1000, now: () => now });
+        const cache = new LruTtlCache<number>({ maxEntries: max, ttlMs: 1000, nowMs: () => now });
         // The model: oldest first.
         let model: { key: string; value: number; expiresAt: number }[] = [];
         let n = 0;

@@ -62,7 +62,7 @@ testStateStore(
   {
     clockStore: async (clock, ttlSeconds) => {
       const dir = await tempDir();
-      const store = new FileStateStore({ baseDir: dir, clock, ttlSeconds });
+      const store = new FileStateStore({ baseDir: dir, nowMs: clock, ttlSeconds });
       return { store, cleanup: () => closeAndRemove(store, dir) };
     },
     ttlStore: async (ttlSeconds) => {
@@ -285,7 +285,7 @@ describe("FileStateStore specifics", () => {
 
   it("consumeDetailed tells malformed, unknown, used and expired apart", async () => {
     let now = 1_732_520_000_000;
-    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 10 });
+    const store = new FileStateStore({ baseDir: dir, nowMs: () => now, ttlSeconds: 10 });
     const a = await store.issue({ a: 1 });
     const b = await store.issue();
     expect(await store.consumeDetailed("nope")).toStrictEqual({ ok: false, reason: "malformed" });
@@ -300,7 +300,7 @@ describe("FileStateStore specifics", () => {
 
   it("cleans up expired files in the background, at most once per interval", async () => {
     let now = 1_732_520_000_000;
-    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 60, cleanupIntervalSeconds: 30 });
+    const store = new FileStateStore({ baseDir: dir, nowMs: () => now, ttlSeconds: 60, cleanupIntervalSeconds: 30 });
     const old = await Promise.all(Array.from({ length: 20 }, (_, i) => store.issue({ i })));
     await store.consume(old[0] ?? "");
     await store.close();
@@ -332,7 +332,7 @@ describe("FileStateStore specifics", () => {
     // The old cleanup examined a batch per interval: with these settings it could never keep up.
     const store = new FileStateStore({
       baseDir: dir,
-      clock: () => now,
+      nowMs: () => now,
       ttlSeconds: 8,
       cleanupIntervalSeconds: 60,
       cleanupBatchSize: 10,
@@ -362,7 +362,7 @@ describe("FileStateStore specifics", () => {
 
   it("removeExpired removes everything past its lifetime now, and stale temp files", async () => {
     let now = 0;
-    const store = new FileStateStore({ baseDir: dir, clock: () => now, ttlSeconds: 10, cleanupIntervalSeconds: 3600 });
+    const store = new FileStateStore({ baseDir: dir, nowMs: () => now, ttlSeconds: 10, cleanupIntervalSeconds: 3600 });
     const a = await store.issue();
     await store.issue();
     await store.consume(a);

@@ -24,7 +24,7 @@ testInstallationStore(runner, "memory", async () => ({ store: new MemoryInstalla
 });
 
 testStateStore(runner, "memory", async () => ({ store: new MemoryStateStore() }), {
-  clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
+  clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ nowMs: clock, ttlSeconds }) }),
   ttlStore: async (ttlSeconds) => ({ store: new MemoryStateStore({ ttlSeconds }) }),
 });
 
@@ -99,7 +99,7 @@ describe("MemoryInstallationStore specifics", () => {
 describe("MemoryStateStore specifics", () => {
   it("sweeps expired states as calls come in", async () => {
     let now = 1_732_520_000_000;
-    const store = new MemoryStateStore({ clock: () => now, ttlSeconds: 60 });
+    const store = new MemoryStateStore({ nowMs: () => now, ttlSeconds: 60 });
     for (let i = 0; i < 100; i++) await store.issue({ i });
     const used = await store.issue();
     await store.consume(used);
@@ -112,7 +112,7 @@ describe("MemoryStateStore specifics", () => {
 
   it("removeExpired drops everything past its lifetime now", async () => {
     let now = 0;
-    const store = new MemoryStateStore({ clock: () => now, ttlSeconds: 10 });
+    const store = new MemoryStateStore({ nowMs: () => now, ttlSeconds: 10 });
     await store.issue();
     await store.issue();
     now = 5_000;
@@ -124,7 +124,7 @@ describe("MemoryStateStore specifics", () => {
 
   it("consumeDetailed tells malformed, unknown, used and expired apart", async () => {
     let now = 0;
-    const store = new MemoryStateStore({ clock: () => now, ttlSeconds: 10 });
+    const store = new MemoryStateStore({ nowMs: () => now, ttlSeconds: 10 });
     const a = await store.issue({ a: 1 });
     const b = await store.issue();
     expect(await store.consumeDetailed("nope")).toStrictEqual({ ok: false, reason: "malformed" });
@@ -140,7 +140,7 @@ describe("MemoryStateStore specifics", () => {
     for (const ttlSeconds of [0, -1, Number.NaN, Infinity, "600" as unknown as number]) {
       expect(() => new MemoryStateStore({ ttlSeconds })).toThrow(ConfigError);
     }
-    expect(() => new MemoryStateStore({ clock: 5 as unknown as () => number })).toThrow(ConfigError);
+    expect(() => new MemoryStateStore({ nowMs: 5 as unknown as () => number })).toThrow(ConfigError);
   });
 });
 

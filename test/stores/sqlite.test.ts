@@ -162,7 +162,9 @@ testStateStore(
   {
     clockStore: async (clock, ttlSeconds) => {
       const store = new SQLiteStateStore(
-        ttlSeconds === undefined ? { filename: ":memory:", clock } : { filename: ":memory:", clock, ttlSeconds },
+        ttlSeconds === undefined
+          ? { filename: ":memory:", nowMs: clock }
+          : { filename: ":memory:", nowMs: clock, ttlSeconds },
       );
       return { store, cleanup: () => store.close() };
     },
@@ -813,7 +815,7 @@ function numbered(sql: string): string {
 describe("SQLiteStateStore specifics", () => {
   it("tells why a state was refused: malformed, unknown, used, expired", async () => {
     let now = Date.UTC(2024, 10, 25, 8, 0, 0);
-    const states = new SQLiteStateStore({ filename: ":memory:", clock: () => now, ttlSeconds: 60 });
+    const states = new SQLiteStateStore({ filename: ":memory:", nowMs: () => now, ttlSeconds: 60 });
     expect(await states.consumeDetailed("../x")).toStrictEqual({ ok: false, reason: "malformed" });
     expect(await states.consumeDetailed(generateState())).toStrictEqual({ ok: false, reason: "unknown" });
     const used = await states.issue({ a: 1 });
@@ -829,7 +831,7 @@ describe("SQLiteStateStore specifics", () => {
 
   it("a consumed state keeps no data; its tombstone goes with the expired rows", async () => {
     let now = Date.UTC(2024, 10, 25, 8, 0, 0);
-    const states = new SQLiteStateStore({ filename: ":memory:", clock: () => now, ttlSeconds: 60 });
+    const states = new SQLiteStateStore({ filename: ":memory:", nowMs: () => now, ttlSeconds: 60 });
     const s = await states.issue({ secret: "x" });
     await states.consume(s);
     const row = states.database
@@ -853,7 +855,7 @@ describe("SQLiteStateStore specifics", () => {
     const states = new SqlStateStore({
       executor: exec,
       dialect: sqliteDialect,
-      clock: () => now,
+      nowMs: () => now,
       ttlSeconds: 60,
       cleanupBatchSize: 10,
     });
@@ -905,7 +907,7 @@ describe("SQLiteStateStore specifics", () => {
 
   it("state data is stored as JSON and expiry as REAL epoch seconds", async () => {
     const now = Date.UTC(2024, 10, 25, 8, 0, 0, 250);
-    const states = new SQLiteStateStore({ filename: ":memory:", clock: () => now, ttlSeconds: 600 });
+    const states = new SQLiteStateStore({ filename: ":memory:", nowMs: () => now, ttlSeconds: 600 });
     const s = await states.issue({ redirect: "/après" });
     const row = states.database
       .prepare('SELECT data, expires_at, typeof(expires_at) AS t FROM "slack_oauth_states" WHERE state = ?')

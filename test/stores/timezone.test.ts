@@ -37,8 +37,9 @@ testInstallationStore(runner, "file, TZ=America/New_York", () =>
   fileHandle((dir) => new FileInstallationStore({ baseDir: dir })),
 );
 testStateStore(runner, "memory, TZ=America/New_York", async () => ({ store: new MemoryStateStore() }), {
-  clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ clock, ttlSeconds }) }),
+  clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ nowMs: clock, ttlSeconds }) }),
 });
 testStateStore(runner, "file, TZ=America/New_York", () => fileHandle((dir) => new FileStateStore({ baseDir: dir })), {
-  clockStore: (clock, ttlSeconds) => fileHandle((dir) => new FileStateStore({ baseDir: dir, clock, ttlSeconds })),
+  clockStore: (clock, ttlSeconds) =>
+    fileHandle((dir) => new FileStateStore({ baseDir: dir, nowMs: clock, ttlSeconds })),
 });

@@ -10,11 +10,17 @@ import {
   CachingInstallationStore,
   CodedTypeError,
   IdTokenVerifier,
+  SignatureVerifier,
   SlackApiClient,
+  SlackRequestHandler,
+  signRequest,
+  TokenRotator,
 } from "../../src/index.js";
+import { installationFromV2Response } from "../../src/model/parse.js";
 import { buildStateCookie } from "../../src/state/cookie.js";
 import { LruTtlCache } from "../../src/stores/cache.js";
-import { MemoryInstallationStore } from "../../src/stores/memory.js";
+import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import { SQLiteStateStore } from "../../src/stores/sqlite.js";
 
 /** Calls `f` and returns what it threw (failing the test when it did not throw). */
 async function thrown(f: () => unknown): Promise<unknown> {
@@ -131,5 +137,44 @@ describe("the source throws no uncoded error classes", () => {
     const doc = readFileSync(join(root, "../docs/errors.md"), "utf8");
     const missing = Object.values(ErrorCode).filter((code) => !doc.includes(`\`${code}\``));
     expect(missing).toEqual([]);
+  });
+});
+
+describe("clock options say their unit (nowMs / nowSeconds); the old names are refused", () => {
+  const old = (o: Record<string, unknown>) => o as never;
+  const cases: [string, () => unknown, string][] = [
+    ["SignatureVerifier clock", () => new SignatureVerifier("s".repeat(32), old({ clock: () => 1 })), "nowSeconds"],
+    [
+      "SlackRequestHandler clock",
+      () => new SlackRequestHandler(old({ signingSecret: "s".repeat(32), clock: () => 1 })),
+      "nowSeconds",
+    ],
+    ["MemoryStateStore clock", () => new MemoryStateStore(old({ clock: () => 1 })), "nowMs"],
+    ["SQLiteStateStore clock", () => new SQLiteStateStore(old({ filename: ":memory:", clock: () => 1 })), "nowMs"],
+    [
+      "CachingInstallationStore now",
+      () => new CachingInstallationStore(new MemoryInstallationStore(), old({ now: () => 1 })),
+      "nowMs",
+    ],
+    [
+      "TokenRotator now",
+      () => new TokenRotator(old({ clientId: "1.2", clientSecret: "s".repeat(32), now: () => 1 })),
+      "nowMs",
+    ],
+    ["installationFromV2Response now", () => installationFromV2Response({ ok: true }, old({ now: 1 })), "nowSeconds"],
+  ];
+  it.each(cases)("%s", async (_name, call, renamed) => {
+    const e = await thrown(call);
+    expectArgumentError(e, new RegExp(`option is now ${renamed} \\(epoch (milli)?seconds\\)`));
+  });
+
+  it("the new names are the clocks: a signature from 10 minutes ago verifies at nowSeconds = then", () => {
+    const at = 1_700_000_000;
+    const body = "token=x";
+    const { signature } = signRequest("s".repeat(32), body, at);
+    expect(new SignatureVerifier("s".repeat(32), { nowSeconds: () => at }).verify(String(at), signature, body)).toBe(
+      true,
+    );
+    expect(new SignatureVerifier("s".repeat(32)).verify(String(at), signature, body)).toBe(false);
   });
 });

@@ -30,7 +30,7 @@ const workspaceReply = {
 
 describe("installationFromV2Response", () => {
   it("maps a workspace install with bot, user token and webhook", () => {
-    const inst = installationFromV2Response(workspaceReply, { now: NOW, authTest: { bot_id: "B111" } });
+    const inst = installationFromV2Response(workspaceReply, { nowSeconds: () => NOW, authTest: { bot_id: "B111" } });
     expect(inst).toEqual({
       appId: "A0KRD7HC3",
       enterpriseId: "E12345678",
@@ -69,7 +69,7 @@ describe("installationFromV2Response", () => {
         is_enterprise_install: true,
         authed_user: { id: "WXXXX", access_token: "xoxp-XXXX", scope: "", token_type: "user" },
       },
-      { now: NOW, authTest: { bot_id: "B9", url: "https://starship.enterprise.slack.com/" } },
+      { nowSeconds: () => NOW, authTest: { bot_id: "B9", url: "https://starship.enterprise.slack.com/" } },
     );
     expect(inst.teamId).toBeUndefined();
     expect(inst.enterpriseId).toBe("E1XXX");
@@ -88,7 +88,7 @@ describe("installationFromV2Response", () => {
         enterprise: null,
         authed_user: { id: "U9", scope: "search:read", access_token: "xoxp-9", token_type: "user" },
       },
-      { now: NOW },
+      { nowSeconds: () => NOW },
     );
     expect(inst.botToken).toBeUndefined();
     expect(inst.botScopes).toEqual([]);
@@ -106,7 +106,7 @@ describe("installationFromV2Response", () => {
         refresh_token: "xoxe-1-bot",
         authed_user: { ...workspaceReply.authed_user, expires_in: 3600, refresh_token: "xoxe-1-user" },
       },
-      { now: NOW },
+      { nowSeconds: () => NOW },
     );
     expect(inst.botTokenExpiresAt).toBe(Math.floor(NOW) + 43200);
     expect(inst.userTokenExpiresAt).toBe(Math.floor(NOW) + 3600);
@@ -142,7 +142,7 @@ describe("installationFromV1Response", () => {
         incoming_webhook: { url: "https://hooks.slack.com/x", channel: "#channel", configuration_url: "https://c" },
         bot: { bot_user_id: "UTTTTTTTTTTR", bot_access_token: "xoxb-v1-bot" },
       },
-      { now: NOW },
+      { nowSeconds: () => NOW },
     );
     expect(inst.userToken).toBe("xoxp-v1-user");
     expect(inst.botToken).toBe("xoxb-v1-bot");
@@ -168,7 +168,7 @@ describe("applyRefreshResponse", () => {
         expires_in: 10,
       },
     },
-    { now: NOW },
+    { nowSeconds: () => NOW },
   );
 
   it("updates only the bot token fields on a bot refresh", () => {
@@ -182,7 +182,7 @@ describe("applyRefreshResponse", () => {
         token_type: "bot",
         scope: "chat:write",
       },
-      { now: NOW + 100 },
+      { nowSeconds: () => NOW + 100 },
     );
     expect(next.botToken).toBe("xoxe.xoxb-1-new");
     expect(next.botRefreshToken).toBe("xoxe-1-newbot");
@@ -197,7 +197,7 @@ describe("applyRefreshResponse", () => {
     const next = applyRefreshResponse(
       base,
       { ok: true, access_token: "xoxe.xoxp-1-new", refresh_token: "xoxe-1-nu", expires_in: 5, token_type: "user" },
-      { now: NOW },
+      { nowSeconds: () => NOW },
     );
     expect(next.userToken).toBe("xoxe.xoxp-1-new");
     expect(next.botToken).toBe("xoxe.xoxb-1-old");
@@ -216,7 +216,7 @@ describe("parseScopes / toBot", () => {
     expect(parseScopes("")).toEqual([]);
   });
   it("extracts the bot part, or nothing without a bot token", () => {
-    const inst = installationFromV2Response(workspaceReply, { now: NOW });
+    const inst = installationFromV2Response(workspaceReply, { nowSeconds: () => NOW });
     const bot = toBot(inst);
     expect(bot?.botToken).toBe(workspaceReply.access_token);
     expect(bot).not.toHaveProperty("userToken");

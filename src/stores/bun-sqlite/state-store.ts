@@ -1,3 +1,4 @@
+import { rejectRenamedClock } from "../../clock.js";
 import { SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { sqliteDialect } from "../sqlite/dialect.js";
@@ -16,7 +17,7 @@ export interface BunSQLiteStateStoreOptions extends BunSQLiteStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /**
@@ -35,6 +36,7 @@ export class BunSQLiteStateStore extends SqlStateStore {
   readonly database: BunSqliteDatabase;
 
   constructor(options: BunSQLiteStateStoreOptions = {}) {
+    rejectRenamedClock(options, "BunSQLiteStateStore", { clock: "nowMs" });
     validateTablePrefix(options.tablePrefix);
     validateTtl(options.ttlSeconds);
     const { db, owned } = open(options, "BunSQLiteStateStore");
@@ -44,7 +46,7 @@ export class BunSQLiteStateStore extends SqlStateStore {
       dialect: sqliteDialect,
       tablePrefix: options.tablePrefix,
       ttlSeconds: options.ttlSeconds,
-      clock: options.clock,
+      nowMs: options.nowMs,
       storeName: "BunSQLiteStateStore",
       migrateNow: true,
       release: owned ? () => closeDatabase(executor) : undefined,

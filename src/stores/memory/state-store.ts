@@ -14,7 +14,7 @@ import { resolveStateTiming, type StateStoreTimingOptions, serializeStateData } 
  *
  * @example
  * ```ts
- * const states = new MemoryStateStore({ ttlSeconds: 300, clock: () => Date.now() });
+ * const states = new MemoryStateStore({ ttlSeconds: 300, nowMs: () => Date.now() });
  * ```
  */
 export interface MemoryStateStoreOptions extends StateStoreTimingOptions {

@@ -1,3 +1,4 @@
+import { rejectRenamedClock } from "../../clock.js";
 import { endPool, SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { type MySQLStoreOptions, open } from "./connection.js";
@@ -15,7 +16,7 @@ export interface MySQLStateStoreOptions extends MySQLStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /**
@@ -32,6 +33,7 @@ export interface MySQLStateStoreOptions extends MySQLStoreOptions {
  */
 export class MySQLStateStore extends SqlStateStore {
   constructor(options: MySQLStateStoreOptions) {
+    rejectRenamedClock(options, "MySQLStateStore", { clock: "nowMs" });
     validateTablePrefix(options?.tablePrefix);
     validateTtl(options?.ttlSeconds);
     const executor = open(options ?? {}, "MySQLStateStore");
@@ -40,7 +42,7 @@ export class MySQLStateStore extends SqlStateStore {
       dialect: mysqlDialect,
       tablePrefix: options.tablePrefix,
       ttlSeconds: options.ttlSeconds,
-      clock: options.clock,
+      nowMs: options.nowMs,
       storeName: "MySQLStateStore",
       migrateNow: true,
       release: options.pool === undefined ? () => endPool(executor) : undefined,

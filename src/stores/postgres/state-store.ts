@@ -1,3 +1,4 @@
+import { rejectRenamedClock } from "../../clock.js";
 import { endPool, SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { open, type PostgresStoreOptions } from "./connection.js";
@@ -15,7 +16,7 @@ export interface PostgresStateStoreOptions extends PostgresStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /**
@@ -32,6 +33,7 @@ export interface PostgresStateStoreOptions extends PostgresStoreOptions {
  */
 export class PostgresStateStore extends SqlStateStore {
   constructor(options: PostgresStateStoreOptions) {
+    rejectRenamedClock(options, "PostgresStateStore", { clock: "nowMs" });
     validateTablePrefix(options?.tablePrefix);
     validateTtl(options?.ttlSeconds);
     const { executor, owned } = open(options ?? {}, "PostgresStateStore");
@@ -40,7 +42,7 @@ export class PostgresStateStore extends SqlStateStore {
       dialect: postgresDialect,
       tablePrefix: options.tablePrefix,
       ttlSeconds: options.ttlSeconds,
-      clock: options.clock,
+      nowMs: options.nowMs,
       storeName: "PostgresStateStore",
       migrateNow: true,
       release: owned ? () => endPool(executor) : undefined,

@@ -1,6 +1,8 @@
 /**
  * {@link SqlStateStore}: the one SQL implementation of {@link StateStore} (one-time OAuth states).
  */
+
+import { rejectRenamedClock } from "../../clock.js";
 import { InvalidArgumentError } from "../../errors.js";
 import {
   type ConsumeResult,
@@ -26,14 +28,14 @@ import { custom, json } from "./rows.js";
  *
  * @example
  * ```ts
- * new SqlStateStore({ executor, dialect: sqliteDialect, ttlSeconds: 300, clock: () => Date.now() });
+ * new SqlStateStore({ executor, dialect: sqliteDialect, ttlSeconds: 300, nowMs: () => Date.now() });
  * ```
  */
 export interface SqlStateStoreOptions extends SqlStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
   /** Minimum seconds between two clean-ups of expired states run by `issue` (default 60, or TTL ÷ 4 if less). */
   cleanupIntervalSeconds?: number | undefined;
   /** Most expired rows deleted per clean-up, so `issue` stays fast (default 1000). */
@@ -94,11 +96,12 @@ export class SqlStateStore implements StateStore {
   #lastCleanup = Number.NEGATIVE_INFINITY;
 
   constructor(options: SqlStateStoreOptions) {
+    rejectRenamedClock(options, options?.storeName ?? "SqlStateStore", { clock: "nowMs" });
     const prefix = validateTablePrefix(options.tablePrefix);
     const ttl = validateTtl(options.ttlSeconds);
     this.#exec = options.executor;
     this.#ttl = ttl;
-    const clock = options.clock ?? Date.now;
+    const clock = options.nowMs ?? Date.now;
     this.#now = () => clock() / 1000;
     this.#name = options.storeName ?? "SqlStateStore";
     // At most a quarter lifetime between clean-ups: expired rows never outnumber live ones by much.

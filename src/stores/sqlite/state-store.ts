@@ -1,4 +1,6 @@
 /** {@link SQLiteStateStore}: the SQL core's one-time OAuth state store on SQLite. */
+
+import { rejectRenamedClock } from "../../clock.js";
 import { SqlStateStore, validateTtl } from "../sql/core.js";
 import { validateTablePrefix } from "../sql/migrations.js";
 import { closeDatabase, executorFor, open, type SQLiteStoreOptions } from "./connection.js";
@@ -17,7 +19,7 @@ export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
   /** Lifetime of a state in seconds (default 600). */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
-  clock?: (() => number) | undefined;
+  nowMs?: (() => number) | undefined;
 }
 
 /**
@@ -36,6 +38,7 @@ export class SQLiteStateStore extends SqlStateStore {
   readonly database: SQLiteDatabase;
 
   constructor(options: SQLiteStateStoreOptions = {}) {
+    rejectRenamedClock(options, "SQLiteStateStore", { clock: "nowMs" });
     // Validate everything before opening, so a bad option never leaves a file handle open.
     validateTablePrefix(options.tablePrefix);
     validateTtl(options.ttlSeconds);
@@ -46,7 +49,7 @@ export class SQLiteStateStore extends SqlStateStore {
       dialect: sqliteDialect,
       tablePrefix: options.tablePrefix,
       ttlSeconds: options.ttlSeconds,
-      clock: options.clock,
+      nowMs: options.nowMs,
       storeName: "SQLiteStateStore",
       migrateNow: true,
       release: owned ? () => closeDatabase(db) : undefined,
