@@ -43,7 +43,7 @@ async function setup(options: { now?: () => number; minRefetchIntervalMs?: numbe
     issuer: ISSUER,
     jwksUri: "https://slack.test/openid/connect/keys",
     fetch: jwks.fetch,
-    ...(options.now ? { now: options.now } : {}),
+    ...(options.now ? { nowMs: options.now } : {}),
     ...(options.minRefetchIntervalMs !== undefined ? { jwksMinRefetchIntervalMs: options.minRefetchIntervalMs } : {}),
   });
   return { key, jwks, verifier };

@@ -139,7 +139,7 @@ describeBackend(status, () => {
     },
   );
 
-  const stateHandle = (o: { clock?: () => number; ttlSeconds?: number } = {}) => {
+  const stateHandle = (o: { nowMs?: () => number; ttlSeconds?: number } = {}) => {
     const prefix = randomPrefix();
     const store = new MySQLStateStore({ pool: admin, tablePrefix: prefix, ...o });
     return {
@@ -151,7 +151,8 @@ describeBackend(status, () => {
     };
   };
   testStateStore(runner, "mysql", async () => stateHandle(), {
-    clockStore: async (clock, ttlSeconds) => stateHandle(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
+    clockStore: async (clock, ttlSeconds) =>
+      stateHandle(ttlSeconds === undefined ? { nowMs: clock } : { nowMs: clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => stateHandle({ ttlSeconds }),
   });
 

@@ -141,7 +141,7 @@ describeBackend(status, () => {
     },
   );
 
-  const stateHandle = (o: { clock?: () => number; ttlSeconds?: number } = {}) => {
+  const stateHandle = (o: { nowMs?: () => number; ttlSeconds?: number } = {}) => {
     const prefix = randomPrefix();
     const store = new PostgresStateStore({ pool: admin, tablePrefix: prefix, ...o });
     return {
@@ -153,7 +153,8 @@ describeBackend(status, () => {
     };
   };
   testStateStore(runner, "postgres", async () => stateHandle(), {
-    clockStore: async (clock, ttlSeconds) => stateHandle(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
+    clockStore: async (clock, ttlSeconds) =>
+      stateHandle(ttlSeconds === undefined ? { nowMs: clock } : { nowMs: clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => stateHandle({ ttlSeconds }),
   });
 

@@ -129,7 +129,7 @@ testInstallationStore(runner, "sqlite (your own connection, custom prefix and cl
 
 {
   let filename = "";
-  const open = (o: { clock?: () => number; ttlSeconds?: number } = {}) => {
+  const open = (o: { nowMs?: () => number; ttlSeconds?: number } = {}) => {
     const dir = tempDir();
     filename = join(dir, "states.db");
     const store = new SQLiteStateStore({ filename, ...o });
@@ -142,7 +142,8 @@ testInstallationStore(runner, "sqlite (your own connection, custom prefix and cl
     };
   };
   testStateStore(runner, "sqlite (file, 4 OS processes)", async () => open(), {
-    clockStore: async (clock, ttlSeconds) => open(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
+    clockStore: async (clock, ttlSeconds) =>
+      open(ttlSeconds === undefined ? { nowMs: clock } : { nowMs: clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => open({ ttlSeconds }),
     multiProcess: {
       command: process.execPath,
