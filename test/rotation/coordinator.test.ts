@@ -17,7 +17,7 @@ import type {
 } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import { authorize as consentCode, exchange, start } from "../emulator/helpers.js";
-import { api, closeAll, install, openStore, refreshCalls, rotatingEmulator, teamOf } from "./helpers.js";
+import { api, closeAll, gatedApi, install, openStore, refreshCalls, rotatingEmulator, teamOf } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -129,19 +129,21 @@ describe("RotationCoordinator", () => {
     cleanups.push(s.cleanup);
     const { installation } = await install(emu, 1);
     await s.store.save(expiring(installation));
+    const gated = gatedApi(emu.apiUrl, "oauth.v2.access");
     const rotator = new TokenRotator({
       clientId: emu.app.clientId,
       clientSecret: emu.app.clientSecret,
-      apiUrl: emu.apiUrl,
+      api: gated.api,
     });
     const c = new RotationCoordinator({ installationStore: s.store, rotator });
 
-    // Reinstalled while the refresh call is on the wire.
-    emu.injectFault({ method: "oauth.v2.access", latencyMs: 150 });
+    // Reinstalled while the refresh call is on the wire (held at the gate until the reinstall is saved).
+    const first = gated.arm();
     const pending = c.refreshBot({ teamId: T1 });
-    await new Promise((r) => setTimeout(r, 30));
+    await first.reached;
     const reinstall = (await install(emu, 1)).installation;
     await s.store.save(reinstall);
+    first.open();
     const r = await pending;
     expect(r.status).toBe("superseded");
     expect(r.bot?.botToken).toBe(reinstall.botToken);
@@ -149,10 +151,11 @@ describe("RotationCoordinator", () => {
 
     // Uninstalled while the refresh call is on the wire.
     await s.store.updateTokens!({ teamId: T1 }, { botTokenExpiresAt: now() + 300 });
-    emu.injectFault({ method: "oauth.v2.access", latencyMs: 150 });
+    const second = gated.arm();
     const pending2 = c.refreshBot({ teamId: T1 });
-    await new Promise((r) => setTimeout(r, 30));
+    await second.reached;
     await s.store.deleteAll({ teamId: T1 });
+    second.open();
     expect((await pending2).status).toBe("not_found");
     expect(await s.store.findBot({ teamId: T1 })).toBeUndefined();
   });

@@ -13,6 +13,7 @@ import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Emulator, EmulatorOptions, WorldSpec } from "../../src/emulator/index.js";
 import { type Installation, installationFromV2Response } from "../../src/model/index.js";
+import { SlackApiClient } from "../../src/slack-api/client.js";
 import { FileInstallationStore } from "../../src/stores/file.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
@@ -295,4 +296,47 @@ export async function raceChildren<T>(n: number, script: string, env: Record<str
   } finally {
     for (const c of children) if (c.child.exitCode === null) c.child.kill();
   }
+}
+
+/**
+ * A Web API client whose next call of `method` is held at a gate: `arm()` returns `reached` (resolves
+ * once that call is on the wire) and `open()` (lets it go on). Tests act "while the call is in flight"
+ * by awaiting `reached`, never by sleeping.
+ */
+export function gatedApi(
+  apiUrl: string,
+  method: string,
+): {
+  api: SlackApiClient;
+  arm(): { reached: Promise<void>; open(): void };
+} {
+  let armed: { reach(): void; gate: Promise<void> } | undefined;
+  const api = new SlackApiClient({
+    baseUrl: apiUrl,
+    fetch: async (input, init) => {
+      const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+      const held = armed;
+      if (held !== undefined && new URL(url).pathname.endsWith(`/${method}`)) {
+        armed = undefined;
+        held.reach();
+        await held.gate;
+      }
+      return fetch(input, init);
+    },
+  });
+  return {
+    api,
+    arm() {
+      let reach!: () => void;
+      let open!: () => void;
+      const reached = new Promise<void>((r) => {
+        reach = r;
+      });
+      const gate = new Promise<void>((r) => {
+        open = r;
+      });
+      armed = { reach, gate };
+      return { reached, open };
+    },
+  };
 }
