@@ -461,12 +461,14 @@ describe("SQLiteInstallationStore: schema and storage", () => {
   });
 
   it("caches one prepared statement per SQL text", async () => {
-    await store.save(install("T1", "U1"));
+    const saved = install("T1", "U1");
+    await store.save(saved);
     const exec = new BetterSqlite3Executor(store.database, { readSnapshot: false });
     const reader = exec.syncReader();
     for (let i = 0; i < 1000; i++) reader?.first(store.statements.findBot, ["", "", `T${i % 10}`]);
     expect(exec.cachedStatements).toBe(1);
-    expect(reader?.first(store.statements.findBot, ["", "", "T1"])?.[4]).toBe("T1");
+    // Column 4 of findBot's row is bot_token (the key columns are not selected: the query holds them).
+    expect(reader?.first(store.statements.findBot, ["", "", "T1"])?.[4]).toBe(saved.botToken);
     await exec.run(store.statements.deleteBot, ["", "", "T1"]);
     expect(exec.cachedStatements).toBe(2);
   });
@@ -631,7 +633,7 @@ describe("BetterSqlite3Executor: read snapshots", () => {
     await store.save(install("T1", "U1"));
     const exec = new BetterSqlite3Executor(new Database(filename), { readSnapshot: { maxReads: 3, maxMs: 60_000 } });
     const foreign = foreignWriter(filename);
-    const token = () => exec.syncReader()?.first(store.statements.findBot, ["", "", "T1"])?.[6];
+    const token = () => exec.syncReader()?.first(store.statements.findBot, ["", "", "T1"])?.[4]; // bot_token
     token(); // first of the turn: alone
     const before = token(); // opens the snapshot
     const added = foreign.addBot("T1");

@@ -316,7 +316,12 @@ export class SqlInstallationStore implements InstallationStore {
   }
 
   /** First row of `sql` mapped by `map`: synchronously when the driver allows it (one promise per call). */
-  #first<T>(op: string, sql: string, params: readonly SqlValue[], map: (r: SqlRow | undefined) => T): Promise<T> {
+  #first<T>(
+    op: string,
+    sql: string,
+    params: readonly SqlValue[],
+    map: (r: SqlRow | undefined, params: readonly SqlValue[]) => T,
+  ): Promise<T> {
     if (!this.#guard.attached) {
       // Without an encryption wrapper: refused on a store that holds encrypted tokens, and a ciphertext
       // (written before markers existed) is never handed out as a token.
@@ -326,18 +331,18 @@ export class SqlInstallationStore implements InstallationStore {
         return Promise.reject(e);
       }
       const plain = map;
-      map = (r) => this.#guard.checkRecord(plain(r));
+      map = (r, p) => this.#guard.checkRecord(plain(r, p));
     }
     const reader = this.#exec.syncReader?.();
     if (reader !== undefined) {
       try {
-        return Promise.resolve(map(reader.first(sql, params)));
+        return Promise.resolve(map(reader.first(sql, params), params));
       } catch (e) {
         return Promise.reject(this.#fail(op, e));
       }
     }
     return this.#exec.query(sql, params).then(
-      (rows) => map(rows[0]),
+      (rows) => map(rows[0], params),
       (e) => {
         throw this.#fail(op, e);
       },

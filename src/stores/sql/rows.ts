@@ -87,8 +87,25 @@ export const USER_COLUMNS = [
 ] as const;
 export const INSTALLATION_COLUMNS = [...BOT_COLUMNS, ...USER_COLUMNS];
 
-/** What `findBot` selects; rowToBot reads it by index. */
-export const BOT_SELECT = BOT_COLUMNS.slice(1);
+/**
+ * What `findBot` selects; rowToBot reads it by index. Not the key columns: the query's key holds their
+ * values already, and every column less is one string less to copy out of SQLite on the hot path.
+ */
+export const BOT_SELECT = [
+  "app_id",
+  "enterprise_name",
+  "enterprise_url",
+  "team_name",
+  "bot_token",
+  "bot_id",
+  "bot_user_id",
+  "bot_scopes",
+  "bot_refresh_token",
+  "bot_token_expires_at",
+  "is_enterprise_install",
+  "installed_at",
+  "custom_values",
+] as const;
 /** The six fields that `findInstallation` takes from the latest bot. */
 export const LATEST_BOT_COLUMNS = [
   "bot_token",
@@ -154,27 +171,30 @@ export function installationParams(clientId: string, i: Installation): SqlValue[
   return p;
 }
 
-/** A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. */
-export function rowToBot(r: SqlRow | undefined): Bot | undefined {
+/**
+ * A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. `key` is the row's key as queried
+ * (`[clientId, enterpriseId, teamId]`, `''` for none): the enterprise and team ids come from it.
+ */
+export function rowToBot(r: SqlRow | undefined, key: readonly SqlValue[]): Bot | undefined {
   if (r === undefined) return undefined;
   // The required fields in one literal (one object shape for every bot), then the optional ones that are set.
   const b: Bot = {
-    botToken: String(r[6]),
-    botScopes: scopes(r[9]),
-    isEnterpriseInstall: Number(r[12]) === 1,
-    installedAt: Number(r[13]),
-    customValues: custom(r[14]),
+    botToken: String(r[4]),
+    botScopes: scopes(r[7]),
+    isEnterpriseInstall: Number(r[10]) === 1,
+    installedAt: Number(r[11]),
+    customValues: custom(r[12]),
   };
   if (r[0] != null) b.appId = String(r[0]);
-  if (r[1] != null && r[1] !== "") b.enterpriseId = String(r[1]);
-  if (r[2] != null) b.enterpriseName = String(r[2]);
-  if (r[3] != null) b.enterpriseUrl = String(r[3]);
-  if (r[4] != null && r[4] !== "") b.teamId = String(r[4]);
-  if (r[5] != null) b.teamName = String(r[5]);
-  if (r[7] != null) b.botId = String(r[7]);
-  if (r[8] != null) b.botUserId = String(r[8]);
-  if (r[10] != null) b.botRefreshToken = String(r[10]);
-  if (r[11] != null) b.botTokenExpiresAt = Number(r[11]);
+  if (key[1] != null && key[1] !== "") b.enterpriseId = String(key[1]);
+  if (r[1] != null) b.enterpriseName = String(r[1]);
+  if (r[2] != null) b.enterpriseUrl = String(r[2]);
+  if (key[2] != null && key[2] !== "") b.teamId = String(key[2]);
+  if (r[3] != null) b.teamName = String(r[3]);
+  if (r[5] != null) b.botId = String(r[5]);
+  if (r[6] != null) b.botUserId = String(r[6]);
+  if (r[8] != null) b.botRefreshToken = String(r[8]);
+  if (r[9] != null) b.botTokenExpiresAt = Number(r[9]);
   return b;
 }
 
