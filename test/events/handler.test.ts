@@ -415,15 +415,20 @@ describe("SlackRequestHandler: retries (X-Slack-Retry-Num)", () => {
     const slow = new Promise<void>((r) => {
       release = r;
     });
+    let started!: () => void;
+    const inHandler = new Promise<void>((r) => {
+      started = r;
+    });
     const h = makeHandler({
       onEvent: async () => {
         runs++;
+        started();
         await slow;
       },
     });
     const body = eventBody({ type: "message", user: "U0000000002" });
     const first = h.handle(jsonRequest(body));
-    await new Promise((r) => setTimeout(r, 5));
+    await inHandler; // the first delivery is being handled
     const retry = h.handle(jsonRequest(body, { headers: { "X-Slack-Retry-Num": "1" } }));
     await new Promise((r) => setTimeout(r, 5));
     release();

@@ -48,23 +48,37 @@ describe.each(["sqlite", "file"] as const)("%s: withLock across store instances"
       releaseDead = r;
     });
     // A holder that never finishes within its 150 ms lease (it hung, or its process died).
-    const hung = a.withLock!("k/dead", () => dead, { leaseMs: 150 });
-    await sleep(30);
+    let aIn!: () => void;
+    const aHolds = new Promise<void>((r) => {
+      aIn = r;
+    });
+    const hung = a.withLock!(
+      "k/dead",
+      () => {
+        aIn();
+        return dead;
+      },
+      { leaseMs: 150 },
+    );
+    await aHolds; // A has the lock (its lease runs from here)
     const started = Date.now();
     let releaseB!: () => void;
     const holdB = new Promise<void>((r) => {
       releaseB = r;
     });
-    let bIn = false;
+    let bIn!: () => void;
+    const bInside = new Promise<void>((r) => {
+      bIn = r;
+    });
     const bHolds = b.withLock!(
       "k/dead",
       async () => {
-        bIn = true;
+        bIn();
         await holdB;
       },
       { timeoutMs: 3000, leaseMs: 10_000 },
     );
-    while (!bIn) await sleep(5);
+    await bInside; // B took over the expired lease
     expect(Date.now() - started).toBeGreaterThanOrEqual(90);
     // The old holder finishing now must not release B's lease.
     releaseDead();

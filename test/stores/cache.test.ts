@@ -49,16 +49,30 @@ class SpyStore extends MemoryInstallationStore {
   findInstallationCalls = 0;
   /** When set, the next lookups read now but answer only when the gate opens. */
   gate: Promise<void> | undefined;
+  #arrived: (() => void) | undefined;
+  /** Resolves when a lookup has read the store and waits at the gate. */
+  reachedGate(): Promise<void> {
+    return new Promise<void>((r) => {
+      this.#arrived = r;
+    });
+  }
+  async #wait(): Promise<void> {
+    const gate = this.gate;
+    if (gate === undefined) return;
+    this.#arrived?.();
+    this.#arrived = undefined;
+    await gate;
+  }
   override async findBot(q: BotQuery): Promise<Bot | undefined> {
     this.findBotCalls++;
     const result = await super.findBot(q);
-    if (this.gate) await this.gate;
+    await this.#wait();
     return result;
   }
   override async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
     this.findInstallationCalls++;
     const result = await super.findInstallation(q);
-    if (this.gate) await this.gate;
+    await this.#wait();
     return result;
   }
 }
@@ -382,8 +396,9 @@ describe("CachingInstallationStore: lookups racing with writes", () => {
     await inner.save(i);
     const gate = deferred();
     inner.gate = gate.promise;
+    const reached = inner.reachedGate();
     const slow = cache.findBot({ teamId: i.teamId }); // reads the bot, then waits
-    await new Promise((r) => setTimeout(r, 5));
+    await reached; // the lookup has read and waits at the gate
     inner.gate = undefined;
     await cache.deleteAll({ teamId: i.teamId }); // uninstalled while the lookup is in flight
     gate.resolve();
@@ -398,8 +413,9 @@ describe("CachingInstallationStore: lookups racing with writes", () => {
     const q = { teamId: id("T"), userId: id("U") };
     const gate = deferred();
     inner.gate = gate.promise;
+    const reached = inner.reachedGate();
     const slow = cache.findInstallation(q);
-    await new Promise((r) => setTimeout(r, 5));
+    await reached; // the lookup has read and waits at the gate
     inner.gate = undefined;
     const saved = inst(q);
     await cache.save(saved);
@@ -417,8 +433,9 @@ describe("CachingInstallationStore: lookups racing with writes", () => {
     await writer.save(old);
     const gate = deferred();
     shared.gate = gate.promise;
+    const reached = shared.reachedGate();
     const slow = reader.findInstallation({ teamId: old.teamId, userId: old.userId });
-    await new Promise((r) => setTimeout(r, 5));
+    await reached; // the lookup has read and waits at the gate
     shared.gate = undefined;
     const fresh = inst({ teamId: old.teamId as string, userId: old.userId });
     await writer.save(fresh);
