@@ -220,19 +220,34 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
       const bus = new RedisInvalidationBus({ url: REDIS_URL, keyPrefix: PREFIX });
       const other = new RedisInvalidationBus({ url: REDIS_URL, keyPrefix: PREFIX });
       const seen: unknown[] = [];
-      const unsubscribe = bus.subscribe((m) => seen.push(m));
+      // Resolves with the first message a listener gets: Redis delivers one channel's messages in the order
+      // it ran the PUBLISH commands, so once a later message arrived, every earlier one was delivered.
+      const next = () => {
+        let got!: (m: unknown) => void;
+        const arrived = new Promise<unknown>((r) => {
+          got = r;
+        });
+        return { arrived, got };
+      };
+      const first = next();
+      const unsubscribe = bus.subscribe((m) => {
+        seen.push(m);
+        first.got(m);
+      });
       try {
         await bus.ready();
         await bus.publish({ teamId: "TSELF" });
         for (const raw of ["not json", "[1]", '{"teamId":"../x"}', '{"teamId":5}', '{"instanceId":7}', "null"])
           await admin.publish(bus.channel, raw);
         await other.publish({ enterpriseId: "E1", teamId: "T1" });
-        expect(await pollUntil(() => seen.length > 0)).toBe(true);
-        await sleep(100);
+        await first.arrived; // published after the rest: its own and the malformed ones were dropped already
         expect(seen).toStrictEqual([{ enterpriseId: "E1", teamId: "T1" }]);
+        const probe = next();
+        const stopProbe = bus.subscribe((m) => probe.got(m));
         unsubscribe();
         await other.publish({ teamId: "T2" });
-        await sleep(100);
+        expect(await probe.arrived).toStrictEqual({ teamId: "T2" }); // delivered, but not to the first listener
+        stopProbe();
         expect(seen).toHaveLength(1);
       } finally {
         await Promise.all([bus.close(), other.close()]);
@@ -322,26 +337,33 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
       const l2 = new RedisLock({ client: newClient(), keyPrefix: PREFIX });
       const key = `k-${randomUUID()}`;
       let secondIn = false;
+      let firstIn!: () => void;
+      const firstHolds = new Promise<void>((r) => {
+        firstIn = r;
+      });
       const first = l1.withLock(
         key,
         async () => {
+          firstIn();
           await sleep(600); // outlives its 200 ms lease
         },
         { leaseMs: 200 },
       );
-      await sleep(50);
+      await firstHolds; // the first holder is inside
       const t0 = Date.now();
+      let enteredAfter = Number.POSITIVE_INFINITY;
       await l2.withLock(
         key,
         async () => {
           secondIn = true;
+          enteredAfter = Date.now() - t0;
           await first; // the first holder "releases" while we hold the lock: it must not delete ours
           expect(await admin.exists(`${PREFIX}lock:${key}`)).toBe(1);
         },
         { timeoutMs: 3_000, leaseMs: 5_000 },
       );
       expect(secondIn).toBe(true);
-      expect(Date.now() - t0).toBeLessThan(600);
+      expect(enteredAfter).toBeLessThan(600); // let in by the lease's expiry, not by the first holder finishing
     });
 
     it("withRedisLock: the store's withLock goes through Redis, the rest passes through", async () => {
