@@ -103,3 +103,46 @@ export function generateState(): string {
 export function isWellFormedState(value: unknown): value is string {
   return typeof value === "string" && STATE_RE.test(value);
 }
+
+/** The field of a state's data that names the app (client id) it was issued for. */
+export const STATE_APP_FIELD = "app";
+
+/**
+ * Issues a state for one app (its client id) in a store several apps may share: the app is kept with the
+ * data (field {@link STATE_APP_FIELD}), so {@link consumeAppState} refuses the state on another app's
+ * callback. A store with app partitions (Redis' `clientId` option) keeps it apart as well.
+ *
+ * @example
+ * ```ts
+ * const state = await issueAppState(stateStore, "111.222", { t: "install" });
+ * ```
+ */
+export function issueAppState(
+  store: StateStore,
+  clientId: string,
+  data: Record<string, unknown> = {},
+): Promise<string> {
+  return store.issue({ ...data, [STATE_APP_FIELD]: clientId });
+}
+
+/** Result of {@link consumeAppState}: as {@link ConsumeResult}, or refused because another app issued it. */
+export type AppConsumeResult = ConsumeResult | { ok: false; reason: "other_app" };
+
+/**
+ * Consumes a state on one app's callback: refused with `other_app` when it was issued for another app
+ * (the state is spent either way: presented at the wrong callback, it is not trusted again). A state
+ * issued without an app (by 0.1, single-app) is accepted. Returns the data without the app field.
+ *
+ * @example
+ * ```ts
+ * const r = await consumeAppState(stateStore, state, "111.222");
+ * if (!r.ok && r.reason === "other_app") return refuse(400, "STATE_WRONG_APP");
+ * ```
+ */
+export async function consumeAppState(store: StateStore, state: string, clientId: string): Promise<AppConsumeResult> {
+  const r = await consumeState(store, state);
+  if (!r.ok) return r;
+  const { [STATE_APP_FIELD]: app, ...data } = r.data;
+  if (app !== undefined && app !== clientId) return { ok: false, reason: "other_app" };
+  return { ok: true, data };
+}

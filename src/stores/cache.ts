@@ -7,16 +7,17 @@ import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
-import type {
-  BotQuery,
-  DeleteInstallationQuery,
-  InstallationQuery,
-  InstallationStore,
-  LockOptions,
-  TokenExpectation,
-  TokenPatch,
-  WorkspaceInstallations,
-  WorkspaceQuery,
+import {
+  type BotQuery,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  type LockOptions,
+  partitionOf,
+  type TokenExpectation,
+  type TokenPatch,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
 } from "./installation-store.js";
 import { checkQuery, requireStore } from "./store-helpers.js";
 
@@ -175,6 +176,12 @@ export class LruTtlCache<V> {
 export interface InvalidationMessage {
   enterpriseId?: string | undefined;
   teamId?: string | undefined;
+  /**
+   * The app partition (client id) written to; absent for the default partition. A cache drops entries
+   * only for messages of its own app, so an uninstall of one app never touches another app's entries.
+   * A message naming nothing at all (no app, no workspace) still drops everything, in every app.
+   */
+  clientId?: string | undefined;
 }
 
 /**
@@ -315,12 +322,18 @@ export class CachingInstallationStore implements InstallationStore {
   readonly #unsubscribe: (() => void) | undefined;
   /** Bumped by every invalidation: a lookup that started before it must not fill the cache. */
   #generation = 0;
+  /** The wrapped store's app partition (`''`: the default one). */
+  readonly clientId: string;
+  /** What every key of this cache starts with: the app partition, so entries carry their app. */
+  readonly #p: string;
 
   constructor(inner: InstallationStore, options: CacheOptions = {}) {
     rejectRenamedClock(options, "CachingInstallationStore", { now: "nowMs" });
     requireStore(inner, "CachingInstallationStore");
     this.inner = inner;
     this.encryptionMarker = inner.encryptionMarker;
+    this.clientId = partitionOf(inner);
+    this.#p = `${this.clientId}#`;
     this.#cache = new LruTtlCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, nowMs: options.nowMs });
     this.#missTtl = options.missTtlMs ?? 10_000;
     if (!(typeof this.#missTtl === "number" && this.#missTtl >= 0)) {
@@ -337,7 +350,7 @@ export class CachingInstallationStore implements InstallationStore {
   }
 
   async findBot(q: BotQuery): Promise<Bot | undefined> {
-    const key = `${prefixOf(checkQuery(q, "findBot"))}bot`;
+    const key = `${this.#p}${prefixOf(checkQuery(q, "findBot"))}bot`;
     const hit = this.#cache.get(key);
     if (hit !== undefined && hit !== MISS) return copy(hit as Bot);
     const generation = this.#generation;
@@ -371,11 +384,11 @@ export class CachingInstallationStore implements InstallationStore {
    * ```
    */
   peekForAuthorize(q: BotQuery, userId: string | undefined): AuthorizeLookup | undefined {
-    return this.#cache.get(`${prefixOf(q)}a:${userId ?? ""}`) as AuthorizeLookup | undefined;
+    return this.#cache.get(`${this.#p}${prefixOf(q)}a:${userId ?? ""}`) as AuthorizeLookup | undefined;
   }
 
   async #loadForAuthorize(q: BotQuery, userId: string | undefined): Promise<AuthorizeLookup> {
-    const key = `${prefixOf(q)}a:${userId ?? ""}`;
+    const key = `${this.#p}${prefixOf(q)}a:${userId ?? ""}`;
     const generation = this.#generation;
     const [bot, mine] = await Promise.all([
       this.inner.findBot(q),
@@ -397,7 +410,7 @@ export class CachingInstallationStore implements InstallationStore {
   async findInstallation(q: InstallationQuery): Promise<Installation | undefined> {
     const n = checkQuery(q, "findInstallation");
     // `i:<user>` for a user's installation, `i:` for the workspace's latest (user ids are never empty).
-    const key = `${prefixOf(n)}i:${n.userId ?? ""}`;
+    const key = `${this.#p}${prefixOf(n)}i:${n.userId ?? ""}`;
     const hit = this.#cache.get(key);
     if (hit === MISS) return undefined;
     if (hit !== undefined) return copy(hit as Installation);
@@ -504,6 +517,7 @@ export class CachingInstallationStore implements InstallationStore {
       if (typeof q.enterpriseId === "string" && q.enterpriseId) message.enterpriseId = q.enterpriseId;
       if (typeof q.teamId === "string" && q.teamId) message.teamId = q.teamId;
     }
+    if (this.clientId !== "") message.clientId = this.clientId;
     this.#drop(message);
     if (!this.#bus) return;
     try {
@@ -518,13 +532,18 @@ export class CachingInstallationStore implements InstallationStore {
   }
 
   #drop(m: InvalidationMessage): void {
-    this.#generation++;
+    const app = typeof m?.clientId === "string" ? m.clientId : "";
     const enterpriseId = typeof m?.enterpriseId === "string" && m.enterpriseId ? m.enterpriseId : undefined;
     const teamId = typeof m?.teamId === "string" && m.teamId ? m.teamId : undefined;
+    // Another app's write changes nothing here. (A message without a client id comes from the default
+    // partition, as every 0.1 publisher's; one naming nothing at all, from a foreign publisher, drops all.)
+    const named = app !== "" || enterpriseId !== undefined || teamId !== undefined;
+    if (named && app !== this.clientId) return;
+    this.#generation++;
     // A write to a workspace changes its keys under any enterprise id; a write without a team (org-wide
-    // installs) those of the org. A message naming nothing (a foreign publisher) drops everything.
-    if (teamId !== undefined) this.#cache.deletePrefix(`w:${teamId}|`);
-    else if (enterpriseId !== undefined) this.#cache.deletePrefix(orgPrefix(enterpriseId));
+    // installs) those of the org.
+    if (teamId !== undefined) this.#cache.deletePrefix(`${this.#p}w:${teamId}|`);
+    else if (enterpriseId !== undefined) this.#cache.deletePrefix(`${this.#p}${orgPrefix(enterpriseId)}`);
     else this.#cache.clear();
   }
 }

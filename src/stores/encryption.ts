@@ -23,6 +23,7 @@ import {
   type InstallationQuery,
   type InstallationStore,
   type LockOptions,
+  partitionOf,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -304,6 +305,11 @@ export class EncryptedInstallationStore implements InstallationStore {
     this.#marker = inner.encryptionMarker;
     // From here on the wrapped store hands its ciphertexts to this wrapper instead of refusing them.
     this.#marker?.attach();
+  }
+
+  /** The wrapped store's app partition. */
+  get clientId(): string {
+    return partitionOf(this.inner);
   }
 
   /** Lists the wrapped store's workspaces with every token decrypted. */

@@ -37,6 +37,14 @@ export interface DeleteInstallationQuery extends WorkspaceQuery {
  * implements `withLock` in-process (see the CHANGELOG for the 0.2 migration).
  */
 export interface InstallationStore {
+  /**
+   * The app partition this store reads and writes: the Slack client id it was opened with (its
+   * `clientId` option), `''` or absent for the default partition (data written without a client id, as
+   * every single-app deployment does). Several apps share one database, directory, Redis or process by
+   * opening one store per client id; wrappers (cache, encryption, Redis lock) report their inner store's,
+   * and key their cache entries, invalidation messages and locks by it. See {@link partitionOf}.
+   */
+  readonly clientId?: string | undefined;
   save(installation: Installation): Promise<void>;
   findBot(q: BotQuery): Promise<Bot | undefined>;
   findInstallation(q: InstallationQuery): Promise<Installation | undefined>;
@@ -399,4 +407,34 @@ export function validateInstallation(installation: Installation): Installation {
     delete norm.teamName;
   }
   return norm;
+}
+
+/**
+ * The app partition of a store: its `clientId`, `''` for the default partition (no client id, or a store
+ * of your own that has no partitions).
+ *
+ * @example
+ * ```ts
+ * partitionOf(new MemoryInstallationStore({ clientId: "111.222" })); // "111.222"
+ * ```
+ */
+export function partitionOf(store: { readonly clientId?: string | undefined }): string {
+  const c = store.clientId;
+  return typeof c === "string" ? c : "";
+}
+
+/**
+ * Validates an app partition (a Slack client id) used in keys, lock names and directory names: `''` for
+ * the default partition, else an id {@link isValidId} accepts. Throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * checkPartition("111.222", "RedisStateStore"); // "111.222"
+ * ```
+ */
+export function checkPartition(clientId: unknown, where: string): string {
+  if (clientId === undefined || clientId === null || clientId === "") return "";
+  if (!isValidId(clientId))
+    throw new InvalidArgumentError(`${where}: clientId must be a Slack client id (letters, digits, '.', '-', '_')`);
+  return clientId;
 }

@@ -74,6 +74,32 @@ export interface InstallationStoreSuiteOptions {
   supportsHistory?: boolean;
   /** Opens a store with `historicalData: true`; the whole suite then runs against it as well. */
   makeStoreWithHistory?: () => Promise<HistoryStoreHandle>;
+  /**
+   * Opens the stores of two apps (two client ids) and of the default partition over ONE storage (same
+   * database, directory, memory): the app-isolation cases then run against them. Open them with
+   * `historicalData: true` and give `countHistory` when the backend keeps history.
+   */
+  makeAppStores?: () => Promise<AppStoresHandle>;
+}
+
+/**
+ * The stores of two apps and of the default partition (data written without a client id) over one
+ * storage, for the app-isolation cases of {@link testInstallationStore}.
+ *
+ * @example
+ * ```ts
+ * const root = new MemoryInstallationStore();
+ * const handle: AppStoresHandle = { a: root.forApp("111.1"), b: root.forApp("222.2"), defaultApp: root };
+ * ```
+ */
+export interface AppStoresHandle {
+  a: InstallationStore;
+  b: InstallationStore;
+  defaultApp: InstallationStore;
+  /** Counts the history rows one of the stores keeps for a workspace (stores with `historicalData: true`). */
+  countHistory?: (store: InstallationStore, q: DeleteInstallationQuery) => Promise<HistoryCounts>;
+  /** Closes the stores and removes what the test created. */
+  cleanup?: () => Promise<void>;
 }
 
 /** Fake Slack-shaped id with a random suffix, unique per call (upper-case, like Slack's). */
@@ -1200,5 +1226,148 @@ export function testInstallationStore(
           });
         }
       });
+    if (options.makeAppStores) {
+      const makeApps = options.makeAppStores;
+      describe("app isolation (several apps, one storage)", () => {
+        let apps: AppStoresHandle;
+        beforeEach(async () => {
+          apps = await makeApps();
+        });
+        afterEach(async () => {
+          await apps.cleanup?.();
+        });
+        /** The same workspace, enterprise and user installed by each app, each with its own tokens. */
+        async function installEverywhere(): Promise<{
+          e: string;
+          t: string;
+          u: string;
+          by: Map<InstallationStore, Installation>;
+        }> {
+          const e = id("E");
+          const t = id("T");
+          const u = id("U");
+          const by = new Map<InstallationStore, Installation>();
+          for (const store of [apps.a, apps.b, apps.defaultApp]) {
+            const inst = install({ enterpriseId: e, teamId: t }, u, {
+              appId: id("A"),
+              botRefreshToken: fakeRefresh(),
+              userRefreshToken: fakeRefresh(),
+            });
+            await store.save(inst);
+            by.set(store, inst);
+          }
+          return { e, t, u, by };
+        }
+
+        it("each app finds only its own bot and installations, for the same workspace and user", async () => {
+          const { e, t, u, by } = await installEverywhere();
+          for (const store of [apps.a, apps.b, apps.defaultApp]) {
+            const mine = by.get(store);
+            expect((await store.findBot({ enterpriseId: e, teamId: t }))?.botToken).toBe(mine?.botToken);
+            const latest = await store.findInstallation({ enterpriseId: e, teamId: t });
+            expect(latest?.userToken).toBe(mine?.userToken);
+            expect(latest?.appId).toBe(mine?.appId);
+            const own = await store.findInstallation({ enterpriseId: e, teamId: t, userId: u });
+            expect([own?.userToken, own?.botToken]).toStrictEqual([mine?.userToken, mine?.botToken]);
+            const listed = await store.listWorkspaces({ enterpriseId: e, teamId: t });
+            expect(listed.map((w) => w.bot?.botToken)).toStrictEqual([mine?.botToken]);
+          }
+          const org = id("E");
+          await apps.a.save(orgInstall(org, u));
+          expect(await apps.b.findBot({ enterpriseId: org, teamId: t, isEnterpriseInstall: true })).toBeUndefined();
+          expect(await apps.defaultApp.listWorkspaces({ enterpriseId: org })).toStrictEqual([]);
+        });
+
+        it("deletes (uninstall, tokens revoked) of one app never touch another's", async () => {
+          const { e, t, u, by } = await installEverywhere();
+          const ws = { enterpriseId: e, teamId: t };
+          // tokens_revoked for A's user, then A's bot; app_uninstalled for A.
+          await apps.a.deleteInstallation({ ...ws, userId: u });
+          await apps.a.deleteBot(ws);
+          expect(await apps.a.findInstallation({ ...ws, userId: u })).toBeUndefined();
+          expect(await apps.a.findBot(ws)).toBeUndefined();
+          await apps.a.deleteAll(ws);
+          for (const store of [apps.b, apps.defaultApp]) {
+            expect((await store.findBot(ws))?.botToken).toBe(by.get(store)?.botToken);
+            expect((await store.findInstallation({ ...ws, userId: u }))?.userToken).toBe(by.get(store)?.userToken);
+          }
+          // and the other way round: B's uninstall leaves the default app's data.
+          await apps.b.deleteAll(ws);
+          await apps.b.deleteInstallation(ws);
+          expect(await apps.b.findInstallation(ws)).toBeUndefined();
+          expect((await apps.defaultApp.findBot(ws))?.botToken).toBe(by.get(apps.defaultApp)?.botToken);
+          // A can install the workspace again without seeing anything of B's past.
+          await apps.a.save(install(ws, u));
+          expect(await apps.b.findBot(ws)).toBeUndefined();
+        });
+
+        it("rotation: one app's token update never changes another's, and compares only its own tokens", async () => {
+          const { e, t, u, by } = await installEverywhere();
+          const ws = { enterpriseId: e, teamId: t };
+          const a = by.get(apps.a);
+          const b = by.get(apps.b);
+          const fresh = fakeBotToken();
+          // B's refresh token is not A's: the compare-and-set fails and writes nothing anywhere.
+          expect(
+            await apps.a.updateTokens(ws, { botToken: fakeBotToken() }, { botRefreshToken: b?.botRefreshToken ?? "" }),
+          ).toBe(false);
+          expect(
+            await apps.a.updateTokens(ws, { botToken: fresh }, { botRefreshToken: a?.botRefreshToken ?? "" }),
+          ).toBe(true);
+          const user = fakeUserToken();
+          expect(await apps.a.updateTokens({ ...ws, userId: u }, { userToken: user })).toBe(true);
+          expect((await apps.a.findBot(ws))?.botToken).toBe(fresh);
+          expect((await apps.a.findInstallation({ ...ws, userId: u }))?.userToken).toBe(user);
+          for (const store of [apps.b, apps.defaultApp]) {
+            expect((await store.findBot(ws))?.botToken).toBe(by.get(store)?.botToken);
+            expect((await store.findInstallation({ ...ws, userId: u }))?.userToken).toBe(by.get(store)?.userToken);
+          }
+          // An app with no such workspace has nothing to update.
+          const other = id("T");
+          await apps.b.save(install({ teamId: other }, u));
+          expect(await apps.a.updateTokens({ teamId: other }, { botToken: fakeBotToken() })).toBe(false);
+        });
+
+        it("rotation locks are per app: A holding a key never keeps B from taking the same key", async () => {
+          const key = `rotation/-/${id("T")}/bot`;
+          let release: () => void = () => {};
+          const gate = new Promise<void>((r) => {
+            release = r;
+          });
+          let entered: () => void = () => {};
+          const inside = new Promise<void>((r) => {
+            entered = r;
+          });
+          const holder = apps.a.withLock(key, async () => {
+            entered();
+            await gate;
+            return "a";
+          });
+          await inside;
+          // Same key, other app, while A still holds it: must run at once (a shared lock would time out).
+          expect(await apps.b.withLock(key, async () => "b", { timeoutMs: 5_000 })).toBe("b");
+          expect(await apps.defaultApp.withLock(key, async () => "default", { timeoutMs: 5_000 })).toBe("default");
+          release();
+          expect(await holder).toBe("a");
+        });
+
+        if (options.supportsHistory)
+          it("history is kept per app", async () => {
+            if (!apps.countHistory)
+              throw new Error("makeAppStores must return countHistory when supportsHistory is set");
+            const count = apps.countHistory;
+            const t = id("T");
+            const u = id("U");
+            for (let i = 0; i < 3; i++) await apps.a.save(install({ teamId: t }, u));
+            await apps.b.save(install({ teamId: t }, u));
+            expect(await count(apps.a, { teamId: t })).toStrictEqual({ installations: 3, bots: 3 });
+            expect(await count(apps.b, { teamId: t })).toStrictEqual({ installations: 1, bots: 1 });
+            expect(await count(apps.defaultApp, { teamId: t })).toStrictEqual({ installations: 0, bots: 0 });
+            await apps.a.deleteAll({ teamId: t });
+            expect(await count(apps.a, { teamId: t })).toStrictEqual({ installations: 0, bots: 0 });
+            expect(await count(apps.b, { teamId: t })).toStrictEqual({ installations: 1, bots: 1 });
+          });
+      });
+    }
   });
 }

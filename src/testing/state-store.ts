@@ -9,7 +9,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { ErrorCode, InvalidArgumentError } from "../errors.js";
-import { generateState, isWellFormedState, type StateStore } from "../state/state.js";
+import { consumeAppState, generateState, issueAppState, isWellFormedState, type StateStore } from "../state/state.js";
 import type { TestFunctions } from "./api.js";
 
 /**
@@ -69,6 +69,11 @@ export interface StateStoreSuiteOptions {
   ttlStore?: (ttlSeconds: number) => Promise<StateStoreHandle>;
   /** Races several OS processes on the same state (file and database backends). */
   multiProcess?: MultiProcessOptions;
+  /**
+   * The state stores of two apps over one storage (the same store twice when the backend has no app
+   * partitions): a state issued for one app is refused on the other's callback.
+   */
+  appStores?: () => Promise<{ a: StateStore; b: StateStore; cleanup?: () => Promise<void> }>;
 }
 
 const nestedData = () => ({
@@ -366,6 +371,34 @@ export function testStateStore(
         // And the parent sees them all consumed.
         for (const s of states) expect(await store.consume(s)).toBeUndefined();
       }, 60_000);
+    }
+
+    if (options.appStores) {
+      const open = options.appStores;
+      it("app isolation: a state issued for app A is refused on app B's callback, and B cannot spend A's", async () => {
+        const apps = await open();
+        try {
+          const [A, B] = ["1111111111.1111111111", "2222222222.2222222222"];
+          const data = nestedData();
+          const forA = await issueAppState(apps.a, A, data);
+          const forB = await issueAppState(apps.b, B, { t: "b" });
+          // A's state at B: refused (B cannot find it in a partitioned store, or finds it is A's).
+          const wrong = await consumeAppState(apps.b, forA, B);
+          expect(wrong.ok).toBe(false);
+          if (!wrong.ok) expect(["other_app", "unknown"]).toContain(wrong.reason);
+          // A partitioned store (B never saw it) still lets A use it; a shared one spent it at B.
+          const atA = await consumeAppState(apps.a, forA, A);
+          if (wrong.ok === false && wrong.reason === "unknown") expect(atA).toStrictEqual({ ok: true, data });
+          else expect(atA.ok).toBe(false);
+          expect(await consumeAppState(apps.b, forB, B)).toStrictEqual({ ok: true, data: { t: "b" } });
+          expect((await consumeAppState(apps.b, forB, B)).ok).toBe(false);
+          // A state issued without an app (0.1) is still accepted.
+          const legacy = await apps.a.issue({ t: "old" });
+          expect(await consumeAppState(apps.a, legacy, A)).toStrictEqual({ ok: true, data: { t: "old" } });
+        } finally {
+          await apps.cleanup?.();
+        }
+      });
     }
   });
 }

@@ -573,3 +573,37 @@ describe("LruTtlCache", () => {
     for (let h = 0; h < 10; h++) expect(c.get(`hot${h}`)).toBe(-h);
   });
 });
+
+describe("CachingInstallationStore: app partitions", () => {
+  it("entries and invalidation messages carry the app: A's uninstall never drops B's entries", async () => {
+    const bus = new LocalInvalidationBus();
+    const seen: unknown[] = [];
+    bus.subscribe((m) => seen.push(m));
+    const root = new MemoryInstallationStore();
+    const a = new CachingInstallationStore(root.forApp("1111111111.1111111111"), { invalidation: bus });
+    const b = new CachingInstallationStore(root.forApp("2222222222.2222222222"), { invalidation: bus });
+    const def = new CachingInstallationStore(root, { invalidation: bus });
+    expect([a.clientId, b.clientId, def.clientId]).toStrictEqual([
+      "1111111111.1111111111",
+      "2222222222.2222222222",
+      "",
+    ]);
+    const i = inst();
+    const q = { teamId: i.teamId };
+    for (const s of [a, b, def]) {
+      await s.save({ ...i, botToken: `xoxb-test-${randomUUID()}` });
+      await s.findBot(q);
+      await s.findInstallation({ ...q, userId: i.userId });
+    }
+    expect([a.size, b.size, def.size]).toStrictEqual([2, 2, 2]);
+    await a.deleteAll(q);
+    expect(seen.at(-1)).toStrictEqual({ teamId: i.teamId, clientId: "1111111111.1111111111" });
+    expect([a.size, b.size, def.size]).toStrictEqual([0, 2, 2]);
+    // A message without an app is the default partition's (every 0.1 publisher's).
+    await bus.publish({ teamId: i.teamId });
+    expect([b.size, def.size]).toStrictEqual([2, 0]);
+    // A message naming nothing drops everything, in every app.
+    await bus.publish({});
+    expect(b.size).toBe(0);
+  });
+});

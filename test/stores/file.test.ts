@@ -42,6 +42,24 @@ testInstallationStore(
         },
       };
     },
+    makeAppStores: async () => {
+      const dir = await tempDir();
+      const open = (clientId?: string) => new FileInstallationStore({ baseDir: dir, clientId, historicalData: true });
+      const [a, b, defaultApp] = [open("1111111111.1111111111"), open("2222222222.2222222222"), open()];
+      return {
+        a,
+        b,
+        defaultApp,
+        countHistory: async (store, q) => {
+          const h = await (store as FileInstallationStore).listHistory(q);
+          return { installations: h.installations.length, bots: h.bots.length };
+        },
+        cleanup: async () => {
+          await Promise.all([a.close(), b.close(), defaultApp.close()]);
+          await removeDir(dir);
+        },
+      };
+    },
   },
 );
 
@@ -69,6 +87,11 @@ testStateStore(
       const dir = await tempDir();
       const store = new FileStateStore({ baseDir: dir, ttlSeconds });
       return { store, cleanup: () => closeAndRemove(store, dir) };
+    },
+    appStores: async () => {
+      const dir = await tempDir();
+      const shared = new FileStateStore({ baseDir: dir });
+      return { a: shared, b: shared, cleanup: () => closeAndRemove(shared, dir) };
     },
   },
 );

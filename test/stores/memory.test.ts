@@ -21,11 +21,27 @@ testInstallationStore(runner, "memory", async () => ({ store: new MemoryInstalla
       },
     };
   },
+  makeAppStores: async () => {
+    const root = new MemoryInstallationStore({ historicalData: true });
+    return {
+      a: root.forApp("1111111111.1111111111"),
+      b: root.forApp("2222222222.2222222222"),
+      defaultApp: root,
+      countHistory: async (store, q) => {
+        const h = await (store as MemoryInstallationStore).listHistory(q);
+        return { installations: h.installations.length, bots: h.bots.length };
+      },
+    };
+  },
 });
 
 testStateStore(runner, "memory", async () => ({ store: new MemoryStateStore() }), {
   clockStore: async (clock, ttlSeconds) => ({ store: new MemoryStateStore({ nowMs: clock, ttlSeconds }) }),
   ttlStore: async (ttlSeconds) => ({ store: new MemoryStateStore({ ttlSeconds }) }),
+  appStores: async () => {
+    const shared = new MemoryStateStore();
+    return { a: shared, b: shared };
+  },
 });
 
 function inst(teamId: string, userId: string): Installation {

@@ -78,12 +78,16 @@ describeBackend(status, () => {
     await admin.query(`DROP TABLE IF EXISTS ${names.join(", ")}`);
   }
 
-  async function countRows(table: string, q: DeleteInstallationQuery): Promise<number> {
+  async function countRows(table: string, q: DeleteInstallationQuery, clientId?: string): Promise<number> {
     const where = ["enterprise_id = $1", "team_id = $2"];
     const params = [q.enterpriseId ?? "", q.teamId ?? ""];
     if (q.userId !== undefined) {
       where.push("user_id = $3");
       params.push(q.userId);
+    }
+    if (clientId !== undefined) {
+      params.push(clientId);
+      where.push(`client_id = $${params.length}`);
     }
     const r = await admin.query(`SELECT COUNT(*) AS n FROM "${table}" WHERE ${where.join(" AND ")}`, params);
     return Number(r.rows[0].n);
@@ -138,6 +142,30 @@ describeBackend(status, () => {
           }),
         };
       },
+      makeAppStores: async () => {
+        const prefix = randomPrefix();
+        const open = (clientId?: string) =>
+          new PostgresInstallationStore({ url: URL_, tablePrefix: prefix, clientId, historicalData: true });
+        const a = open("1111111111.1111111111");
+        await a.listWorkspaces(); // migrates once, before the other two open the same tables
+        const [b, defaultApp] = [open("2222222222.2222222222"), open()];
+        return {
+          a,
+          b,
+          defaultApp,
+          countHistory: async (store, q) => {
+            const s = store as PostgresInstallationStore;
+            return {
+              installations: await countRows(s.tables.installations, q, s.clientId),
+              bots: await countRows(s.tables.bots, { enterpriseId: q.enterpriseId, teamId: q.teamId }, s.clientId),
+            };
+          },
+          cleanup: async () => {
+            await Promise.all([a.close(), b.close(), defaultApp.close()]);
+            await dropTables(prefix);
+          },
+        };
+      },
     },
   );
 
@@ -156,6 +184,10 @@ describeBackend(status, () => {
     clockStore: async (clock, ttlSeconds) =>
       stateHandle(ttlSeconds === undefined ? { nowMs: clock } : { nowMs: clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => stateHandle({ ttlSeconds }),
+    appStores: async () => {
+      const h = stateHandle();
+      return { a: h.store, b: h.store, cleanup: h.cleanup };
+    },
   });
 
   it("migrations are idempotent, also when two pools migrate at once", async () => {

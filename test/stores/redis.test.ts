@@ -19,7 +19,7 @@ import {
   RedisStateStore,
   withRedisLock,
 } from "../../src/stores/redis.js";
-import { testStateStore } from "../../src/testing/index.js";
+import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
 import { runner } from "../conformance/runner.js";
 
 const CONSUME_CHILD = join(import.meta.dirname, "fixtures", "redis-consume-state.ts");
@@ -115,6 +115,46 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
       ttlStore: async (ttlSeconds) => {
         const store = new RedisStateStore({ url: REDIS_URL, keyPrefix: PREFIX, ttlSeconds });
         return { store, cleanup: () => store.close() };
+      },
+      // Keys carry the app: B's store never finds A's states.
+      appStores: async () => {
+        const a = new RedisStateStore({ url: REDIS_URL, keyPrefix: PREFIX, clientId: "1111111111.1111111111" });
+        const b = new RedisStateStore({ url: REDIS_URL, keyPrefix: PREFIX, clientId: "2222222222.2222222222" });
+        return { a, b, cleanup: async () => void (await Promise.all([a.close(), b.close()])) };
+      },
+    },
+  );
+
+  testInstallationStore(
+    runner,
+    "Redis lock + Redis-invalidated cache over memory",
+    async () => {
+      const lock = new RedisLock({ url: REDIS_URL, keyPrefix: PREFIX });
+      const store = createRedisCachingStore(withRedisLock(new MemoryInstallationStore(), lock), {
+        url: REDIS_URL,
+        keyPrefix: PREFIX,
+      });
+      return { store, cleanup: async () => void (await Promise.all([store.close(), lock.close()])) };
+    },
+    {
+      // Each app's store behind the one shared lock and its own cache on the one bus channel.
+      makeAppStores: async () => {
+        const root = new MemoryInstallationStore();
+        const lock = new RedisLock({ url: REDIS_URL, keyPrefix: PREFIX });
+        const wrap = (inner: MemoryInstallationStore) =>
+          createRedisCachingStore(withRedisLock(inner, lock), { url: REDIS_URL, keyPrefix: PREFIX });
+        const a = wrap(root.forApp("1111111111.1111111111"));
+        const b = wrap(root.forApp("2222222222.2222222222"));
+        const defaultApp = wrap(root);
+        return {
+          a,
+          b,
+          defaultApp,
+          cleanup: async () => {
+            await Promise.all([a.close(), b.close(), defaultApp.close()]);
+            await lock.close();
+          },
+        };
       },
     },
   );
@@ -277,7 +317,11 @@ describe.skipIf(!reachable && !inCi)("Redis stores", () => {
         instanceId: "x",
       });
       expect(parseInvalidationMessage("{}")).toStrictEqual({ message: {}, instanceId: undefined });
-      for (const bad of [42, "x", "[]", '{"enterpriseId":"a b"}', "x".repeat(2000)])
+      expect(parseInvalidationMessage('{"teamId":"T1","clientId":"111.222"}')?.message).toStrictEqual({
+        teamId: "T1",
+        clientId: "111.222",
+      });
+      for (const bad of [42, "x", "[]", '{"enterpriseId":"a b"}', '{"clientId":"../x"}', "x".repeat(2000)])
         expect(parseInvalidationMessage(bad)).toBeUndefined();
     });
   });

@@ -71,10 +71,14 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** Counts rows of a table matching a workspace (and user). */
-function countRows(db: SQLiteDatabase, table: string, q: DeleteInstallationQuery) {
+/** Counts rows of a table matching a workspace (and user), of one app partition when `clientId` is given. */
+function countRows(db: SQLiteDatabase, table: string, q: DeleteInstallationQuery, clientId?: string) {
   const where = ["enterprise_id = ?", "team_id = ?"];
   const params = [q.enterpriseId ?? "", q.teamId ?? ""];
+  if (clientId !== undefined) {
+    where.push("client_id = ?");
+    params.push(clientId);
+  }
   if (q.userId !== undefined) {
     where.push("user_id = ?");
     params.push(q.userId);
@@ -108,6 +112,29 @@ function fileStore(options: { historicalData?: boolean } = {}) {
 testInstallationStore(runner, "sqlite (file)", async () => fileStore(), {
   supportsHistory: true,
   makeStoreWithHistory: async () => fileStore({ historicalData: true }),
+  makeAppStores: async () => {
+    const dir = tempDir();
+    const filename = join(dir, "slack.db");
+    const open = (clientId?: string) => new SQLiteInstallationStore({ filename, clientId, historicalData: true });
+    const [a, b, defaultApp] = [open("1111111111.1111111111"), open("2222222222.2222222222"), open()];
+    return {
+      a,
+      b,
+      defaultApp,
+      countHistory: async (store, q) => {
+        const s = store as SQLiteInstallationStore;
+        const ws = { enterpriseId: q.enterpriseId, teamId: q.teamId };
+        return {
+          installations: countRows(s.database, s.tables.installations, q, s.clientId),
+          bots: countRows(s.database, s.tables.bots, ws, s.clientId),
+        };
+      },
+      cleanup: async () => {
+        await Promise.all([a.close(), b.close(), defaultApp.close()]);
+        removeDir(dir);
+      },
+    };
+  },
 });
 
 testInstallationStore(runner, "sqlite (:memory:)", async () => {
@@ -145,6 +172,10 @@ testInstallationStore(runner, "sqlite (your own connection, custom prefix and cl
     clockStore: async (clock, ttlSeconds) =>
       open(ttlSeconds === undefined ? { nowMs: clock } : { nowMs: clock, ttlSeconds }),
     ttlStore: async (ttlSeconds) => open({ ttlSeconds }),
+    appStores: async () => {
+      const h = open();
+      return { a: h.store, b: h.store, cleanup: h.cleanup };
+    },
     multiProcess: {
       command: process.execPath,
       args: (states) => ["--import", "tsx", CONSUME_CHILD, filename, ...states],

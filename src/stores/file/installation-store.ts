@@ -176,6 +176,8 @@ function asBotRecord(v: unknown, path: string): BotRecord | undefined {
  */
 export class FileInstallationStore implements InstallationStore {
   readonly #root: string;
+  /** The app partition (the `clientId` option; `''`: the default partition, directory `_default`). */
+  readonly clientId: string;
   readonly #history: boolean;
   readonly #read: (path: string) => Promise<unknown>;
   readonly #locks = new Map<string, Promise<unknown>>();
@@ -197,6 +199,7 @@ export class FileInstallationStore implements InstallationStore {
         "FileInstallationStore: clientId must be a Slack client id (letters, digits, '.', '-', '_')",
       );
     this.#root = `${base}/${clientId ?? DEFAULT_CLIENT}`;
+    this.clientId = clientId ?? "";
     this.#base = base;
     this.#guard = this.#markerGuard();
     this.encryptionMarker = this.#guard.marker;

@@ -2,6 +2,7 @@ import { type Bot, type Installation, toBot } from "../../model/installation.js"
 import {
   type BotQuery,
   checkLock,
+  checkPartition,
   checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
@@ -39,6 +40,11 @@ export interface MemoryInstallationStoreOptions {
    * per workspace). Lookups never read the history; {@link MemoryInstallationStore.listHistory} does.
    */
   historicalData?: boolean;
+  /**
+   * The app partition (a Slack client id; default: the default partition). Stores of several apps in one
+   * process come from {@link MemoryInstallationStore.forApp}, each with its own data and locks.
+   */
+  clientId?: string | undefined;
 }
 
 /** A saved installation with its save sequence number (the order that defines "latest"). */
@@ -177,9 +183,37 @@ export class MemoryInstallationStore implements InstallationStore {
   readonly #history: boolean;
   readonly #locks = new KeyedMutex();
   #seq = 0;
+  /** The app partition of this store (`''`: the default partition). */
+  readonly clientId: string;
+  /** Every app partition of this process's memory, shared by the stores {@link forApp} returns. */
+  #apps: Map<string, MemoryInstallationStore>;
 
   constructor(options: MemoryInstallationStoreOptions = {}) {
     this.#history = options.historicalData === true;
+    this.clientId = checkPartition(options.clientId, "MemoryInstallationStore");
+    this.#apps = new Map([[this.clientId, this]]);
+  }
+
+  /**
+   * The store of another app (client id; `''` for the default partition) in the same memory: its own
+   * installations, bots, history and locks, nothing shared with this one but the registry. The same
+   * client id always gives the same store.
+   *
+   * @example
+   * ```ts
+   * const root = new MemoryInstallationStore();
+   * const appA = root.forApp("111.222"), appB = root.forApp("333.444");
+   * ```
+   */
+  forApp(clientId: string): MemoryInstallationStore {
+    const c = checkPartition(clientId, "MemoryInstallationStore.forApp");
+    let store = this.#apps.get(c);
+    if (store === undefined) {
+      store = new MemoryInstallationStore({ historicalData: this.#history, clientId: c });
+      store.#apps = this.#apps;
+      this.#apps.set(c, store);
+    }
+    return store;
   }
 
   /**

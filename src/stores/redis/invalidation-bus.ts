@@ -33,7 +33,8 @@ export interface RedisInvalidationBusOptions extends RedisConnectionOptions {
 }
 
 /**
- * Parses a bus message: a JSON object whose optional `enterpriseId` / `teamId` are Slack ids and whose
+ * Parses a bus message: a JSON object whose optional `enterpriseId` / `teamId` / `clientId` (the app
+ * partition) are Slack ids and whose
  * optional `instanceId` is a string. Anything else is `undefined` (ignored).
  *
  * @example
@@ -54,7 +55,7 @@ export function parseInvalidationMessage(
   if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
   const o = v as Record<string, unknown>;
   const message: InvalidationMessage = {};
-  for (const k of ["enterpriseId", "teamId"] as const) {
+  for (const k of ["enterpriseId", "teamId", "clientId"] as const) {
     const x = o[k];
     if (x === undefined || x === null) continue;
     if (!isValidId(x)) return undefined;
@@ -66,7 +67,7 @@ export function parseInvalidationMessage(
 }
 
 /**
- * An {@link InvalidationBus} over Redis pub/sub: `publish` sends `{enterpriseId, teamId, instanceId}` as
+ * An {@link InvalidationBus} over Redis pub/sub: `publish` sends `{enterpriseId, teamId, clientId, instanceId}` as
  * JSON on one channel; a dedicated subscriber connection (opened on the first `subscribe`) hands valid
  * messages from other instances to the handlers. Malformed messages are ignored.
  *
@@ -105,6 +106,7 @@ export class RedisInvalidationBus implements InvalidationBus {
     const out: Record<string, string> = {};
     if (message.enterpriseId) out.enterpriseId = message.enterpriseId;
     if (message.teamId) out.teamId = message.teamId;
+    if (message.clientId) out.clientId = message.clientId;
     out.instanceId = this.instanceId;
     const c = await this.#conn.client();
     try {

@@ -2,7 +2,7 @@
  * {@link RedisLock}: a per-key lease lock in Redis, shared by every instance using the same Redis and prefix.
  */
 import { InvalidArgumentError } from "../../errors.js";
-import { checkLock, type LockOptions } from "../installation-store.js";
+import { checkLock, checkPartition, type LockOptions } from "../installation-store.js";
 import { KeyedMutex, lockOwner, pollForLock } from "../locks.js";
 import { checkPrefix, RedisConnection, type RedisConnectionOptions } from "./connection.js";
 
@@ -35,21 +35,26 @@ export class RedisLock {
 
   /**
    * Runs `fn` holding `key`. Rejects with `LockTimeoutError` after `timeoutMs` (default 10 s); the lease
-   * (default 60 s) frees the lock if this process dies. `fn`'s own error passes through.
+   * (default 60 s) frees the lock if this process dies. `fn`'s own error passes through. With `clientId`
+   * (an app partition), the lock is that app's: the same key of another app never waits for it.
    *
    * @example
    * ```ts
    * await lock.withLock("rotation/T0123/bot", refresh, { timeoutMs: 5_000 });
    * ```
    */
-  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+  async withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions, clientId?: string): Promise<T> {
     const { timeoutMs, leaseMs } = checkLock(key, options);
     if (typeof fn !== "function") throw new InvalidArgumentError("withLock: fn must be a function");
+    const app = checkPartition(clientId, "withLock");
     const deadline = Date.now() + timeoutMs;
-    const redisKey = `${this.#prefix}lock:${key}`;
+    // The default partition keeps the key of 0.1 (`lock:<key>`), so old and new processes still exclude
+    // each other; an app's lock is `lock@<clientId>:<key>` (a client id holds no ':', and `lock@` never
+    // starts a default-partition key).
+    const redisKey = app === "" ? `${this.#prefix}lock:${key}` : `${this.#prefix}lock@${app}:${key}`;
     const lease = Math.max(1, Math.ceil(leaseMs));
     return this.#mutex.run(
-      key,
+      `${app}\n${key}`,
       async () => {
         const owner = lockOwner();
         await pollForLock(

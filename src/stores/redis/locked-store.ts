@@ -5,16 +5,17 @@
 import { CodedTypeError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import type { EncryptionMarker } from "../encryption-marker.js";
-import type {
-  BotQuery,
-  DeleteInstallationQuery,
-  InstallationQuery,
-  InstallationStore,
-  LockOptions,
-  TokenExpectation,
-  TokenPatch,
-  WorkspaceInstallations,
-  WorkspaceQuery,
+import {
+  type BotQuery,
+  type DeleteInstallationQuery,
+  type InstallationQuery,
+  type InstallationStore,
+  type LockOptions,
+  partitionOf,
+  type TokenExpectation,
+  type TokenPatch,
+  type WorkspaceInstallations,
+  type WorkspaceQuery,
 } from "../installation-store.js";
 import { requireStore } from "../store-helpers.js";
 import { RedisLock } from "./lock.js";
@@ -66,8 +67,12 @@ export class RedisLockedInstallationStore implements InstallationStore {
   updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
     return this.inner.updateTokens(q, patch, expect);
   }
+  /** The wrapped store's app partition; its locks are that app's (`lock@<clientId>:<key>` in Redis). */
+  get clientId(): string {
+    return partitionOf(this.inner);
+  }
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
-    return this.lock.withLock(key, fn, options);
+    return this.lock.withLock(key, fn, options, partitionOf(this.inner));
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -9,6 +9,7 @@ import {
   type StateStatus,
   type StateStore,
 } from "../../state/state.js";
+import { checkPartition } from "../installation-store.js";
 import { resolveStateTiming, serializeStateData } from "../store-helpers.js";
 import { checkPrefix, RedisConnection, type RedisConnectionOptions } from "./connection.js";
 
@@ -63,6 +64,12 @@ return 'live'`;
 export interface RedisStateStoreOptions extends RedisConnectionOptions {
   /** Lifetime of a state in seconds (default 600). Enforced with the Redis server's clock. */
   ttlSeconds?: number | undefined;
+  /**
+   * The app partition (a Slack client id): its states are the keys `<prefix>state@<clientId>:<state>`, so
+   * another app's store never finds (nor consumes) them. Default: the default partition
+   * (`<prefix>state:<state>`, as in 0.1).
+   */
+  clientId?: string | undefined;
 }
 
 /**
@@ -82,15 +89,19 @@ export class RedisStateStore implements StateStore {
   readonly #conn: RedisConnection;
   readonly #prefix: string;
   readonly #ttlMs: number;
+  /** The app partition (`''`: the default one). */
+  readonly clientId: string;
 
   constructor(options: RedisStateStoreOptions = {}) {
     this.#conn = new RedisConnection(options);
-    this.#prefix = checkPrefix(options.keyPrefix);
+    const app = checkPartition(options.clientId, "RedisStateStore");
+    this.clientId = app;
+    this.#prefix = `${checkPrefix(options.keyPrefix)}${app === "" ? "state:" : `state@${app}:`}`;
     this.#ttlMs = Math.max(1, Math.round(resolveStateTiming({ ttlSeconds: options.ttlSeconds }).ttlMs));
   }
 
   #key(state: string): string {
-    return `${this.#prefix}state:${state}`;
+    return `${this.#prefix}${state}`;
   }
 
   /**

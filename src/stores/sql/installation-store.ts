@@ -210,6 +210,11 @@ export class SqlInstallationStore implements InstallationStore {
   /** The encryption marker: `encryption-key:<id>` rows of the `meta` table, read when the store opens. */
   readonly encryptionMarker: EncryptionMarker;
 
+  /** The app partition (the `clientId` option; `''`: the default partition). */
+  get clientId(): string {
+    return this.#clientId;
+  }
+
   constructor(options: SqlInstallationStoreOptions) {
     const prefix = validateTablePrefix(options.tablePrefix);
     const clientId = validateClientId(options.clientId);
