@@ -40,6 +40,13 @@ export const ErrorCode = {
   StateCookieMissing: "SLACK_OAUTH_STATE_COOKIE_MISSING",
   /** The state cookie does not match the `state` parameter (a state from another browser). */
   StateCookieMismatch: "SLACK_OAUTH_STATE_COOKIE_MISMATCH",
+  /** The state was issued for another app (another client id) than the one whose callback received it. */
+  StateWrongApp: "SLACK_OAUTH_STATE_WRONG_APP",
+  /**
+   * OAuth callback: Slack's `oauth.v2.access` reply names another app (`app_id`) than the one configured:
+   * nothing is saved (a credentials mix-up between apps).
+   */
+  AppMismatch: "SLACK_OAUTH_APP_MISMATCH",
   /**
    * OAuth callback: Slack refused the authorization code as spent (`invalid_code`, `code_already_used`,
    * `code_expired`): the link was already used or is older than Slack's 10 minutes. Start again.

@@ -26,6 +26,8 @@ export {
   type HandOffOutcome,
   type HandOffWorkerOptions,
   isSlackJob,
+  SlackAppRouter,
+  type SlackAppRouterOptions,
   type SlackHandler,
   type SlackJob,
   type SlackRequest,
@@ -149,10 +151,13 @@ export {
 } from "./slack-api/index.js";
 export type * from "./slack-api/types.js";
 export {
+  type AppConsumeResult,
   buildStateCookie,
   buildStateCookieDeletion,
+  consumeAppState,
   cookieNameFor,
   generateState,
+  issueAppState,
   readCookie,
   STATE_COOKIE_NAME,
   type StateCookieOptions,

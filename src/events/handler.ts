@@ -123,6 +123,12 @@ export type SlackHandler<K extends SlackRequestKind> = (
 export interface SlackRequestHandlerOptions {
   /** The app's signing secret (32 hex characters): every request is verified with it. */
   signingSecret: string;
+  /**
+   * The app's id (`A…`). When set, a verified request naming another app (`api_app_id` of an event, a
+   * command or an interaction) is refused with 404 `unknown_app`; one naming none (URL verification, SSL
+   * check) is this app's. Set it whenever several apps share a deployment (see `SlackAppRouter`).
+   */
+  appId?: string | undefined;
   /** Token lookup used by `req.authorize()`. */
   authorize?: AuthorizeFn | undefined;
   /**
@@ -197,7 +203,11 @@ const obj = (v: unknown): J | undefined =>
   v !== null && typeof v === "object" && !Array.isArray(v) ? (v as J) : undefined;
 
 /** The form fields the handler reads before a handler runs: what the request is, and whom it is about. */
-const FORM_FIELDS: readonly string[] = [...new Set(["command", "ssl_check", "payload", ...CONTEXT_FIELDS])];
+const FORM_FIELDS: readonly string[] = [
+  ...new Set(["command", "ssl_check", "payload", "api_app_id", ...CONTEXT_FIELDS]),
+];
+/** The answer to a request for an app this handler does not serve: it names no app. */
+const unknownApp = (): RawSlackResponse => json(404, { ok: false, error: "unknown_app" });
 
 /** The request headers the handler reads. */
 interface SlackHeaders {
@@ -327,6 +337,10 @@ export class SlackRequestHandler {
     if (!(Number.isInteger(limit) && limit > 0)) {
       throw new ConfigError("SlackRequestHandler: maxBodyBytes must be a positive integer");
     }
+    if (options.appId !== undefined && (typeof options.appId !== "string" || !/^A[A-Z0-9]{1,30}$/.test(options.appId)))
+      throw new ConfigError(
+        "SlackRequestHandler: appId must be a Slack app id (A followed by capital letters and digits)",
+      );
     registerSecret(options.signingSecret);
     this.#o = options;
     const tolerance = options.signatureToleranceSeconds;
@@ -423,6 +437,31 @@ export class SlackRequestHandler {
     }
   }
 
+  /** True unless `appId` is set and the request names another app (a request naming none is ours). */
+  #ownApp(apiAppId: unknown): boolean {
+    const mine = this.#o.appId;
+    return mine === undefined || apiAppId === undefined || apiAppId === "" || apiAppId === mine;
+  }
+
+  /**
+   * True when the request's signature verifies with this app's signing secret (and its timestamp is
+   * fresh). For routers that must find the app of a request naming none (URL verification, SSL check).
+   *
+   * @example
+   * ```ts
+   * if (handler.verifies(request.headers, rawBytes)) return handler.handleRaw({ ... });
+   * ```
+   */
+  verifies(headers: HeaderSource, raw: Uint8Array): boolean {
+    const h = slackHeaders(headers, false);
+    return this.#verifier.verify(h.timestamp, h.signature, raw);
+  }
+
+  /** The app id this handler serves (its `appId` option). */
+  get appId(): string | undefined {
+    return this.#o.appId;
+  }
+
   /** A request answered before its kind was known, reported as `invalid` (when a metrics hook listens). */
   #refused<R extends Reply>(reply: R): R {
     this.#metrics?.slackRequest?.("invalid", reply.status);
@@ -471,6 +510,7 @@ export class SlackRequestHandler {
       }
       if (body.type === "event_callback" || body.type === "app_rate_limited") {
         this.#kind = "event";
+        if (!this.#ownApp(body.api_app_id)) return unknownApp();
         return this.#event(request, body, text, retry);
       }
       return json(400, { ok: false, error: "unknown_payload_type" });
@@ -488,10 +528,12 @@ export class SlackRequestHandler {
         this.#kind = "interaction";
         const body = parseJsonObject(form.payload as string);
         if (!body || typeof body.type !== "string") return json(400, { ok: false, error: "invalid_payload" });
+        if (!this.#ownApp(body.api_app_id)) return unknownApp();
         return this.#dispatch("interaction", request, body, text, retry);
       }
       if (Object.hasOwn(form, "command")) {
         this.#kind = "command";
+        if (!this.#ownApp(form.api_app_id)) return unknownApp();
         const body = scanned === undefined ? form : () => parseFormBody(text);
         return this.#dispatch("command", request, body, text, retry, extractContext(form));
       }

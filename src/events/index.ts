@@ -1,4 +1,5 @@
 export { BodyReadTimeoutError, BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readBody } from "../http/core.js";
+export { peekAppId, SlackAppRouter, type SlackAppRouterOptions } from "./app-router.js";
 export {
   type AckDecision,
   createHandOffEndpoint,

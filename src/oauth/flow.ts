@@ -12,7 +12,7 @@ import {
   readCookie,
   STATE_COOKIE_NAME,
 } from "../state/cookie.js";
-import { consumeState, inspectState, type StateStore, StateStoreFullError } from "../state/state.js";
+import { consumeAppState, inspectState, issueAppState, type StateStore, StateStoreFullError } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import { AuthorizeUrlGenerator, generatePkce } from "./authorize-url.js";
 import { HTML_HEADERS } from "./html.js";
@@ -72,6 +72,11 @@ export interface InstallationHookContext {
 /** Options of {@link OAuthFlow}. */
 export interface OAuthFlowOptions {
   clientId: string;
+  /**
+   * The app's id (`A…`). When set, the callback checks that Slack's `oauth.v2.access` reply is for this app
+   * (`app_id`): another app's reply is refused with `SLACK_OAUTH_APP_MISMATCH` (409) and nothing is saved.
+   */
+  appId?: string | undefined;
   /** Required unless `pkce` is on and the app is a public client. */
   clientSecret?: string;
   scopes?: string[];
@@ -149,6 +154,9 @@ const MESSAGES: Partial<Record<string, string>> = {
     "Your browser did not send the cookie set when the installation started (another browser, a private window, or blocked cookies). Please start again in this browser.",
   [ErrorCode.StateCookieMismatch]:
     "This installation was started in another browser or tab session. Please start again in this browser.",
+  [ErrorCode.StateWrongApp]: "This installation link belongs to another app. Please start again from this app's page.",
+  [ErrorCode.AppMismatch]:
+    "Slack completed the installation for another app than this one. Nothing was saved; the app's settings need checking.",
   [ErrorCode.InstallVetoed]: "The app refused this installation.",
   [ErrorCode.InstallFailed]:
     "Slack or the app's storage failed while completing the installation. Nothing was saved; please try again.",
@@ -255,6 +263,8 @@ export class OAuthFlow {
     if (!options.stateStore || !options.installationStore || !options.api) {
       throw new ConfigError("OAuthFlow: stateStore, installationStore and api are required");
     }
+    if (options.appId !== undefined && (typeof options.appId !== "string" || !/^A[A-Z0-9]{1,30}$/.test(options.appId)))
+      throw new ConfigError("OAuthFlow: appId must be a Slack app id (A followed by capital letters and digits)");
     registerSecret(options.clientSecret);
     this.#o = options;
     this.#log = options.logger ?? consoleLogger;
@@ -355,7 +365,8 @@ export class OAuthFlow {
       data.codeVerifier = pkce.codeVerifier;
       codeChallenge = pkce.codeChallenge;
     }
-    const state = await this.#o.stateStore.issue(data);
+    // The state carries its app: another app's callback refuses it (STATE_WRONG_APP), even in a shared store.
+    const state = await issueAppState(this.#o.stateStore, this.#o.clientId, data);
     const url = this.#urls.generate(state, {
       ...(options.scopes ? { scopes: options.scopes } : {}),
       ...(options.userScopes ? { userScopes: options.userScopes } : {}),
@@ -411,7 +422,7 @@ export class OAuthFlow {
     if (error !== null) {
       // Burn the state when it belongs to this browser, so the link cannot be replayed.
       if (state && cookie && constantTimeEqual(cookie, state)) {
-        await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+        await consumeAppState(this.#o.stateStore, state, this.#o.clientId).catch((e: unknown) => {
           this.#log.warn(`OAuthFlow: could not burn the state of a refused install: ${redact(describeError(e))}`);
         });
       }
@@ -442,7 +453,7 @@ export class OAuthFlow {
         if (status === "used") throw this.#err(ErrorCode.StateReused, 400);
         throw this.#err(cookie ? ErrorCode.StateCookieMismatch : ErrorCode.StateCookieMissing, 400);
       }
-      const result = await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+      const result = await consumeAppState(this.#o.stateStore, state, this.#o.clientId).catch((e: unknown) => {
         throw this.#err(
           ErrorCode.InstallFailed,
           500,
@@ -457,6 +468,7 @@ export class OAuthFlow {
           unknown: ErrorCode.StateInvalid,
           expired: ErrorCode.StateExpired,
           used: ErrorCode.StateReused,
+          other_app: ErrorCode.StateWrongApp,
         } as const;
         throw this.#err(byReason[result.reason], 400);
       }
@@ -464,6 +476,18 @@ export class OAuthFlow {
     }
 
     const reply = await this.#exchange(code, data);
+    if (this.#o.appId !== undefined && this.#o.version !== "v1" && reply.app_id !== this.#o.appId) {
+      // Not ours: never saved, and never revoked either (the tokens are the other app's, whose working
+      // installation a revoke could end).
+      const got = typeof reply.app_id === "string" && /^A[A-Z0-9]{1,30}$/.test(reply.app_id) ? reply.app_id : "none";
+      throw this.#err(
+        ErrorCode.AppMismatch,
+        409,
+        undefined,
+        undefined,
+        `oauth.v2.access answered for app ${got}, this flow is app ${this.#o.appId}: nothing saved`,
+      );
+    }
     const issued = issuedFromReply(reply, this.#o.version ?? "v2");
     let installation: Installation;
     try {

@@ -5,7 +5,7 @@ import { HTML_HEADERS } from "../oauth/html.js";
 import { consoleLogger, type Logger, redact, registerSecret } from "../redact.js";
 import { SlackApiError } from "../slack-api/errors.js";
 import { buildStateCookie, buildStateCookieDeletion, cookieNameFor, readCookie } from "../state/cookie.js";
-import { consumeState, type StateStore, StateStoreFullError } from "../state/state.js";
+import { consumeAppState, issueAppState, type StateStore, StateStoreFullError } from "../state/state.js";
 import { OpenIDConnectAuthorizeUrlGenerator, parseOidcScopes, SLACK_OIDC_BASE_URL } from "./authorize-url.js";
 import { IdTokenError, SignInError } from "./errors.js";
 import { identityFromClaims, type SlackIdentity } from "./identity.js";
@@ -158,6 +158,7 @@ const MESSAGES: Partial<Record<string, string>> = {
   [ErrorCode.StateMissing]:
     "This link has no state parameter, so it cannot be tied to your browser. Please sign in from this site.",
   [ErrorCode.StateInvalid]: "This sign-in link is not valid. Please sign in again.",
+  [ErrorCode.StateWrongApp]: "This sign-in link belongs to another app. Please sign in again from this app's page.",
   [ErrorCode.StateExpired]: "This sign-in link has expired (links last 10 minutes). Please sign in again.",
   [ErrorCode.StateReused]: "This sign-in link was already used. Each link works once: please sign in again.",
   [ErrorCode.StateCookieMissing]:
@@ -326,7 +327,7 @@ export class OpenIDConnectFlow {
     if (options.metadata !== undefined) data.metadata = options.metadata;
     // Check the URL's inputs before a state is stored for nothing.
     this.#urls.generate("x", { nonce, redirectUri, team: options.team });
-    const state = await this.#o.stateStore.issue(data);
+    const state = await issueAppState(this.#o.stateStore, this.#o.clientId, data);
     const url = this.#urls.generate(state, { nonce, redirectUri, team: options.team });
     const cookie = buildStateCookie(state, {
       requestUrl: request.url,
@@ -373,7 +374,7 @@ export class OpenIDConnectFlow {
 
     if (error !== null) {
       if (state && cookie && constantTimeEqual(cookie, state)) {
-        await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+        await consumeAppState(this.#o.stateStore, state, this.#o.clientId).catch((e: unknown) => {
           this.#log.warn(
             `OpenIDConnectFlow: could not burn the state of a refused sign-in: ${redact(describeError(e))}`,
           );
@@ -392,7 +393,7 @@ export class OpenIDConnectFlow {
     if (!state) throw this.#err(ErrorCode.StateMissing, 400);
     if (!cookie) throw this.#err(ErrorCode.StateCookieMissing, 400);
     if (!constantTimeEqual(cookie, state)) throw this.#err(ErrorCode.StateCookieMismatch, 400);
-    const result = await consumeState(this.#o.stateStore, state).catch((e: unknown) => {
+    const result = await consumeAppState(this.#o.stateStore, state, this.#o.clientId).catch((e: unknown) => {
       this.#log.error(`OpenIDConnectFlow: the state store failed: ${redact(describeError(e))}`);
       throw this.#err(ErrorCode.SignInFailed, 500, undefined, e);
     });
@@ -402,6 +403,7 @@ export class OpenIDConnectFlow {
         unknown: ErrorCode.StateInvalid,
         expired: ErrorCode.StateExpired,
         used: ErrorCode.StateReused,
+        other_app: ErrorCode.StateWrongApp,
       } as const;
       throw this.#err(byReason[result.reason], 400);
     }
