@@ -36,7 +36,8 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { createAuthorize } from "../src/authorize/authorize.js";
-import { SlackRequestHandler } from "../src/events/handler.js";
+import { SlackAppRouter } from "../src/events/app-router.js";
+import { type RawSlackRequest, SlackRequestHandler } from "../src/events/handler.js";
 import type { MetricsOptions } from "../src/metrics/hooks.js";
 import { PrometheusMetrics } from "../src/metrics/prometheus.js";
 import { silentLogger } from "../src/redact.js";
@@ -46,7 +47,7 @@ import { MemoryInstallationStore } from "../src/stores/memory.js";
 import { SQLiteInstallationStore } from "../src/stores/sqlite.js";
 import { BenchChild, usageDelta } from "./lib/child.js";
 import type { EventsTarget, EventsTargetData, ListenInfo } from "./lib/events-targets.js";
-import { ourInstallation, type SignedRequest, signedCommands, slashCommandBody } from "./lib/fixtures.js";
+import { BENCH_APP_ID, ourInstallation, type SignedRequest, signedCommands, slashCommandBody } from "./lib/fixtures.js";
 import { HttpClient } from "./lib/http.js";
 import { fixed, int, machineLine, percent, printTable } from "./lib/report.js";
 
@@ -263,6 +264,106 @@ export async function runMetricsMicroBench(
   return { offOpsPerSecond: median(offs), onOpsPerSecond: median(ons), ratios };
 }
 
+/** Result of the in-process apps micro-benchmark: one app vs two apps behind `SlackAppRouter`. */
+export interface AppsMicroResult {
+  oneOpsPerSecond: number;
+  twoOpsPerSecond: number;
+  /** Per round, two apps ÷ one app. */
+  ratios: number[];
+}
+
+/**
+ * Several apps in one deployment, in one process without sockets: signed slash commands whose handler
+ * awaits `authorize()` over a warm cache. One app: its `SlackRequestHandler` alone (as a single-app
+ * deployment serves it). Two apps: a `SlackAppRouter` over two handlers (each with its own signing secret,
+ * and its own partition of one memory store), the requests alternating between the apps. Per CPU-second,
+ * interleaved rounds.
+ */
+export async function runAppsMicroBench(rounds = 9, roundMs = 400, installations = 1_000): Promise<AppsMicroResult> {
+  const root = new MemoryInstallationStore();
+  const appIds = [BENCH_APP_ID, "A0BENCHAPP2"];
+  const apps = await Promise.all(
+    appIds.map(async (appId, n) => {
+      const secret = randomBytes(16).toString("hex");
+      const store = new CachingInstallationStore(root.forApp(`${n + 1}111111111.2222222222222`), {
+        maxEntries: installations * 2,
+      });
+      for (let i = 0; i < installations; i++) await store.save({ ...ourInstallation(i), appId });
+      const handler = new SlackRequestHandler({
+        appId,
+        signingSecret: secret,
+        authorize: createAuthorize({ installationStore: store }),
+        installationStore: store,
+        logger: silentLogger,
+        onCommand: async (req) => {
+          await req.authorize();
+        },
+      });
+      const signer = new SignatureSigner(secret);
+      const requests: RawSlackRequest[] = Array.from({ length: installations }, (_, i) => {
+        const body = slashCommandBody(i).replace(`api_app_id=${BENCH_APP_ID}`, `api_app_id=${appId}`);
+        const headers = Object.fromEntries(
+          Object.entries({ "content-type": "application/x-www-form-urlencoded", ...signer.headers(body) }).map(
+            ([k, v]) => [k.toLowerCase(), v],
+          ),
+        );
+        return {
+          method: "POST",
+          headers,
+          body: Buffer.from(body),
+          url: "http://127.0.0.1/slack/events",
+          headerNamesLowerCase: true,
+        };
+      });
+      return { handler, requests };
+    }),
+  );
+  const [a, b] = apps as [(typeof apps)[number], (typeof apps)[number]];
+  const router = new SlackAppRouter({ handlers: [a.handler, b.handler], logger: silentLogger });
+  const mixed = a.requests.flatMap((r, i) => [r, b.requests[i] as RawSlackRequest]);
+  const run = async (
+    h: { handleRaw(r: RawSlackRequest): Promise<{ status: number }> },
+    requests: RawSlackRequest[],
+    ms: number,
+  ) => {
+    let ops = 0;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    while (performance.now() - t0 < ms) {
+      for (let k = 0; k < 200; k++) {
+        const reply = await h.handleRaw(requests[(ops + k) % requests.length] as RawSlackRequest);
+        if (reply.status !== 200) throw new Error(`apps micro-benchmark: HTTP ${reply.status}`);
+      }
+      ops += 200;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    return ops / ((cpu.user + cpu.system) / 1e6);
+  };
+  const one = (ms: number) => run(a.handler, a.requests, ms);
+  const two = (ms: number) => run(router, mixed, ms);
+  await one(300); // warm-up (JIT, caches)
+  await two(300);
+  const ones: number[] = [];
+  const twos: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    // Alternating which goes first, so that neither always runs after the other's garbage.
+    let oneRate: number;
+    let twoRate: number;
+    if (i % 2 === 0) {
+      oneRate = await one(roundMs);
+      twoRate = await two(roundMs);
+    } else {
+      twoRate = await two(roundMs);
+      oneRate = await one(roundMs);
+    }
+    ones.push(oneRate);
+    twos.push(twoRate);
+    ratios.push(twoRate / oneRate);
+  }
+  return { oneOpsPerSecond: median(ones), twoOpsPerSecond: median(twos), ratios };
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* HTTP targets                                                                                     */
 /* ------------------------------------------------------------------------------------------------ */
@@ -372,6 +473,10 @@ export async function runEventsBench(
 
   const verify = runVerifyMicroBench(signingSecret);
   const micro = await runMetricsMicroBench(signingSecret);
+  const apps = await runAppsMicroBench();
+  console.log(
+    `apps micro-benchmark (handleRaw + authorize, warm cache, no sockets; 9 interleaved rounds, per CPU-second): one app ${int(apps.oneOpsPerSecond)} ops/s, two apps behind SlackAppRouter ${int(apps.twoOpsPerSecond)} ops/s; two / one ${fixed(median(apps.ratios), 3)}× median (rounds: ${apps.ratios.map((x) => fixed(x, 3)).join(", ")})`,
+  );
   console.log(
     `metrics micro-benchmark (handleRaw + authorize, warm cache, no sockets; 9 interleaved rounds, per CPU-second): off ${int(micro.offOpsPerSecond)} ops/s, on ${int(micro.onOpsPerSecond)} ops/s; on / off ${fixed(median(micro.ratios), 3)}× median (rounds: ${micro.ratios.map((x) => fixed(x, 3)).join(", ")})`,
   );

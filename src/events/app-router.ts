@@ -19,7 +19,6 @@ import type { RawSlackRequest, RawSlackResponse, SlackRequestHandler } from "./h
 const APP_ID_RE = /^A[A-Z0-9]{1,30}$/;
 /** `"api_app_id":"A…"` in a JSON body (an unescaped quote cannot occur inside a JSON string). */
 const JSON_APP_ID_RE = /"api_app_id"\s*:\s*"([^"\\]{0,64})"/;
-const LATIN1 = new TextDecoder("latin1");
 const JSON_TYPE = "application/json; charset=utf-8";
 
 const reply = (status: number, error: string, headers: Record<string, string> = {}): RawSlackResponse => ({
@@ -39,20 +38,52 @@ const reply = (status: number, error: string, headers: Record<string, string> = 
  * ```
  */
 export function peekAppId(raw: Uint8Array, contentType: string | undefined): string | undefined {
-  // App ids are ASCII: latin1 decodes any bytes without failing, and the handler re-reads them as UTF-8.
-  const text = LATIN1.decode(raw);
-  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+  // Byte searches on a view of the body (no copy, no full decode): this runs before every request.
+  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const type =
+    contentType === FORM_TYPE || contentType === JSON_MEDIA_TYPE ? contentType : mediaTypeOf(contentType ?? "");
   let found: string | undefined;
-  if (type === "application/json") {
-    found = JSON_APP_ID_RE.exec(text)?.[1];
-  } else if (type === "application/x-www-form-urlencoded") {
-    const form = new URLSearchParams(text);
-    found = form.get("api_app_id") ?? undefined;
-    const payload = found === undefined ? form.get("payload") : null;
-    if (payload !== null) found = JSON_APP_ID_RE.exec(payload)?.[1];
+  if (type === JSON_MEDIA_TYPE) {
+    found = jsonAppId(buf);
+  } else if (type === FORM_TYPE) {
+    found = formAppId(buf);
+    if (found === undefined && buf.indexOf(PAYLOAD_KEY) !== -1) {
+      // An interaction: the app id is inside the `payload` field's JSON.
+      const payload = new URLSearchParams(buf.toString("latin1")).get("payload");
+      if (payload !== null) found = JSON_APP_ID_RE.exec(payload)?.[1];
+    }
   }
   if (found === undefined) return undefined;
   return APP_ID_RE.test(found) ? found : "";
+}
+
+const FORM_TYPE = "application/x-www-form-urlencoded";
+const JSON_MEDIA_TYPE = "application/json";
+/** `Type/Sub; charset=…` → `type/sub`. */
+function mediaTypeOf(contentType: string): string {
+  const semi = contentType.indexOf(";");
+  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+}
+const JSON_KEY = Buffer.from('"api_app_id"');
+const FORM_KEY = Buffer.from("api_app_id=");
+const PAYLOAD_KEY = Buffer.from("payload=");
+
+/** The first `"api_app_id": "…"` of a JSON body (an unescaped quote cannot occur inside a JSON string). */
+function jsonAppId(buf: Buffer): string | undefined {
+  const at = buf.indexOf(JSON_KEY);
+  if (at === -1) return undefined;
+  return JSON_APP_ID_RE.exec(buf.toString("latin1", at, Math.min(buf.length, at + 128)))?.[1];
+}
+
+/** The value of the form field `api_app_id` (a field, not the tail of another field's name). */
+function formAppId(buf: Buffer): string | undefined {
+  for (let at = buf.indexOf(FORM_KEY); at !== -1; at = buf.indexOf(FORM_KEY, at + 1)) {
+    if (at !== 0 && buf[at - 1] !== 0x26) continue; // "&"
+    const from = at + FORM_KEY.length;
+    const to = buf.indexOf(0x26, from);
+    return buf.toString("latin1", from, to === -1 ? buf.length : Math.min(to, from + 64));
+  }
+  return undefined;
 }
 
 /**
@@ -119,19 +150,21 @@ export class SlackAppRouter {
   }
 
   /** Handles a request given as plain data (the Node adapter's fast path). Never throws. */
-  async handleRaw(input: RawSlackRequest): Promise<RawSlackResponse> {
+  handleRaw(input: RawSlackRequest): Promise<RawSlackResponse> {
+    let handler: SlackRequestHandler | "unknown" | undefined;
     try {
-      if (input.method !== "POST") return reply(405, "method_not_allowed", { Allow: "POST" });
+      if (input.method !== "POST") return Promise.resolve(reply(405, "method_not_allowed", { Allow: "POST" }));
       if (input.body.byteLength > this.#limits.maxBytes)
-        return bodyErrorReply(new BodyTooLargeError(this.#limits.maxBytes));
-      const handler = this.#pick(input.headers, input.body);
-      if (handler === "unknown") return reply(404, "unknown_app");
-      if (handler === undefined) return reply(401, "invalid_signature");
-      return await handler.handleRaw(input);
+        return Promise.resolve(bodyErrorReply(new BodyTooLargeError(this.#limits.maxBytes)));
+      handler = this.#pick(input.headers, input.body);
     } catch (error) {
       this.#log.error(`events router: unexpected failure: ${redactValue(error)}`);
-      return reply(500, "internal_error");
+      return Promise.resolve(reply(500, "internal_error"));
     }
+    if (handler === "unknown") return Promise.resolve(reply(404, "unknown_app"));
+    if (handler === undefined) return Promise.resolve(reply(401, "invalid_signature"));
+    // The handler never throws (its failures are 4xx/5xx replies): its promise is passed on as it is.
+    return handler.handleRaw(input);
   }
 
   /** Handles one web `Request`. Never throws: failures become 4xx/5xx JSON. */
