@@ -151,13 +151,10 @@ export {
 } from "./slack-api/index.js";
 export type * from "./slack-api/types.js";
 export {
-  type AppConsumeResult,
   buildStateCookie,
   buildStateCookieDeletion,
-  consumeAppState,
   cookieNameFor,
   generateState,
-  issueAppState,
   readCookie,
   STATE_COOKIE_NAME,
   type StateCookieOptions,

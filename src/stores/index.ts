@@ -18,9 +18,12 @@ export {
   parseScopes,
 } from "../model/index.js";
 export {
+  type AppConsumeResult,
   type ConsumeResult,
+  consumeAppState,
   consumeState,
   inspectState,
+  issueAppState,
   isWellFormedState,
   type StateRejection,
   type StateStatus,
