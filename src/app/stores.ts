@@ -28,6 +28,8 @@ export interface OpenStoresOptions {
    * apart in one database or directory. Default: the default partition. Not available for `memory:`.
    */
   clientId?: string | undefined;
+  /** Never create or migrate tables (the admin CLI's read-only commands): the SQL stores get `migrate: false`. */
+  readOnly?: boolean | undefined;
 }
 
 /**
@@ -37,6 +39,7 @@ export interface OpenStoresOptions {
 export async function openStores(databaseUrl: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
   const url = databaseUrl.trim();
   const { clientId } = options;
+  const migrate = options.readOnly === true ? false : undefined;
   if (url === "memory:" || url === "memory") {
     if (clientId !== undefined) throw new ConfigError("memory: has no partitions (clientId)");
     const { MemoryInstallationStore, MemoryStateStore } = await import("../stores/memory.js");
@@ -53,21 +56,21 @@ export async function openStores(databaseUrl: string, options: OpenStoresOptions
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
-    const installationStore = new PostgresInstallationStore({ url, clientId });
-    const stateStore = new PostgresStateStore({ url });
+    const installationStore = new PostgresInstallationStore({ url, clientId, migrate });
+    const stateStore = new PostgresStateStore({ url, migrate });
     return opened(installationStore, stateStore);
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
-    const installationStore = new MySQLInstallationStore({ url, clientId });
-    const stateStore = new MySQLStateStore({ url });
+    const installationStore = new MySQLInstallationStore({ url, clientId, migrate });
+    const stateStore = new MySQLStateStore({ url, migrate });
     return opened(installationStore, stateStore);
   }
   const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
   if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
   const { SQLiteInstallationStore, SQLiteStateStore } = await import("../stores/sqlite.js");
-  const installationStore = new SQLiteInstallationStore({ filename, clientId });
-  const stateStore = new SQLiteStateStore({ filename });
+  const installationStore = new SQLiteInstallationStore({ filename, clientId, migrate });
+  const stateStore = new SQLiteStateStore({ filename, migrate });
   return opened(installationStore, stateStore);
 }
 

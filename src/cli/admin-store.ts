@@ -93,9 +93,12 @@ export async function openAdminStores(
       `No file store at ${resolve(loc.dir)}: nothing has been installed yet, or --database-url / DATABASE_URL points elsewhere than the server's.`,
     );
   }
+  // The admin commands never create or migrate tables: a database without ours (or with an older schema)
+  // is reported and left as it is.
+  await requireSchema(loc, databaseUrl);
   try {
     // With encryption on, `installations show --reveal` needs the key to show a token: same env as the server.
-    return await applyStoreOptions(await openStores(databaseUrl, options), {
+    return await applyStoreOptions(await openStores(databaseUrl, { ...options, readOnly: true }), {
       tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
     });
   } catch (error) {
@@ -103,6 +106,74 @@ export async function openAdminStores(
     throw new StoreUnavailableError(
       `Cannot open the ${describeDatabase(loc)}: ${redact(error instanceof Error ? error.message : String(error))}`,
     );
+  }
+}
+
+/** Refuses (StoreUnavailableError, naming the database) a SQL database without this library's current schema. */
+async function requireSchema(loc: DatabaseLocation, databaseUrl: string): Promise<void> {
+  if (loc.kind === "sqlite") {
+    if (loc.filename === ":memory:") return;
+    const s = await inspectSqlite(loc.filename);
+    if (s.status === "ok") return;
+    throw new StoreUnavailableError(`${s.detail}. Nothing was created or changed${schemaHint(s.status)}`);
+  }
+  if (loc.kind !== "other") return;
+  const scheme = loc.scheme.toLowerCase();
+  if (!["postgres", "postgresql", "mysql", "mariadb"].includes(scheme)) return;
+  let version: number | undefined;
+  try {
+    version = await sqlSchemaVersion(scheme, databaseUrl);
+  } catch (error) {
+    throw new StoreUnavailableError(
+      `Cannot read ${describeDatabase(loc)}: ${redact(error instanceof Error ? error.message : String(error))}`,
+    );
+  }
+  if (version === SCHEMA_VERSION) return;
+  const what =
+    version === undefined
+      ? `${describeDatabase(loc)} has no slack-oauth-kit tables (no ${tableNames(DEFAULT_TABLE_PREFIX).migrations} table)`
+      : version > SCHEMA_VERSION
+        ? `${describeDatabase(loc)} has schema version ${version}, newer than this library's ${SCHEMA_VERSION}: upgrade slack-oauth-kit`
+        : `${describeDatabase(loc)} has schema version ${version}, older than this library's ${SCHEMA_VERSION}`;
+  throw new StoreUnavailableError(
+    `${what}. Nothing was created or changed${schemaHint(version === undefined ? "pending" : version > SCHEMA_VERSION ? "too-new" : "pending")}`,
+  );
+}
+
+function schemaHint(status: StoreStatus["status"]): string {
+  return status === "pending" || status === "missing"
+    ? ": start the server once or run `slack-oauth-kit migrate`, or check --database-url / DATABASE_URL."
+    : ".";
+}
+
+/** The schema version of a PostgreSQL or MySQL database (`undefined`: no migrations table), read-only. */
+async function sqlSchemaVersion(scheme: string, url: string): Promise<number | undefined> {
+  const table = tableNames(DEFAULT_TABLE_PREFIX).migrations;
+  if (scheme === "postgres" || scheme === "postgresql") {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+    try {
+      await client.connect();
+      const has = await client.query("SELECT to_regclass($1) AS t", [`"${table}"`]);
+      if (has.rows[0]?.t === null || has.rows[0]?.t === undefined) return undefined;
+      const r = await client.query(`SELECT MAX(version) AS v FROM "${table}"`);
+      return Number(r.rows[0]?.v ?? 0);
+    } finally {
+      await client.end().catch(() => {});
+    }
+  }
+  const mysql = await import("mysql2/promise");
+  const conn = await mysql.createConnection({ uri: url.replace(/^mariadb:/i, "mysql:"), connectTimeout: 5000 });
+  try {
+    const [rows] = await conn.query(
+      "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+      [table],
+    );
+    if (Number((rows as Array<{ n: unknown }>)[0]?.n ?? 0) === 0) return undefined;
+    const [v] = await conn.query(`SELECT MAX(version) AS v FROM \`${table}\``);
+    return Number((v as Array<{ v: unknown }>)[0]?.v ?? 0);
+  } finally {
+    await conn.end().catch(() => {});
   }
 }
 

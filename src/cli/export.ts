@@ -1,4 +1,5 @@
-import { closeSync, fchmodSync, openSync, writeSync } from "node:fs";
+import { accessSync, closeSync, constants, fchmodSync, openSync, statSync, writeSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { redact } from "../redact.js";
 import { ENCRYPTED_FIELDS } from "../stores/encryption.js";
@@ -59,6 +60,24 @@ export const exportCommand: Command = {
     const out = values.out ?? "-";
     if (out === "") throw new UsageError("--out needs a file name, or - for stdout");
     const clientId = clientIdOption(values["client-id"]);
+    // The output's folder is checked before the store is read or any progress printed.
+    if (out !== "-") {
+      const dir = dirname(resolve(out));
+      let problem: string | undefined;
+      try {
+        if (!statSync(dir).isDirectory()) problem = `${dir} is not a folder`;
+        else accessSync(dir, constants.W_OK);
+      } catch (error) {
+        problem =
+          (error as { code?: unknown }).code === "ENOENT"
+            ? `the folder ${dir} does not exist`
+            : `${dir} is not writable`;
+      }
+      if (problem !== undefined) {
+        process.stderr.write(`export: cannot write ${resolve(out)}: ${problem}. Nothing was read.\n`);
+        return ExitCode.Failure;
+      }
+    }
     const stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env), { clientId });
     try {
       const store = stores.installationStore;
@@ -78,12 +97,19 @@ export const exportCommand: Command = {
       if (out === "-") {
         process.stdout.write(text);
       } else {
-        const fd = openSync(out, "w", 0o600);
         try {
-          fchmodSync(fd, 0o600);
-          writeSync(fd, text);
-        } finally {
-          closeSync(fd);
+          const fd = openSync(out, "w", 0o600);
+          try {
+            fchmodSync(fd, 0o600);
+            writeSync(fd, text);
+          } finally {
+            closeSync(fd);
+          }
+        } catch (error) {
+          process.stderr.write(
+            `export: cannot write ${resolve(out)}: ${redact(error instanceof Error ? error.message : String(error))}\n`,
+          );
+          return ExitCode.Failure;
         }
       }
       process.stderr.write(

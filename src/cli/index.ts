@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { type Command, ExitCode, UsageError } from "./command.js";
@@ -6,6 +7,7 @@ import { emulatorCommand } from "./emulator.js";
 import { exportCommand } from "./export.js";
 import { importCommand } from "./import.js";
 import { installationsCommand } from "./installations.js";
+import { keygenCommand } from "./keygen.js";
 import { migrateCommand } from "./migrate.js";
 import { rekeyCommand } from "./rekey.js";
 import { rotateCommand } from "./rotate.js";
@@ -23,6 +25,7 @@ const commands: Command[] = [
   importCommand,
   migrateCommand,
   rekeyCommand,
+  keygenCommand,
 ];
 
 function help(): string {
@@ -34,15 +37,25 @@ function help(): string {
     "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(14)} ${c.summary}`),
     "",
-    "Run `slack-oauth-kit <command> --help` for a command's options.",
+    "Run `slack-oauth-kit <command> --help` for a command's options; `slack-oauth-kit --version` prints the version.",
     "Exit codes: 0 success, 1 failure, 2 bad usage.",
   ];
   return lines.join("\n");
 }
 
+/** This package's version, from its package.json (next to dist/ or src/). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
+}
+
 /** Runs the CLI with `argv` (without `node` and the script) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(`slack-oauth-kit ${packageVersion()}`);
+    return ExitCode.Ok;
+  }
   if (!name || name === "help" || name === "--help" || name === "-h") {
     console.log(help());
     return name ? ExitCode.Ok : ExitCode.Usage;

@@ -208,6 +208,7 @@ function webhook(url: string | undefined, reveal: boolean): string {
 
 interface ShowJson extends Omit<WorkspaceListing, "users"> {
   enterpriseName: string | null;
+  enterpriseUrl: string | null;
   teamName: string | null;
   appId: string | null;
   bot: {
@@ -226,7 +227,14 @@ interface ShowJson extends Omit<WorkspaceListing, "users"> {
     userToken: string | null;
     userRefreshToken: string | null;
     userTokenExpiresAt: number | null;
-    incomingWebhook: { channel: string | null; channelId: string | null; url: string } | null;
+    incomingWebhook: {
+      channel: string | null;
+      channelId: string | null;
+      url: string;
+      configurationUrl: string | null;
+    } | null;
+    tokenType: string | null;
+    customValues: Record<string, unknown>;
   }>;
 }
 
@@ -237,6 +245,7 @@ function showJson(w: WorkspaceInstallations, reveal: boolean): ShowJson {
   return {
     ...l,
     enterpriseName: names?.enterpriseName ?? null,
+    enterpriseUrl: names?.enterpriseUrl ?? null,
     teamName: names?.teamName ?? null,
     appId: names?.appId ?? null,
     bot: bot
@@ -262,8 +271,11 @@ function showJson(w: WorkspaceInstallations, reveal: boolean): ShowJson {
             channel: i.incomingWebhookChannel ?? null,
             channelId: i.incomingWebhookChannelId ?? null,
             url: webhook(i.incomingWebhookUrl, reveal),
+            configurationUrl: i.incomingWebhookConfigurationUrl ?? null,
           }
         : null,
+      tokenType: i.tokenType ?? null,
+      customValues: i.customValues ?? {},
     })),
   };
 }
@@ -275,6 +287,7 @@ function showText(w: WorkspaceInstallations, reveal: boolean, now: number): stri
       ? `Org-wide installation on ${label(j.enterpriseId, clean(j.enterpriseName ?? undefined))}`
       : `Workspace ${label(j.teamId, clean(j.teamName ?? undefined))}`,
     `  enterprise:        ${label(j.enterpriseId, clean(j.enterpriseName ?? undefined))}`,
+    `  enterprise url:    ${clean(j.enterpriseUrl ?? undefined) ?? "-"}`,
     `  app id:            ${j.appId ?? "-"}`,
     `  installed at:      ${iso(j.installedAt)}`,
     "",
@@ -300,10 +313,13 @@ function showText(w: WorkspaceInstallations, reveal: boolean, now: number): stri
       `    token:           ${u.userToken ?? "-"}`,
       `    refresh token:   ${u.userRefreshToken ?? "-"}`,
       `    token expires:   ${expiry(u.userTokenExpiresAt, now, u.userToken !== null)}`,
+      `    token type:      ${clean(u.tokenType ?? undefined) ?? "-"}`,
+      `    custom values:   ${Object.keys(u.customValues).length > 0 ? clean(JSON.stringify(u.customValues)) : "-"}`,
     );
     if (u.incomingWebhook) {
       lines.push(
         `    webhook:         ${clean(u.incomingWebhook.channel ?? undefined) ?? "-"} (${u.incomingWebhook.channelId ?? "-"}) ${u.incomingWebhook.url}`,
+        `    webhook config:  ${clean(u.incomingWebhook.configurationUrl ?? undefined) ?? "-"}`,
       );
     }
   }

@@ -17,6 +17,11 @@ import { MySQLExecutor, type MySQLPoolLike } from "./executor.js";
  * ```
  */
 export interface MySQLStoreOptions {
+  /**
+   * `false`: never create or migrate tables (the schema is managed elsewhere, or the opener only reads);
+   * a call on a database without them fails. Default: migrate when the store opens.
+   */
+  migrate?: boolean | undefined;
   /** Connection string (`mysql://user:password@host:3306/db`, `mariadb://` also accepted); the store creates its own pool. */
   url?: string | undefined;
   /** Your own `mysql2/promise` pool; `close()` leaves it open. Takes precedence over `url`. */

@@ -42,7 +42,9 @@ export class MySQLInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "MySQLInstallationStore",
-      migrateNow: true,
+      migrate: options.migrate,
+      // Read-only openers (the admin CLI's list/show/export) never create or migrate tables.
+      migrateNow: options.migrate !== false,
       release: options.pool === undefined ? () => endPool(executor) : undefined,
     });
   }

@@ -17,6 +17,11 @@ import { PgExecutor, type PgPoolLike } from "./executor.js";
  * ```
  */
 export interface PostgresStoreOptions {
+  /**
+   * `false`: never create or migrate tables (the schema is managed elsewhere, or the opener only reads);
+   * a call on a database without them fails. Default: migrate when the store opens.
+   */
+  migrate?: boolean | undefined;
   /** Connection string (`postgres://user:password@host:5432/db`); the store creates its own pool. */
   url?: string | undefined;
   /** Your own pool (e.g. `new pg.Pool(...)`); `close()` leaves it open. Takes precedence over `url`. */

@@ -43,7 +43,9 @@ export class PostgresInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "PostgresInstallationStore",
-      migrateNow: true,
+      migrate: options.migrate,
+      // Read-only openers (the admin CLI's list/show/export) never create or migrate tables.
+      migrateNow: options.migrate !== false,
       release: owned ? () => endPool(executor) : undefined,
     });
   }

@@ -44,7 +44,9 @@ export class PostgresStateStore extends SqlStateStore {
       ttlSeconds: options.ttlSeconds,
       nowMs: options.nowMs,
       storeName: "PostgresStateStore",
-      migrateNow: true,
+      migrate: options.migrate,
+      // Read-only openers (the admin CLI's list/show/export) never create or migrate tables.
+      migrateNow: options.migrate !== false,
       release: owned ? () => endPool(executor) : undefined,
     });
   }

@@ -31,6 +31,11 @@ export const DEFAULT_SQLITE_FILENAME = "./data/slack-oauth-kit.db";
  */
 export interface SQLiteStoreOptions {
   /**
+   * `false`: never create or migrate tables (the schema is managed elsewhere, or the opener only reads);
+   * a call on a database without them fails. Default: migrate when the store opens.
+   */
+  migrate?: boolean | undefined;
+  /**
    * Database file (default `./data/slack-oauth-kit.db`; its directory is created). `":memory:"` gives a
    * private in-memory database. Ignored when `database` is given.
    */

@@ -50,7 +50,9 @@ export class SQLiteInstallationStore extends SqlInstallationStore {
       clientId: options.clientId,
       historicalData: options.historicalData,
       storeName: "SQLiteInstallationStore",
-      migrateNow: true,
+      migrate: options.migrate,
+      // Read-only openers (the admin CLI's list/show/export) never create or migrate tables.
+      migrateNow: options.migrate !== false,
       release: owned ? () => closeDatabase(db) : undefined,
     });
     this.database = db;

@@ -51,7 +51,9 @@ export class SQLiteStateStore extends SqlStateStore {
       ttlSeconds: options.ttlSeconds,
       nowMs: options.nowMs,
       storeName: "SQLiteStateStore",
-      migrateNow: true,
+      migrate: options.migrate,
+      // Read-only openers (the admin CLI's list/show/export) never create or migrate tables.
+      migrateNow: options.migrate !== false,
       release: owned ? () => closeDatabase(db) : undefined,
     });
     this.database = db;
