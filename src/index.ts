@@ -26,6 +26,8 @@ export {
   type HandOffOutcome,
   type HandOffWorkerOptions,
   isSlackJob,
+  type RawSlackRequest,
+  type RawSlackResponse,
   SlackAppRouter,
   type SlackAppRouterOptions,
   type SlackHandler,
@@ -162,6 +164,7 @@ export {
   StateStoreFullError,
 } from "./state/index.js";
 export {
+  type AuthorizeLookup,
   type CacheOptions,
   CachingInstallationStore,
   type InvalidationBus,

@@ -79,9 +79,13 @@ export function redactValue(value: unknown): string {
 
 /** A minimal logger interface; every built-in logger redacts before writing. */
 export interface Logger {
+  /** Detail for debugging. */
   debug(message: string, ...args: unknown[]): void;
+  /** Normal operation. */
   info(message: string, ...args: unknown[]): void;
+  /** Something unexpected the program recovered from. */
   warn(message: string, ...args: unknown[]): void;
+  /** A failure. */
   error(message: string, ...args: unknown[]): void;
 }
 

@@ -50,6 +50,7 @@ export interface SingleWorkspaceAuthTestReply {
  * ```
  */
 export interface SingleWorkspaceApi {
+  /** Calls `auth.test` with the token (who the token belongs to). */
   authTest(token: string): Promise<SingleWorkspaceAuthTestReply>;
 }
 

@@ -53,8 +53,11 @@ export interface BoltInstallationQuery {
 
 /** `@slack/oauth`'s `InstallationStore` (what Bolt's `installationStore` option takes). */
 export interface BoltInstallationStore {
+  /** Saves an installation Bolt hands over after an install. */
   storeInstallation(installation: BoltInstallation): Promise<void>;
+  /** Finds the installation for a Bolt query; rejects when there is none. */
   fetchInstallation(query: BoltInstallationQuery): Promise<BoltInstallation>;
+  /** Deletes the installations a Bolt query matches. */
   deleteInstallation(query: BoltInstallationQuery): Promise<void>;
 }
 

@@ -11,9 +11,13 @@ import type { World } from "./world.js";
 
 /** A minimal logger (structurally compatible with the library's `Logger`). The emulator never logs secrets. */
 export interface EmulatorLogger {
+  /** Reports normal operation. */
   info(message: string): void;
+  /** Reports something unexpected the emulator recovered from. */
   warn(message: string): void;
+  /** Reports a failure. */
   error(message: string): void;
+  /** Reports detail for debugging (optional). */
   debug?(message: string): void;
 }
 

@@ -189,7 +189,7 @@ function newResponseUrl(
   return `${ctx.url}/commands/${path}`;
 }
 
-/** Input of {@link sendSlashCommand}. */
+/** Input of `Emulator.sendSlashCommand`. */
 export interface SlashCommandInput {
   teamId: string;
   /** Default: a non-admin member of the workspace. */
@@ -245,7 +245,7 @@ export async function sendSlashCommand(
   });
 }
 
-/** Input of {@link sendInteraction}. */
+/** Input of `Emulator.sendInteraction`. */
 export interface InteractionInput {
   /** `block_actions`, `view_submission`, `view_closed`, `shortcut`, `message_action`… */
   type: string;
@@ -316,7 +316,7 @@ export async function sendInteraction(
   });
 }
 
-/** Input of {@link sendEvent}. */
+/** Input of `Emulator.sendEvent`. */
 export interface EventInput {
   teamId: string;
   /** The inner event; needs a `type`. `event_ts` is added when missing. */

@@ -78,6 +78,8 @@ import {
 
 export { DEFAULT_BOT_SCOPES, DEFAULT_USER_SCOPES } from "./apps.js";
 export { DEFAULT_RATE_LIMITS } from "./rate-limit.js";
+export type { TokenKind } from "./state.js";
+export type { EmulatedChannel } from "./world.js";
 export type {
   AppResponse,
   AppSettingsUpdate,
@@ -193,6 +195,7 @@ export interface Emulator {
   sendUrlVerification(appId?: string): Promise<AppResponse & { verified: boolean }>;
   /** Adds a fault for the next `count` calls of a method. */
   injectFault(fault: FaultSpec): void;
+  /** Removes every fault injected with `fault`. */
   clearFaults(): void;
   /** Forgets installations, tokens, codes, logs, faults and rate-limit windows (keeps apps, world, keys). */
   reset(): void;
@@ -201,9 +204,13 @@ export interface Emulator {
    * `grantType: "refresh_token"` and successful refreshes / exchanges `tokenType` (`bot` or `user`).
    */
   calls(method?: string, options?: { details?: boolean }): CallRecord[];
+  /** Calls counted so far, by Web API method and endpoint. */
   counters(): Counters;
+  /** Views opened with `views.open`, oldest first. */
   views(): RecordedView[];
+  /** Messages posted with `chat.postMessage` or to a `response_url`, oldest first. */
   messages(): RecordedMessage[];
+  /** Events, commands and interactions delivered to the app, oldest first. */
   deliveries(): DeliveryRecord[];
   /** Resolves once every delivery in flight (e.g. after `apps.uninstall`) has finished. */
   idle(): Promise<void>;

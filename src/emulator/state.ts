@@ -5,6 +5,7 @@
 import type { EmulatedApp } from "./apps.js";
 import { botToken, idNumber, refreshToken, rotatingToken, userToken } from "./ids.js";
 
+/** Whose token the emulator issued: the bot's or a user's. */
 export type TokenKind = "bot" | "user";
 
 /** An access token. `value` is a secret: never copy a record into the call log or a page. */

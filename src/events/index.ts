@@ -14,6 +14,8 @@ export {
 } from "./hand-off.js";
 export {
   type HandlerResult,
+  type RawSlackRequest,
+  type RawSlackResponse,
   type SlackHandler,
   type SlackRequest,
   SlackRequestHandler,

@@ -141,9 +141,13 @@ export interface BodyLimits {
  */
 export interface NodeBodyStream {
   readonly headers: Record<string, string | string[] | undefined>;
+  /** Listens for a chunk of the body. */
   on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  /** Listens for the end of the body. */
   on(event: "end", listener: () => void): unknown;
+  /** Listens for a read error. */
   on(event: "error", listener: (error: Error) => void): unknown;
+  /** Starts (or restarts) the flow of `data` events. */
   resume(): unknown;
 }
 
@@ -181,6 +185,7 @@ export const BODY_DEADLINE_CHECK_MS = 100;
 
 /** A read waiting for its body (see {@link BodyDeadlines}). */
 export interface Deadline {
+  /** Gives up the read now (as if its deadline had passed). */
   readonly expire: () => void;
 }
 
@@ -554,6 +559,7 @@ export async function nodeToWebRequest(
 
 /** A routing flow: `OAuthFlow`, `OpenIDConnectFlow` (answers `undefined` for paths it does not own). */
 export interface RoutingFlow {
+  /** Answers a request on this endpoint's routes, or `undefined` when the request is not for it. */
   handle(request: Request): Promise<Response | undefined>;
   /** `OAuthFlow`'s paths (used by adapters that register exact routes). */
   readonly installPath?: string;
@@ -565,6 +571,7 @@ export interface RoutingFlow {
 
 /** The events endpoint: a `SlackRequestHandler` (or anything answering a `Request`). */
 export interface EventsEndpoint {
+  /** Answers one request routed to this flow. */
   handle(request: Request): Promise<Response> | Response;
 }
 

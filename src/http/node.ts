@@ -221,6 +221,7 @@ export interface NodeSlackListenerOptions extends NodeAdapterOptions {
 
 /** What {@link toNodeSlackListener} needs: the events handler's plain-data entry point. */
 export interface RawSlackEndpoint {
+  /** Answers a request from its raw parts (method, URL, headers, body bytes), without a `Request` object. */
   handleRaw(input: {
     method: string;
     headers: Record<string, string | string[] | undefined>;

@@ -42,6 +42,7 @@ export interface AuthTestReply {
   [key: string]: unknown;
 }
 
+/** Options of the installation builders. */
 export interface BuildOptions {
   /** The `auth.test` reply for the bot token: gives `botId`, and the org URL of org-wide installs. */
   authTest?: AuthTestReply | undefined;
@@ -55,7 +56,7 @@ export interface BuildOptions {
  * rotating tokens, incoming webhook).
  * @see https://docs.slack.dev/reference/methods/oauth.v2.access
  */
-export function installationFromV2Response(reply: Json, options: BuildOptions = {}): Installation {
+export function installationFromV2Response(reply: Record<string, unknown>, options: BuildOptions = {}): Installation {
   rejectRenamedClock(options, "installationFromV2Response", { now: "nowSeconds" });
   const now = options.nowSeconds?.() ?? nowSeconds();
   const team = obj(reply.team);
@@ -107,7 +108,7 @@ export function installationFromV2Response(reply: Json, options: BuildOptions = 
  * installing user's; the bot token is `bot.bot_access_token`.
  * @see https://api.slack.com/methods/oauth.access
  */
-export function installationFromV1Response(reply: Json, options: BuildOptions = {}): Installation {
+export function installationFromV1Response(reply: Record<string, unknown>, options: BuildOptions = {}): Installation {
   rejectRenamedClock(options, "installationFromV1Response", { now: "nowSeconds" });
   const now = options.nowSeconds?.() ?? nowSeconds();
   const bot = obj(reply.bot) ?? {};
@@ -147,7 +148,7 @@ export function installationFromV1Response(reply: Json, options: BuildOptions = 
  */
 export function applyRefreshResponse(
   installation: Installation,
-  reply: Json,
+  reply: Record<string, unknown>,
   options: { nowSeconds?: (() => number) | undefined } = {},
 ): Installation {
   rejectRenamedClock(options, "applyRefreshResponse", { now: "nowSeconds" });

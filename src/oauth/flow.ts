@@ -27,6 +27,7 @@ import {
 
 /** The Slack Web API calls the install flow makes (satisfied by `SlackApiClient`). */
 export interface OAuthFlowApi {
+  /** Calls `oauth.v2.access` (exchanges the code). */
   oauthV2Access(args: {
     clientId: string;
     clientSecret?: string;
@@ -34,12 +35,14 @@ export interface OAuthFlowApi {
     redirectUri?: string;
     codeVerifier?: string;
   }): Promise<Record<string, unknown>>;
+  /** Calls `oauth.access` (the legacy exchange). */
   oauthAccess(args: {
     clientId: string;
     clientSecret: string;
     code: string;
     redirectUri?: string;
   }): Promise<Record<string, unknown>>;
+  /** Calls `auth.test` with a token. */
   authTest(token: string): Promise<Record<string, unknown>>;
   /**
    * `auth.revoke`: used to revoke the tokens of an install that failed after the code exchange (auth.test,
@@ -113,8 +116,11 @@ export interface OAuthFlowOptions {
   homeUrl?: string;
   /** Redirect here on failure (with `?error=<code>`) instead of rendering the failure page. */
   failureUrl?: string;
+  /** Renders the install page instead of the default (`renderInstallPage` from `slack-oauth-kit/pages`). */
   renderInstallPage?: (ctx: InstallPageContext) => string | Response;
+  /** Renders the success page instead of the default (`renderSuccessPage`). */
   renderSuccessPage?: (ctx: SuccessPageContext) => string | Response;
+  /** Renders a failure page instead of the default (`renderFailurePage`). */
   renderFailurePage?: (ctx: FailurePageContext) => string | Response;
   /** Display name on the default install page. */
   appName?: string;

@@ -25,12 +25,14 @@ export const OIDC_STATE_COOKIE_NAME = "slack-app-oidc-state";
 
 /** The Slack Web API calls the sign-in flow makes (satisfied by `SlackApiClient`). */
 export interface OpenIDConnectFlowApi {
+  /** Calls `openid.connect.token` (exchanges the code). */
   openidConnectToken(args: {
     clientId: string;
     clientSecret: string;
     code: string;
     redirectUri?: string;
   }): Promise<Record<string, unknown>>;
+  /** Calls `openid.connect.userInfo` with the user's token. */
   openidConnectUserInfo(token: string): Promise<Record<string, unknown>>;
 }
 
@@ -139,8 +141,11 @@ export interface OpenIDConnectFlowOptions {
   successUrl?: string | undefined;
   /** Redirect here on failure (with `?error=<code>`) instead of rendering the failure page. */
   failureUrl?: string | undefined;
+  /** Renders the sign-in page instead of the default (`renderSignInPage` from `slack-oauth-kit/pages`). */
   renderSignInPage?: ((ctx: SignInPageContext) => string | Response) | undefined;
+  /** Renders the signed-in page instead of the default (`renderSignedInPage`). */
   renderSignedInPage?: ((ctx: SignedInPageContext) => string | Response) | undefined;
+  /** Renders a failure page instead of the default (`renderSignInFailurePage`). */
   renderFailurePage?: ((ctx: SignInFailurePageContext) => string | Response) | undefined;
   /** Display name on the default sign-in page. */
   appName?: string | undefined;

@@ -36,9 +36,9 @@ export interface SlackIdentity {
   /** True when the workspace has no custom icon. */
   teamImageDefault?: boolean | undefined;
   /** `user_image_{24,32,48,72,192,512}` by size. */
-  userImages: Partial<Record<(typeof USER_IMAGE_SIZES)[number], string>>;
+  userImages: Partial<Record<24 | 32 | 48 | 72 | 192 | 512, string>>;
   /** `team_image_{34,44,68,88,102,132,230}` by size. */
-  teamImages: Partial<Record<(typeof TEAM_IMAGE_SIZES)[number], string>>;
+  teamImages: Partial<Record<34 | 44 | 68 | 88 | 102 | 132 | 230, string>>;
 }
 
 function str(value: unknown): string | undefined {

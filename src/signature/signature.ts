@@ -43,6 +43,7 @@ function isTimestamp(value: string): boolean {
   return true;
 }
 
+/** Options of {@link SignatureVerifier}. */
 export interface SignatureVerifierOptions {
   /** Allowed clock skew in seconds (default 300, Slack's recommendation). */
   toleranceSeconds?: number;
@@ -108,6 +109,7 @@ export class SignatureSigner {
   constructor(signingSecret: string) {
     this.#secret = requireSecret(signingSecret);
   }
+  /** Signs a body: the `X-Slack-Request-Timestamp` and `X-Slack-Signature` headers Slack would send. */
   sign(
     body: string | Uint8Array,
     timestamp: number = Math.floor(Date.now() / 1000),

@@ -2,6 +2,7 @@ import { CodedTypeError } from "../errors.js";
 /** Name of the cookie that binds a state to the browser that started the install. */
 export const STATE_COOKIE_NAME = "slack-app-oauth-state";
 
+/** Attributes of the state cookie. */
 export interface StateCookieOptions {
   /** Cookie name (default `slack-app-oauth-state`). */
   name?: string;

@@ -198,6 +198,7 @@ export interface InvalidationMessage {
  * ```
  */
 export interface InvalidationBus {
+  /** Tells every process sharing the bus to drop the cached entries of a workspace. */
   publish(message: InvalidationMessage): Promise<void>;
   /** Registers a handler; returns a function that unsubscribes it. */
   subscribe(handler: (message: InvalidationMessage) => void): () => void;

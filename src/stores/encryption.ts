@@ -61,7 +61,8 @@ export interface EncryptionOptions {
 
 /** The token fields encrypted at rest. */
 export const ENCRYPTED_FIELDS = ["botToken", "botRefreshToken", "userToken", "userRefreshToken"] as const;
-type TokenField = (typeof ENCRYPTED_FIELDS)[number];
+/** A token field that encryption at rest covers. */
+export type TokenField = "botToken" | "botRefreshToken" | "userToken" | "userRefreshToken";
 const BOT_FIELDS: readonly TokenField[] = ["botToken", "botRefreshToken"];
 const USER_FIELDS: readonly TokenField[] = ["userToken", "userRefreshToken"];
 
@@ -72,14 +73,14 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 /** Where a token belongs: the additional authenticated data that binds a ciphertext to it. */
-interface Owner {
+export interface TokenOwnerIds {
   enterpriseId?: string | undefined;
   teamId?: string | undefined;
   isEnterpriseInstall?: boolean | undefined;
   userId?: string | undefined;
 }
 
-function aad(owner: Owner, field: TokenField): Buffer {
+function aad(owner: TokenOwnerIds, field: TokenField): Buffer {
   const team = owner.isEnterpriseInstall === true ? "" : (owner.teamId ?? "");
   const who = field.startsWith("bot") ? "bot" : (owner.userId ?? "");
   return Buffer.from(`${owner.enterpriseId ?? ""}|${team}|${who}|${field}`, "utf8");
@@ -143,7 +144,8 @@ export class TokenCipher {
     return this.#current.id;
   }
 
-  encrypt(plaintext: string, owner: Owner, field: TokenField): string {
+  /** Encrypts one token for its owner and field (the owner and field are authenticated, not secret). */
+  encrypt(plaintext: string, owner: TokenOwnerIds, field: TokenField): string {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv("aes-256-gcm", this.#current.key, iv, { authTagLength: TAG_BYTES });
     cipher.setAAD(aad(owner, field));
@@ -153,7 +155,7 @@ export class TokenCipher {
   }
 
   /** Plaintext values (no `enc:` prefix) come back as they are. */
-  decrypt(stored: string, owner: Owner, field: TokenField): string {
+  decrypt(stored: string, owner: TokenOwnerIds, field: TokenField): string {
     if (!stored.startsWith(PREFIX)) return stored;
     const keyId = encryptedKeyId(stored);
     if (keyId === undefined)
@@ -444,7 +446,7 @@ export class EncryptedInstallationStore implements InstallationStore {
     const out = { ...record } as Record<string, unknown>;
     for (const f of ENCRYPTED_FIELDS) {
       const v = out[f];
-      if (typeof v === "string") out[f] = this.cipher.decrypt(v, record as Owner, f);
+      if (typeof v === "string") out[f] = this.cipher.decrypt(v, record as TokenOwnerIds, f);
     }
     return out as T;
   }
@@ -472,7 +474,7 @@ export class EncryptedInstallationStore implements InstallationStore {
     const sealed: TokenPatch = { ...patch };
     const innerExpect: TokenExpectation = {};
     for (const f of ENCRYPTED_FIELDS) {
-      const record = (f.startsWith("bot") ? bot : own) as (Bot | Installation | undefined) & Owner;
+      const record = (f.startsWith("bot") ? bot : own) as (Bot | Installation | undefined) & TokenOwnerIds;
       if (record === undefined) continue;
       const stored = (record as Partial<Record<TokenField, string>>)[f];
       const expected = expect?.[f];
@@ -531,7 +533,7 @@ export async function rekey(
   await store.markEncrypted();
   const progress: RekeyProgress = { workspaces: 0, updated: 0, skipped: 0, conflicts: 0 };
   const redo = async (
-    record: (Bot | Installation) & Owner,
+    record: (Bot | Installation) & TokenOwnerIds,
     fields: readonly TokenField[],
     q: InstallationQuery,
   ): Promise<void> => {

@@ -30,7 +30,8 @@ export {
   type StateStore,
   StateStoreFullError,
 } from "../state/state.js";
-export { TokenCipher } from "./encryption.js";
+export { TokenCipher, type TokenField, type TokenOwnerIds } from "./encryption.js";
+export type { EncryptionMarker } from "./encryption-marker.js";
 export {
   assertOptionalId,
   type BotQuery,
@@ -52,3 +53,20 @@ export {
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
+export type {
+  ColumnDef,
+  ColumnType,
+  Dialect,
+  IndexDef,
+  SqlExecutor,
+  SqlResult,
+  SqlRow,
+  SqlStatement,
+  SqlValue,
+  SyncSqlReader,
+  TableDef,
+} from "./sql/dialect.js";
+export type { InstallationStoreStatements } from "./sql/installation-store.js";
+export type { TableNames } from "./sql/migrations.js";
+export type { StateStoreStatements } from "./sql/state-store.js";
+export type { BetterSqlite3ExecutorOptions, SqliteConnection, SqliteStatement } from "./sqlite/executor.js";

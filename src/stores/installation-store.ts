@@ -45,11 +45,17 @@ export interface InstallationStore {
    * and key their cache entries, invalidation messages and locks by it. See {@link partitionOf}.
    */
   readonly clientId?: string | undefined;
+  /** Saves an installation: the latest one of its workspace (or org) and user; also the workspace's latest bot when it has a bot token. */
   save(installation: Installation): Promise<void>;
+  /** The latest bot of a workspace (or org), or `undefined`. */
   findBot(q: BotQuery): Promise<Bot | undefined>;
+  /** The latest installation of a workspace (with `userId`, of that user), bot fields from the latest bot, or `undefined`. */
   findInstallation(q: InstallationQuery): Promise<Installation | undefined>;
+  /** Deletes the bots of a workspace (or org); user installations stay. */
   deleteBot(q: WorkspaceQuery): Promise<void>;
+  /** Deletes the installations of a workspace (with `userId`, only that user's; bots stay). */
   deleteInstallation(q: DeleteInstallationQuery): Promise<void>;
+  /** Deletes everything of a workspace (or org): installations and bots. */
   deleteAll(q: WorkspaceQuery): Promise<void>;
   /**
    * Lists every workspace (and org) the store knows: its latest bot and the latest installation of each

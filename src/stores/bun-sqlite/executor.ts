@@ -14,16 +14,22 @@ import { BetterSqlite3Executor, type SqliteConnection, type SqliteStatement } fr
 export interface BunSqliteDatabase {
   readonly filename: string;
   readonly inTransaction: boolean;
+  /** Compiles a statement. */
   prepare(sql: string): BunSqliteStatement;
+  /** Closes the database. */
   close(throwOnError?: boolean): void;
 }
 
 /** A `bun:sqlite` prepared statement (the calls this library makes). */
 export interface BunSqliteStatement {
   readonly columnNames: string[];
+  /** Runs the statement and returns its first row as an object. */
   get(...params: unknown[]): unknown;
+  /** Runs the statement and returns every row as an object. */
   all(...params: unknown[]): unknown[];
+  /** Runs the statement and returns every row as an array of values. */
   values(...params: unknown[]): unknown[][];
+  /** Runs a write and returns how many rows it changed. */
   run(...params: unknown[]): { changes: number };
 }
 
@@ -53,6 +59,7 @@ export class BunSqliteConnection implements SqliteConnection {
     return this.#open && this.db.inTransaction;
   }
 
+  /** Compiles a statement (rows as objects, or as arrays after `raw(true)`). */
   prepare(sql: string): SqliteStatement {
     const s = this.db.prepare(sql);
     let raw = false;

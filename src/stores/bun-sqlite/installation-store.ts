@@ -20,7 +20,7 @@ export interface BunSQLiteInstallationStoreOptions extends BunSQLiteStoreOptions
 }
 
 /**
- * {@link InstallationStore} in SQLite through `bun:sqlite`. Same schema, lookups and guarantees as
+ * `InstallationStore` in SQLite through `bun:sqlite`. Same schema, lookups and guarantees as
  * `SQLiteInstallationStore` (better-sqlite3).
  *
  * @example

@@ -21,7 +21,7 @@ export interface BunSQLiteStateStoreOptions extends BunSQLiteStoreOptions {
 }
 
 /**
- * {@link StateStore} in SQLite through `bun:sqlite`: one-time OAuth states, safe across processes sharing
+ * `StateStore` in SQLite through `bun:sqlite`: one-time OAuth states, safe across processes sharing
  * the file.
  *
  * @example

@@ -16,7 +16,9 @@ export interface MySQLQueryOptions {
  * ```
  */
 export interface MySQLConnectionLike {
+  /** Runs one query on this connection. */
   query(options: MySQLQueryOptions): Promise<[unknown, unknown]>;
+  /** Gives the connection back to its pool. */
   release(): void;
   /** Closes the connection instead of returning it to the pool (used when it is in an unknown state). */
   destroy?(): void;
@@ -33,8 +35,11 @@ export interface MySQLConnectionLike {
  * ```
  */
 export interface MySQLPoolLike {
+  /** Runs one query on a pooled connection. */
   query(options: MySQLQueryOptions): Promise<[unknown, unknown]>;
+  /** Takes a connection from the pool (for a transaction). */
   getConnection(): Promise<MySQLConnectionLike>;
+  /** Closes the pool. */
   end?(): Promise<void>;
 }
 

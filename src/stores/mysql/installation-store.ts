@@ -19,7 +19,7 @@ export interface MySQLInstallationStoreOptions extends MySQLStoreOptions {
 }
 
 /**
- * {@link InstallationStore} in MySQL or MariaDB. Lookups are indexed; migrations run on first use.
+ * `InstallationStore` in MySQL or MariaDB. Lookups are indexed; migrations run on first use.
  *
  * @example
  * ```ts

@@ -20,7 +20,7 @@ export interface MySQLStateStoreOptions extends MySQLStoreOptions {
 }
 
 /**
- * {@link StateStore} in MySQL or MariaDB: one-time OAuth states, safe across processes and hosts
+ * `StateStore` in MySQL or MariaDB: one-time OAuth states, safe across processes and hosts
  * (`consume` reads the row `FOR UPDATE`; exactly one consumer wins).
  *
  * @example

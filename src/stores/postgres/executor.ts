@@ -9,6 +9,7 @@ import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue } from "../
  * ```
  */
 export interface PgClientLike {
+  /** Runs one query on this client. */
   query(config: {
     text: string;
     values: unknown[];
@@ -29,12 +30,15 @@ export interface PgClientLike {
  * ```
  */
 export interface PgPoolLike {
+  /** Runs one query on a pooled client. */
   query(config: {
     text: string;
     values: unknown[];
     rowMode: "array";
   }): Promise<{ rows: unknown[]; rowCount: number | null }>;
+  /** Takes a client from the pool (for a transaction). */
   connect(): Promise<PgClientLike>;
+  /** Closes the pool. */
   end?(): Promise<void>;
 }
 

@@ -19,7 +19,7 @@ export interface PostgresInstallationStoreOptions extends PostgresStoreOptions {
 }
 
 /**
- * {@link InstallationStore} in PostgreSQL. Lookups are indexed (`ORDER BY id DESC LIMIT 1` on the key);
+ * `InstallationStore` in PostgreSQL. Lookups are indexed (`ORDER BY id DESC LIMIT 1` on the key);
  * migrations run on first use.
  *
  * @example

@@ -20,7 +20,7 @@ export interface PostgresStateStoreOptions extends PostgresStoreOptions {
 }
 
 /**
- * {@link StateStore} in PostgreSQL: one-time OAuth states, safe across processes and hosts (`consume`
+ * `StateStore` in PostgreSQL: one-time OAuth states, safe across processes and hosts (`consume`
  * reads the row `FOR UPDATE`; exactly one consumer wins).
  *
  * @example

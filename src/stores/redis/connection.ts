@@ -16,8 +16,11 @@ import { ConfigError, StoreError } from "../../errors.js";
  * ```
  */
 export interface RedisClientLike {
+  /** Runs a Lua script (`EVAL`). */
   eval(script: string, numKeys: number, ...args: (string | number)[]): Promise<unknown>;
+  /** Publishes a message on a channel. */
   publish(channel: string, message: string): Promise<unknown>;
+  /** Closes the connection. */
   quit(): Promise<unknown>;
   /** A new connection with the same options (used for the pub/sub subscriber). */
   duplicate?(): RedisSubscriberLike;
@@ -32,9 +35,13 @@ export interface RedisClientLike {
  * ```
  */
 export interface RedisSubscriberLike {
+  /** Subscribes to a channel. */
   subscribe(channel: string): Promise<unknown>;
+  /** Unsubscribes from a channel. */
   unsubscribe(channel: string): Promise<unknown>;
+  /** Listens for messages on subscribed channels. */
   on(event: "message", listener: (channel: string, message: string) => void): unknown;
+  /** Closes the connection. */
   quit(): Promise<unknown>;
 }
 

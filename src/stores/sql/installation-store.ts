@@ -132,7 +132,7 @@ export interface SqlInstallationStoreOptions extends SqlStoreOptions {
 }
 
 /**
- * The SQL texts a {@link SqlInstallationStore} runs (already finalized for its dialect).
+ * The SQL texts the SQL installation store core runs (already finalized for its dialect).
  *
  * @example
  * ```ts

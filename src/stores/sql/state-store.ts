@@ -43,7 +43,7 @@ export interface SqlStateStoreOptions extends SqlStoreOptions {
 }
 
 /**
- * The SQL texts a {@link SqlStateStore} runs (already finalized for its dialect).
+ * The SQL texts the SQL state store core runs (already finalized for its dialect).
  *
  * @example
  * ```ts
@@ -196,7 +196,7 @@ export class SqlStateStore implements StateStore {
     return r.ok ? r.data : undefined;
   }
 
-  /** Like {@link SqlStateStore.consume}, but says why a state was refused (unknown, expired, used, malformed). */
+  /** Like `consume`, but says why a state was refused (unknown, expired, used, malformed). */
   consumeDetailed(state: string): Promise<ConsumeResult> {
     return this.#inflight.track(this.#consumeDetailed(state));
   }

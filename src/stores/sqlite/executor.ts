@@ -7,10 +7,13 @@ import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue, SyncSqlRea
 export interface SqliteConnection {
   /** The file name (`""` or `:memory:` for private in-memory databases). */
   readonly name: string;
+  /** True for a private in-memory database. */
   readonly memory: boolean;
   /** False once closed. */
   readonly open: boolean;
+  /** True inside `BEGIN` … `COMMIT`. */
   readonly inTransaction: boolean;
+  /** Compiles a statement. */
   prepare(sql: string): SqliteStatement;
 }
 
@@ -20,8 +23,11 @@ export interface SqliteStatement {
   readonly reader: boolean;
   /** Rows as arrays of column values rather than objects. */
   raw(toggle: boolean): unknown;
+  /** Runs the statement and returns its first row. */
   get(...params: unknown[]): unknown;
+  /** Runs the statement and returns every row. */
   all(...params: unknown[]): unknown[];
+  /** Runs a write and returns how many rows it changed. */
   run(...params: unknown[]): { changes: number };
 }
 
@@ -37,11 +43,13 @@ export interface SqliteStatement {
  * ```
  */
 export interface SQLiteDatabase extends SqliteConnection {
+  /** Compiles a statement. */
   prepare(sql: string): SQLiteDatabaseStatement;
   /** Runs a PRAGMA; `{ simple: true }` returns the first column of the first row. */
   pragma(source: string, options?: { simple?: boolean }): unknown;
   /** Runs SQL text without parameters (several statements allowed). */
   exec(sql: string): unknown;
+  /** Closes the database. */
   close(): unknown;
 }
 

@@ -21,7 +21,7 @@ export interface SQLiteInstallationStoreOptions extends SQLiteStoreOptions {
 }
 
 /**
- * {@link InstallationStore} in SQLite: the embedded default. Lookups are indexed and run on cached
+ * `InstallationStore` in SQLite: the embedded default. Lookups are indexed and run on cached
  * prepared statements; migrations run on first use.
  *
  * @example

@@ -23,7 +23,7 @@ export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
 }
 
 /**
- * {@link StateStore} in SQLite: one-time OAuth states, safe across processes sharing the file.
+ * `StateStore` in SQLite: one-time OAuth states, safe across processes sharing the file.
  *
  * @example
  * ```ts
