@@ -46,7 +46,11 @@ export interface ServerConfig {
   tokenEncryptionKey?: string;
   port: number;
   host: string;
-  /** Public base URL of this server (default `http://localhost:PORT`). */
+  /**
+   * Public base URL of this server.
+   *
+   * @default `http://localhost:PORT`
+   */
   publicUrl?: string;
   /** Flood protection: install-start rate, connections per address, read timeouts (see `ServerLimits`). */
   limits: ServerLimits;

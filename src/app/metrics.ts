@@ -18,7 +18,11 @@ import type { MetricsOptions } from "../metrics/hooks.js";
 export interface MetricsConfig {
   /** `main`: `/metrics` on the main port (a token is then required); a number: a listener of its own. */
   port: number | "main";
-  /** Host of the metrics listener (default `HOST`). */
+  /**
+   * Host of the metrics listener.
+   *
+   * @default `HOST`
+   */
   host: string;
   /** Bearer token (`METRICS_TOKEN`); required on the main port. */
   token?: string | undefined;

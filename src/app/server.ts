@@ -50,7 +50,11 @@ export interface AppDeps {
   nowSeconds?: (() => number) | undefined;
   /** Sign in with Slack: base of the OIDC endpoints (`SLACK_OIDC_BASE_URL`, default `https://slack.com`). */
   oidcBaseUrl?: string | undefined;
-  /** Sign in with Slack: expected id_token `iss` (default `https://slack.com`). */
+  /**
+   * Sign in with Slack: expected id_token `iss`.
+   *
+   * @default `https://slack.com`
+   */
   oidcIssuer?: string | undefined;
   /** Sign in with Slack: the login callback URL (default: next to `redirectUri`, else on the request's origin). */
   oidcRedirectUri?: string | undefined;
@@ -532,11 +536,19 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
 
 /** Options of {@link startServer}. */
 export interface StartServerOptions {
-  /** Where the JSON log lines go (default stdout). */
+  /**
+   * Where the JSON log lines go.
+   *
+   * @default stdout
+   */
   logger?: Logger;
   /** Use these stores instead of opening `config.databaseUrl` (tests). */
   stores?: OpenedStores;
-  /** How long `close()` waits for in-flight requests before cutting them off (default 10 000 ms). */
+  /**
+   * How long `close()` waits for in-flight requests before cutting them off.
+   *
+   * @default 10 000 ms
+   */
   shutdownGraceMs?: number;
 }
 

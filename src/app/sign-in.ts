@@ -24,9 +24,17 @@ export interface SignInRoutesOptions {
   stateStore: StateStore;
   api: OpenIDConnectFlowApi;
   logger: Logger;
-  /** `SLACK_OIDC_BASE_URL` (default `https://slack.com`). */
+  /**
+   * `SLACK_OIDC_BASE_URL`.
+   *
+   * @default `https://slack.com`
+   */
   oidcBaseUrl?: string | undefined;
-  /** Expected id_token `iss` (default `https://slack.com`). */
+  /**
+   * Expected id_token `iss`.
+   *
+   * @default `https://slack.com`
+   */
   oidcIssuer?: string | undefined;
   /** The login callback URL (default: `/slack/login/callback` on the request's origin). */
   redirectUri?: string | undefined;

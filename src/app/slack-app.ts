@@ -95,7 +95,11 @@ export interface ReferenceSlackAppOptions {
   nowSeconds?: () => number;
   /** Reports the requests answered and the uninstalls handled. */
   metrics?: MetricsOptions | undefined;
-  /** Largest request body accepted (default 1 MiB). */
+  /**
+   * Largest request body accepted.
+   *
+   * @default 1 MiB
+   */
   maxBodyBytes?: number;
 }
 

@@ -119,13 +119,29 @@ export interface AuthorizeOptions {
  * ```
  */
 export interface AuthorizeRotationOptions extends TokenRotatorOptions {
-  /** How long a request waits for another process's refresh of the same token (default 10 s). */
+  /**
+   * How long a request waits for another process's refresh of the same token.
+   *
+   * @default 10 s
+   */
   lockTimeoutMs?: number | undefined;
-  /** Lease of a lock whose holder died (default 60 s). */
+  /**
+   * Lease of a lock whose holder died.
+   *
+   * @default 60 s
+   */
   lockLeaseMs?: number | undefined;
-  /** After a failed refresh, the current token is returned only if valid at least this long (default 60 s). */
+  /**
+   * After a failed refresh, the current token is returned only if valid at least this long.
+   *
+   * @default 60 s
+   */
   minValiditySeconds?: number | undefined;
-  /** After a failed refresh, requests use the still-valid token without retrying for this long (default 30 s). */
+  /**
+   * After a failed refresh, requests use the still-valid token without retrying for this long.
+   *
+   * @default 30 s
+   */
   retryAfterFailureSeconds?: number | undefined;
   /** Told about every failed refresh, including those answered with the still-valid token. */
   onError?: ((error: SlackOAuthError, info: RotationFailureInfo) => void) | undefined;

@@ -75,14 +75,22 @@ export interface SingleWorkspaceOptions {
    * user (other users get the bot token only).
    */
   userToken?: string | undefined;
-  /** The Web API client for `auth.test` (default a `SlackApiClient` on `https://slack.com/api/`). */
+  /**
+   * The Web API client for `auth.test`.
+   *
+   * @default a `SlackApiClient` on `https://slack.com/api/`
+   */
   api?: SingleWorkspaceApi | undefined;
   /**
    * The store to seed (default a new `MemoryInstallationStore`, so the token is never written anywhere).
    * Give the same object to the events handler so that uninstalls reach it.
    */
   installationStore?: InstallationStore | undefined;
-  /** Names used in error messages (default `SLACK_BOT_TOKEN` and `SLACK_USER_TOKEN`). */
+  /**
+   * Names used in error messages.
+   *
+   * @default `SLACK_BOT_TOKEN` and `SLACK_USER_TOKEN`
+   */
   variableNames?: { botToken?: string | undefined; userToken?: string | undefined } | undefined;
   /** Where the outcome of the check is reported (redacted). Default: silent. */
   logger?: Logger | undefined;

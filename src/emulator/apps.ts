@@ -37,7 +37,11 @@ export const DEFAULT_USER_SCOPES: readonly string[] = [
 
 /** Settings of one emulated app. Everything is optional; secrets are random unless given. */
 export interface EmulatorAppOptions {
-  /** Display name on the consent page (default "Emulated App"). */
+  /**
+   * Display name on the consent page.
+   *
+   * @default "Emulated App"
+   */
   name?: string;
   /** `A…` id (random unless given). */
   appId?: string;
@@ -58,17 +62,37 @@ export interface EmulatorAppOptions {
   redirectUrls?: string[];
   /** Overrides the request URL (events, commands, interactions) derived from `appUrl`. */
   requestUrl?: string;
-  /** Token rotation on: `xoxe.` access tokens that expire, refresh tokens (default false). */
+  /**
+   * Token rotation on: `xoxe.` access tokens that expire, refresh tokens.
+   *
+   * @default false
+   */
   tokenRotation?: boolean;
-  /** Lifetime of rotating access tokens in seconds (default 43200, Slack's 12 h). */
+  /**
+   * Lifetime of rotating access tokens in seconds.
+   *
+   * @default 43200, Slack's 12 h
+   */
   tokenExpiresIn?: number;
   /** The app allows PKCE (a `code_verifier` may replace the client secret). Default false. */
   pkce?: boolean;
-  /** Allowed bot scopes (default {@link DEFAULT_BOT_SCOPES}). */
+  /**
+   * Allowed bot scopes.
+   *
+   * @default {@link DEFAULT_BOT_SCOPES}
+   */
   botScopes?: readonly string[];
-  /** Allowed user scopes (default {@link DEFAULT_USER_SCOPES}). */
+  /**
+   * Allowed user scopes.
+   *
+   * @default {@link DEFAULT_USER_SCOPES}
+   */
   userScopes?: readonly string[];
-  /** The app may be installed org-wide on an Enterprise Grid org (default true). */
+  /**
+   * The app may be installed org-wide on an Enterprise Grid org.
+   *
+   * @default true
+   */
   orgDeployEnabled?: boolean;
 }
 

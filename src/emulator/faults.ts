@@ -16,9 +16,17 @@ export interface FaultSpec {
   latencyMs?: number;
   /** Answer HTTP 429 with `Retry-After`. */
   ratelimited?: boolean;
-  /** Seconds in `Retry-After` when `ratelimited` (default 1). */
+  /**
+   * Seconds in `Retry-After` when `ratelimited`.
+   *
+   * @default 1
+   */
   retryAfter?: number;
-  /** How many calls this applies to (default 1). */
+  /**
+   * How many calls this applies to.
+   *
+   * @default 1
+   */
   count?: number;
 }
 

@@ -124,7 +124,11 @@ export type {
 export interface EmulatorOptions extends EmulatorAppOptions {
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
-  /** Interface to listen on (default `127.0.0.1`). */
+  /**
+   * Interface to listen on.
+   *
+   * @default `127.0.0.1`
+   */
   host?: string;
   /** More apps (each inherits `appUrl` unless it sets its own). */
   apps?: EmulatorAppOptions[];
@@ -141,17 +145,33 @@ export interface EmulatorOptions extends EmulatorAppOptions {
   refreshGraceSeconds?: number;
   /** Revoke the tokens issued from a code when it is exchanged again (RFC 6749 §4.1.2; default false). */
   revokeOnCodeReuse?: boolean;
-  /** `iss` of id_tokens and the discovery document (default `https://slack.com`, what real clients check). */
+  /**
+   * `iss` of id_tokens and the discovery document.
+   *
+   * @default `https://slack.com`, what real clients check
+   */
   oidcIssuer?: string;
   /** Clock in epoch ms (default `Date.now`); `advanceClock` adds to it. */
   nowMs?: () => number;
   /** Where to log requests and deliveries (never secrets). Default: silent. */
   logger?: EmulatorLogger;
-  /** How long to wait for the app when delivering, ms (default 3000, Slack's limit). */
+  /**
+   * How long to wait for the app when delivering, ms.
+   *
+   * @default 3000, Slack's limit
+   */
   deliveryTimeoutMs?: number;
-  /** Event retries after a failed delivery (default 0; Slack retries up to 3 times). */
+  /**
+   * Event retries after a failed delivery. Slack retries up to 3 times.
+   *
+   * @default 0
+   */
   eventRetries?: number;
-  /** Delays before retries, ms (default [1000, 5000, 10000]; Slack waits ~1 min then ~5 min). */
+  /**
+   * Delays before retries, ms. Slack waits ~1 min then ~5 min.
+   *
+   * @default [1000, 5000, 10000]
+   */
   eventRetryDelaysMs?: number[];
 }
 

@@ -129,11 +129,19 @@ export interface HandOffEndpointOptions {
   authorize?: AuthorizeFn | undefined;
   /** `app_uninstalled` / `tokens_revoked` delete from this store at once, before the answer (as `SlackRequestHandler` does). */
   installationStore?: InstallationStore | undefined;
-  /** How long `handOff` may take before its `signal` aborts, ms (default 2000: Slack gives up after 3 s). */
+  /**
+   * How long `handOff` may take before its `signal` aborts, ms.
+   *
+   * @default 2000: Slack gives up after 3 s
+   */
   handOffTimeoutMs?: number | undefined;
   /** Where failures are reported (redacted). Default: the console. */
   logger?: Logger | undefined;
-  /** Largest body accepted (default 1 MiB). */
+  /**
+   * Largest body accepted.
+   *
+   * @default 1 MiB
+   */
   maxBodyBytes?: number | undefined;
   /** Signature clock, epoch seconds (tests). */
   nowSeconds?: (() => number) | undefined;

@@ -153,7 +153,11 @@ export interface SlackRequestHandlerOptions {
   signatureToleranceSeconds?: number | undefined;
   /** Where failures and uninstalls are reported; every line is redacted first. Default: the console. */
   logger?: Logger | undefined;
-  /** How many handled event ids to remember (for one hour) to ignore retried deliveries (default 10,000). */
+  /**
+   * How many handled event ids to remember (for one hour) to ignore retried deliveries.
+   *
+   * @default 10,000
+   */
   dedupeEntries?: number | undefined;
   /** Reports every answered request (by kind and status) and every uninstall / revocation handled. */
   metrics?: MetricsOptions | undefined;

@@ -126,7 +126,11 @@ export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
 /** Limits of one body read. */
 export interface BodyLimits {
-  /** Largest body in bytes (default {@link DEFAULT_MAX_BODY_BYTES}). */
+  /**
+   * Largest body in bytes.
+   *
+   * @default {@link DEFAULT_MAX_BODY_BYTES}
+   */
   maxBytes?: number | undefined;
   /**
    * Time for the whole body to arrive, in ms (default {@link DEFAULT_BODY_TIMEOUT_MS}); 0 disables it.
@@ -583,7 +587,11 @@ export interface SlackRoutesOptions {
   oidc?: RoutingFlow | undefined;
   /** Events, slash commands and interactivity, served on `eventsPath`. */
   events?: EventsEndpoint | undefined;
-  /** Path of the events endpoint (default `/slack/events`). */
+  /**
+   * Path of the events endpoint.
+   *
+   * @default `/slack/events`
+   */
   eventsPath?: string | undefined;
 }
 

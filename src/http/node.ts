@@ -37,7 +37,11 @@ export interface NodeAdapterOptions {
   maxBodyBytes?: number;
   /** Time for a whole request body to arrive once reading starts, in ms (default 10 s; 0: none); else 408. */
   bodyTimeoutMs?: number;
-  /** Base URL used to build `request.url` (default from the `Host` header, http unless TLS or `trustProxy`). */
+  /**
+   * Base URL used to build `request.url`.
+   *
+   * @default from the `Host` header, http unless TLS or `trustProxy`
+   */
   baseUrl?: string;
   /**
    * Trust `X-Forwarded-Proto` / `X-Forwarded-Host` (only behind a reverse proxy you control, which sets

@@ -19,9 +19,17 @@ import type { MetricsHooks, MetricsOptions } from "./hooks.js";
 export interface PrometheusMetricsOptions {
   /** Where the metrics are registered (default: a registry of their own, not prom-client's global one). */
   registry?: Registry | undefined;
-  /** Prefix of every metric name (default `slack_oauth_`). */
+  /**
+   * Prefix of every metric name.
+   *
+   * @default `slack_oauth_`
+   */
   prefix?: string | undefined;
-  /** Buckets of the `authorize` latency histogram, in seconds (default 10 µs … 5 s). */
+  /**
+   * Buckets of the `authorize` latency histogram, in seconds.
+   *
+   * @default 10 µs … 5 s
+   */
   authorizeBuckets?: number[] | undefined;
 }
 

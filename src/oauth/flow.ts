@@ -89,7 +89,11 @@ export interface OAuthFlowOptions {
   stateStore: StateStore;
   installationStore: InstallationStore;
   api: OAuthFlowApi;
-  /** Slack's authorize URL (default `https://slack.com/oauth/v2/authorize`, or `/oauth/authorize` for v1). */
+  /**
+   * Slack's authorize URL.
+   *
+   * @default `https://slack.com/oauth/v2/authorize`, or `/oauth/authorize` for v1
+   */
   authorizationUrl?: string;
   /** `v2` (default) for Slack apps; `v1` for legacy (classic) apps using `oauth.access`. */
   version?: "v2" | "v1";
@@ -99,10 +103,18 @@ export interface OAuthFlowOptions {
   directInstall?: boolean;
   /** Path of the install route (default `/slack/install`), used for "start again" links. */
   installPath?: string;
-  /** Path of the callback route (default `/slack/oauth_redirect`). */
+  /**
+   * Path of the callback route.
+   *
+   * @default `/slack/oauth_redirect`
+   */
   redirectPath?: string;
   stateCookieName?: string;
-  /** State lifetime in seconds, for the cookie (default 600; keep equal to the state store's TTL). */
+  /**
+   * State lifetime in seconds, for the cookie. Keep equal to the state store's TTL.
+   *
+   * @default 600
+   */
   stateCookieMaxAge?: number;
   /** Force the cookie's `Secure` flag (default: on, except for plain http://localhost). */
   secureCookie?: boolean;

@@ -88,7 +88,11 @@ export interface OpenIDConnectFlowOptions {
   clientSecret: string;
   stateStore: StateStore;
   api: OpenIDConnectFlowApi;
-  /** `openid` plus `profile` / `email` (default all three). */
+  /**
+   * `openid` plus `profile` / `email`.
+   *
+   * @default all three
+   */
   scopes?: readonly string[] | string | undefined;
   /**
    * The callback URL, one of the app's Redirect URLs (default: `callbackPath` on the request's origin, which
@@ -104,27 +108,55 @@ export interface OpenIDConnectFlowOptions {
   authorizationUrl?: string | undefined;
   /** Overrides `{oidcBaseUrl}/openid/connect/keys`. */
   jwksUri?: string | undefined;
-  /** The expected `iss` (default `https://slack.com`, also the emulator's default). */
+  /**
+   * The expected `iss`.
+   *
+   * @default `https://slack.com`, also the emulator's default
+   */
   issuer?: string | undefined;
   /** A verifier to share (its JWKS cache) between flows; by default one is built from the options above. */
   verifier?: IdTokenVerifier | undefined;
   /** `fetch` for the JWKS. */
   fetch?: typeof fetch | undefined;
-  /** Leeway for `exp`/`iat`, 0–60 s (default 60). */
+  /**
+   * Leeway for `exp`/`iat`, 0–60 s.
+   *
+   * @default 60
+   */
   clockToleranceSeconds?: number | undefined;
-  /** At most one JWKS refetch per this interval on an unknown `kid` (default 30 000 ms). */
+  /**
+   * At most one JWKS refetch per this interval on an unknown `kid`.
+   *
+   * @default 30 000 ms
+   */
   jwksMinRefetchIntervalMs?: number | undefined;
   /** Clock, epoch ms (default `Date.now`), for the id_token checks and the JWKS cache. */
   nowMs?: (() => number) | undefined;
-  /** Call `openid.connect.userInfo` after verifying the id_token (default true). */
+  /**
+   * Call `openid.connect.userInfo` after verifying the id_token.
+   *
+   * @default true
+   */
   fetchUserInfo?: boolean | undefined;
-  /** Path of the route that starts a sign-in (default `/slack/login`). */
+  /**
+   * Path of the route that starts a sign-in.
+   *
+   * @default `/slack/login`
+   */
   loginPath?: string | undefined;
-  /** Path of the callback route (default `/slack/login/callback`). */
+  /**
+   * Path of the callback route.
+   *
+   * @default `/slack/login/callback`
+   */
   callbackPath?: string | undefined;
   /** Default `slack-app-oidc-state`: an install and a sign-in in the same browser do not clobber each other. */
   stateCookieName?: string | undefined;
-  /** State lifetime in seconds, for the cookie (default 600; keep equal to the state store's TTL). */
+  /**
+   * State lifetime in seconds, for the cookie. Keep equal to the state store's TTL.
+   *
+   * @default 600
+   */
   stateCookieMaxAge?: number | undefined;
   /** Force the cookie's `Secure` flag (default: on, except for plain http://localhost). */
   secureCookie?: boolean | undefined;

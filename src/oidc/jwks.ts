@@ -30,16 +30,28 @@ const COLD_RETRY_MS = 1_000;
 export interface JwksCacheOptions {
   /** The JWKS URL (Slack: `https://slack.com/openid/connect/keys`). */
   jwksUri: string;
-  /** `fetch` to use (default the global one). */
+  /**
+   * `fetch` to use.
+   *
+   * @default the global one
+   */
   fetch?: typeof fetch | undefined;
-  /** Refetch the set once it is this old, even when every `kid` is known (default 10 minutes). */
+  /**
+   * Refetch the set once it is this old, even when every `kid` is known.
+   *
+   * @default 10 minutes
+   */
   maxAgeMs?: number | undefined;
   /**
    * A token with an unknown `kid` triggers a refetch at most once per this interval (default 30 s), so a
    * flood of such tokens cannot turn into a flood of requests to the issuer.
    */
   minRefetchIntervalMs?: number | undefined;
-  /** Timeout of one fetch (default 5 s). */
+  /**
+   * Timeout of one fetch.
+   *
+   * @default 5 s
+   */
   timeoutMs?: number | undefined;
   logger?: Logger | undefined;
 }

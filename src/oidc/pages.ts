@@ -115,7 +115,11 @@ export function renderSignInFailurePage(ctx: SignInFailurePageContext): string {
  */
 export interface ProfilePageContext {
   identity: Pick<SlackIdentity, "userId" | "teamId"> & Partial<SlackIdentity>;
-  /** Where the "Sign out" form posts (default `/logout`). */
+  /**
+   * Where the "Sign out" form posts.
+   *
+   * @default `/logout`
+   */
   logoutPath?: string | undefined;
   /** When the session ends, epoch seconds. */
   expiresAt?: number | undefined;

@@ -23,15 +23,31 @@ const COOKIE_NAME_RE = /^[A-Za-z0-9_-]{1,64}$/;
 export interface SessionCookieOptions {
   /** The server secret: at least 32 bytes (a 32+ character string, or bytes). Never sent to the browser. */
   secret: string | Uint8Array;
-  /** Cookie name (default `slack-app-session`). */
+  /**
+   * Cookie name.
+   *
+   * @default `slack-app-session`
+   */
   name?: string | undefined;
-  /** Lifetime in seconds, enforced from the signed payload, not only by the browser (default 8 hours). */
+  /**
+   * Lifetime in seconds, enforced from the signed payload, not only by the browser.
+   *
+   * @default 8 hours
+   */
   maxAgeSeconds?: number | undefined;
   /** Force `Secure` on or off (default: on, except for plain `http://localhost`). */
   secure?: boolean | undefined;
-  /** Cookie path (default `/`). */
+  /**
+   * Cookie path.
+   *
+   * @default `/`
+   */
   path?: string | undefined;
-  /** Clock, epoch ms (default `Date.now`). */
+  /**
+   * Clock, epoch ms.
+   *
+   * @default `Date.now`
+   */
   nowMs?: (() => number) | undefined;
 }
 

@@ -60,7 +60,11 @@ export interface SlackIdTokenClaims extends JWTPayload {
 export interface IdTokenVerifierOptions {
   /** The app's client id: the only accepted `aud`. */
   clientId: string;
-  /** The only accepted `iss` (default `https://slack.com`). */
+  /**
+   * The only accepted `iss`.
+   *
+   * @default `https://slack.com`
+   */
   issuer?: string | undefined;
   /** A shared JWKS cache; by default one is built on `jwksUri`. */
   jwks?: JwksCache | undefined;
@@ -68,13 +72,29 @@ export interface IdTokenVerifierOptions {
   jwksUri?: string | undefined;
   /** `fetch` for the JWKS (when no `jwks` is given). */
   fetch?: typeof fetch | undefined;
-  /** See {@link JwksCacheOptions.minRefetchIntervalMs} (default 30 s). */
+  /**
+   * See {@link JwksCacheOptions.minRefetchIntervalMs}.
+   *
+   * @default 30 s
+   */
   jwksMinRefetchIntervalMs?: number | undefined;
-  /** See {@link JwksCacheOptions.maxAgeMs} (default 10 minutes). */
+  /**
+   * See {@link JwksCacheOptions.maxAgeMs}.
+   *
+   * @default 10 minutes
+   */
   jwksMaxAgeMs?: number | undefined;
-  /** Leeway for `exp` and `iat`, in seconds: 0–60 (default 60). */
+  /**
+   * Leeway for `exp` and `iat`, in seconds: 0–60.
+   *
+   * @default 60
+   */
   clockToleranceSeconds?: number | undefined;
-  /** Oldest accepted `iat`, in seconds (default 600; Slack's id_tokens live 300 s). */
+  /**
+   * Oldest accepted `iat`, in seconds. Slack's id_tokens live 300 s.
+   *
+   * @default 600
+   */
   maxTokenAgeSeconds?: number | undefined;
   /** Clock, epoch ms (default `Date.now`); also the JWKS cache's clock when this verifier builds it. */
   nowMs?: (() => number) | undefined;

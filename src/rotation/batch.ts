@@ -74,7 +74,11 @@ export interface BatchOptions extends Partial<TokenRotatorOptions> {
   coordinator?: RotationCoordinator | undefined;
   /** Only this enterprise (and team). */
   filter?: WorkspaceQuery | undefined;
-  /** Tokens handled at once (default 4). */
+  /**
+   * Tokens handled at once.
+   *
+   * @default 4
+   */
   concurrency?: number | undefined;
   /** List what would be done, do nothing. */
   dryRun?: boolean | undefined;

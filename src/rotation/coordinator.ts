@@ -108,9 +108,17 @@ export interface RotationCoordinatorOptions {
   /** Where tokens live. Its `withLock` serialises refreshes across processes, `updateTokens` writes them. */
   installationStore: InstallationStore;
   rotator: TokenRotator;
-  /** How long to wait for another process's refresh of the same token (default 10 s). */
+  /**
+   * How long to wait for another process's refresh of the same token.
+   *
+   * @default 10 s
+   */
   lockTimeoutMs?: number | undefined;
-  /** Lease of a lock whose holder died (default 60 s; above the API client's timeout). */
+  /**
+   * Lease of a lock whose holder died. Above the API client's timeout.
+   *
+   * @default 60 s
+   */
   lockLeaseMs?: number | undefined;
   /** Redacted logger (default: silent). */
   logger?: Logger | undefined;

@@ -56,7 +56,11 @@ export interface TokenRefreshErrorInit extends TokenOwner {
   partial?: Installation | undefined;
   /** Every failure when both tokens of an installation failed (this error is the first of them). */
   errors?: TokenRefreshError[] | undefined;
-  /** The operation that failed (default `refresh`). */
+  /**
+   * The operation that failed.
+   *
+   * @default `refresh`
+   */
   operation?: "refresh" | "exchange" | undefined;
   cause?: unknown;
 }

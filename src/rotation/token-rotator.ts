@@ -29,11 +29,23 @@ export interface TokenRotatorOptions {
   clientSecret: string;
   /** The Web API client (default: a new `SlackApiClient` on `apiUrl`). */
   api?: SlackApiClient | undefined;
-  /** Web API base URL when `api` is not given (default `https://slack.com/api/`). */
+  /**
+   * Web API base URL when `api` is not given.
+   *
+   * @default `https://slack.com/api/`
+   */
   apiUrl?: string | undefined;
-  /** Refresh tokens expiring within this many seconds (default 7200, i.e. 2 h; Slack's tokens live 12 h). */
+  /**
+   * Refresh tokens expiring within this many seconds. Slack's tokens live 12 h.
+   *
+   * @default 7200, i.e. 2 h
+   */
   windowSeconds?: number | undefined;
-  /** Clock in epoch ms (default `Date.now`). */
+  /**
+   * Clock in epoch ms.
+   *
+   * @default `Date.now`
+   */
   nowMs?: (() => number) | undefined;
   /** Where refreshes are reported (redacted). Default: silent. */
   logger?: Logger | undefined;

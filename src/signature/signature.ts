@@ -45,7 +45,11 @@ function isTimestamp(value: string): boolean {
 
 /** Options of {@link SignatureVerifier}. */
 export interface SignatureVerifierOptions {
-  /** Allowed clock skew in seconds (default 300, Slack's recommendation). */
+  /**
+   * Allowed clock skew in seconds.
+   *
+   * @default 300, Slack's recommendation
+   */
   toleranceSeconds?: number;
   /** Returns now in epoch seconds; injectable for tests. */
   nowSeconds?: () => number;

@@ -4,9 +4,17 @@ export const STATE_COOKIE_NAME = "slack-app-oauth-state";
 
 /** Attributes of the state cookie. */
 export interface StateCookieOptions {
-  /** Cookie name (default `slack-app-oauth-state`). */
+  /**
+   * Cookie name.
+   *
+   * @default `slack-app-oauth-state`
+   */
   name?: string;
-  /** Lifetime in seconds (default 600). */
+  /**
+   * Lifetime in seconds.
+   *
+   * @default 600
+   */
   maxAgeSeconds?: number;
   /**
    * Whether to add `Secure`. By default `Secure` is set unless `requestUrl` is plain
@@ -15,7 +23,11 @@ export interface StateCookieOptions {
   secure?: boolean;
   /** The URL of the request the cookie answers; decides the `Secure` default. */
   requestUrl?: string | URL;
-  /** Cookie path (default `/`). */
+  /**
+   * Cookie path.
+   *
+   * @default `/`
+   */
   path?: string;
 }
 

@@ -32,7 +32,11 @@ import { checkQuery, requireStore } from "./store-helpers.js";
 export interface LruTtlCacheOptions {
   /** Most entries kept (default 10,000); the least recently used goes first. */
   maxEntries?: number | undefined;
-  /** Default time to live of an entry, in ms (default 60,000). */
+  /**
+   * Default time to live of an entry, in ms.
+   *
+   * @default 60,000
+   */
   ttlMs?: number | undefined;
   /** Clock in epoch ms (tests). */
   nowMs?: (() => number) | undefined;
@@ -242,9 +246,17 @@ export class LocalInvalidationBus implements InvalidationBus {
  * ```
  */
 export interface CacheOptions {
-  /** Most entries kept (default 10,000). */
+  /**
+   * Most entries kept.
+   *
+   * @default 10,000
+   */
   maxEntries?: number | undefined;
-  /** How long an entry may be served without asking the store, in ms (default 60,000). */
+  /**
+   * How long an entry may be served without asking the store, in ms.
+   *
+   * @default 60,000
+   */
   ttlMs?: number | undefined;
   /**
    * How long "this user has no installation of their own" is remembered, in ms (default 10,000; 0 turns it

@@ -139,7 +139,11 @@ export interface TokenExpectation {
  * ```
  */
 export interface LockOptions {
-  /** How long to wait for the lock before `LockTimeoutError` (default {@link DEFAULT_LOCK_TIMEOUT_MS}). */
+  /**
+   * How long to wait for the lock before `LockTimeoutError`.
+   *
+   * @default {@link DEFAULT_LOCK_TIMEOUT_MS}
+   */
   timeoutMs?: number | undefined;
   /**
    * How long the lock stays taken if its holder dies without releasing it (default

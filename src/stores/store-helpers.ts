@@ -262,7 +262,11 @@ export function serializeStateData(data: unknown): string {
  * ```
  */
 export interface StateStoreTimingOptions {
-  /** Lifetime of a state in seconds (default 600). */
+  /**
+   * Lifetime of a state in seconds.
+   *
+   * @default 600
+   */
   ttlSeconds?: number | undefined;
   /** Current time in epoch milliseconds (default `Date.now`); tests inject one. */
   nowMs?: (() => number) | undefined;

@@ -46,7 +46,11 @@ export interface MultiProcessOptions {
   command: string;
   /** Arguments of one child that consumes `states` from the same store the parent uses. */
   args: (states: string[]) => string[];
-  /** Number of racing children (default 4). */
+  /**
+   * Number of racing children.
+   *
+   * @default 4
+   */
   processes?: number;
   /** Extra environment for the children. */
   env?: Record<string, string>;

@@ -28,9 +28,17 @@ export interface BunSQLiteStoreOptions {
    * close it.
    */
   database?: BunSqliteDatabase | undefined;
-  /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
+  /**
+   * Table prefix, `^[a-z_][a-z0-9_]{0,30}$`.
+   *
+   * @default `slack_`
+   */
   tablePrefix?: string | undefined;
-  /** How long a write waits for another process's lock before failing with `SQLITE_BUSY` (default 5000 ms). */
+  /**
+   * How long a write waits for another process's lock before failing with `SQLITE_BUSY`.
+   *
+   * @default 5000 ms
+   */
   busyTimeoutMs?: number | undefined;
 }
 

@@ -13,7 +13,11 @@ import type { BunSqliteDatabase } from "./executor.js";
  * ```
  */
 export interface BunSQLiteInstallationStoreOptions extends BunSQLiteStoreOptions {
-  /** Keep one row per save (an audit trail) instead of only the latest per user and workspace (default false). */
+  /**
+   * Keep one row per save (an audit trail) instead of only the latest per user and workspace.
+   *
+   * @default false
+   */
   historicalData?: boolean | undefined;
   /** Keeps several apps' installations apart in the same tables (the `client_id` column; default `''`). */
   clientId?: string | undefined;

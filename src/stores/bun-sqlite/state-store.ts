@@ -14,7 +14,11 @@ import type { BunSqliteDatabase } from "./executor.js";
  * ```
  */
 export interface BunSQLiteStateStoreOptions extends BunSQLiteStoreOptions {
-  /** Lifetime of a state in seconds (default 600). */
+  /**
+   * Lifetime of a state in seconds.
+   *
+   * @default 600
+   */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
   nowMs?: (() => number) | undefined;

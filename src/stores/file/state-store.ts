@@ -28,7 +28,11 @@ export interface FileStateStoreOptions extends StateStoreTimingOptions {
    * this interval.
    */
   cleanupIntervalSeconds?: number | undefined;
-  /** At most this many directory entries are examined per full-directory sweep (default 10,000). */
+  /**
+   * At most this many directory entries are examined per full-directory sweep.
+   *
+   * @default 10,000
+   */
   cleanupBatchSize?: number | undefined;
 }
 

@@ -13,7 +13,11 @@ import { mysqlDialect } from "./dialect.js";
  * ```
  */
 export interface MySQLStateStoreOptions extends MySQLStoreOptions {
-  /** Lifetime of a state in seconds (default 600). */
+  /**
+   * Lifetime of a state in seconds.
+   *
+   * @default 600
+   */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
   nowMs?: (() => number) | undefined;

@@ -26,9 +26,17 @@ export interface PostgresStoreOptions {
   url?: string | undefined;
   /** Your own pool (e.g. `new pg.Pool(...)`); `close()` leaves it open. Takes precedence over `url`. */
   pool?: PgPoolLike | undefined;
-  /** Largest number of connections of the pool the store creates (default 10). */
+  /**
+   * Largest number of connections of the pool the store creates.
+   *
+   * @default 10
+   */
   maxConnections?: number | undefined;
-  /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
+  /**
+   * Table prefix, `^[a-z_][a-z0-9_]{0,30}$`.
+   *
+   * @default `slack_`
+   */
   tablePrefix?: string | undefined;
 }
 

@@ -12,7 +12,11 @@ import { postgresDialect } from "./dialect.js";
  * ```
  */
 export interface PostgresInstallationStoreOptions extends PostgresStoreOptions {
-  /** Keep one row per save (an audit trail) instead of only the latest per user and workspace (default false). */
+  /**
+   * Keep one row per save (an audit trail) instead of only the latest per user and workspace.
+   *
+   * @default false
+   */
   historicalData?: boolean | undefined;
   /** Keeps several apps' installations apart in the same tables (the `client_id` column; default `''`). */
   clientId?: string | undefined;

@@ -59,7 +59,11 @@ export interface RedisConnectionOptions {
   url?: string | undefined;
   /** A client of yours (e.g. `ioredis`); takes precedence over `url`. Not closed by `close()`. */
   client?: RedisClientLike | undefined;
-  /** Prefix of every key and channel (default `slack-oauth-kit:`). */
+  /**
+   * Prefix of every key and channel.
+   *
+   * @default `slack-oauth-kit:`
+   */
   keyPrefix?: string | undefined;
   /**
    * Called with connection errors of the connections the class opens (it reconnects by itself), and

@@ -23,7 +23,11 @@ import {
  * ```
  */
 export interface RedisInvalidationBusOptions extends RedisConnectionOptions {
-  /** Channel name (default `<keyPrefix>invalidate`). */
+  /**
+   * Channel name.
+   *
+   * @default `<keyPrefix>invalidate`
+   */
   channel?: string | undefined;
   /**
    * Ignore messages this instance published (default true: the cache that wrote has already dropped

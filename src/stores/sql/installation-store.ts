@@ -125,9 +125,17 @@ function conditions(
  * ```
  */
 export interface SqlInstallationStoreOptions extends SqlStoreOptions {
-  /** Keeps several apps' installations apart in the same tables (default `''`). */
+  /**
+   * Keeps several apps' installations apart in the same tables.
+   *
+   * @default `''`
+   */
   clientId?: string | undefined;
-  /** Keep one row per save instead of only the latest per key (default false). */
+  /**
+   * Keep one row per save instead of only the latest per key.
+   *
+   * @default false
+   */
   historicalData?: boolean | undefined;
 }
 

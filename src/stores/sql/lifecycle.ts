@@ -23,7 +23,11 @@ export interface SqlStoreOptions {
   executor: SqlExecutor;
   /** The database's dialect. */
   dialect: Dialect;
-  /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
+  /**
+   * Table prefix, `^[a-z_][a-z0-9_]{0,30}$`.
+   *
+   * @default `slack_`
+   */
   tablePrefix?: string | undefined;
   /** Name used in error messages (`SQLiteInstallationStore`…). */
   storeName?: string | undefined;

@@ -32,13 +32,25 @@ import { custom, json } from "./rows.js";
  * ```
  */
 export interface SqlStateStoreOptions extends SqlStoreOptions {
-  /** Lifetime of a state in seconds (default 600). */
+  /**
+   * Lifetime of a state in seconds.
+   *
+   * @default 600
+   */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
   nowMs?: (() => number) | undefined;
-  /** Minimum seconds between two clean-ups of expired states run by `issue` (default 60, or TTL ÷ 4 if less). */
+  /**
+   * Minimum seconds between two clean-ups of expired states run by `issue`.
+   *
+   * @default 60, or TTL ÷ 4 if less
+   */
   cleanupIntervalSeconds?: number | undefined;
-  /** Most expired rows deleted per clean-up, so `issue` stays fast (default 1000). */
+  /**
+   * Most expired rows deleted per clean-up, so `issue` stays fast.
+   *
+   * @default 1000
+   */
   cleanupBatchSize?: number | undefined;
 }
 

@@ -45,9 +45,17 @@ export interface SQLiteStoreOptions {
    * and a `busy_timeout` yourself if several processes share the file) and `close()` does not close it.
    */
   database?: SQLiteDatabase | undefined;
-  /** Table prefix, `^[a-z_][a-z0-9_]{0,30}$` (default `slack_`). */
+  /**
+   * Table prefix, `^[a-z_][a-z0-9_]{0,30}$`.
+   *
+   * @default `slack_`
+   */
   tablePrefix?: string | undefined;
-  /** How long a write waits for another process's lock before failing with `SQLITE_BUSY` (default 5000 ms). */
+  /**
+   * How long a write waits for another process's lock before failing with `SQLITE_BUSY`.
+   *
+   * @default 5000 ms
+   */
   busyTimeoutMs?: number | undefined;
   /**
    * `mmap_size` of the connection the store opens (default 256 MiB; 0 turns memory-mapped reads off,

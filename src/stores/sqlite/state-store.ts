@@ -16,7 +16,11 @@ import type { SQLiteDatabase } from "./executor.js";
  * ```
  */
 export interface SQLiteStateStoreOptions extends SQLiteStoreOptions {
-  /** Lifetime of a state in seconds (default 600). */
+  /**
+   * Lifetime of a state in seconds.
+   *
+   * @default 600
+   */
   ttlSeconds?: number | undefined;
   /** Returns now in epoch milliseconds, like `Date.now` (the default); injectable for tests. */
   nowMs?: (() => number) | undefined;
