@@ -109,7 +109,7 @@ export const STATE_APP_FIELD = "app";
 
 /**
  * Issues a state for one app (its client id) in a store several apps may share: the app is kept with the
- * data (field {@link STATE_APP_FIELD}), so {@link consumeAppState} refuses the state on another app's
+ * data (field `STATE_APP_FIELD`), so {@link consumeAppState} refuses the state on another app's
  * callback. A store with app partitions (Redis' `clientId` option) keeps it apart as well.
  *
  * @example

@@ -17,6 +17,7 @@
  */
 export type { Expect, Matchers, TestBody, TestFunctions } from "./api.js";
 export {
+  type AppStoresHandle,
   type HistoryCounts,
   type HistoryStoreHandle,
   type InstallationStoreHandle,

@@ -77,7 +77,14 @@ export interface StateStoreSuiteOptions {
    * The state stores of two apps over one storage (the same store twice when the backend has no app
    * partitions): a state issued for one app is refused on the other's callback.
    */
-  appStores?: () => Promise<{ a: StateStore; b: StateStore; cleanup?: () => Promise<void> }>;
+  appStores?: () => Promise<{
+    /** The store of one app. */
+    a: StateStore;
+    /** The store of another app, on the same backend. */
+    b: StateStore;
+    /** Closes both and removes what the test created. */
+    cleanup?: () => Promise<void>;
+  }>;
 }
 
 const nestedData = () => ({
