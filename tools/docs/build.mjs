@@ -25,6 +25,9 @@ const app = await Application.bootstrapWithPlugins({
   tsconfig: join(here, "tsconfig.json"),
   out,
   readme: "none",
+  // No source links: they need a git remote (a fresh clone, a fork or a tarball may have none or another),
+  // and TypeDoc warns, which fails this build, when it cannot read one.
+  disableSources: true,
   excludePrivate: true,
   excludeInternal: true,
   excludeExternals: true,
