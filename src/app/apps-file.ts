@@ -55,6 +55,38 @@ export interface AppConfig {
   paths: AppPaths;
 }
 
+/** Options of {@link readAppsFile}. */
+export interface ReadAppsFileOptions {
+  /**
+   * Check and resolve the secrets (and the file's mode when they are inline). `false` reads the apps'
+   * identities only (names, client ids, app ids, the default flag): the secrets of the returned apps are
+   * then empty strings. The admin CLI reads the file so.
+   *
+   * @default true
+   */
+  secrets?: boolean | undefined;
+}
+
+/** What identifies an app of the apps file: no secret. */
+export type AppIdentity = Pick<AppConfig, "name" | "clientId" | "appId" | "default">;
+
+/**
+ * The apps of the apps file without their secrets (nothing secret is read, resolved or checked), for
+ * the admin commands: the same checks of names, ids, paths and duplicates as {@link readAppsFile}.
+ *
+ * @example
+ * ```ts
+ * const { apps, findings } = readAppIdentities("/etc/slack/apps.json");
+ * ```
+ */
+export function readAppIdentities(path: string): { apps: AppIdentity[]; findings: ConfigFinding[] } {
+  const { apps, findings } = readAppsFile(path, {}, { secrets: false });
+  return {
+    apps: apps.map((a) => ({ name: a.name, clientId: a.clientId, appId: a.appId, default: a.default })),
+    findings,
+  };
+}
+
 const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 const CLIENT_ID_RE = /^\d{1,20}\.\d{1,20}$/;
 const APP_ID_RE = /^A[A-Z0-9]{1,30}$/;
@@ -89,7 +121,9 @@ const FIELDS = new Set([
 export function readAppsFile(
   path: string,
   env: Record<string, string | undefined> = process.env,
+  options: ReadAppsFileOptions = {},
 ): { apps: AppConfig[]; findings: ConfigFinding[] } {
+  const withSecrets = options.secrets !== false;
   const findings: ConfigFinding[] = [];
   const problem = (code: string, message: string) =>
     findings.push({ variable: APPS_FILE_VARIABLE, level: "problem", code, message });
@@ -138,6 +172,8 @@ export function readAppsFile(
     if (typeof o.appId !== "string" || !APP_ID_RE.test(o.appId)) bad("appId", "must look like A0123456789");
     if (o.default !== undefined && typeof o.default !== "boolean") bad("default", "must be true or false");
     const secret = (field: "clientSecret" | "signingSecret"): string | undefined => {
+      // Identities only (the admin CLI): secrets are neither checked nor resolved.
+      if (!withSecrets) return "";
       const v = o[field];
       if (v === undefined || v === null || v === "") {
         bad(field, "is missing");
@@ -165,7 +201,7 @@ export function readAppsFile(
     };
     const clientSecret = secret("clientSecret");
     const signingSecret = secret("signingSecret");
-    if (signingSecret !== undefined && !HEX32.test(signingSecret))
+    if (withSecrets && signingSecret !== undefined && !HEX32.test(signingSecret))
       warning(
         "secret-shape",
         `${label}: signingSecret should be 32 hex characters, got a ${signingSecret.length}-character value`,
@@ -249,7 +285,7 @@ export function readAppsFile(
       "app-duplicate",
       `${APPS_FILE_VARIABLE}: only one app may be "default": true (it owns the data written without a client id)`,
     );
-  if (inlineSecrets && (mode & 0o077) !== 0)
+  if (withSecrets && inlineSecrets && (mode & 0o077) !== 0)
     problem(
       "apps-file-mode",
       `${APPS_FILE_VARIABLE}: ${path} holds secrets inline but is mode ${mode.toString(8).padStart(4, "0")}: chmod 600 it, or use { "env": "VARIABLE" } references`,

@@ -3,7 +3,8 @@ import { dirname, resolve } from "node:path";
 import { INSTALLATION_FIELDS, type Installation } from "../model/installation.js";
 import { redact } from "../redact.js";
 import { ENCRYPTED_FIELDS } from "../stores/encryption.js";
-import { clientIdOption, databaseUrlOf, openAdminStores } from "./admin-store.js";
+import { databaseUrlOf, openAdminStores } from "./admin-store.js";
+import { APP_OPTIONS, appUsage, describeApp, type SelectedApp, selectApp } from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { Progress } from "./rotate.js";
 
@@ -25,6 +26,14 @@ function ordered(i: Installation): Record<string, unknown> {
   return o;
 }
 
+/** The fields naming the app on each exported line (none without --app: the lines stay as they were). */
+function appTag(app: SelectedApp | undefined): Record<string, string> {
+  const tag: Record<string, string> = {};
+  if (app?.clientId !== undefined) tag.clientId = app.clientId;
+  if (app?.name !== undefined) tag.app = app.name;
+  return tag;
+}
+
 /**
  * `slack-oauth-kit export`: every workspace's latest installation of each user as JSON lines (a backup,
  * tokens included unless `--no-tokens`), plus `{"kind":"bot",…}` for a workspace with a bot and no
@@ -34,17 +43,19 @@ export const exportCommand: Command = {
   name: "export",
   summary: "Write every installation as JSON lines (a backup: tokens included unless --no-tokens).",
   usage: [
-    "slack-oauth-kit export [--database-url URL] [--client-id ID] [--out FILE|-] [--no-tokens]",
+    "slack-oauth-kit export [--database-url URL] [--app NAME|ID] [--out FILE|-] [--no-tokens]",
     "",
     "  --database-url URL  sqlite:PATH, file:DIR, postgres://…, mysql://… (default: env DATABASE_URL,",
     "                      else sqlite:./data/slack-oauth-kit.db)",
-    "  --client-id ID      the store's partition of this app (client id), as `import` fills it (default:",
-    "                      the default partition)",
+    ...appUsage(),
+    "  --client-id ID      the store partition named ID as it is (kept for scripts written before --app)",
     "  --out FILE          write to FILE (created with mode 0600); `-` or absent: stdout",
     "  --no-tokens         replace every token and refresh token with ****",
     "",
     "Each line is one Installation (flat camelCase, epoch seconds), the latest of each user of each",
     'workspace; a workspace with a bot and no installation is a line {"kind":"bot", ...Bot}.',
+    'With --app, each line also names its app: "clientId" (and "app", its name in the',
+    "apps file), so that `import --from jsonl` puts it back into that app's partition.",
     "With SLACK_TOKEN_ENCRYPTION_KEY set, tokens are exported decrypted. Progress goes to stderr.",
     "Exit codes: 0 done, 1 store unreachable or write failed, 2 bad usage.",
   ].join("\n"),
@@ -54,12 +65,16 @@ export const exportCommand: Command = {
       out: { type: "string" },
       "no-tokens": { type: "boolean" },
       "client-id": { type: "string" },
+      ...APP_OPTIONS,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${redact(positionals[0] ?? "")}"`);
     const masked = values["no-tokens"] === true;
     const out = values.out ?? "-";
     if (out === "") throw new UsageError("--out needs a file name, or - for stdout");
-    const clientId = clientIdOption(values["client-id"]);
+    const app = selectApp(values, process.env, (t) => process.stderr.write(t));
+    const clientId = app?.partition;
+    // Only --app tags the lines: --client-id keeps its output as it was.
+    const tag = appTag(values.app !== undefined ? app : undefined);
     // The output's folder is checked before the store is read or any progress printed.
     if (out !== "-") {
       const dir = dirname(resolve(out));
@@ -88,11 +103,13 @@ export const exportCommand: Command = {
       let n = 0;
       for (const w of workspaces) {
         const installations = [...w.installations].sort((a, b) => a.installedAt - b.installedAt);
-        for (const i of installations) lines.push(line(ordered(i), masked));
-        if (installations.length === 0 && w.bot !== undefined) lines.push(line({ kind: "bot", ...w.bot }, masked));
+        for (const i of installations) lines.push(line({ ...tag, ...ordered(i) }, masked));
+        if (installations.length === 0 && w.bot !== undefined)
+          lines.push(line({ kind: "bot", ...tag, ...w.bot }, masked));
         n++;
         progress.update(n, workspaces.length, undefined);
       }
+      const of = app === undefined ? "" : ` of ${describeApp(app)}`;
       const text = lines.length > 0 ? `${lines.join("\n")}\n` : "";
       if (out === "-") {
         process.stdout.write(text);
@@ -114,8 +131,8 @@ export const exportCommand: Command = {
       }
       process.stderr.write(
         masked
-          ? `Exported ${lines.length} records from ${workspaces.length} workspaces (tokens masked).\n`
-          : `Exported ${lines.length} records from ${workspaces.length} workspaces. WARNING: this backup holds live tokens: keep it private and delete it when done.\n`,
+          ? `Exported ${lines.length} records from ${workspaces.length} workspaces${of} (tokens masked).\n`
+          : `Exported ${lines.length} records from ${workspaces.length} workspaces${of}. WARNING: this backup holds live tokens: keep it private and delete it when done.\n`,
       );
       return ExitCode.Ok;
     } finally {

@@ -5,7 +5,17 @@ import { readJsonl } from "../import/jsonl.js";
 import { readSlackOauthFile } from "../import/slack-oauth-file.js";
 import { readSlackSdkFile, readSlackSdkSqlite } from "../import/slack-sdk.js";
 import { redact } from "../redact.js";
-import { clientIdOption, databaseUrlOf, locateDatabase } from "./admin-store.js";
+import { databaseUrlOf, locateDatabase } from "./admin-store.js";
+import {
+  APP_OPTIONS,
+  appIdentities,
+  appOfClientId,
+  appsFileOf,
+  appUsage,
+  describeApp,
+  type SelectedApp,
+  selectApp,
+} from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { Progress } from "./rotate.js";
 
@@ -34,9 +44,6 @@ async function read(format: Format, path: string, clientId: string | undefined):
   }
 }
 
-const partitionName = (clientId: string | undefined) =>
-  clientId === undefined ? "default partition" : `client id ${clientId}`;
-
 /**
  * `slack-oauth-kit import`: copies installations from our own export or another library's store into
  * this store. Idempotent: an installation identical to the stored one is counted "unchanged", not written.
@@ -46,7 +53,7 @@ export const importCommand: Command = {
   name: "import",
   summary: "Import installations from an export or a slack_sdk / @slack/oauth store (re-runs change nothing).",
   usage: [
-    "slack-oauth-kit import --from FORMAT PATH [--client-id ID] [--database-url URL]",
+    "slack-oauth-kit import --from FORMAT PATH [--app NAME|ID] [--database-url URL]",
     "",
     "  --from FORMAT       jsonl              `slack-oauth-kit export` output (PATH - reads stdin)",
     "                      slack-sdk-file     Python slack_sdk FileInstallationStore base_dir",
@@ -54,17 +61,24 @@ export const importCommand: Command = {
     "                      slack-oauth-file   @slack/oauth FileInstallationStore baseDir, as the app set it:",
     "                                         workspace installs live BESIDE it (<baseDir>T…) unless it",
     "                                         ends in /; both places are read",
-    "  --client-id ID      import only the installations of this app (client id); for slack-oauth-file,",
-    "                      the clientId option the app used (else digits.digits client ids are found)",
+    ...appUsage(),
+    "                      With --app, the source's installations of that app's client id, and those",
+    "                      filed under no client id, go into the app's partition; other apps' are left",
+    "                      out (with a note). For slack-oauth-file, the app's client id is the clientId",
+    "                      option the app used (else digits.digits client ids are found)",
+    "  --client-id ID      import only the installations filed under client id ID, into the partition",
+    "                      named ID as it is (kept for scripts written before --app)",
     "  --database-url URL  the store to import into (default: env DATABASE_URL, else",
     "                      sqlite:./data/slack-oauth-kit.db; created and migrated if missing)",
     "",
     "The latest installation of each user and the latest bot of each workspace are imported, oldest",
     "first. History is not imported: a store's older installations (slack_sdk's installer-<time> files",
     "and earlier rows, @slack/oauth's app-<time> / user-<id>-<time> files) stay behind.",
-    "Several apps in one source (slack_sdk client_id folders or rows, @slack/oauth clientId folders) go",
-    "into one partition each, named by the client id (`installations list --client-id ID` shows one);",
-    "installations without a client id go into the default partition. A line per partition is printed.",
+    "Several apps in one source (slack_sdk client_id folders or rows, @slack/oauth clientId folders, the",
+    "lines of exports made with --app) go into one partition each: the app's of the apps file (the default",
+    "app's is the default partition), else the partition named by the client id (`installations list",
+    "--app ID` shows one); installations without a client id go into the default partition. A line per",
+    "app is printed.",
     "Scopes stored as one comma-separated string are split into scopes (with a warning naming the rows).",
     "Every record not imported is reported with its reason (malformed id, unreadable file, newer one",
     "already stored, …); records identical to the stored ones are left alone (a re-run reports them",
@@ -77,17 +91,20 @@ export const importCommand: Command = {
       from: { type: "string" },
       "client-id": { type: "string" },
       "database-url": { type: "string" },
+      ...APP_OPTIONS,
     });
     const format = values.from;
     if (format === undefined) throw new UsageError(`--from is required: ${FORMATS.join(", ")}`);
     if (!(FORMATS as readonly string[]).includes(format))
       throw new UsageError(`--from must be one of ${FORMATS.join(", ")}, got "${redact(format)}"`);
     if (positionals.length !== 1) throw new UsageError("give exactly one PATH to import from");
-    const clientId = clientIdOption(values["client-id"]);
-    if (clientId !== undefined && format === "jsonl")
-      throw new UsageError(
-        "--client-id: a jsonl export holds no client ids (import it with --database-url of the partition)",
-      );
+    const target = selectApp(values, process.env, (t) => process.stderr.write(t));
+    // Without --app, the apps file (when there is one) says which app owns each client id.
+    const file = appsFileOf(values["apps-file"], process.env);
+    const apps = target === undefined && file !== undefined ? appIdentities(file) : undefined;
+    /** `--app`: its client id's records and those of no client id; `--client-id`: that id's only. */
+    const clientId = target?.clientId;
+    const takesUnlabelled = values.app !== undefined;
     const path = positionals[0] ?? "";
     // @slack/oauth's baseDir itself may not exist: its workspace installs live beside it.
     if (path !== "-" && format !== "slack-oauth-file" && !existsSync(path)) {
@@ -116,13 +133,14 @@ export const importCommand: Command = {
       return ExitCode.Failure;
     }
     if (clientId !== undefined) {
+      const mine = (r: ImportRecord) => r.clientId === clientId || (takesUnlabelled && r.clientId === undefined);
       const others = new Map<string, number>();
       for (const r of records) {
-        if (r.clientId === clientId) continue;
+        if (mine(r)) continue;
         const k = r.clientId ?? "(none)";
         others.set(k, (others.get(k) ?? 0) + 1);
       }
-      records = records.filter((r) => r.clientId === clientId);
+      records = records.filter(mine);
       if (records.length === 0 && skipped.length === 0) {
         const found = [...others.keys()].join(", ") || "none";
         process.stderr.write(
@@ -132,26 +150,40 @@ export const importCommand: Command = {
       }
       for (const [c, n] of others)
         process.stderr.write(
-          `note: left out ${n} record${n === 1 ? "" : "s"} of client id ${redact(c)} (--client-id ${clientId})\n`,
+          `note: left out ${n} record${n === 1 ? "" : "s"} of client id ${redact(c)} (${values.app !== undefined ? `--app ${redact(values.app)}` : `--client-id ${clientId}`})\n`,
         );
     }
     for (const w of warnings) process.stderr.write(`warning: ${redact(w)}\n`);
     for (const s of skipped) process.stderr.write(`warning: ${redact(s)}\n`);
 
-    // One partition per client id, the default partition (records without one) first.
-    const groups = new Map<string | undefined, ImportRecord[]>();
-    for (const r of [...records].sort((a, b) => (a.clientId ?? "").localeCompare(b.clientId ?? ""))) {
-      const list = groups.get(r.clientId) ?? [];
-      list.push(r);
-      groups.set(r.clientId, list);
+    // One group per partition (the default partition first); each record's clientId becomes its partition.
+    const owners = new Map<string | undefined, SelectedApp>();
+    const ownerOf = (r: ImportRecord): SelectedApp => {
+      if (target !== undefined) return target;
+      let owner = owners.get(r.clientId);
+      if (owner === undefined) {
+        owner = appOfClientId(r.clientId, apps);
+        owners.set(r.clientId, owner);
+      }
+      return owner;
+    };
+    const groups = new Map<string | undefined, { app: SelectedApp; list: ImportRecord[] }>();
+    const byPartition = records
+      .map((r) => ({ r, app: ownerOf(r) }))
+      .sort((a, b) => (a.app.partition ?? "").localeCompare(b.app.partition ?? ""));
+    for (const { r, app } of byPartition) {
+      const group = groups.get(app.partition) ?? { app, list: [] };
+      group.list.push({ ...r, clientId: app.partition });
+      groups.set(app.partition, group);
     }
     const { applyStoreOptions, openStores } = await import("../app/stores.js");
     const total: ImportSummary = { imported: 0, unchanged: 0, skipped: skipped.length };
-    const perPartition = groups.size > 1 || [...groups.keys()].some((k) => k !== undefined);
+    const perPartition =
+      groups.size > 1 || [...groups.values()].some((g) => g.app.partition !== undefined || g.app.name !== undefined);
     const progress = new Progress(process.stderr, "import");
-    const steps = [...groups.values()].reduce((n, list) => n + settleBots(list).length, 0);
+    const steps = [...groups.values()].reduce((n, g) => n + settleBots(g.list).length, 0);
     let done = 0;
-    for (const [partition, list] of groups) {
+    for (const [partition, { app, list }] of groups) {
       const stores = await applyStoreOptions(await openStores(databaseUrl, { clientId: partition }), {
         tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
       });
@@ -168,7 +200,7 @@ export const importCommand: Command = {
         total.skipped += summary.skipped;
         if (perPartition)
           process.stdout.write(
-            `${partitionName(partition)}: imported ${summary.imported}, unchanged ${summary.unchanged}, skipped ${summary.skipped}\n`,
+            `${describeApp(app)}: imported ${summary.imported}, unchanged ${summary.unchanged}, skipped ${summary.skipped}\n`,
           );
       } finally {
         await stores.close();
@@ -177,10 +209,11 @@ export const importCommand: Command = {
     process.stdout.write(
       `Imported ${total.imported}, unchanged ${total.unchanged}, skipped ${total.skipped} (from ${format}).\n`,
     );
-    const partitions = [...groups.keys()].filter((k): k is string => k !== undefined);
-    if (partitions.length > 0)
+    const partitions = [...groups.values()].filter((g) => g.app.partition !== undefined && g.app.name === undefined);
+    const first = partitions[0]?.app.partition;
+    if (first !== undefined && target?.name === undefined)
       process.stderr.write(
-        `note: installations with a client id are in that client id's partition: \`installations list --client-id ${partitions[0]}\` shows them; an app reads them through its store's clientId option (the reference server reads the default partition).\n`,
+        `note: installations with a client id no apps file names are in that client id's partition: \`installations list --app ${first}\` shows them; an app reads them through its store's clientId option (or as an app of SLACK_APPS_FILE).\n`,
       );
     if (total.skipped > 0) {
       process.stderr.write(

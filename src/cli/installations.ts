@@ -5,7 +5,8 @@
 import type { Bot, Installation } from "../model/installation.js";
 import { maskToken, redact } from "../redact.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
-import { clientIdOption, databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
+import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
+import { APP_OPTIONS, appJson, appUsage, describeApp, selectApp } from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { type CliIO, confirm, processIO } from "./io.js";
 
@@ -79,8 +80,12 @@ const USAGE = [
   "",
   "  --database-url URL         the store (default: DATABASE_URL, else sqlite:./data/slack-oauth-kit.db);",
   "                             sqlite:PATH or file:DIR",
-  "  --client-id ID             the store's partition of this app (client id), as `import` fills it from",
-  "                             a source holding several apps (default: the default partition)",
+  ...appUsage(29),
+  "  --client-id ID             the store partition named ID as it is (what --app ID does, without the",
+  "                             apps file's default app): kept for scripts written before --app",
+  "",
+  "With --app, the table starts with a line naming the app, and each JSON object has",
+  '"app": { name, clientId, defaultPartition } (null when unknown).',
   "",
   "Exit codes: 0 done; 1 failed (store unreachable, no such workspace, or the deletion was not",
   "confirmed: nothing was deleted); 2 bad usage (including delete without a terminal and without --yes).",
@@ -95,15 +100,16 @@ const OPTIONS = {
   yes: { type: "boolean", short: "y" },
   "database-url": { type: "string" },
   "client-id": { type: "string" },
+  ...APP_OPTIONS,
 } as const;
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>["values"];
 
 /** Only the options a sub-command accepts (a `--reveal` on `delete` is a mistake worth reporting). */
 const ALLOWED: Record<string, ReadonlySet<string>> = {
-  list: new Set(["team", "enterprise", "json", "database-url", "client-id"]),
-  show: new Set(["team", "enterprise", "json", "reveal", "database-url", "client-id"]),
-  delete: new Set(["team", "enterprise", "user", "yes", "database-url", "client-id"]),
+  list: new Set(["team", "enterprise", "json", "database-url", "client-id", "app", "apps-file"]),
+  show: new Set(["team", "enterprise", "json", "reveal", "database-url", "client-id", "app", "apps-file"]),
+  delete: new Set(["team", "enterprise", "user", "yes", "database-url", "client-id", "app", "apps-file"]),
 };
 
 function idOption(values: Values, name: "team" | "enterprise" | "user"): string | undefined {
@@ -353,7 +359,8 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       // Validate ids before touching the store.
       filterOf(values);
       idOption(values, "user");
-      const clientId = clientIdOption(values["client-id"]);
+      const app = selectApp(values, io.env, io.err);
+      const clientId = app?.partition;
       if (sub === "delete" && !values.yes && !io.isTTY) {
         throw new UsageError(
           "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",
@@ -373,11 +380,19 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
         const store = stores.installationStore;
         const list = store.listWorkspaces.bind(store);
         const now = Date.now() / 1000;
+        const title = app === undefined ? "" : `App: ${describeApp(app)}\n`;
         if (sub === "list") {
           const workspaces = await list(filterOf(values));
-          if (values.json) io.out(`${JSON.stringify(workspaces.map(toListing), null, 2)}\n`);
-          else if (workspaces.length === 0) io.out("No installations.\n");
-          else io.out(`${listTable(workspaces, now)}\n`);
+          if (values.json)
+            io.out(
+              `${JSON.stringify(
+                workspaces.map((w) => (app === undefined ? toListing(w) : { app: appJson(app), ...toListing(w) })),
+                null,
+                2,
+              )}\n`,
+            );
+          else if (workspaces.length === 0) io.out(`${title}No installations.\n`);
+          else io.out(`${title}${listTable(workspaces, now)}\n`);
           return ExitCode.Ok;
         }
         const w = await selectWorkspace(list, values, sub);
@@ -388,14 +403,20 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
               "warning: --reveal prints live tokens. Anyone who sees this output (terminal scrollback, logs, screen sharing) can act as the app: clear it when done.\n",
             );
           }
-          io.out(values.json ? `${JSON.stringify(showJson(w, reveal), null, 2)}\n` : `${showText(w, reveal, now)}\n`);
+          io.out(
+            values.json
+              ? `${JSON.stringify(app === undefined ? showJson(w, reveal) : { app: appJson(app), ...showJson(w, reveal) }, null, 2)}\n`
+              : `${title}${showText(w, reveal, now)}\n`,
+          );
           return ExitCode.Ok;
         }
         // delete
         const where = { enterpriseId: w.enterpriseId, teamId: w.teamId };
-        const name = w.isEnterpriseInstall
-          ? `the org-wide installation of ${label(w.enterpriseId, clean((w.bot ?? w.installations[0])?.enterpriseName))}`
-          : `workspace ${label(w.teamId, clean((w.bot ?? w.installations[0])?.teamName))}`;
+        const name = `${
+          w.isEnterpriseInstall
+            ? `the org-wide installation of ${label(w.enterpriseId, clean((w.bot ?? w.installations[0])?.enterpriseName))}`
+            : `workspace ${label(w.teamId, clean((w.bot ?? w.installations[0])?.teamName))}`
+        }${app === undefined ? "" : ` for ${describeApp(app)}`}`;
         const userId = idOption(values, "user");
         if (userId !== undefined && !w.installations.some((i) => i.userId === userId)) {
           io.err(`No installation of user ${userId} in ${name}.\n`);

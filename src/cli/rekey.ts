@@ -2,6 +2,7 @@ import { ConfigError, EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
 import { ENCRYPTED_FIELDS, EncryptedInstallationStore, type RekeyProgress } from "../stores/encryption.js";
 import { databaseUrlOf, openAdminStores } from "./admin-store.js";
+import { APP_OPTIONS, appUsage, describeApp, selectApp } from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 
 /** Progress of `rekey` on stderr: a bar on a terminal, plain lines otherwise. */
@@ -18,9 +19,11 @@ export const rekeyCommand: Command = {
   name: "rekey",
   summary: "Re-encrypt every stored token with the newest key of SLACK_TOKEN_ENCRYPTION_KEY (resumable).",
   usage: [
-    "slack-oauth-kit rekey [--database-url URL]",
+    "slack-oauth-kit rekey [--database-url URL] [--app NAME|ID]",
     "",
     "  --database-url URL  the store (default: env DATABASE_URL, else sqlite:./data/slack-oauth-kit.db)",
+    ...appUsage(),
+    "                      Each app's partition is re-keyed on its own: run rekey once per app",
     "",
     "The keys come from the environment only: SLACK_TOKEN_ENCRYPTION_KEY=newId:base64[,oldId:base64…]",
     "(the first encrypts; the others only decrypt). Every token is checked first: if one does not",
@@ -29,14 +32,17 @@ export const rekeyCommand: Command = {
     "unreachable; 2 bad usage (no key set).",
   ].join("\n"),
   async run(argv) {
-    const { values, positionals } = parseOptions(argv, { "database-url": { type: "string" } });
+    const { values, positionals } = parseOptions(argv, { "database-url": { type: "string" }, ...APP_OPTIONS });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${redact(positionals[0] ?? "")}"`);
     if (!process.env.SLACK_TOKEN_ENCRYPTION_KEY)
       throw new UsageError("set SLACK_TOKEN_ENCRYPTION_KEY in the environment (never as a flag)");
+    const app = selectApp(values, process.env, (t) => process.stderr.write(t));
     const { rekey } = await import("../stores/encryption.js");
     let stores: Awaited<ReturnType<typeof openAdminStores>>;
     try {
-      stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env));
+      stores = await openAdminStores(databaseUrlOf(values["database-url"], process.env), {
+        clientId: app?.partition,
+      });
     } catch (error) {
       // The store's encryption marker names a key id the keys lack, or a different key under that id.
       if (!(error instanceof EncryptionError)) throw error;
@@ -86,7 +92,7 @@ export const rekeyCommand: Command = {
       });
       if (tty) process.stderr.write("\n");
       process.stdout.write(
-        `Re-keyed to ${JSON.stringify(store.cipher.currentKeyId)}: ${counts.workspaces} workspaces, ${counts.updated} records re-encrypted, ${counts.skipped} already current, ${counts.conflicts} conflicts.\n`,
+        `Re-keyed ${app === undefined ? "" : `${describeApp(app)} `}to ${JSON.stringify(store.cipher.currentKeyId)}: ${counts.workspaces} workspaces, ${counts.updated} records re-encrypted, ${counts.skipped} already current, ${counts.conflicts} conflicts.\n`,
       );
       if (counts.conflicts > 0) {
         process.stderr.write("Some records changed meanwhile: run rekey again.\n");

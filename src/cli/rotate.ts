@@ -1,5 +1,6 @@
 import { redact } from "../redact.js";
 import type { BatchReport, RotationItem } from "../rotation/batch.js";
+import { APP_OPTIONS, appConfigs, appJson, appsFileOf, appUsage, describeApp, selectApp } from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 
 const DEFAULT_DATABASE_URL = "sqlite:./data/slack-oauth-kit.db";
@@ -113,7 +114,7 @@ export const rotateCommand: Command = {
   summary: "Refresh the rotating tokens that expire soon (safe to run from cron on several hosts).",
   usage: [
     "slack-oauth-kit rotate [--window 2h] [--database-url URL] [--concurrency N] [--json] [--dry-run]",
-    "                       [--convert-long-lived]",
+    "                       [--convert-long-lived] [--app NAME|ID]",
     "",
     "  --window D            refresh tokens expiring within D (default 2h; 7200, 90m, 2h, 1d)",
     "  --database-url URL    sqlite:PATH, file:DIR (default: env DATABASE_URL, else sqlite:./data/slack-oauth-kit.db)",
@@ -122,9 +123,11 @@ export const rotateCommand: Command = {
     "  --dry-run             list what is due, change nothing (no credentials needed)",
     "  --convert-long-lived  first convert long-lived tokens with oauth.v2.exchange (turn token rotation",
     "                        on in the app's settings before)",
+    ...appUsage(24),
     "",
     "Credentials come from the environment only: SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, and SLACK_API_URL",
-    "(default https://slack.com/api/). Exit code 1 when any token failed, 0 otherwise.",
+    "(default https://slack.com/api/); with --app NAME, the app's client id and secret from the apps file",
+    "(inline, or the environment variables it names). Exit code 1 when any token failed, 0 otherwise.",
   ].join("\n"),
   async run(argv) {
     const { values, positionals } = parseOptions(argv, {
@@ -134,6 +137,7 @@ export const rotateCommand: Command = {
       json: { type: "boolean" },
       "dry-run": { type: "boolean" },
       "convert-long-lived": { type: "boolean" },
+      ...APP_OPTIONS,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${redact(positionals[0] ?? "")}"`);
     const windowSeconds = parseDuration(values.window ?? "2h");
@@ -141,8 +145,22 @@ export const rotateCommand: Command = {
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256)
       throw new UsageError("--concurrency must be an integer from 1 to 256");
     const dryRun = values["dry-run"] === true;
-    const clientId = process.env.SLACK_CLIENT_ID || undefined;
-    const clientSecret = process.env.SLACK_CLIENT_SECRET || undefined;
+    const app = selectApp(values, process.env, (t) => process.stderr.write(t));
+    let clientId = process.env.SLACK_CLIENT_ID || undefined;
+    let clientSecret = process.env.SLACK_CLIENT_SECRET || undefined;
+    if (app?.name !== undefined && !dryRun) {
+      // The apps file names the app: its own credentials (the file read again, secrets resolved this time).
+      const file = appsFileOf(values["apps-file"], process.env) ?? "";
+      const config = appConfigs(file, process.env).find((a) => a.name === app.name);
+      clientId = config?.clientId;
+      clientSecret = config?.clientSecret;
+    } else if (app?.clientId !== undefined) {
+      if (clientId !== undefined && clientId !== app.clientId)
+        throw new UsageError(
+          `SLACK_CLIENT_ID is ${redact(clientId)}, another app than --app ${app.clientId}: unset it or name the app of the apps file`,
+        );
+      clientId = app.clientId;
+    }
     if (!dryRun && (clientId === undefined || clientSecret === undefined))
       throw new UsageError("set SLACK_CLIENT_ID and SLACK_CLIENT_SECRET in the environment (never as flags)");
     const databaseUrl = values["database-url"] ?? (process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
@@ -153,7 +171,7 @@ export const rotateCommand: Command = {
         import("../rotation/batch.js"),
         import("../rotation/token-rotator.js"),
       ]);
-    const stores = await applyStoreOptions(await openStores(databaseUrl), {
+    const stores = await applyStoreOptions(await openStores(databaseUrl, { clientId: app?.partition }), {
       redisUrl: process.env.REDIS_URL || undefined,
       tokenEncryptionKey: process.env.SLACK_TOKEN_ENCRYPTION_KEY || undefined,
     });
@@ -181,11 +199,12 @@ export const rotateCommand: Command = {
       const failed = rotation.failed + (conversion?.failed ?? 0);
       if (values.json) {
         const out: Record<string, unknown> = { window: windowSeconds, dryRun, rotation };
+        if (app !== undefined) out.app = appJson(app);
         if (conversion) out.conversion = conversion;
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else {
         const lines: string[] = [];
-        const db = displayUrl(databaseUrl);
+        const db = `${displayUrl(databaseUrl)}${app === undefined ? "" : ` for ${describeApp(app)}`}`;
         if (conversion)
           lines.push(
             ...summary(`Long-lived tokens in ${db}${dryRun ? " (dry run)" : ""}:`, conversion, "long-lived"),

@@ -1,16 +1,20 @@
 /**
  * Reads `slack-oauth-kit export` output: one JSON object a line, an `Installation`, or
- * `{"kind":"bot", ...Bot}` for a workspace that has a bot and no installation.
+ * `{"kind":"bot", ...Bot}` for a workspace that has a bot and no installation. A line exported with
+ * `--app` also carries its app's `clientId` (and `app`, its name): the record's app on import.
  */
 import { readFileSync } from "node:fs";
 import type { Bot, Installation } from "../model/installation.js";
-import { type ImportRecord, type ReadResult, str } from "./common.js";
+import { type ImportRecord, isClientId, type ReadResult, str } from "./common.js";
+
+/** The keys of a line that name its app rather than hold the installation. */
+const APP_KEYS = new Set(["kind", "clientId", "app"]);
 
 const TOKEN_FIELDS = ["botToken", "botRefreshToken", "userToken", "userRefreshToken"] as const;
 
 function record(o: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined && k !== "kind") out[k] = v;
+  for (const [k, v] of Object.entries(o)) if (v !== null && v !== undefined && !APP_KEYS.has(k)) out[k] = v;
   out.botScopes = Array.isArray(o.botScopes) ? o.botScopes.map(String) : [];
   out.isEnterpriseInstall = o.isEnterpriseInstall === true;
   out.customValues =
@@ -45,13 +49,18 @@ export function readJsonl(path: string): ReadResult {
       skipped.push(`skipped ${source}: its tokens are masked (an export made with --no-tokens)`);
       return;
     }
+    const clientId = obj.clientId === undefined || obj.clientId === null ? undefined : obj.clientId;
+    if (clientId !== undefined && !isClientId(clientId)) {
+      skipped.push(`skipped ${source}: clientId is not a client id`);
+      return;
+    }
     const r = record(obj);
     if (obj.kind === "bot") {
       if (str(obj.botToken) === undefined) {
         skipped.push(`skipped ${source}: bot without botToken`);
         return;
       }
-      records.push({ kind: "bot", bot: r as unknown as Bot, source });
+      records.push({ kind: "bot", bot: r as unknown as Bot, source, clientId });
       return;
     }
     if (str(obj.userId) === undefined) {
@@ -59,7 +68,7 @@ export function readJsonl(path: string): ReadResult {
       return;
     }
     r.userScopes = Array.isArray(obj.userScopes) ? obj.userScopes.map(String) : [];
-    records.push({ kind: "installation", installation: r as unknown as Installation, source });
+    records.push({ kind: "installation", installation: r as unknown as Installation, source, clientId });
   });
   return { records, skipped, warnings: [] };
 }

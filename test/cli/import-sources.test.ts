@@ -85,7 +85,7 @@ describe("import from slack_sdk stores (fixtures written by slack_sdk 3.x)", () 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`client id ${b}: imported 2, unchanged 0, skipped 0`));
     expect(r.stderr).toMatch(new RegExp(`left out \\d+ records of client id ${a}`));
-    expect(r.stderr).toContain(`installations list --client-id ${b}\` shows them`);
+    expect(r.stderr).toContain(`installations list --app ${b}\` shows them`);
     const list = async (clientId: string) => {
       const l = await runCli(["installations", "list", "--json", "--client-id", clientId], { env: env(db) });
       expect(l.code, l.stderr).toBe(0);
@@ -189,7 +189,7 @@ describe("import from slack_sdk stores (fixtures written by slack_sdk 3.x)", () 
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/History is not imported/);
     expect(h.stdout).toMatch(/--client-id ID/);
-    expect((await runCli(["import", "--from", "jsonl", "--client-id", "1.2", notDb])).code).toBe(2);
+    expect((await runCli(["import", "--from", "jsonl", "--client-id", "1.2", "--app", "1.2", notDb])).code).toBe(2);
     expect((await runCli(["import", "--from", "slack-sdk-file", "--client-id", "../x", empty])).code).toBe(2);
   });
 });
