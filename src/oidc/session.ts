@@ -44,6 +44,13 @@ export interface SessionCookieOptions {
    */
   path?: string | undefined;
   /**
+   * The cookie's `SameSite` attribute: `Strict` keeps it off every request another site starts (even a
+   * link), for pages such as an admin console that nobody should reach from elsewhere signed in.
+   *
+   * @default `Lax`
+   */
+  sameSite?: "Lax" | "Strict" | undefined;
+  /**
    * Clock, epoch ms.
    *
    * @default `Date.now`
@@ -74,7 +81,7 @@ function isLocalHttp(url: string | URL | undefined): boolean {
  * A stateless session in a signed cookie: `v1.<base64url JSON>.<base64url HMAC-SHA256>`. The payload holds
  * the data and its expiry; the MAC covers the cookie name, so a value cannot be moved to another cookie.
  * Verification is constant-time; a tampered, foreign, malformed or expired value reads as no session.
- * The cookie is `HttpOnly`, `SameSite=Lax`, `Path=/` and `Secure` (except on plain http://localhost).
+ * The cookie is `HttpOnly`, `SameSite=Lax` (or `Strict`), `Path=/` and `Secure` (except on plain http://localhost).
  *
  * The data is signed, not encrypted: the browser can read it. Keep it small and free of secrets (ids,
  * name, email), not tokens.
@@ -94,6 +101,7 @@ export class SessionCookie<T = Record<string, unknown>> {
   readonly #secure: boolean | undefined;
   readonly #path: string;
   readonly #now: () => number;
+  readonly #sameSite: "Lax" | "Strict";
 
   constructor(options: SessionCookieOptions) {
     rejectRenamedClock(options, "SessionCookie", { now: "nowMs" });
@@ -121,6 +129,10 @@ export class SessionCookie<T = Record<string, unknown>> {
     this.#secure = options.secure;
     this.#path = path;
     this.#now = options.nowMs ?? Date.now;
+    const sameSite = options.sameSite ?? "Lax";
+    if (sameSite !== "Lax" && sameSite !== "Strict")
+      throw new CodedTypeError('SessionCookie: sameSite must be "Lax" or "Strict"');
+    this.#sameSite = sameSite;
   }
 
   /**
@@ -203,7 +215,7 @@ export class SessionCookie<T = Record<string, unknown>> {
 
   #attributes(maxAge: number, requestUrl: string | URL | undefined): string {
     const secure = this.#secure ?? !isLocalHttp(requestUrl);
-    const parts = [`Path=${this.#path}`, "HttpOnly", "SameSite=Lax", `Max-Age=${maxAge}`];
+    const parts = [`Path=${this.#path}`, "HttpOnly", `SameSite=${this.#sameSite}`, `Max-Age=${maxAge}`];
     if (secure) parts.push("Secure");
     return parts.join("; ");
   }

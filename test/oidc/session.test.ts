@@ -90,6 +90,15 @@ describe("SessionCookie", () => {
     expect(() => new SessionCookie({ secret: secret(), name: "a;b" })).toThrow(TypeError);
     expect(() => s.encode({ big: "x".repeat(5000) })).toThrow(/too large/);
   });
+
+  it("sameSite: Strict on request (an admin console's cookie), Lax by default, nothing else", () => {
+    const strict = new SessionCookie({ secret: secret(), name: "console", sameSite: "Strict" });
+    expect(strict.serialize({ a: 1 }, "https://app.example.com/")).toMatch(
+      /^__Host-console=v1\.[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=28800; Secure$/,
+    );
+    expect(strict.clear("https://app.example.com/")).toContain("SameSite=Strict");
+    expect(() => new SessionCookie({ secret: secret(), sameSite: "None" as "Lax" })).toThrow(TypeError);
+  });
 });
 
 describe("isSameOriginRequest (logout CSRF check)", () => {
