@@ -90,6 +90,10 @@ export const ErrorCode = {
   JwksUnavailable: "SLACK_OAUTH_JWKS_UNAVAILABLE",
   /** A state-changing request came from another site (`Origin` / `Sec-Fetch-Site` check). */
   CrossSiteRequest: "SLACK_OAUTH_CROSS_SITE_REQUEST",
+  /** Operator console: the signed-in Slack user is not one of `CONSOLE_ADMINS`: 403. */
+  ConsoleForbidden: "SLACK_OAUTH_CONSOLE_FORBIDDEN",
+  /** Operator console: an action's CSRF token is missing or wrong, or its one-time ticket was already used or expired: 403. */
+  ConsoleRequestInvalid: "SLACK_OAUTH_CONSOLE_REQUEST_INVALID",
   /** Token rotation: refreshing (or converting) a rotating token failed; see `TokenRefreshError`. */
   TokenRefreshFailed: "SLACK_OAUTH_TOKEN_REFRESH_FAILED",
   /** A per-installation lock could not be taken in time (another process holds it). */

@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.js";
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
+import { CONSOLE_ADMINS_VARIABLE, parseConsoleAdmins } from "./console.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
 import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
@@ -58,6 +59,8 @@ export interface ServerConfig {
   warnings: string[];
   /** Prometheus metrics (`METRICS_PORT`, `METRICS_TOKEN`, `METRICS_HOST`, `METRICS_APP`; see `app/metrics.ts`). */
   metrics?: MetricsConfig;
+  /** The operator console's admins (`CONSOLE_ADMINS`, `team_id:user_id` pairs); empty: the console is off. */
+  consoleAdmins: string[];
 }
 
 /** A configuration problem: the server prints every one of them and exits with code 2. */
@@ -82,7 +85,8 @@ export interface ConfigFinding {
   level: "problem" | "warning";
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
-   * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`.
+   * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`,
+   * `console-admins`.
    */
   code: string;
   message: string;
@@ -204,7 +208,19 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     port: Number.isInteger(port) ? port : 3000,
     host: env.HOST || "127.0.0.1",
     limits: readLimits(env, problem),
+    consoleAdmins: [],
   };
+  const consoleAdmins = parseConsoleAdmins(env[CONSOLE_ADMINS_VARIABLE]);
+  for (const message of consoleAdmins.problems) problem(CONSOLE_ADMINS_VARIABLE, "console-admins", message);
+  if (consoleAdmins.admins.length > 0) {
+    if (singleWorkspace) {
+      warning(
+        CONSOLE_ADMINS_VARIABLE,
+        "ignored",
+        `${CONSOLE_ADMINS_VARIABLE} is set but the operator console needs Sign in with Slack, which single-workspace mode does not have: it is ignored`,
+      );
+    } else config.consoleAdmins = consoleAdmins.admins;
+  }
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   if (env.SLACK_TOKEN_ENCRYPTION_KEY) config.tokenEncryptionKey = env.SLACK_TOKEN_ENCRYPTION_KEY;
   if (env.PUBLIC_URL) config.publicUrl = env.PUBLIC_URL.replace(/\/+$/, "");

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createAuthorize } from "../authorize/authorize.js";
@@ -15,11 +16,14 @@ import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
 import { type Logger, redact } from "../redact.js";
+import { RotationCoordinator } from "../rotation/coordinator.js";
+import { TokenRotator } from "../rotation/token-rotator.js";
 import { SlackApiClient } from "../slack-api/client.js";
 import type { StateStore } from "../state/state.js";
 import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import type { ServerConfig } from "./config.js";
+import { CONSOLE_PATH, createConsole, memoryConsoleHealth, type OperatorConsole } from "./console.js";
 import { capConnectionsPerAddress, clientAddress, RateLimiter, type ServerLimits } from "./limits.js";
 import { jsonLogger, requestId } from "./log.js";
 import { createServerMetrics, METRICS_PATH } from "./metrics.js";
@@ -67,6 +71,11 @@ export interface AppDeps {
   singleWorkspace?: SingleWorkspaceAuthorize | undefined;
   /** Reports installs, uninstalls, token refreshes, authorize calls and Slack requests. */
   metrics?: MetricsOptions | undefined;
+  /**
+   * The operator console's admins (`CONSOLE_ADMINS`, `team_id:user_id` pairs). Empty or absent: the
+   * console is off (404). It needs Sign in with Slack, so single-workspace mode has none.
+   */
+  consoleAdmins?: readonly string[] | undefined;
 }
 
 /** Builds the reference app as one `fetch`-style handler. */
@@ -139,7 +148,9 @@ export function createApp(deps: AppDeps): ReferenceApp {
           // Sandbox pages load nothing from outside the machine: the avatar comes from the emulator.
           ...(deps.sandbox ? { imageOrigins: [deps.sandbox.emulatorUrl] } : {}),
           appName: deps.appName,
+          returnPaths: [CONSOLE_PATH],
         });
+  const operatorConsole = signIn && flow instanceof OAuthFlow ? createAppConsole(deps, signIn, store, api) : undefined;
 
   /**
    * The installed workspaces, for the home page. Only in sandbox mode (everything there is this machine's
@@ -213,14 +224,23 @@ ${signInLink}
       if (
         canonicalOrigin &&
         url.origin !== canonicalOrigin &&
-        (path === "/" || path === flow.installPath || path === signIn?.loginPath)
+        (path === "/" || path === flow.installPath || path === signIn?.loginPath || path === CONSOLE_PATH)
       ) {
         response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
       } else if (path === "/" && (request.method === "GET" || request.method === "HEAD"))
         response = await home(new URL(request.url));
       else if (path === "/healthz") response = Response.json({ ok: true });
       else if (path === "/slack/events") response = await slack.handle(request);
-      else response = (await flow.handle(request)) ?? (await signIn?.handle(request)) ?? notFound();
+      else if (path === flow.installPath && flow instanceof OAuthFlow && url.searchParams.has("team")) {
+        // A reinstall link from the console: the workspace (or org) preselected on Slack's consent screen.
+        const team = url.searchParams.get("team") ?? "";
+        response = await flow.handleInstall(request, TEAM_PARAM_RE.test(team) ? { team } : {});
+      } else
+        response =
+          (await flow.handle(request)) ??
+          (await signIn?.handle(request)) ??
+          (await operatorConsole?.handle(request)) ??
+          notFound();
     } catch (error) {
       deps.logger.error(
         `request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
@@ -252,6 +272,53 @@ const SANDBOX_OIDC_ISSUER = "https://slack.com";
 
 /** Installations per page of the sandbox home page. */
 const HOME_PAGE_SIZE = 25;
+
+/** A workspace or org id in a reinstall link's `team` parameter (anything else is ignored). */
+const TEAM_PARAM_RE = /^[TE][A-Z0-9]{2,31}$/;
+
+/**
+ * The reference app's operator console: this app's installations (its store partition), token refresh
+ * through the store's locks (as `authorize` does), health checks with `auth.test`.
+ */
+function createAppConsole(
+  deps: AppDeps,
+  signIn: NonNullable<ReturnType<typeof createSignInRoutes>>,
+  store: InstallationStore,
+  api: SlackApiClient,
+): OperatorConsole {
+  const origin = deps.redirectUri ? new URL(deps.redirectUri).origin : undefined;
+  const installUrl = deps.redirectUri?.endsWith("/slack/oauth_redirect")
+    ? `${deps.redirectUri.slice(0, -"/slack/oauth_redirect".length)}/slack/install`
+    : "/slack/install";
+  return createConsole({
+    admins: deps.consoleAdmins ?? [],
+    apps: [
+      {
+        name: deps.appName ?? "This app",
+        clientId: deps.clientId,
+        store,
+        coordinator: new RotationCoordinator({
+          installationStore: store,
+          rotator: new TokenRotator({
+            clientId: deps.clientId,
+            clientSecret: deps.clientSecret,
+            api,
+            logger: deps.logger,
+          }),
+          logger: deps.logger,
+        }),
+        installUrl,
+      },
+    ],
+    currentUser: (request) => signIn.currentUser(request),
+    loginPath: signIn.loginPath,
+    stateStore: deps.stateStore,
+    sessionSecret: deps.sessionSecret ?? randomBytes(32),
+    allowedOrigins: origin ? [origin] : undefined,
+    health: memoryConsoleHealth((token) => api.authTest(token)),
+    logger: deps.logger,
+  });
+}
 
 /** Request ids accepted from a proxy or client: short and log-safe. */
 const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
@@ -466,6 +533,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         appName: emu.app.name,
         oidcBaseUrl: emu.url,
         oidcIssuer: SANDBOX_OIDC_ISSUER,
+        consoleAdmins: config.consoleAdmins,
       };
     } else {
       deps = {
@@ -482,6 +550,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         oidcBaseUrl: config.oidcBaseUrl,
         // Read here until loadConfig carries it: a secret, never printed.
         sessionSecret: process.env.SESSION_SECRET?.trim() || undefined,
+        consoleAdmins: config.consoleAdmins,
       };
     }
     // The `app` label: METRICS_APP, else the client id (single-workspace mode: the app id auth.test gave).

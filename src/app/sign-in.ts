@@ -50,6 +50,11 @@ export interface SignInRoutesOptions {
   appName?: string | undefined;
   /** `fetch` for the JWKS (tests). */
   fetch?: typeof fetch | undefined;
+  /**
+   * Local paths a sign-in may return to (`/slack/login?next=/console`), kept server-side with the state;
+   * any other `next` is ignored (no open redirect). Default: none, the profile page.
+   */
+  returnPaths?: readonly string[] | undefined;
 }
 
 export interface SignInRoutes {
@@ -102,7 +107,7 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     fetch: o.fetch,
     appName: o.appName,
     logger: o.logger,
-    onSignIn: ({ identity, request }) => {
+    onSignIn: ({ identity, request, metadata }) => {
       const session: ProfileSession = {
         userId: identity.userId,
         teamId: identity.teamId,
@@ -114,7 +119,9 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
         ...(identity.teamName ? { teamName: identity.teamName } : {}),
         ...(identity.teamDomain ? { teamDomain: identity.teamDomain } : {}),
       };
-      const headers = new Headers({ Location: PROFILE_PATH, "Cache-Control": "no-store" });
+      const next =
+        typeof metadata?.next === "string" && o.returnPaths?.includes(metadata.next) ? metadata.next : undefined;
+      const headers = new Headers({ Location: next ?? PROFILE_PATH, "Cache-Control": "no-store" });
       headers.append("Set-Cookie", sessions.serialize(session, request.url));
       return new Response(null, { status: 303, headers });
     },
@@ -169,6 +176,11 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
       const path = new URL(request.url).pathname;
       if (path === PROFILE_PATH) return profile(request);
       if (path === LOGOUT_PATH) return logout(request);
+      if (path === flow.loginPath && o.returnPaths?.length) {
+        // Where to land after signing in: only a listed local path, carried in the state's server-side data.
+        const next = new URL(request.url).searchParams.get("next");
+        if (next !== null && o.returnPaths.includes(next)) return flow.handleLogin(request, { metadata: { next } });
+      }
       return flow.handle(request);
     },
   };

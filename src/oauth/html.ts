@@ -28,11 +28,14 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{text-align:left;
 @media (max-width:30rem){th,td{padding:.35rem .25rem}}
 `;
 
-/** Wraps page content in a small, self-contained, phone-friendly HTML document (no external assets needed). */
-export function layout(title: string, body: string, kind: "ok" | "bad" | "plain" = "plain"): string {
+/**
+ * Wraps page content in a small, self-contained, phone-friendly HTML document (no external assets needed);
+ * `css` adds rules of the page's own after the shared stylesheet.
+ */
+export function layout(title: string, body: string, kind: "ok" | "bad" | "plain" = "plain", css = ""): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${CSS}</style></head>
+<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)}</title><style>${CSS}${css}</style></head>
 <body><main class="${kind}">${body}</main></body></html>`;
 }
 

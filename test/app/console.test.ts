@@ -1,0 +1,241 @@
+/**
+ * The operator console's handler, without a browser: off (404) without CONSOLE_ADMINS, 303 to sign-in when
+ * signed out, 403 for a signed-in user who is not an admin, the console cookie's attributes, and every POST
+ * refused when it comes from elsewhere, lacks the CSRF token or replays a spent ticket. The full flow in
+ * Chromium is in console.browser.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigProblems, loadConfig } from "../../src/app/config.js";
+import { parseConsoleAdmins } from "../../src/app/console.js";
+import { createApp } from "../../src/app/server.js";
+import { ErrorCode } from "../../src/errors.js";
+import type { Installation } from "../../src/model/installation.js";
+import { SessionCookie } from "../../src/oidc/session.js";
+import type { Logger } from "../../src/redact.js";
+import { SlackApiClient } from "../../src/slack-api/client.js";
+import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+
+const ORIGIN = "https://app.example.com";
+const SECRET = "console-test-session-secret-0123456789abcdef";
+const ADMIN = { teamId: "T0000000001", userId: "U0000000001" };
+const OUTSIDER = { teamId: "T0000000001", userId: "U0000000002" };
+const BOT_TOKEN = `xoxb-${"1".repeat(12)}-${"2".repeat(13)}-${"a".repeat(24)}`;
+
+function installation(teamId: string, userId = "U0000000009"): Installation {
+  return {
+    teamId,
+    teamName: `Team ${teamId}`,
+    userId,
+    botToken: BOT_TOKEN,
+    botId: "B0000000001",
+    botUserId: "U0000000100",
+    botScopes: ["commands", "chat:write"],
+    userScopes: [],
+    isEnterpriseInstall: false,
+    installedAt: 1_700_000_000,
+    customValues: {},
+  };
+}
+
+async function setup(admins: string[] = ["T0000000001:U0000000001"]) {
+  const store = new MemoryInstallationStore();
+  await store.save(installation("T0000000007"));
+  await store.save(installation("T0000000008"));
+  const lines: string[] = [];
+  const log =
+    (level: string) =>
+    (message: string, ...args: unknown[]) =>
+      lines.push(`${level} ${message} ${JSON.stringify(args)}`);
+  const logger: Logger = { debug: () => {}, info: log("info"), warn: log("warn"), error: log("error") };
+  const app = createApp({
+    clientId: "111.222",
+    clientSecret: "c".repeat(32),
+    signingSecret: "s".repeat(32),
+    scopes: ["commands"],
+    userScopes: [],
+    redirectUri: `${ORIGIN}/slack/oauth_redirect`,
+    apiUrl: "http://127.0.0.1:9/api/",
+    authorizeUrl: "https://slack.example/oauth/v2/authorize",
+    installationStore: store,
+    stateStore: new MemoryStateStore(),
+    logger,
+    api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0 }),
+    sessionSecret: SECRET,
+    consoleAdmins: admins,
+  });
+  // The sign-in session cookie as /slack/login/callback sets it (same secret, same name).
+  const signedIn = (who: { teamId: string; userId: string }) =>
+    new SessionCookie({ secret: SECRET }).serialize(who, ORIGIN).split(";")[0]!;
+  return { app, store, lines, signedIn };
+}
+
+const cookieOf = (res: Response) =>
+  res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0]!)
+    .join("; ");
+
+/** The console page as the admin sees it, with the cookies and the first form's hidden fields. */
+async function openConsole(app: (r: Request) => Promise<Response>, signedIn: string) {
+  const res = await app(new Request(`${ORIGIN}/console`, { headers: { cookie: signedIn } }));
+  expect(res.status).toBe(200);
+  const html = await res.text();
+  const cookie = `${signedIn}; ${cookieOf(res)}`;
+  const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  const ticket = /name="ticket" value="([^"]+)"/.exec(html)?.[1] ?? "";
+  return { res, html, cookie, csrf, ticket };
+}
+
+function post(path: string, cookie: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return new Request(`${ORIGIN}${path}`, {
+    method: "POST",
+    headers: {
+      cookie,
+      "content-type": "application/x-www-form-urlencoded",
+      "sec-fetch-site": "same-origin",
+      origin: ORIGIN,
+      ...headers,
+    },
+    body: new URLSearchParams(form).toString(),
+  });
+}
+
+describe("CONSOLE_ADMINS", () => {
+  it("takes team_id:user_id pairs separated by commas or spaces, and refuses anything else (exit 2)", () => {
+    expect(parseConsoleAdmins(" T0123ABCD:U0123ABCD,E0123ABCD:W0123ABCD  T0123ABCD:U0123ABCD ")).toEqual({
+      admins: ["T0123ABCD:U0123ABCD", "E0123ABCD:W0123ABCD"],
+      problems: [],
+    });
+    expect(parseConsoleAdmins(undefined).admins).toEqual([]);
+    for (const bad of [
+      "U0123ABCD",
+      "T0123ABCD:",
+      "t0123abcd:u0123abcd",
+      "T0123ABCD:U0123ABCD:X",
+      "T01;U01",
+      "C0123:U0123",
+    ]) {
+      expect(parseConsoleAdmins(bad).problems, bad).toHaveLength(1);
+      expect(() => loadConfig({ CONSOLE_ADMINS: bad })).toThrow(ConfigProblems);
+    }
+    expect(loadConfig({ CONSOLE_ADMINS: "T0123ABCD:U0123ABCD" }).consoleAdmins).toEqual(["T0123ABCD:U0123ABCD"]);
+    expect(loadConfig({}).consoleAdmins).toEqual([]);
+  });
+});
+
+describe("operator console handler", () => {
+  it("is off (404) when no admin is configured, for pages and actions alike", async () => {
+    const { app, signedIn } = await setup([]);
+    expect((await app(new Request(`${ORIGIN}/console`, { headers: { cookie: signedIn(ADMIN) } }))).status).toBe(404);
+    expect((await app(post("/console/check", signedIn(ADMIN), {}))).status).toBe(404);
+    expect((await app(post("/console/delete/confirm", signedIn(ADMIN), {}))).status).toBe(404);
+  });
+
+  it("sends a signed-out visitor to Sign in with Slack, coming back to the console", async () => {
+    const { app } = await setup();
+    const res = await app(new Request(`${ORIGIN}/console`));
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/slack/login?next=%2Fconsole");
+    // The login keeps `next` server-side with its state; an unlisted `next` is ignored (no open redirect).
+    const login = await app(new Request(`${ORIGIN}/slack/login?next=%2Fconsole`));
+    expect(login.status).toBe(200);
+  });
+
+  it("refuses a signed-in user who is not on the list (403), on the page and on actions", async () => {
+    const { app, signedIn, lines } = await setup();
+    const page = await app(new Request(`${ORIGIN}/console`, { headers: { cookie: signedIn(OUTSIDER) } }));
+    expect(page.status).toBe(403);
+    expect(page.headers.get("x-slack-oauth-error")).toBe(ErrorCode.ConsoleForbidden);
+    expect(await page.text()).not.toContain("T0000000007");
+    const action = await app(post("/console/check", signedIn(OUTSIDER), { app: "111.222", team: "T0000000007" }));
+    expect(action.status).toBe(403);
+    expect(lines.some((l) => l.includes("not an admin") && l.includes("T0000000001:U0000000002"))).toBe(true);
+  });
+
+  it("sets its own cookie: __Host- over https, HttpOnly, Secure, SameSite=Strict, expiring", async () => {
+    const { app, signedIn } = await setup();
+    const { res, html } = await openConsole(app, signedIn(ADMIN));
+    const set = res.headers.getSetCookie().join("\n");
+    expect(set).toMatch(/^__Host-slack-console=v1\.[^;]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=3600; Secure$/);
+    expect(html).toContain("T0000000007");
+    expect(html).toContain("T0000000008");
+    expect(html).not.toContain("xoxb-");
+  });
+
+  it("refuses forged POSTs: another site, no origin at all, no or a wrong CSRF token, a ticket of the wrong kind", async () => {
+    const { app, signedIn, store } = await setup();
+    const { cookie, csrf, ticket } = await openConsole(app, signedIn(ADMIN));
+    const target = { app: "111.222", team: "T0000000007" };
+    const refused = async (req: Request, code: string) => {
+      const res = await app(req);
+      expect(res.status).toBe(403);
+      expect(res.headers.get("x-slack-oauth-error")).toBe(code);
+    };
+    const body = { ...target, csrf, ticket };
+    await refused(
+      post("/console/delete", cookie, body, { "sec-fetch-site": "cross-site" }),
+      ErrorCode.CrossSiteRequest,
+    );
+    await refused(post("/console/delete", cookie, body, { "sec-fetch-site": "same-site" }), ErrorCode.CrossSiteRequest);
+    const noHeaders = post("/console/delete", cookie, body);
+    noHeaders.headers.delete("sec-fetch-site");
+    noHeaders.headers.delete("origin");
+    await refused(noHeaders, ErrorCode.CrossSiteRequest);
+    const evil = post("/console/delete", cookie, body, { origin: "https://evil.example" });
+    evil.headers.delete("sec-fetch-site");
+    await refused(evil, ErrorCode.CrossSiteRequest);
+    await refused(post("/console/delete", cookie, { ...target, ticket }), ErrorCode.ConsoleRequestInvalid);
+    await refused(
+      post("/console/delete", cookie, { ...target, ticket, csrf: `${csrf}x` }),
+      ErrorCode.ConsoleRequestInvalid,
+    );
+    // The sign-in cookie alone (no console cookie): the token cannot be checked.
+    await refused(post("/console/delete", signedIn(ADMIN), body), ErrorCode.ConsoleRequestInvalid);
+    // A list page's ticket cannot confirm a delete.
+    await refused(post("/console/delete/confirm", cookie, body), ErrorCode.ConsoleRequestInvalid);
+    expect((await store.listWorkspaces()).length).toBe(2);
+  });
+
+  it("deletes only after confirming, once: a replayed confirmation (or action) gets 403", async () => {
+    const { app, signedIn, store, lines } = await setup();
+    const { cookie, csrf, ticket } = await openConsole(app, signedIn(ADMIN));
+    const ask = await app(post("/console/delete", cookie, { app: "111.222", team: "T0000000007", csrf, ticket }));
+    expect(ask.status).toBe(200);
+    const confirm = await ask.text();
+    expect(confirm).toContain("Delete this installation?");
+    expect((await store.listWorkspaces()).length).toBe(2);
+    // The same list form again: its ticket is spent.
+    const replayAsk = await app(post("/console/delete", cookie, { app: "111.222", team: "T0000000007", csrf, ticket }));
+    expect(replayAsk.status).toBe(403);
+    const confirmTicket = /name="ticket" value="([^"]+)"/.exec(confirm)![1]!;
+    // The confirmation deletes what its ticket names, whatever else the form says.
+    const form = { csrf, ticket: confirmTicket, app: "111.222", team: "T0000000008" };
+    const deleted = await app(post("/console/delete/confirm", cookie, form));
+    expect(deleted.status).toBe(200);
+    expect(await deleted.text()).toContain("T0000000007 was deleted");
+    expect((await store.listWorkspaces()).map((w) => w.teamId)).toEqual(["T0000000008"]);
+    const replay = await app(post("/console/delete/confirm", cookie, form));
+    expect(replay.status).toBe(403);
+    expect(replay.headers.get("x-slack-oauth-error")).toBe(ErrorCode.ConsoleRequestInvalid);
+    const logged = lines.filter((l) => l.startsWith("info console: delete"));
+    expect(logged.join("\n")).toContain('"admin":"T0000000001:U0000000001"');
+    expect(logged.join("\n")).toContain('"teamId":"T0000000007"');
+    expect(lines.join("\n")).not.toContain("xoxb-");
+    expect(lines.join("\n")).not.toContain(csrf);
+  });
+
+  it("shows a reinstall link to this server's install route with the workspace preselected", async () => {
+    const { app, signedIn } = await setup();
+    const { cookie, csrf, ticket } = await openConsole(app, signedIn(ADMIN));
+    const res = await app(post("/console/reinstall", cookie, { app: "111.222", team: "T0000000008", csrf, ticket }));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(`value="${ORIGIN}/slack/install?team=T0000000008"`);
+    expect(res.headers.get("content-security-policy")).toMatch(/script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+    const install = await app(new Request(`${ORIGIN}/slack/install?team=T0000000008`));
+    expect(install.status).toBe(200);
+    expect(await install.text()).toContain("team=T0000000008");
+    // Anything but an id is ignored: a plain install.
+    const odd = await (await app(new Request(`${ORIGIN}/slack/install?team=%22%3E%3Cx`))).text();
+    expect(odd).not.toContain("team=");
+  });
+});
