@@ -91,7 +91,12 @@ describeBackend(status, () => {
           ],
         }),
       );
-      const [first, second] = APPS_DBS.map((db) => ({ DATABASE_URL: urlOf(db), SLACK_APPS_FILE: appsFile }));
+      const [first, second] = APPS_DBS.map(
+        (db): Record<string, string> => ({
+          DATABASE_URL: urlOf(db),
+          SLACK_APPS_FILE: appsFile,
+        }),
+      ) as [Record<string, string>, Record<string, string>];
       const r = await runCli(["import", "--from", "slack-sdk-sqlite", join(FIXTURES, "sqlite-two-apps.db")], {
         env: first,
       });
@@ -106,10 +111,10 @@ describeBackend(status, () => {
           .sort();
       };
       // alpha is the default app: its installations are the default partition (no --app needed).
-      const alpha = await teams(first as Record<string, string>, []);
+      const alpha = await teams(first, []);
       expect(alpha).toHaveLength(7);
-      expect(await teams(first as Record<string, string>, ["--app", "alpha"])).toEqual(alpha);
-      expect(await teams(first as Record<string, string>, ["--app", "beta"])).toEqual(["T0000000001", "T0000000007"]);
+      expect(await teams(first, ["--app", "alpha"])).toEqual(alpha);
+      expect(await teams(first, ["--app", "beta"])).toEqual(["T0000000001", "T0000000007"]);
 
       const exports: string[] = [];
       for (const app of ["alpha", "beta"]) {
