@@ -1,6 +1,7 @@
 import { ConfigError } from "../errors.js";
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
+import { APPS_FILE_VARIABLE, type AppConfig, readAppsFile } from "./apps-file.js";
 import { CONSOLE_ADMINS_VARIABLE, parseConsoleAdmins } from "./console.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
 import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
@@ -59,6 +60,12 @@ export interface ServerConfig {
   warnings: string[];
   /** Prometheus metrics (`METRICS_PORT`, `METRICS_TOKEN`, `METRICS_HOST`, `METRICS_APP`; see `app/metrics.ts`). */
   metrics?: MetricsConfig;
+  /**
+   * Several apps (`SLACK_APPS_FILE`): each with its own credentials, paths and store partition. Set instead of
+   * `clientId` / `clientSecret` / `signingSecret` / `scopes` / `redirectUri`, which then play no part. With
+   * `sandbox` the built-in emulator hosts every one of them.
+   */
+  apps?: AppConfig[];
   /** The operator console's admins (`CONSOLE_ADMINS`, `team_id:user_id` pairs); empty: the console is off. */
   consoleAdmins: string[];
 }
@@ -86,7 +93,7 @@ export interface ConfigFinding {
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
    * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`,
-   * `console-admins`.
+   * `console-admins`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
    */
   code: string;
   message: string;
@@ -172,12 +179,14 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     findings.push({ variable, level: "problem", code, message });
   const warning = (variable: string, code: string, message: string) =>
     findings.push({ variable, level: "warning", code, message });
+  const appsFile = env[APPS_FILE_VARIABLE]?.trim() || undefined;
   const clientId = env.SLACK_CLIENT_ID?.trim() || undefined;
   const botTokenRaw = env.SLACK_BOT_TOKEN?.trim() || undefined;
   const userTokenRaw = env.SLACK_USER_TOKEN?.trim() || undefined;
   const forcedSandbox = /^(1|true|yes)$/i.test(env.SLACK_SANDBOX?.trim() ?? "");
-  const singleWorkspace = !forcedSandbox && clientId === undefined && botTokenRaw !== undefined;
-  const sandbox = forcedSandbox || (clientId === undefined && !singleWorkspace);
+  const singleWorkspace =
+    !forcedSandbox && appsFile === undefined && clientId === undefined && botTokenRaw !== undefined;
+  const sandbox = forcedSandbox || (appsFile === undefined && clientId === undefined && !singleWorkspace);
   // An empty PORT means unset (a blank line in an .env file), not port 0.
   const portRaw = env.PORT?.trim() || "3000";
   const port = /^\d{1,5}$/.test(portRaw) ? Number(portRaw) : Number.NaN;
@@ -291,7 +300,7 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
       `${which} and SLACK_CLIENT_ID are both set: choose single-workspace mode (SLACK_BOT_TOKEN, no SLACK_CLIENT_ID) or multi-workspace mode (SLACK_CLIENT_ID; workspaces install through /slack/install and their tokens are stored): unset ${which} to use OAuth`,
     );
   }
-  if (clientId === undefined && botTokenRaw === undefined && userTokenRaw !== undefined) {
+  if (appsFile === undefined && clientId === undefined && botTokenRaw === undefined && userTokenRaw !== undefined) {
     problem(
       "SLACK_USER_TOKEN",
       "mode-conflict",
@@ -367,6 +376,25 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
       config.signingSecret = signing;
     }
     if (env.SLACK_REDIRECT_URI) config.redirectUri = env.SLACK_REDIRECT_URI;
+  }
+  if (appsFile !== undefined) {
+    // Several apps from one file: the single-app credentials would be a second, conflicting source.
+    for (const key of [...SLACK_CREDENTIALS, "SLACK_REDIRECT_URI"] as const) {
+      // (--sandbox already refuses every Slack credential.)
+      if (env[key]?.trim() && !(forcedSandbox && key !== "SLACK_REDIRECT_URI"))
+        problem(
+          key,
+          "mode-conflict",
+          `${key} and ${APPS_FILE_VARIABLE} are both set: with an apps file every app's credentials and URLs come from the file; unset ${key}`,
+        );
+    }
+    for (const key of ["SLACK_SCOPES", "SLACK_USER_SCOPES"] as const) {
+      if (env[key]?.trim())
+        warning(key, "ignored", `${key} is set but ${APPS_FILE_VARIABLE} is too: each app's scopes come from the file`);
+    }
+    const read = readAppsFile(appsFile, env);
+    findings.push(...read.findings);
+    if (read.apps.length > 0) config.apps = read.apps;
   }
   const metrics = readMetricsConfig(env, config.port, config.host, problem);
   if (metrics) config.metrics = metrics;

@@ -8,28 +8,33 @@ import {
   type SingleWorkspaceIdentity,
 } from "../authorize/single-workspace.js";
 import type { Emulator } from "../emulator/index.js";
-import { ErrorCode } from "../errors.js";
+import { CodedTypeError, ConfigError, ErrorCode } from "../errors.js";
+import { SlackAppRouter } from "../events/app-router.js";
 import type { SlackRequestHandler } from "../events/handler.js";
 import { clientErrorListener, connectMethodListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
 import { type MetricsOptions, measureAuthorize } from "../metrics/hooks.js";
 import { OAuthFlow } from "../oauth/flow.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { renderFailurePage } from "../oauth/pages.js";
+import { OIDC_STATE_COOKIE_NAME } from "../oidc/flow.js";
+import { SESSION_COOKIE_NAME } from "../oidc/session.js";
 import { type Logger, redact } from "../redact.js";
 import { RotationCoordinator } from "../rotation/coordinator.js";
 import { TokenRotator } from "../rotation/token-rotator.js";
 import { SlackApiClient } from "../slack-api/client.js";
+import { STATE_COOKIE_NAME } from "../state/cookie.js";
 import type { StateStore } from "../state/state.js";
 import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
+import { APPS_FILE_VARIABLE, type AppConfig, type AppPaths } from "./apps-file.js";
 import type { ServerConfig } from "./config.js";
 import { CONSOLE_PATH, createConsole, memoryConsoleHealth, type OperatorConsole } from "./console.js";
 import { capConnectionsPerAddress, clientAddress, RateLimiter, type ServerLimits } from "./limits.js";
 import { jsonLogger, requestId } from "./log.js";
 import { createServerMetrics, METRICS_PATH } from "./metrics.js";
-import { createSignInRoutes, loginRedirectUriFor } from "./sign-in.js";
+import { createSignInRoutes, loginRedirectUriFor, type SignInRoutes } from "./sign-in.js";
 import { createReferenceSlackApp } from "./slack-app.js";
-import { applyStoreOptions, type OpenedStores, openStores } from "./stores.js";
+import { applyStoreOptions, type OpenedStores, openAppsStores, openStores } from "./stores.js";
 
 /** What the reference app needs, resolved (credentials, stores, URLs). */
 export interface AppDeps {
@@ -71,86 +76,243 @@ export interface AppDeps {
   singleWorkspace?: SingleWorkspaceAuthorize | undefined;
   /** Reports installs, uninstalls, token refreshes, authorize calls and Slack requests. */
   metrics?: MetricsOptions | undefined;
+  /** Several apps (`SLACK_APPS_FILE`), each on its own paths with its own stores: see {@link createApp}. */
+  apps?: AppUnitDeps[] | undefined;
   /**
    * The operator console's admins (`CONSOLE_ADMINS`, `team_id:user_id` pairs). Empty or absent: the
-   * console is off (404). It needs Sign in with Slack, so single-workspace mode has none.
+   * console is off (404). It needs Sign in with Slack, so single-workspace mode has none. With several
+   * apps, admins sign in through the first app and the console lists every app.
    */
   consoleAdmins?: readonly string[] | undefined;
 }
 
-/** Builds the reference app as one `fetch`-style handler. */
-/** The reference app: a fetch handler for every route, plus its Slack endpoint for the Node fast path. */
-export type ReferenceApp = ((request: Request) => Promise<Response>) & { slack: SlackRequestHandler };
+/**
+ * One of several apps a reference server serves (`SLACK_APPS_FILE`): its credentials, paths and stores.
+ *
+ * @example
+ * ```ts
+ * const app: AppUnitDeps = { name: "prod", clientId, appId: "A0PROD", clientSecret, signingSecret, scopes: ["commands"],
+ *   userScopes: [], paths: { install: "/slack/prod/install", redirect: "/slack/prod/oauth_redirect",
+ *   events: "/slack/prod/events", login: "/slack/prod/login" }, installationStore, stateStore };
+ * ```
+ */
+export interface AppUnitDeps {
+  /** Short name (paths, cookie names, the home page). */
+  name: string;
+  clientId: string;
+  /** The app id: installs are checked against it, requests naming another app are refused. */
+  appId: string;
+  clientSecret: string;
+  signingSecret: string;
+  scopes: string[];
+  userScopes: string[];
+  redirectUri?: string | undefined;
+  /** Install, OAuth callback, events and sign-in paths (sign-in: `<login>`, `<login>/callback`, `<login>/profile`, `<login>/logout`). */
+  paths: AppPaths;
+  /** This app's partition of the installations. */
+  installationStore: InstallationStore;
+  stateStore: StateStore;
+  /** Display name on its install page (default the name). */
+  displayName?: string | undefined;
+  /** Metrics labelled with this app. */
+  metrics?: MetricsOptions | undefined;
+}
 
+/** The reference app: a fetch handler for every route, plus its Slack endpoints for the Node fast path. */
+export type ReferenceApp = ((request: Request) => Promise<Response>) & {
+  /** The (first) app's request handler. */
+  slack: SlackRequestHandler;
+  /** Every events path and what answers it (each app's handler; several apps: `/slack/events` routes by app id). */
+  slackRoutes: ReadonlyMap<string, Pick<SlackRequestHandler, "handleRaw" | "handle">>;
+  /** Paths that issue a state on GET (install and sign-in starts): rate-limited per client address. */
+  stateIssuingPaths: ReadonlySet<string>;
+};
+
+/** What one app of the reference app is made of. */
+interface Unit {
+  name: string | undefined;
+  clientId: string;
+  clientSecret: string;
+  appName: string | undefined;
+  redirectUri: string | undefined;
+  stateStore: StateStore;
+  slack: SlackRequestHandler;
+  flow: Pick<OAuthFlow, "installPath" | "handle">;
+  signIn: SignInRoutes | undefined;
+  store: CachingInstallationStore;
+}
+
+/** The events path shared by every app of a multi-app server (requests routed by `api_app_id`). */
+export const SHARED_EVENTS_PATH = "/slack/events";
+
+/**
+ * Builds the reference app as one `fetch`-style handler. With `deps.apps`, one flow, sign-in and events
+ * endpoint per app on its own paths (the single-app fields `clientId`, `clientSecret`, `signingSecret`,
+ * `scopes`, `userScopes`, `redirectUri`, `installationStore`, `stateStore`, `metrics` then play no part).
+ */
 export function createApp(deps: AppDeps): ReferenceApp {
   // Slack waits 3 s for an answer to a command: keep Web API calls well inside that.
   const api = deps.api ?? new SlackApiClient({ baseUrl: deps.apiUrl, logger: deps.logger, timeoutMs: 2500 });
-  // One caching store for the install flow, authorize and uninstall handling: every write drops the cache.
-  const store =
-    deps.installationStore instanceof CachingInstallationStore
-      ? deps.installationStore
-      : new CachingInstallationStore(deps.installationStore);
-  const slack = createReferenceSlackApp({
-    signingSecret: deps.signingSecret,
-    // Multi-workspace: tokens from apps with rotation on are refreshed before they expire, once per
-    // installation across processes (store locks). Single-workspace tokens are long-lived (checked at start).
-    authorize:
-      (deps.singleWorkspace ? measureAuthorize(deps.singleWorkspace.authorize, deps.metrics) : undefined) ??
-      createAuthorize({
-        installationStore: store,
-        rotation: {
-          clientId: deps.clientId,
-          clientSecret: deps.clientSecret,
+  const multi = deps.apps !== undefined && deps.apps.length > 0;
+
+  function buildUnit(u: {
+    name?: string | undefined;
+    appId?: string | undefined;
+    clientId: string;
+    clientSecret: string;
+    signingSecret: string;
+    scopes: string[];
+    userScopes: string[];
+    redirectUri?: string | undefined;
+    paths?: AppPaths | undefined;
+    installationStore: InstallationStore;
+    stateStore: StateStore;
+    appName?: string | undefined;
+    metrics?: MetricsOptions | undefined;
+    oidcRedirectUri?: string | undefined;
+  }): Unit {
+    // One caching store for the install flow, authorize and uninstall handling: every write drops the cache.
+    const store =
+      u.installationStore instanceof CachingInstallationStore
+        ? u.installationStore
+        : new CachingInstallationStore(u.installationStore);
+    const slack = createReferenceSlackApp({
+      signingSecret: u.signingSecret,
+      appId: u.appId,
+      // Multi-workspace: tokens from apps with rotation on are refreshed before they expire, once per
+      // installation across processes (store locks). Single-workspace tokens are long-lived (checked at start).
+      authorize:
+        (deps.singleWorkspace ? measureAuthorize(deps.singleWorkspace.authorize, u.metrics) : undefined) ??
+        createAuthorize({
+          installationStore: store,
+          rotation: {
+            clientId: u.clientId,
+            clientSecret: u.clientSecret,
+            api,
+            logger: deps.logger,
+            onError: (error) =>
+              deps.logger.warn(
+                `token rotation failed${u.name ? ` (app "${u.name}")` : ""}: ${error.code}: ${error.message}`,
+              ),
+          },
+          metrics: u.metrics,
+        }),
+      installationStore: store,
+      api,
+      logger: deps.logger,
+      ...(deps.nowSeconds ? { nowSeconds: deps.nowSeconds } : {}),
+      metrics: u.metrics,
+    });
+    const flow: Pick<OAuthFlow, "installPath" | "handle"> = deps.singleWorkspace
+      ? singleWorkspaceRoutes(deps.singleWorkspace)
+      : new OAuthFlow({
+          clientId: u.clientId,
+          clientSecret: u.clientSecret,
+          ...(u.appId ? { appId: u.appId } : {}),
+          scopes: u.scopes,
+          userScopes: u.userScopes,
+          ...(u.redirectUri ? { redirectUri: u.redirectUri } : {}),
+          authorizationUrl: deps.authorizeUrl,
+          stateStore: u.stateStore,
+          installationStore: store,
           api,
           logger: deps.logger,
-          onError: (error) => deps.logger.warn(`token rotation failed: ${error.code}: ${error.message}`),
-        },
-        metrics: deps.metrics,
-      }),
-    installationStore: store,
-    api,
-    logger: deps.logger,
-    ...(deps.nowSeconds ? { nowSeconds: deps.nowSeconds } : {}),
-    metrics: deps.metrics,
-  });
-  const flow: Pick<OAuthFlow, "installPath" | "handle"> = deps.singleWorkspace
-    ? singleWorkspaceRoutes(deps.singleWorkspace)
-    : new OAuthFlow({
-        clientId: deps.clientId,
-        clientSecret: deps.clientSecret,
-        scopes: deps.scopes,
-        userScopes: deps.userScopes,
-        ...(deps.redirectUri ? { redirectUri: deps.redirectUri } : {}),
-        authorizationUrl: deps.authorizeUrl,
-        stateStore: deps.stateStore,
-        installationStore: store,
-        api,
-        logger: deps.logger,
-        homeUrl: "/",
-        ...(deps.appName ? { appName: deps.appName } : {}),
-        ...(deps.metrics ? { metrics: deps.metrics } : {}),
-      });
-  // Sign in with Slack needs the app's credentials: not in single-workspace mode.
-  const signIn =
-    deps.singleWorkspace || !deps.clientId || !deps.clientSecret
-      ? undefined
-      : createSignInRoutes({
-          clientId: deps.clientId,
-          clientSecret: deps.clientSecret,
-          stateStore: deps.stateStore,
-          api,
-          logger: deps.logger,
-          oidcBaseUrl: deps.oidcBaseUrl,
-          oidcIssuer: deps.oidcIssuer,
-          redirectUri: deps.oidcRedirectUri ?? (deps.redirectUri ? loginRedirectUriFor(deps.redirectUri) : undefined),
-          sessionSecret: deps.sessionSecret,
-          sandbox: deps.sandbox !== undefined,
-          // Sandbox pages load nothing from outside the machine: the avatar comes from the emulator.
-          ...(deps.sandbox ? { imageOrigins: [deps.sandbox.emulatorUrl] } : {}),
-          appName: deps.appName,
-          returnPaths: [CONSOLE_PATH],
+          homeUrl: "/",
+          ...(u.appName ? { appName: u.appName } : {}),
+          ...(u.metrics ? { metrics: u.metrics } : {}),
+          // Several apps: each on its own paths, with its own state cookie (two installs in one browser).
+          ...(u.paths && u.name
+            ? {
+                installPath: u.paths.install,
+                redirectPath: u.paths.redirect,
+                stateCookieName: `${STATE_COOKIE_NAME}-${u.name}`,
+              }
+            : {}),
         });
-  const operatorConsole = signIn && flow instanceof OAuthFlow ? createAppConsole(deps, signIn, store, api) : undefined;
+    // Sign in with Slack needs the app's credentials: not in single-workspace mode.
+    const signIn =
+      deps.singleWorkspace || !u.clientId || !u.clientSecret
+        ? undefined
+        : createSignInRoutes({
+            clientId: u.clientId,
+            clientSecret: u.clientSecret,
+            stateStore: u.stateStore,
+            api,
+            logger: deps.logger,
+            oidcBaseUrl: deps.oidcBaseUrl,
+            oidcIssuer: deps.oidcIssuer,
+            redirectUri: u.oidcRedirectUri,
+            sessionSecret: deps.sessionSecret,
+            sandbox: deps.sandbox !== undefined,
+            // Sandbox pages load nothing from outside the machine: the avatar comes from the emulator.
+            ...(deps.sandbox ? { imageOrigins: [deps.sandbox.emulatorUrl] } : {}),
+            appName: u.appName,
+            returnPaths: [CONSOLE_PATH],
+            ...(u.paths && u.name
+              ? {
+                  loginPath: u.paths.login,
+                  profilePath: `${u.paths.login}/profile`,
+                  logoutPath: `${u.paths.login}/logout`,
+                  stateCookieName: `${OIDC_STATE_COOKIE_NAME}-${u.name}`,
+                  sessionCookieName: `${SESSION_COOKIE_NAME}-${u.name}`,
+                }
+              : {}),
+          });
+    return {
+      name: u.name,
+      clientId: u.clientId,
+      clientSecret: u.clientSecret,
+      appName: u.appName,
+      redirectUri: u.redirectUri,
+      stateStore: u.stateStore,
+      slack,
+      flow,
+      signIn,
+      store,
+    };
+  }
+
+  const units: Unit[] = multi
+    ? (deps.apps ?? []).map((a) =>
+        buildUnit({
+          ...a,
+          appName: a.displayName ?? a.name,
+          // The login callback next to the install callback's origin (or on the request's origin).
+          oidcRedirectUri: a.redirectUri ? new URL(`${a.paths.login}/callback`, a.redirectUri).href : undefined,
+        }),
+      )
+    : [
+        buildUnit({
+          clientId: deps.clientId,
+          clientSecret: deps.clientSecret,
+          signingSecret: deps.signingSecret,
+          scopes: deps.scopes,
+          userScopes: deps.userScopes,
+          redirectUri: deps.redirectUri,
+          installationStore: deps.installationStore,
+          stateStore: deps.stateStore,
+          appName: deps.appName,
+          metrics: deps.metrics,
+          oidcRedirectUri:
+            deps.oidcRedirectUri ?? (deps.redirectUri ? loginRedirectUriFor(deps.redirectUri) : undefined),
+        }),
+      ];
+  const first = units[0] as Unit;
+  const slackRoutes = new Map<string, Pick<SlackRequestHandler, "handleRaw" | "handle">>();
+  if (multi) {
+    for (const [i, a] of (deps.apps ?? []).entries()) slackRoutes.set(a.paths.events, (units[i] as Unit).slack);
+    // One shared endpoint as well (unless an app claims its path): each request goes to the app it names.
+    if (!slackRoutes.has(SHARED_EVENTS_PATH))
+      slackRoutes.set(
+        SHARED_EVENTS_PATH,
+        new SlackAppRouter({ handlers: units.map((u) => u.slack), logger: deps.logger }),
+      );
+  } else slackRoutes.set(SHARED_EVENTS_PATH, first.slack);
+  const installPaths = new Set(units.map((u) => u.flow.installPath));
+  const loginPaths = new Set(units.flatMap((u) => (u.signIn ? [u.signIn.loginPath] : [])));
+  const stateIssuingPaths = new Set([...installPaths, ...loginPaths]);
+  const operatorConsole =
+    first.signIn && first.flow instanceof OAuthFlow ? createAppConsole(deps, first.signIn, units, api) : undefined;
 
   /**
    * The installed workspaces, for the home page. Only in sandbox mode (everything there is this machine's
@@ -161,13 +323,20 @@ export function createApp(deps: AppDeps): ReferenceApp {
       return `<p class="muted" id="installations-private">Installed workspaces are not listed on this public page. Operators list them with <code>slack-oauth-kit installations list</code>.</p>`;
     }
     // The home page is informational: a store that fails to list must not take it down.
-    const workspaces = await store.listWorkspaces().catch((error: unknown) => {
-      deps.logger.warn(`home page: listing installations failed: ${redact(String((error as Error)?.message))}`);
-      return undefined;
-    });
-    if (workspaces === undefined)
+    const lists = await Promise.all(
+      units.map((u) =>
+        u.store.listWorkspaces().then(
+          (ws) => ws.flatMap((w) => w.installations).map((i) => ({ app: u.name, i })),
+          (error: unknown) => {
+            deps.logger.warn(`home page: listing installations failed: ${redact(String((error as Error)?.message))}`);
+            return undefined;
+          },
+        ),
+      ),
+    );
+    if (lists.some((l) => l === undefined))
       return `<p class="muted">The installations cannot be listed right now; they are saved all the same.</p>`;
-    const installs = workspaces.flatMap((w) => w.installations);
+    const installs = lists.flatMap((l) => l ?? []);
     if (installs.length === 0) return `<p class="muted">No workspace has installed the app yet.</p>`;
     const pages = Math.ceil(installs.length / HOME_PAGE_SIZE);
     const asked = Number(url.searchParams.get("page") ?? "1");
@@ -175,15 +344,15 @@ export function createApp(deps: AppDeps): ReferenceApp {
     const rows = installs
       .slice((page - 1) * HOME_PAGE_SIZE, page * HOME_PAGE_SIZE)
       .map(
-        (i) =>
-          `<tr><td>${escapeHtml(i.enterpriseName ?? i.enterpriseId ?? "")}</td><td>${escapeHtml(i.teamName ?? i.teamId ?? "(org-wide)")}</td><td>${escapeHtml(i.userId)}</td><td>${escapeHtml(new Date(i.installedAt * 1000).toISOString())}</td></tr>`,
+        ({ app, i }) =>
+          `<tr>${multi ? `<td>${escapeHtml(app ?? "")}</td>` : ""}<td>${escapeHtml(i.enterpriseName ?? i.enterpriseId ?? "")}</td><td>${escapeHtml(i.teamName ?? i.teamId ?? "(org-wide)")}</td><td>${escapeHtml(i.userId)}</td><td>${escapeHtml(new Date(i.installedAt * 1000).toISOString())}</td></tr>`,
       )
       .join("");
     const nav =
       pages === 1
         ? ""
         : `<p class="muted" id="pages">Page ${page} of ${pages} (${installs.length} installations)${page > 1 ? ` <a rel="prev" href="/?page=${page - 1}">Previous</a>` : ""}${page < pages ? ` <a rel="next" href="/?page=${page + 1}">Next</a>` : ""}</p>`;
-    return `<table><thead><tr><th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>${nav}`;
+    return `<table><thead><tr>${multi ? "<th>App</th>" : ""}<th>Org</th><th>Workspace</th><th>Installed by</th><th>When (UTC)</th></tr></thead><tbody>${rows}</tbody></table>${nav}`;
   }
 
   async function home(url: URL): Promise<Response> {
@@ -194,15 +363,23 @@ at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>. Click the button, pick 
 everything stays on this machine.</p>
 <p class="muted">To use real Slack, set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET.</p>`
       : "";
-    const button = deps.singleWorkspace
-      ? `<p>${singleWorkspaceExplanation(deps.singleWorkspace)}</p>`
-      : `<p><a class="button" id="install" href="/slack/install">Add to Slack</a></p>`;
-    const signInLink = signIn
-      ? `<p><a class="button secondary" id="sign-in" href="${signIn.loginPath}">Sign in with Slack</a> <a href="/profile">Your profile</a></p>`
-      : "";
+    const signInLinks = (u: Unit, suffix: string) =>
+      u.signIn
+        ? `<p><a class="button secondary" id="sign-in${suffix}" href="${escapeHtml(u.signIn.loginPath)}">Sign in with Slack</a> <a href="${escapeHtml(u.signIn.profilePath)}">Your profile</a></p>`
+        : "";
+    let buttons: string;
+    if (deps.singleWorkspace) buttons = `<p>${singleWorkspaceExplanation(deps.singleWorkspace)}</p>`;
+    else if (multi)
+      buttons = units
+        .map(
+          (u) =>
+            `<h2>${escapeHtml(u.name ?? "")}</h2>\n<p><a class="button" id="install-${escapeHtml(u.name ?? "")}" href="${escapeHtml(u.flow.installPath)}">Add ${escapeHtml(u.name ?? "")} to Slack</a></p>\n${signInLinks(u, `-${u.name}`)}`,
+        )
+        .join("\n");
+    else
+      buttons = `<p><a class="button" id="install" href="/slack/install">Add to Slack</a></p>\n${signInLinks(first, "")}`;
     const body = `<h1>slack-oauth-kit</h1>${sandbox}
-${button}
-${signInLink}
+${buttons}
 <h2>Installed workspaces</h2>${table}`;
     return new Response(layout("slack-oauth-kit", body), { headers: HTML_HEADERS });
   }
@@ -211,36 +388,42 @@ ${signInLink}
   // for this server (127.0.0.1 instead of localhost) would set its state cookie where the callback never
   // lands, so send the browser to the printed origin first. Only in sandbox mode: behind a proxy the origin
   // we see is not the public one, and redirecting there would loop.
-  const canonicalOrigin = deps.sandbox && deps.redirectUri ? new URL(deps.redirectUri).origin : undefined;
+  const canonicalRedirect = multi ? deps.apps?.[0]?.redirectUri : deps.redirectUri;
+  const canonicalOrigin = deps.sandbox && canonicalRedirect ? new URL(canonicalRedirect).origin : undefined;
 
   const app = async (request: Request): Promise<Response> => {
     const incoming = request.headers.get("x-request-id");
     const id = incoming && REQUEST_ID_RE.test(incoming) ? incoming : requestId();
     const started = performance.now();
     const path = new URL(request.url).pathname;
-    let response: Response;
+    let response: Response | undefined;
     try {
       const url = new URL(request.url);
+      const events = slackRoutes.get(path);
       if (
         canonicalOrigin &&
         url.origin !== canonicalOrigin &&
-        (path === "/" || path === flow.installPath || path === signIn?.loginPath || path === CONSOLE_PATH)
+        (path === "/" || stateIssuingPaths.has(path) || path === CONSOLE_PATH)
       ) {
         response = new Response(null, { status: 302, headers: { Location: `${canonicalOrigin}${path}${url.search}` } });
       } else if (path === "/" && (request.method === "GET" || request.method === "HEAD"))
         response = await home(new URL(request.url));
       else if (path === "/healthz") response = Response.json({ ok: true });
-      else if (path === "/slack/events") response = await slack.handle(request);
-      else if (path === flow.installPath && flow instanceof OAuthFlow && url.searchParams.has("team")) {
-        // A reinstall link from the console: the workspace (or org) preselected on Slack's consent screen.
-        const team = url.searchParams.get("team") ?? "";
-        response = await flow.handleInstall(request, TEAM_PARAM_RE.test(team) ? { team } : {});
-      } else
-        response =
-          (await flow.handle(request)) ??
-          (await signIn?.handle(request)) ??
-          (await operatorConsole?.handle(request)) ??
-          notFound();
+      else if (events) response = await events.handle(request);
+      else {
+        const reinstall = url.searchParams.has("team") ? units.find((u) => u.flow.installPath === path) : undefined;
+        if (reinstall && reinstall.flow instanceof OAuthFlow) {
+          // A reinstall link from the console: the workspace (or org) preselected on Slack's consent screen.
+          const team = url.searchParams.get("team") ?? "";
+          response = await reinstall.flow.handleInstall(request, TEAM_PARAM_RE.test(team) ? { team } : {});
+        } else {
+          for (const u of units) {
+            response = (await u.flow.handle(request)) ?? (await u.signIn?.handle(request));
+            if (response) break;
+          }
+          response ??= (await operatorConsole?.handle(request)) ?? notFound();
+        }
+      }
     } catch (error) {
       deps.logger.error(
         `request failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
@@ -264,7 +447,44 @@ ${signInLink}
     });
     return new Response(response.body, { status: response.status, headers });
   };
-  return Object.assign(app, { slack });
+  return Object.assign(app, { slack: first.slack, slackRoutes, stateIssuingPaths });
+}
+
+/** The app-independent part of a multi-app server's deps, and one {@link AppUnitDeps} per app of the file. */
+function multiAppDeps(
+  config: ServerConfig,
+  stores: OpenedStores[],
+  logger: Logger,
+  metrics: { forApp(app: string): MetricsOptions } | undefined,
+  redirectUriOf: (app: AppConfig) => string | undefined,
+): Omit<AppDeps, "apiUrl" | "authorizeUrl"> {
+  const apps = config.apps ?? [];
+  const first = stores[0] as OpenedStores;
+  return {
+    // The single-app fields play no part with `apps` (see createApp).
+    clientId: "",
+    clientSecret: "",
+    signingSecret: "",
+    scopes: [],
+    userScopes: [],
+    installationStore: first.installationStore,
+    stateStore: first.stateStore,
+    logger,
+    apps: apps.map((a, i) => ({
+      name: a.name,
+      clientId: a.clientId,
+      appId: a.appId,
+      clientSecret: a.clientSecret,
+      signingSecret: a.signingSecret,
+      scopes: a.scopes,
+      userScopes: a.userScopes,
+      redirectUri: redirectUriOf(a),
+      paths: a.paths,
+      installationStore: (stores[i] ?? first).installationStore,
+      stateStore: (stores[i] ?? first).stateStore,
+      metrics: metrics?.forApp(a.clientId),
+    })),
+  };
 }
 
 /** The emulator's id_token issuer in sandbox mode (Slack's own, so the flow checks it exactly as in production). */
@@ -277,42 +497,45 @@ const HOME_PAGE_SIZE = 25;
 const TEAM_PARAM_RE = /^[TE][A-Z0-9]{2,31}$/;
 
 /**
- * The reference app's operator console: this app's installations (its store partition), token refresh
- * through the store's locks (as `authorize` does), health checks with `auth.test`.
+ * The reference app's operator console: each app's installations (its store partition), token refresh
+ * through the store's locks (as `authorize` does), health checks with `auth.test`. Admins sign in through
+ * the first app's Sign in with Slack.
  */
 function createAppConsole(
   deps: AppDeps,
-  signIn: NonNullable<ReturnType<typeof createSignInRoutes>>,
-  store: InstallationStore,
+  signIn: SignInRoutes,
+  units: readonly Unit[],
   api: SlackApiClient,
 ): OperatorConsole {
-  const origin = deps.redirectUri ? new URL(deps.redirectUri).origin : undefined;
-  const installUrl = deps.redirectUri?.endsWith("/slack/oauth_redirect")
-    ? `${deps.redirectUri.slice(0, -"/slack/oauth_redirect".length)}/slack/install`
-    : "/slack/install";
+  const first = units[0] as Unit;
+  const origin = first.redirectUri ? new URL(first.redirectUri).origin : undefined;
+  const installUrlOf = (u: Unit) => {
+    if (u.redirectUri === undefined || u.name !== undefined) return u.flow.installPath;
+    return u.redirectUri.endsWith("/slack/oauth_redirect")
+      ? `${u.redirectUri.slice(0, -"/slack/oauth_redirect".length)}/slack/install`
+      : "/slack/install";
+  };
   return createConsole({
     admins: deps.consoleAdmins ?? [],
-    apps: [
-      {
-        name: deps.appName ?? "This app",
-        clientId: deps.clientId,
-        store,
-        coordinator: new RotationCoordinator({
-          installationStore: store,
-          rotator: new TokenRotator({
-            clientId: deps.clientId,
-            clientSecret: deps.clientSecret,
-            api,
-            logger: deps.logger,
-          }),
+    apps: units.map((u) => ({
+      name: u.name ?? u.appName ?? "This app",
+      clientId: u.clientId,
+      store: u.store,
+      coordinator: new RotationCoordinator({
+        installationStore: u.store,
+        rotator: new TokenRotator({
+          clientId: u.clientId,
+          clientSecret: u.clientSecret,
+          api,
           logger: deps.logger,
         }),
-        installUrl,
-      },
-    ],
+        logger: deps.logger,
+      }),
+      installUrl: installUrlOf(u),
+    })),
     currentUser: (request) => signIn.currentUser(request),
     loginPath: signIn.loginPath,
-    stateStore: deps.stateStore,
+    stateStore: first.stateStore,
     sessionSecret: deps.sessionSecret ?? randomBytes(32),
     allowedOrigins: origin ? [origin] : undefined,
     health: memoryConsoleHealth((token) => api.authTest(token)),
@@ -377,6 +600,8 @@ export interface RunningServer {
   singleWorkspace?: SingleWorkspaceIdentity | undefined;
   /** Where Prometheus scrapes (`METRICS_PORT` / `METRICS_TOKEN`), when metrics are on. */
   metricsUrl?: string | undefined;
+  /** Several apps (`SLACK_APPS_FILE`): each app's name and installation store (its partition), in the file's order. */
+  apps?: Array<{ name: string; clientId: string; appId: string; installationStore: InstallationStore }> | undefined;
   close(): Promise<void>;
 }
 
@@ -400,13 +625,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       onError: (error) => logger.error(`unhandled error: ${error instanceof Error ? error.message : String(error)}`),
     },
   );
-  // POST /slack/events is the hot path: served without web Request/Response objects (see toNodeSlackListener).
-  // Its failures are logged by the handler itself; successful requests are not logged one by one.
-  const slackListener = toNodeSlackListener(
-    { handleRaw: (input) => (handler as ReferenceApp).slack.handleRaw(input) },
-    { maxBodyBytes: 1024 * 1024, bodyTimeoutMs },
-  );
-  const limitStarts = installStartLimiter(limits, logger);
+  // POST to an events path is the hot path: served without web Request/Response objects (see
+  // toNodeSlackListener), one listener per path (each app's, and the shared one), filled in once the app
+  // is built. Failures are logged by the handlers themselves; successful requests are not logged one by one.
+  const slackListeners = new Map<string, ReturnType<typeof toNodeSlackListener>>();
+  const issuingPaths = new Set(STATE_ISSUING_PATHS);
+  const limitStarts = installStartLimiter(limits, logger, issuingPaths);
   // Slow clients: headers must arrive within headersTimeout, a whole request within headers + body
   // timeouts (checked every second, not Node's default 30 s), and each address holds a bounded number of
   // connections, so a few addresses trickling bytes cannot take every socket the server has.
@@ -419,12 +643,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     (req, res) => {
       if (metricsOnMain && (req.url === METRICS_PATH || req.url?.startsWith(`${METRICS_PATH}?`))) {
         (metrics as NonNullable<typeof metrics>).listener(req, res);
-      } else if (
-        handler &&
-        req.method === "POST" &&
-        (req.url === "/slack/events" || req.url?.startsWith("/slack/events?"))
-      ) {
-        slackListener(req, res);
+      } else if (req.method === "POST" && slackListeners.size > 0) {
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        const listener = slackListeners.get(q === -1 ? url : url.slice(0, q));
+        if (listener) listener(req, res);
+        else if (limitStarts(req, res)) fetchListener(req, res);
       } else if (limitStarts(req, res)) {
         fetchListener(req, res);
       }
@@ -473,16 +697,29 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     metricsUrl = `http://${displayHost(config.metrics.host)}:${(own.address() as AddressInfo).port}${METRICS_PATH}`;
   } else if (metricsOnMain) metricsUrl = `${url}${METRICS_PATH}`;
   let stores: OpenedStores;
+  /** Several apps: each app's stores, in the order of `config.apps`. */
+  let appStores: OpenedStores[] | undefined;
   try {
     // Single-workspace mode stores nothing: the environment's token lives in memory only (never copied to disk).
-    stores =
-      options.stores ??
-      (config.singleWorkspace
-        ? await openStores("memory:")
-        : await applyStoreOptions(await openStores(config.databaseUrl), {
-            redisUrl: config.redisUrl,
-            tokenEncryptionKey: config.tokenEncryptionKey,
-          }));
+    if (config.apps && options.stores)
+      throw new ConfigError("startServer: the stores option serves one app; several apps open their own partitions");
+    if (config.apps) {
+      // Several apps: one partition (and Redis state key space) per app, in the file's order.
+      const opened = await openAppsStores(config.databaseUrl, config.apps, {
+        redisUrl: config.redisUrl,
+        tokenEncryptionKey: config.tokenEncryptionKey,
+      });
+      appStores = opened.stores;
+      stores = { ...(opened.stores[0] as OpenedStores), close: opened.close };
+    } else
+      stores =
+        options.stores ??
+        (config.singleWorkspace
+          ? await openStores("memory:")
+          : await applyStoreOptions(await openStores(config.databaseUrl), {
+              redisUrl: config.redisUrl,
+              tokenEncryptionKey: config.tokenEncryptionKey,
+            }));
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
     await closeMetricsServer();
@@ -513,6 +750,52 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ...stores,
         logger,
         singleWorkspace: source,
+      };
+    } else if (config.sandbox && config.apps) {
+      // The emulator hosts every app of the file: its ids and secrets, its redirect and request URLs here.
+      const { startEmulator } = await import("../emulator/index.js");
+      const specs = config.apps.map((a) => ({
+        name: a.name,
+        appId: a.appId,
+        clientId: a.clientId,
+        clientSecret: a.clientSecret,
+        signingSecret: a.signingSecret,
+        redirectUrls: [`${url}${a.paths.redirect}`, `${url}${a.paths.login}/callback`],
+        requestUrl: `${url}${a.paths.events}`,
+      }));
+      let emu: Emulator;
+      try {
+        emu = await startEmulator({
+          port: 0,
+          host: "127.0.0.1",
+          appUrl: url,
+          oidcIssuer: SANDBOX_OIDC_ISSUER,
+          ...specs[0],
+          apps: specs.slice(1),
+        });
+      } catch (error) {
+        // A value the emulator cannot host (say, a secret shorter than 8 characters): configuration to fix.
+        if (error instanceof CodedTypeError) throw new ConfigError(`${APPS_FILE_VARIABLE} (sandbox): ${error.message}`);
+        throw error;
+      }
+      emulator = emu;
+      deps = {
+        ...multiAppDeps(config, appStores ?? [stores], logger, metrics, (a) => `${url}${a.paths.redirect}`),
+        apiUrl: emu.apiUrl,
+        authorizeUrl: `${emu.url}/oauth/v2/authorize`,
+        sandbox: { emulatorUrl: emu.url },
+        oidcBaseUrl: emu.url,
+        oidcIssuer: SANDBOX_OIDC_ISSUER,
+        consoleAdmins: config.consoleAdmins,
+      };
+    } else if (config.apps) {
+      deps = {
+        ...multiAppDeps(config, appStores ?? [stores], logger, metrics, (a) => a.redirectUri),
+        apiUrl: config.apiUrl,
+        authorizeUrl: config.authorizeUrl,
+        oidcBaseUrl: config.oidcBaseUrl,
+        sessionSecret: process.env.SESSION_SECRET?.trim() || undefined,
+        consoleAdmins: config.consoleAdmins,
       };
     } else if (config.sandbox) {
       const { startEmulator } = await import("../emulator/index.js");
@@ -554,10 +837,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       };
     }
     // The `app` label: METRICS_APP, else the client id (single-workspace mode: the app id auth.test gave).
-    if (metrics !== undefined) {
+    if (metrics !== undefined && !deps.apps) {
       deps.metrics = metrics.forApp(deps.clientId || deps.singleWorkspace?.workspace.appId || "single-workspace");
     }
-    handler = createApp(deps);
+    const built = createApp(deps);
+    for (const [path, h] of built.slackRoutes)
+      slackListeners.set(path, toNodeSlackListener(h, { maxBodyBytes: 1024 * 1024, bodyTimeoutMs }));
+    for (const p of built.stateIssuingPaths) issuingPaths.add(p);
+    handler = built;
     singleWorkspace = deps.singleWorkspace?.workspace;
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
@@ -575,6 +862,12 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     emulator,
     singleWorkspace,
     metricsUrl,
+    apps: config.apps?.map((a, i) => ({
+      name: a.name,
+      clientId: a.clientId,
+      appId: a.appId,
+      installationStore: (appStores?.[i] ?? stores).installationStore,
+    })),
     close() {
       closing ??= (async () => {
         // Stop accepting, let in-flight requests finish (up to the grace period), then release the stores.
@@ -642,6 +935,7 @@ const STATE_ISSUING_PATHS = new Set(["/slack/install", "/slack/login"]);
 function installStartLimiter(
   limits: ServerLimits,
   logger: Logger,
+  paths: ReadonlySet<string>,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   if (limits.installRateLimit <= 0) return () => true;
   const limiter = new RateLimiter({
@@ -653,7 +947,8 @@ function installStartLimiter(
     if (req.method !== "GET") return true;
     const url = req.url ?? "/";
     const q = url.indexOf("?");
-    if (!STATE_ISSUING_PATHS.has(q === -1 ? url : url.slice(0, q))) return true;
+    const path = q === -1 ? url : url.slice(0, q);
+    if (!paths.has(path)) return true;
     const retryAfter = limiter.take(clientAddress(req, limits.trustProxy));
     if (retryAfter === 0) return true;
     const now = performance.now();
@@ -667,7 +962,7 @@ function installStartLimiter(
       code: ErrorCode.RateLimited,
       status: 429,
       message: `Too many installation attempts from your address. Please wait ${retryAfter} seconds and try again.`,
-      retryUrl: "/slack/install",
+      retryUrl: path,
     });
     res.writeHead(429, {
       "Content-Type": "text/html; charset=utf-8",

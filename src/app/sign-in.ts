@@ -48,6 +48,28 @@ export interface SignInRoutesOptions {
    */
   imageOrigins?: string[] | undefined;
   appName?: string | undefined;
+  /**
+   * Path of the route that starts a sign-in; the callback is `<loginPath>/callback`.
+   *
+   * @default `/slack/login`
+   */
+  loginPath?: string | undefined;
+  /**
+   * Path of the profile page.
+   *
+   * @default `/profile`
+   */
+  profilePath?: string | undefined;
+  /**
+   * Path of the sign-out route.
+   *
+   * @default `/logout`
+   */
+  logoutPath?: string | undefined;
+  /** Name of the sign-in state cookie (one per app when several apps share a host); default the flow's. */
+  stateCookieName?: string | undefined;
+  /** Name of the session cookie (one per app when several apps share a host); default `SessionCookie`'s. */
+  sessionCookieName?: string | undefined;
   /** `fetch` for the JWKS (tests). */
   fetch?: typeof fetch | undefined;
   /**
@@ -61,6 +83,8 @@ export interface SignInRoutes {
   flow: OpenIDConnectFlow;
   sessions: SessionCookie<ProfileSession>;
   loginPath: string;
+  /** The profile page's path (`/profile` unless `profilePath` says otherwise). */
+  profilePath: string;
   /** Answers the sign-in routes, `/profile` and `/logout`; `undefined` for any other path. */
   handle(request: Request): Promise<Response | undefined>;
   /** The signed-in user of a request, if any. */
@@ -92,7 +116,12 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     }
     secret = randomBytes(32).toString("base64url");
   }
-  const sessions = new SessionCookie<ProfileSession>({ secret });
+  const sessions = new SessionCookie<ProfileSession>({
+    secret,
+    ...(o.sessionCookieName ? { name: o.sessionCookieName } : {}),
+  });
+  const profilePath = o.profilePath ?? PROFILE_PATH;
+  const logoutPath = o.logoutPath ?? LOGOUT_PATH;
   const imageOrigins = o.imageOrigins?.map((u) => new URL(u).origin);
   const PROFILE_HEADERS = profileHeaders(imageOrigins?.length ? imageOrigins.join(" ") : "https: http:");
   const allowedOrigins = o.redirectUri ? [new URL(o.redirectUri).origin] : undefined;
@@ -107,6 +136,8 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     fetch: o.fetch,
     appName: o.appName,
     logger: o.logger,
+    ...(o.loginPath ? { loginPath: o.loginPath, callbackPath: `${o.loginPath}/callback` } : {}),
+    ...(o.stateCookieName ? { stateCookieName: o.stateCookieName } : {}),
     onSignIn: ({ identity, request, metadata }) => {
       const session: ProfileSession = {
         userId: identity.userId,
@@ -121,7 +152,7 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
       };
       const next =
         typeof metadata?.next === "string" && o.returnPaths?.includes(metadata.next) ? metadata.next : undefined;
-      const headers = new Headers({ Location: next ?? PROFILE_PATH, "Cache-Control": "no-store" });
+      const headers = new Headers({ Location: next ?? profilePath, "Cache-Control": "no-store" });
       headers.append("Set-Cookie", sessions.serialize(session, request.url));
       return new Response(null, { status: 303, headers });
     },
@@ -140,7 +171,7 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
       imageOrigins?.length && session.data.picture && !imageOrigins.some((o) => originOf(session.data.picture) === o)
         ? { ...session.data, picture: undefined }
         : session.data;
-    const body = renderProfilePage({ identity, logoutPath: LOGOUT_PATH, expiresAt: session.expiresAt });
+    const body = renderProfilePage({ identity, logoutPath, expiresAt: session.expiresAt });
     return new Response(request.method === "HEAD" ? null : body, { status: 200, headers: PROFILE_HEADERS });
   }
 
@@ -153,7 +184,7 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
       const page = layout(
         "Not signed out",
         `<h1>Not signed out</h1><p>This sign-out request came from another site, so it was ignored.</p>
-<p><a class="button" href="${escapeHtml(PROFILE_PATH)}">Back to your profile</a></p>
+<p><a class="button" href="${escapeHtml(profilePath)}">Back to your profile</a></p>
 <p class="muted">Error code: <code>${ErrorCode.CrossSiteRequest}</code></p>`,
         "bad",
       );
@@ -171,11 +202,12 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     flow,
     sessions,
     loginPath: flow.loginPath,
+    profilePath,
     currentUser: (request) => sessions.read(request),
     async handle(request) {
       const path = new URL(request.url).pathname;
-      if (path === PROFILE_PATH) return profile(request);
-      if (path === LOGOUT_PATH) return logout(request);
+      if (path === profilePath) return profile(request);
+      if (path === logoutPath) return logout(request);
       if (path === flow.loginPath && o.returnPaths?.length) {
         // Where to land after signing in: only a listed local path, carried in the state's server-side data.
         const next = new URL(request.url).searchParams.get("next");

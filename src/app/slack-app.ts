@@ -81,6 +81,11 @@ export function submittedValues(view: Record<string, unknown>): Record<string, s
  */
 export interface ReferenceSlackAppOptions {
   signingSecret: string;
+  /**
+   * The app's id (`A…`) when one deployment serves several apps: a request naming another app is refused
+   * (404 `unknown_app`), and a router can send each request to its app's handler.
+   */
+  appId?: string | undefined;
   authorize: AuthorizeFn;
   /** The same (caching) store `authorize` reads: uninstalls and revocations are deleted from it. */
   installationStore: InstallationStore;
@@ -153,6 +158,7 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
   const { api, logger } = options;
   return new SlackRequestHandler({
     signingSecret: options.signingSecret,
+    ...(options.appId !== undefined ? { appId: options.appId } : {}),
     authorize: options.authorize,
     installationStore: options.installationStore,
     logger,

@@ -102,7 +102,12 @@ async function checkEncryption(store: InstallationStore, key: string | undefined
  */
 export async function applyStoreOptions(
   opened: OpenedStores,
-  options: { redisUrl?: string | undefined; tokenEncryptionKey?: string | undefined },
+  options: {
+    redisUrl?: string | undefined;
+    tokenEncryptionKey?: string | undefined;
+    /** The app partition of the Redis states (`state@<clientId>:`); default the default partition. */
+    clientId?: string | undefined;
+  },
 ): Promise<OpenedStores> {
   let installationStore = opened.installationStore;
   let stateStore = opened.stateStore;
@@ -117,7 +122,7 @@ export async function applyStoreOptions(
     const { RedisLock, RedisStateStore, createRedisCachingStore, withRedisLock } = await import("../stores/redis.js");
     const url = options.redisUrl;
     const lock = new RedisLock({ url });
-    const redisStates = new RedisStateStore({ url });
+    const redisStates = new RedisStateStore({ url, clientId: options.clientId });
     // Cache outside the encryption: cached entries are decrypted, and Redis pub/sub keeps instances coherent.
     const cached = createRedisCachingStore(withRedisLock(installationStore, lock), { url });
     installationStore = cached;
@@ -136,4 +141,55 @@ export async function applyStoreOptions(
       await opened.close();
     },
   };
+}
+
+/** One app of a multi-app server, as {@link openAppsStores} needs it. */
+export interface AppPartition {
+  clientId: string;
+  /** Owns the default partition (data written without a client id). */
+  default: boolean;
+}
+
+/**
+ * The stores of several apps in one database (`SLACK_APPS_FILE`): per app the installation store of its
+ * partition (its client id; the `default` app's is the default partition) with `REDIS_URL` and
+ * `SLACK_TOKEN_ENCRYPTION_KEY` applied, and a state store (Redis: the app's own key space). `memory:` gives
+ * each app a partition of one process-wide memory store. In the order of `apps`; `close()` closes them all.
+ * On a failure what was opened is closed again before the rejection.
+ */
+export async function openAppsStores(
+  databaseUrl: string,
+  apps: readonly AppPartition[],
+  options: { redisUrl?: string | undefined; tokenEncryptionKey?: string | undefined } = {},
+): Promise<{ stores: OpenedStores[]; close(): Promise<void> }> {
+  const url = databaseUrl.trim();
+  const out: OpenedStores[] = [];
+  const close = async () => {
+    for (const s of out.splice(0).reverse()) await s.close().catch(() => {});
+  };
+  try {
+    if (url === "memory:" || url === "memory") {
+      const { MemoryInstallationStore, MemoryStateStore } = await import("../stores/memory.js");
+      const root = new MemoryInstallationStore();
+      const states = new MemoryStateStore();
+      for (const app of apps) {
+        const store = app.default ? root : root.forApp(app.clientId);
+        out.push(await applyStoreOptions(opened(store, states), { ...options, clientId: partitionOf(app) }));
+      }
+    } else {
+      for (const app of apps) {
+        const base = await openStores(url, { clientId: partitionOf(app) });
+        out.push(await applyStoreOptions(base, { ...options, clientId: partitionOf(app) }));
+      }
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { stores: [...out], close };
+}
+
+/** The `clientId` option of an app's stores: none for the default app (it owns the default partition). */
+function partitionOf(app: AppPartition): string | undefined {
+  return app.default ? undefined : app.clientId;
 }

@@ -24,6 +24,9 @@ export const serveCommand: Command = {
     "Prometheus metrics: METRICS_PORT=<port> serves /metrics on a port of its own; METRICS_TOKEN (16+ characters)",
     "serves /metrics on the main port behind Authorization: Bearer <token> (required there: METRICS_PORT=main",
     "without METRICS_TOKEN is a configuration error); METRICS_HOST, METRICS_APP (the app label, default the client id).",
+    "Several apps: SLACK_APPS_FILE names a JSON file listing them (name, clientId, appId, secrets inline with the file",
+    'at mode 0600 or as { "env": "VARIABLE" }, scopes, userScopes, redirectUri, default, paths); each app is served on',
+    "/slack/<name>/install, /slack/<name>/oauth_redirect, /slack/<name>/events and /slack/<name>/login (see docs/server.md).",
     "Tokens and secrets are read from the environment only, never from flags.",
     "Exit codes: 0 stopped cleanly, 1 failed (e.g. Slack unreachable at start), 2 bad configuration",
     "(including a token Slack refuses at start, or of the wrong kind).",
@@ -66,13 +69,22 @@ export const serveCommand: Command = {
     }
     const single = running.singleWorkspace;
     if (running.metricsUrl) process.stdout.write(`metrics: ${running.metricsUrl}\n`);
-    process.stdout.write(
-      single
-        ? `\nslack-oauth-kit is running on ${running.url}/ in SINGLE-WORKSPACE mode (SLACK_BOT_TOKEN) for ${single.isEnterpriseInstall ? `org ${single.enterpriseId}` : `workspace ${single.teamId}`}${single.teamName ? ` (${single.teamName})` : ""}.\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`
-        : config.sandbox
-          ? `\nslack-oauth-kit is running in SANDBOX mode (no SLACK_CLIENT_ID): a local Slack emulator plays Slack.\n\n  Open ${running.url}/ and click "Add to Slack".\n\n  Emulator: ${running.emulator?.url ?? ""}\n\nPress Ctrl+C to stop.\n`
-          : `\nslack-oauth-kit is running on ${running.url}/\n  install:  ${running.url}/slack/install\n  redirect: ${running.url}/slack/oauth_redirect\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
-    );
+    if (config.apps) {
+      const lines = config.apps.map(
+        (a) =>
+          `  ${a.name} (${a.appId}, client id ${a.clientId}${a.default ? ", default partition" : ""})\n    install:  ${running.url}${a.paths.install}\n    redirect: ${running.url}${a.paths.redirect}\n    events:   ${running.url}${a.paths.events}\n    sign in:  ${running.url}${a.paths.login}`,
+      );
+      process.stdout.write(
+        `\nslack-oauth-kit is running on ${running.url}/ with ${config.apps.length} apps${config.sandbox ? ` in SANDBOX mode (emulator ${running.emulator?.url ?? ""})` : ""}:\n${lines.join("\n")}\n  shared events path (routed by api_app_id): ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
+      );
+    } else
+      process.stdout.write(
+        single
+          ? `\nslack-oauth-kit is running on ${running.url}/ in SINGLE-WORKSPACE mode (SLACK_BOT_TOKEN) for ${single.isEnterpriseInstall ? `org ${single.enterpriseId}` : `workspace ${single.teamId}`}${single.teamName ? ` (${single.teamName})` : ""}.\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`
+          : config.sandbox
+            ? `\nslack-oauth-kit is running in SANDBOX mode (no SLACK_CLIENT_ID): a local Slack emulator plays Slack.\n\n  Open ${running.url}/ and click "Add to Slack".\n\n  Emulator: ${running.emulator?.url ?? ""}\n\nPress Ctrl+C to stop.\n`
+            : `\nslack-oauth-kit is running on ${running.url}/\n  install:  ${running.url}/slack/install\n  redirect: ${running.url}/slack/oauth_redirect\n  events:   ${running.url}/slack/events\n\nPress Ctrl+C to stop.\n`,
+      );
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());
       process.once("SIGTERM", () => resolve());
