@@ -206,7 +206,7 @@ const COPY_SCRIPT = `document.getElementById("copy").addEventListener("click",fu
 const COPY_SCRIPT_HASH = createHash("sha256").update(COPY_SCRIPT).digest("base64");
 
 const CONSOLE_CSS = `
-main{max-width:60rem}
+main{max-width:60rem}button{font:inherit;font-weight:600}
 form{display:inline}.inline{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center;margin:.5rem 0}
 input[type=search],input[type=text]{font:inherit;color:var(--fg);background:var(--card);border:1px solid var(--muted);border-radius:6px;padding:.5rem .6rem;min-width:0;flex:1 1 12rem;max-width:100%}
 button.danger{background:var(--bad);border-color:var(--bad)}button.quiet{background:transparent;color:var(--accent)}
@@ -540,7 +540,7 @@ ${pages > 1 ? nav.replace('id="pages"', 'id="pages-bottom"') : ""}`;
         logAction(admin, "reinstall-link", app, w, "link shown");
         return done(
           "Reinstall link",
-          `<p>Send this link to an admin of ${escapeHtml(what)}. It opens this server's install page with their ${w.teamId ? "workspace" : "org"} preselected on Slack's consent screen.</p>
+          `<p>Send this link to an admin of the ${w.teamId ? "workspace" : "org"} (${escapeHtml(what)}). It opens this server's install page with their ${w.teamId ? "workspace" : "org"} preselected on Slack's consent screen.</p>
 <p class="inline"><label for="reinstall-link" class="muted">Link</label><input type="text" id="reinstall-link" readonly value="${escapeHtml(link.href)}"><button type="button" id="copy">Copy</button></p><p class="muted" id="copied" aria-live="polite"></p>
 <script>${COPY_SCRIPT}</script>`,
           "ok",
