@@ -112,8 +112,10 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
       await page.click('button[name="decision"][value="allow"]');
     };
 
-    // Two workspaces install the app.
+    // Two workspaces install the app: the first with a long-lived token, the second after the app turned
+    // token rotation on (its bot token expires and can be refreshed).
     for (const team of ["T0000000001", "T0000000003"]) {
+      if (team === "T0000000003") emulator.updateApp({ tokenRotation: true });
       await page.goto(`${url}/slack/install`);
       await page.click("#add-to-slack");
       await page.waitForURL(/\/oauth\/v2\/authorize\?/);
@@ -151,6 +153,21 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     expect(await page.locator("#status-2").textContent()).toBe("revoked token_revoked");
     await audit("statuses");
 
+    // Refresh now: the rotating token is refreshed (through the store's lock), the long-lived one is left.
+    const before = (await store.findBot({ teamId: "T0000000003" }))!;
+    expect(before.botTokenExpiresAt).toBeTypeOf("number");
+    await page.click("#refresh-2");
+    await page.waitForURL(`${url}/console/refresh`);
+    expect(await page.locator("#result").textContent()).toBe("bot token: refreshed");
+    const after = (await store.findBot({ teamId: "T0000000003" }))!;
+    expect(after.botToken).not.toBe(before.botToken);
+    expect(emulator.world.tokenStatus(after.botToken)).toBe("active");
+    await audit("refreshed");
+    await page.click("#back");
+    await page.click("#refresh-1");
+    expect(await page.locator("#result").textContent()).toBe("bot token: does not rotate (long-lived)");
+    await page.click("#back");
+
     // Search narrows the list.
     await page.fill("#q", "initech");
     await page.click("#search");
@@ -159,9 +176,13 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     expect(await page.locator("article.inst").getAttribute("data-team")).toBe("T0000000003");
     await audit("search");
 
-    // A reinstall link to copy, for the workspace.
+    // A reinstall link to copy, for the workspace: the Copy button's script runs (allowed by its hash).
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(url).origin });
     await page.click("#reinstall-1");
     expect(await page.locator("#reinstall-link").inputValue()).toBe(`${url}/slack/install?team=T0000000003`);
+    await page.click("#copy");
+    await page.locator("#copied", { hasText: "Copied." }).waitFor();
+    expect(await page.evaluate("navigator.clipboard.readText()")).toBe(`${url}/slack/install?team=T0000000003`);
     await audit("reinstall-link");
 
     // Delete, after a confirmation step.
@@ -253,6 +274,8 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     expect(actions.map((l) => [l.action, l.admin, l.teamId])).toEqual([
       ["check", `${ADMIN.team}:${ADMIN.user}`, "T0000000001"],
       ["check", `${ADMIN.team}:${ADMIN.user}`, "T0000000003"],
+      ["refresh", `${ADMIN.team}:${ADMIN.user}`, "T0000000003"],
+      ["refresh", `${ADMIN.team}:${ADMIN.user}`, "T0000000001"],
       ["reinstall-link", `${ADMIN.team}:${ADMIN.user}`, "T0000000003"],
       ["delete-requested", `${ADMIN.team}:${ADMIN.user}`, "T0000000003"],
       ["delete", `${ADMIN.team}:${ADMIN.user}`, "T0000000003"],
