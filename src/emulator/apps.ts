@@ -2,6 +2,7 @@
  * Emulated Slack apps: credentials, redirect URLs, allowed scopes and token settings.
  */
 
+import { readFileSync } from "node:fs";
 import { CodedTypeError } from "../errors.js";
 import { idPattern, clientId as newClientId, secret32, slackId } from "./ids.js";
 
@@ -201,4 +202,124 @@ export function publicAppInfo(app: EmulatedApp) {
     botScopes: app.botScopes.slice(),
     userScopes: app.userScopes.slice(),
   };
+}
+
+/** The fields an entry of an emulator apps file may hold (those of {@link EmulatorAppOptions}). */
+const APP_FILE_FIELDS: ReadonlySet<string> = new Set([
+  "name",
+  "appId",
+  "clientId",
+  "clientSecret",
+  "signingSecret",
+  "verificationToken",
+  "appUrl",
+  "redirectUrls",
+  "requestUrl",
+  "tokenRotation",
+  "tokenExpiresIn",
+  "pkce",
+  "botScopes",
+  "userScopes",
+  "orgDeployEnabled",
+]);
+
+const httpUrl = (v: unknown): boolean => {
+  if (typeof v !== "string") return false;
+  try {
+    const u = new URL(v);
+    return u.protocol === "http:" || u.protocol === "https:";
+  } catch {
+    return false;
+  }
+};
+
+const SCOPE_RE = /^[A-Za-z0-9_.:-]+$/;
+
+/**
+ * Checks the apps of an emulator apps file (`slack-oauth-kit emulator --apps FILE`): a JSON list of
+ * {@link EmulatorAppOptions}, or `{ "apps": [...] }`. Every problem is a `CodedTypeError` naming the file,
+ * the app (its name, else its index) and the field; a value is never shown (some are secrets). Duplicate
+ * names, client ids and app ids are refused, naming both apps.
+ *
+ * @example
+ * ```ts
+ * const [first, ...more] = parseEmulatorApps(JSON.parse(text), "apps.json");
+ * ```
+ */
+export function parseEmulatorApps(doc: unknown, source: string): EmulatorAppOptions[] {
+  const list = Array.isArray(doc) ? doc : (doc as { apps?: unknown } | null)?.apps;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new CodedTypeError(
+      `emulator apps file ${source}: must be a JSON list of apps (or an object whose "apps" is one), with at least one app`,
+    );
+  const apps: EmulatorAppOptions[] = [];
+  const seen = new Map<string, string>();
+  for (const [index, raw] of list.entries()) {
+    const o =
+      raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : undefined;
+    const label =
+      typeof o?.name === "string" && o.name.trim() !== "" && o.name.length <= 80
+        ? `app "${o.name.replace(/[\u0000-\u001f"\\]/g, "?")}"`
+        : `apps[${index}]`;
+    const bad = (field: string, what: string): never => {
+      throw new CodedTypeError(`emulator apps file ${source}: ${label}: ${field} ${what}`);
+    };
+    if (o === undefined) bad("(entry)", "must be an object");
+    if (o === undefined) continue;
+    for (const k of Object.keys(o)) if (!APP_FILE_FIELDS.has(k)) bad(k, "is not a known field");
+    if (o.name !== undefined && (typeof o.name !== "string" || o.name.trim() === "" || o.name.length > 80))
+      bad("name", "must be a non-empty string of at most 80 characters");
+    if (o.clientId !== undefined && (typeof o.clientId !== "string" || !CLIENT_ID_RE.test(o.clientId)))
+      bad("clientId", "must look like Slack's (digits.digits), e.g. 1234567890.1234567890123");
+    if (o.appId !== undefined && (typeof o.appId !== "string" || !idPattern("A").test(o.appId)))
+      bad("appId", "must look like A0123456789");
+    for (const f of ["clientSecret", "signingSecret", "verificationToken"] as const) {
+      const v = o[f];
+      if (v !== undefined && (typeof v !== "string" || v.length < 8 || v.length > 256 || /\s/.test(v)))
+        bad(f, "must be a string of 8 to 256 characters without spaces");
+    }
+    for (const f of ["appUrl", "requestUrl"] as const)
+      if (o[f] !== undefined && !httpUrl(o[f])) bad(f, "must be an absolute http(s) URL");
+    if (
+      o.redirectUrls !== undefined &&
+      (!Array.isArray(o.redirectUrls) || o.redirectUrls.length === 0 || !o.redirectUrls.every(httpUrl))
+    )
+      bad("redirectUrls", "must be a non-empty list of absolute http(s) URLs");
+    for (const f of ["tokenRotation", "pkce", "orgDeployEnabled"] as const)
+      if (o[f] !== undefined && typeof o[f] !== "boolean") bad(f, "must be true or false");
+    if (
+      o.tokenExpiresIn !== undefined &&
+      !(typeof o.tokenExpiresIn === "number" && Number.isInteger(o.tokenExpiresIn) && o.tokenExpiresIn > 0)
+    )
+      bad("tokenExpiresIn", "must be a positive integer number of seconds");
+    for (const f of ["botScopes", "userScopes"] as const) {
+      const v = o[f];
+      if (v !== undefined && (!Array.isArray(v) || !v.every((x) => typeof x === "string" && SCOPE_RE.test(x))))
+        bad(f, "must be a list of scope names");
+    }
+    for (const f of ["name", "clientId", "appId"] as const) {
+      const v = o[f];
+      if (typeof v !== "string") continue;
+      const other = seen.get(`${f}\n${v}`);
+      if (other !== undefined) bad(f, `is also ${other}'s`);
+      seen.set(`${f}\n${v}`, label);
+    }
+    apps.push({ ...(o as EmulatorAppOptions) });
+  }
+  return apps;
+}
+
+/** Reads and checks an emulator apps file ({@link parseEmulatorApps}); an unreadable file or bad JSON is a `CodedTypeError`. */
+export function readEmulatorAppsFile(path: string): EmulatorAppOptions[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(path, "utf8"));
+  } catch (error) {
+    const why =
+      error instanceof SyntaxError
+        ? "is not valid JSON"
+        : `cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`;
+    throw new CodedTypeError(`emulator apps file ${path} ${why}`);
+  }
+  return parseEmulatorApps(doc, path);
 }
