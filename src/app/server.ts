@@ -510,7 +510,11 @@ function createAppConsole(
   const first = units[0] as Unit;
   const origin = first.redirectUri ? new URL(first.redirectUri).origin : undefined;
   const installUrlOf = (u: Unit) => {
-    if (u.redirectUri === undefined || u.name !== undefined) return u.flow.installPath;
+    if (u.redirectUri === undefined || u.name !== undefined) {
+      // Absolute on the public origin when known (behind a proxy the request's own origin may not be it).
+      const base = u.redirectUri ?? first.redirectUri;
+      return base ? new URL(u.flow.installPath, base).href : u.flow.installPath;
+    }
     return u.redirectUri.endsWith("/slack/oauth_redirect")
       ? `${u.redirectUri.slice(0, -"/slack/oauth_redirect".length)}/slack/install`
       : "/slack/install";

@@ -239,3 +239,75 @@ describe("operator console handler", () => {
     expect(odd).not.toContain("team=");
   });
 });
+
+describe("operator console with several apps (SLACK_APPS_FILE)", () => {
+  it("lists every app's partition and acts on the app named, never on another app's same workspace", async () => {
+    const root = new MemoryInstallationStore();
+    const stateStore = new MemoryStateStore();
+    const unit = (name: string, clientId: string, appId: string) => ({
+      name,
+      clientId,
+      appId,
+      clientSecret: "c".repeat(32),
+      signingSecret: "s".repeat(32),
+      scopes: ["commands"],
+      userScopes: [],
+      redirectUri: `${ORIGIN}/slack/${name}/oauth_redirect`,
+      paths: {
+        install: `/slack/${name}/install`,
+        redirect: `/slack/${name}/oauth_redirect`,
+        events: `/slack/${name}/events`,
+        login: `/slack/${name}/login`,
+      },
+      installationStore: root.forApp(clientId),
+      stateStore,
+    });
+    const alpha = unit("alpha", "111.111", "A0000000001");
+    const beta = unit("beta", "222.222", "A0000000002");
+    await alpha.installationStore.save(installation("T0000000007"));
+    await beta.installationStore.save(installation("T0000000007"));
+    const app = createApp({
+      clientId: "",
+      clientSecret: "",
+      signingSecret: "",
+      scopes: [],
+      userScopes: [],
+      apiUrl: "http://127.0.0.1:9/api/",
+      authorizeUrl: "https://slack.example/oauth/v2/authorize",
+      installationStore: root,
+      stateStore,
+      logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      sessionSecret: SECRET,
+      consoleAdmins: ["T0000000001:U0000000001"],
+      apps: [alpha, beta],
+    });
+    const signedOut = await app(new Request(`${ORIGIN}/console`));
+    expect(signedOut.headers.get("location")).toBe("/slack/alpha/login?next=%2Fconsole");
+    // Admins sign in through the first app (its own session cookie name).
+    const session = new SessionCookie({ secret: SECRET, name: "slack-app-session-alpha" })
+      .serialize(ADMIN, ORIGIN)
+      .split(";")[0]!;
+    const { html, cookie, csrf, ticket } = await openConsole(app, session);
+    expect(html.match(/<article class="inst"/g)).toHaveLength(2);
+    expect(html).toContain("<dd>alpha</dd>");
+    expect(html).toContain("<dd>beta</dd>");
+    const link = await app(post("/console/reinstall", cookie, { app: "222.222", team: "T0000000007", csrf, ticket }));
+    expect(await link.text()).toContain(`value="${ORIGIN}/slack/beta/install?team=T0000000007"`);
+    const again = await openConsole(app, session);
+    const ask = await app(
+      post("/console/delete", again.cookie, {
+        app: "222.222",
+        team: "T0000000007",
+        csrf: again.csrf,
+        ticket: again.ticket,
+      }),
+    );
+    const confirmTicket = /name="ticket" value="([^"]+)"/.exec(await ask.text())![1]!;
+    const deleted = await app(
+      post("/console/delete/confirm", again.cookie, { csrf: again.csrf, ticket: confirmTicket }),
+    );
+    expect(deleted.status).toBe(200);
+    expect(await beta.installationStore.listWorkspaces()).toEqual([]);
+    expect((await alpha.installationStore.listWorkspaces()).map((w) => w.teamId)).toEqual(["T0000000007"]);
+  });
+});
