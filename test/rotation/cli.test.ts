@@ -3,9 +3,14 @@
  * the emulator.
  */
 import { spawn } from "node:child_process";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Progress, parseDuration } from "../../src/cli/rotate.js";
+import { installationFromV2Response } from "../../src/model/index.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
+import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { authorize as consentCode } from "../emulator/helpers.js";
 import { api, closeAll, install, openStore, ROOT, refreshCalls, rotatingEmulator, teamOf, userOf } from "./helpers.js";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -96,6 +101,72 @@ describe("slack-oauth-kit rotate", () => {
     const again = await runCli(["--database-url", spec, "--json"], env);
     expect(JSON.parse(again.stdout).rotation).toMatchObject({ due: 0, failed: 0 });
     expect(refreshCalls(emu).total).toBe(4);
+  }, 30_000);
+
+  it("--app NAME refreshes that app's tokens with the apps file's credentials; the other app's stay as they were", async () => {
+    const emu = await rotatingEmulator(1, { apps: [{ name: "second", tokenRotation: true }] });
+    const s = await openStore("sqlite");
+    cleanups.push(s.cleanup);
+    const [main, second] = [emu.apps[0]!, emu.apps[1]!];
+    // Both apps installed into the same workspace by the same user: the main app in the default partition.
+    await s.store.save((await install(emu, 1)).installation);
+    const code = await consentCode(
+      emu,
+      { client_id: second.clientId, scope: "commands,chat:write" },
+      { team: teamOf(1), user: userOf(1, 1) },
+    );
+    const reply = await api(emu, "oauth.v2.access", {
+      client_id: second.clientId,
+      client_secret: second.clientSecret,
+      code,
+    });
+    expect(reply.body.ok, JSON.stringify(reply.body.error)).toBe(true);
+    const other = new SQLiteInstallationStore({ filename: join(s.dir, "app.db"), clientId: second.clientId });
+    cleanups.push(async () => other.close());
+    await other.save(installationFromV2Response(reply.body));
+    await due(s.store, [1]);
+    await due(other, [1]);
+    const apps = join(s.dir, "apps.json");
+    writeFileSync(
+      apps,
+      JSON.stringify({
+        apps: [
+          {
+            name: "main",
+            default: true,
+            clientId: main.clientId,
+            appId: main.appId,
+            clientSecret: main.clientSecret,
+            signingSecret: main.signingSecret,
+          },
+          {
+            name: "second",
+            clientId: second.clientId,
+            appId: second.appId,
+            clientSecret: second.clientSecret,
+            signingSecret: second.signingSecret,
+          },
+        ],
+      }),
+    );
+    chmodSync(apps, 0o600);
+    const mainBefore = await s.store.findBot({ teamId: teamOf(1) });
+    const secondBefore = await other.findBot({ teamId: teamOf(1) });
+
+    // SLACK_CLIENT_ID/SECRET name the main app: --app second uses second's own from the apps file.
+    const env = { SLACK_CLIENT_ID: main.clientId, SLACK_CLIENT_SECRET: main.clientSecret, SLACK_API_URL: emu.apiUrl };
+    const run = await runCli(["--database-url", s.spec, "--app", "second", "--apps-file", apps, "--json"], env);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report.app).toEqual({ name: "second", clientId: second.clientId, defaultPartition: false });
+    expect(report.rotation).toMatchObject({ workspaces: 1, due: 1, failed: 0, counts: { refreshed: 1 } });
+    // One refresh, accepted: the emulator refuses a refresh token presented with another app's credentials.
+    expect(refreshCalls(emu)).toMatchObject({ total: 1, ok: 1, bot: 1, failed: 0 });
+    const secondAfter = await other.findBot({ teamId: teamOf(1) });
+    expect(secondAfter?.botToken).not.toBe(secondBefore?.botToken);
+    expect((await api(emu, "auth.test", {}, { token: secondAfter!.botToken })).body.ok).toBe(true);
+    expect(await s.store.findBot({ teamId: teamOf(1) })).toStrictEqual(mainBefore);
+    expect(run.stdout + run.stderr).not.toContain(second.clientSecret);
   }, 30_000);
 
   it("exits 1 when a refresh fails, and says which and why; the others are refreshed", async () => {
