@@ -357,12 +357,17 @@ export function createApp(deps: AppDeps): ReferenceApp {
 
   async function home(url: URL): Promise<Response> {
     const table = await installedSection(url);
-    const sandbox = deps.sandbox
-      ? `<p><strong>Sandbox mode.</strong> No Slack credentials were given, so a local Slack emulator plays Slack
+    const sandbox =
+      multi && deps.sandbox
+        ? `<p><strong>Sandbox mode.</strong> A local Slack emulator at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>
+plays Slack and hosts every app of SLACK_APPS_FILE. Click an app's button, pick a workspace, and press Allow:
+everything stays on this machine.</p>`
+        : deps.sandbox
+          ? `<p><strong>Sandbox mode.</strong> No Slack credentials were given, so a local Slack emulator plays Slack
 at <code>${escapeHtml(deps.sandbox.emulatorUrl)}</code>. Click the button, pick a workspace, and press Allow:
 everything stays on this machine.</p>
 <p class="muted">To use real Slack, set SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET.</p>`
-      : "";
+          : "";
     const signInLinks = (u: Unit, suffix: string) =>
       u.signIn
         ? `<p><a class="button secondary" id="sign-in${suffix}" href="${escapeHtml(u.signIn.loginPath)}">Sign in with Slack</a> <a href="${escapeHtml(u.signIn.profilePath)}">Your profile</a></p>`

@@ -4,7 +4,8 @@
  * the store reachable and migrated, tokens valid via `auth.test` — and prints what to fix. Read-only: it
  * never writes to the store nor changes anything at Slack. Never prints a secret.
  */
-import { type ConfigFinding, inspectConfig } from "../app/config.js";
+import { APPS_FILE_VARIABLE } from "../app/apps-file.js";
+import { type ConfigFinding, inspectConfig, type ServerConfig } from "../app/config.js";
 import { createSingleWorkspaceAuthorize } from "../authorize/single-workspace.js";
 import { EncryptionError } from "../errors.js";
 import { redact } from "../redact.js";
@@ -24,6 +25,7 @@ import { BOT_SCOPES, closestScope, LEGACY_SCOPES, OIDC_SCOPES, USER_SCOPES } fro
 
 /** The path at which the reference server answers the OAuth callback (`OAuthFlow`'s default). */
 export const REDIRECT_PATH = "/slack/oauth_redirect";
+const DEFAULT_REDIRECT_PATH = REDIRECT_PATH;
 
 /**
  * One line of the doctor's report. `fail` makes the exit code 1; `warn` does not.
@@ -45,6 +47,8 @@ export interface DoctorCheck {
 /** The whole report (`doctor --json` prints it). */
 export interface DoctorReport {
   mode: "sandbox" | "single-workspace" | "multi-workspace";
+  /** With `SLACK_APPS_FILE`: the names of the apps checked (each app's lines are named `app <name>`). */
+  apps?: string[];
   /** True when no check failed. */
   ok: boolean;
   checks: DoctorCheck[];
@@ -57,6 +61,8 @@ const USAGE = [
   "to fix: secrets present and well-formed, tokens of the right kind, SLACK_REDIRECT_URI https and on",
   `the server's route (${REDIRECT_PATH}), scopes known, the store reachable and migrated, and tokens`,
   "valid (auth.test): SLACK_BOT_TOKEN in single-workspace mode, the stored bot tokens otherwise.",
+  "With SLACK_APPS_FILE every app of the file is checked: its fields and secrets, redirect URI, scopes, its",
+  "partition of the store and its stored tokens (lines named `app <name>`).",
   "Nothing is written, and no secret is printed.",
   "",
   "  --database-url URL     the store to check (default: DATABASE_URL, else sqlite:./data/slack-oauth-kit.db)",
@@ -81,14 +87,20 @@ const FIXES: Record<string, string> = {
   "secret-is-token": "put the secret from your app's App Credentials there, and keep tokens in their own variables",
   "token-kind": "put the right token in the variable (see the message)",
   "mode-conflict": "choose one mode (see the message)",
+  "apps-file": 'point SLACK_APPS_FILE at a readable JSON file whose "apps" lists the apps (docs/server.md)',
+  "app-field": "correct that field of that app in SLACK_APPS_FILE (docs/server.md lists the fields)",
+  "app-duplicate": "give each app its own name, client id, app id and paths",
+  "apps-file-mode": 'chmod 600 the file, or replace the inline secrets with { "env": "VARIABLE" } references',
 };
 
 /** Codes the server only warns about at start, but a careful operator fixes. */
 const STRICT_CODES = new Set(["secret-shape", "client-id-shape"]);
 
 function fromFinding(f: ConfigFinding): DoctorCheck {
+  // The apps file's findings about one app are that app's lines.
+  const app = f.variable === APPS_FILE_VARIABLE ? /^app "([^"]+)"/.exec(f.message)?.[1] : undefined;
   const check: DoctorCheck = {
-    name: f.variable,
+    name: app !== undefined ? `app ${app}` : f.variable,
     status: f.level === "problem" || STRICT_CODES.has(f.code) ? "fail" : "warn",
     message: f.message,
   };
@@ -99,9 +111,23 @@ function fromFinding(f: ConfigFinding): DoctorCheck {
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
-function checkRedirectUri(env: Record<string, string | undefined>): DoctorCheck[] {
-  const name = "SLACK_REDIRECT_URI";
-  const raw = env.SLACK_REDIRECT_URI?.trim();
+function checkRedirectUri(
+  env: Record<string, string | undefined>,
+  app?: { name: string; redirectUri: string | undefined; path: string },
+): DoctorCheck[] {
+  const name = app ? `app ${app.name}` : "SLACK_REDIRECT_URI";
+  const REDIRECT_PATH = app?.path ?? DEFAULT_REDIRECT_PATH;
+  const raw = app ? app.redirectUri : env.SLACK_REDIRECT_URI?.trim();
+  if (app && !raw) {
+    return [
+      {
+        name,
+        status: "warn",
+        message: "no redirectUri: Slack then redirects to the first Redirect URL configured for the app",
+        fix: `set its "redirectUri" to https://YOUR-HOST${REDIRECT_PATH} and add the same URL under OAuth & Permissions → Redirect URLs`,
+      },
+    ];
+  }
   if (!raw) {
     return [
       {
@@ -169,7 +195,8 @@ function checkRedirectUri(env: Record<string, string | undefined>): DoctorCheck[
       // reported by the configuration check
     }
   }
-  if (checks.length === 0) checks.push({ name, status: "ok", message: `https, on ${REDIRECT_PATH}` });
+  if (checks.length === 0)
+    checks.push({ name, status: "ok", message: `${app ? "redirectUri " : ""}https, on ${REDIRECT_PATH}` });
   return checks;
 }
 
@@ -177,8 +204,21 @@ function checkScopes(
   variable: "SLACK_SCOPES" | "SLACK_USER_SCOPES",
   scopes: string[],
   extra: ReadonlySet<string>,
+  app?: string,
 ): DoctorCheck[] {
   const checks: DoctorCheck[] = [];
+  if (app !== undefined) {
+    // An app of the apps file: its lines are named after it, its fields are "scopes" / "userScopes".
+    const field = variable === "SLACK_SCOPES" ? "scopes" : "userScopes";
+    return checkScopes(variable, scopes, extra).map((c) => ({
+      ...c,
+      name: `app ${app}`,
+      message: `${field}: ${c.message.replaceAll("SLACK_SCOPES", "scopes").replaceAll("SLACK_USER_SCOPES", "userScopes")}`,
+      ...(c.fix
+        ? { fix: c.fix.replaceAll("SLACK_SCOPES", '"scopes"').replaceAll("SLACK_USER_SCOPES", '"userScopes"') }
+        : {}),
+    }));
+  }
   const own = variable === "SLACK_SCOPES" ? BOT_SCOPES : USER_SCOPES;
   const other = variable === "SLACK_SCOPES" ? USER_SCOPES : BOT_SCOPES;
   const kind = variable === "SLACK_SCOPES" ? "bot" : "user";
@@ -255,6 +295,8 @@ export async function runDoctor(
   } = {},
 ): Promise<DoctorReport> {
   const { config, findings } = inspectConfig(env);
+  const appsFile = env[APPS_FILE_VARIABLE]?.trim() || undefined;
+  if (appsFile !== undefined) return runAppsDoctor(env, config, findings, options);
   const mode: DoctorReport["mode"] = env.SLACK_CLIENT_ID?.trim()
     ? "multi-workspace"
     : env.SLACK_BOT_TOKEN?.trim()
@@ -396,10 +438,19 @@ export async function runDoctor(
  * Encryption at rest: the store opens with SLACK_TOKEN_ENCRYPTION_KEY as configured (its marker agrees),
  * and how many stored tokens are plaintext or encrypted (per key id). Reads only.
  */
-async function checkEncryption(databaseUrl: string): Promise<DoctorCheck> {
+async function checkEncryption(
+  databaseUrl: string,
+  app?: { name: string; clientId: string | undefined },
+): Promise<DoctorCheck> {
+  const named = (c: DoctorCheck): DoctorCheck =>
+    app ? { ...c, name: `app ${app.name}`, message: `encryption: ${c.message}` } : c;
+  return named(await encryptionCheck(databaseUrl, app?.clientId));
+}
+
+async function encryptionCheck(databaseUrl: string, clientId: string | undefined): Promise<DoctorCheck> {
   let stores: Awaited<ReturnType<typeof openAdminStores>>;
   try {
-    stores = await openAdminStores(databaseUrl);
+    stores = await openAdminStores(databaseUrl, { clientId });
   } catch (error) {
     if (!(error instanceof EncryptionError)) {
       return {
@@ -472,9 +523,31 @@ async function checkEncryption(databaseUrl: string): Promise<DoctorCheck> {
 }
 
 /** auth.test on each stored bot token (read-only: a revoked one is reported, never deleted). */
-async function checkStoredTokens(api: SlackApiClient, databaseUrl: string, max: number): Promise<DoctorCheck[]> {
+async function checkStoredTokens(
+  api: SlackApiClient,
+  databaseUrl: string,
+  max: number,
+  app?: { name: string; clientId: string | undefined },
+): Promise<DoctorCheck[]> {
+  const checks = await storedTokenChecks(api, databaseUrl, max, app?.clientId);
+  if (!app) return checks;
+  // The app's partition: its lines are named after it, and its commands take --app.
+  return checks.map((c) => ({
+    ...c,
+    name: `app ${app.name}`,
+    message: c.name === "tokens" ? c.message : `${c.name}: ${c.message}`,
+    ...(c.fix ? { fix: c.fix.replace("installations delete", `installations delete --app ${app.name}`) } : {}),
+  }));
+}
+
+async function storedTokenChecks(
+  api: SlackApiClient,
+  databaseUrl: string,
+  max: number,
+  clientId: string | undefined,
+): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
-  const stores = await openAdminStores(databaseUrl);
+  const stores = await openAdminStores(databaseUrl, { clientId });
   try {
     const all = await stores.installationStore.listWorkspaces();
     const withBot = all.filter((w) => w.bot !== undefined);
@@ -535,6 +608,98 @@ async function checkStoredTokens(api: SlackApiClient, databaseUrl: string, max: 
   }
 }
 
+/**
+ * The checks of a multi-app configuration (`SLACK_APPS_FILE`): the file (readable, mode, duplicates), then
+ * per app its credentials, redirect URI, scopes, its partition of the store (encryption) and its stored
+ * tokens (auth.test). Every line about one app is named `app <name>`.
+ */
+async function runAppsDoctor(
+  env: Record<string, string | undefined>,
+  config: ServerConfig,
+  findings: ConfigFinding[],
+  options: { databaseUrl?: string | undefined; offline?: boolean; knownScopes?: string[]; maxTokenChecks?: number },
+): Promise<DoctorReport> {
+  const checks: DoctorCheck[] = [];
+  const apps = config.apps ?? [];
+  const appNames = apps.map((a) => a.name);
+  checks.push(
+    apps.length > 0
+      ? {
+          name: APPS_FILE_VARIABLE,
+          status: "ok",
+          message: `${apps.length} app(s): ${appNames.join(", ")}; ${apps.find((a) => a.default)?.name ?? "none"} owns the default partition`,
+        }
+      : { name: APPS_FILE_VARIABLE, status: "fail", message: "no app could be read (see below)" },
+  );
+  // 1. What the configuration reader found (the file's problems name the app and the field).
+  for (const f of findings) checks.push(fromFinding(f));
+  // 2. Per app: credentials, redirect URI, scopes.
+  const extra = new Set(options.knownScopes ?? []);
+  for (const a of apps) {
+    const name = `app ${a.name}`;
+    if (!findings.some((f) => f.message.startsWith(`app "${a.name}"`)))
+      checks.push({
+        name,
+        status: "ok",
+        message: `client id ${a.clientId}, app id ${a.appId}; clientSecret and signingSecret present`,
+      });
+    if (!/^[0-9a-f]{32}$/i.test(a.clientSecret))
+      checks.push({
+        name,
+        status: "fail",
+        message: `clientSecret should be 32 hex characters, got a ${a.clientSecret.length}-character value`,
+        fix: "copy it again from the App Credentials of the app's settings (api.slack.com/apps)",
+      });
+    if (a.clientSecret === a.signingSecret)
+      checks.push({
+        name,
+        status: "fail",
+        message: "signingSecret is the same as clientSecret: one of them was pasted into the other's place",
+        fix: "copy both again from the App Credentials of the app's settings (api.slack.com/apps)",
+      });
+    checks.push(...checkRedirectUri(env, { name: a.name, redirectUri: a.redirectUri, path: a.paths.redirect }));
+    checks.push(...checkScopes("SLACK_SCOPES", a.scopes, extra, a.name));
+    if (a.userScopes.length > 0) checks.push(...checkScopes("SLACK_USER_SCOPES", a.userScopes, extra, a.name));
+  }
+  // 3. The store (one schema), then each app's partition.
+  const databaseUrl = options.databaseUrl ?? config.databaseUrl;
+  const s = await inspectStore(databaseUrl);
+  const storeReady = s.status === "ok";
+  checks.push({
+    name: "store",
+    status: storeReady
+      ? "ok"
+      : s.status === "missing" || s.status === "pending" || s.status === "volatile"
+        ? "warn"
+        : "fail",
+    message: s.detail,
+    ...(storeReady ? {} : { fix: "start the server once (it creates and migrates the store), or check DATABASE_URL" }),
+  });
+  const partitions = apps.map((a) => ({ name: a.name, clientId: a.default ? undefined : a.clientId }));
+  if (storeReady) for (const p of partitions) checks.push(await checkEncryption(databaseUrl, p));
+  // 4. Slack: the Web API, then each app's stored tokens.
+  if (options.offline) checks.push({ name: "slack", status: "skip", message: "--offline: no call to Slack" });
+  else if (apps.length > 0) {
+    const api = new SlackApiClient({ baseUrl: config.apiUrl, timeoutMs: 5000, maxRetries: 0 });
+    try {
+      await api.call("api.test", {}, { idempotent: true });
+      checks.push({ name: "slack", status: "ok", message: `the Web API answers at ${config.apiUrl}` });
+    } catch (error) {
+      checks.push({
+        name: "slack",
+        status: "fail",
+        message: `the Web API at ${config.apiUrl} does not answer: ${describeSlackError(error)}`,
+        fix: "check SLACK_API_URL and this host's outbound network (proxy, firewall)",
+      });
+    }
+    if (storeReady)
+      for (const p of partitions)
+        checks.push(...(await checkStoredTokens(api, databaseUrl, options.maxTokenChecks ?? 20, p)));
+    else checks.push({ name: "tokens", status: "skip", message: "the store is not ready (see above)" });
+  }
+  return { mode: "multi-workspace", apps: appNames, ok: !checks.some((c) => c.status === "fail"), checks };
+}
+
 const MARK: Record<DoctorCheck["status"], string> = { ok: "ok  ", warn: "WARN", fail: "FAIL", skip: "skip" };
 
 /** The report as text for a terminal. */
@@ -545,7 +710,10 @@ export function formatReport(r: DoctorReport): string {
     "multi-workspace": "multi-workspace mode (SLACK_CLIENT_ID is set)",
   };
   const width = Math.max(...r.checks.map((c) => c.name.length), 8);
-  const lines = [`slack-oauth-kit doctor: ${modeLine[r.mode]}`, ""];
+  const head = r.apps
+    ? `multi-workspace mode, ${r.apps.length} app(s) from SLACK_APPS_FILE${r.apps.length > 0 ? ` (${r.apps.join(", ")})` : ""}`
+    : modeLine[r.mode];
+  const lines = [`slack-oauth-kit doctor: ${head}`, ""];
   for (const c of r.checks) {
     lines.push(`  ${MARK[c.status]}  ${c.name.padEnd(width)}  ${c.message}`);
     if (c.fix && (c.status === "fail" || c.status === "warn")) lines.push(`        ${"".padEnd(width)}  fix: ${c.fix}`);

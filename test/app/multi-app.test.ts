@@ -278,3 +278,54 @@ describe("serve with a bad apps file exits 2, naming the app and the field, neve
     for (const v of Object.values(env)) expect(`${r2.stderr}${r3.stderr}${r2.stdout}${r3.stdout}`).not.toContain(v);
   });
 });
+
+describe("sandbox mode with an apps file: the emulator hosts every app", () => {
+  let running: RunningServer | undefined;
+  let dir = "";
+  afterAll(async () => {
+    await running?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("each app installs through its own paths and answers /open-modal with its own token, offline", async () => {
+    dir = await mkdtemp(join(tmpdir(), "sok-multi-app-sandbox-"));
+    const file = join(dir, "apps.json");
+    const apps = ["one", "two"].map((name, i) => ({
+      name,
+      clientId: `${i + 3}${i + 3}${i + 3}${i + 3}.1234`,
+      appId: `A0SANDBOX${i}`,
+      clientSecret: hex(),
+      signingSecret: hex(),
+      scopes: ["commands", "chat:write"],
+      ...(i === 0 ? { default: true } : {}),
+    }));
+    await writeFile(file, JSON.stringify({ apps }));
+    await chmod(file, 0o600);
+    const config = loadConfig({
+      SLACK_SANDBOX: "1",
+      SLACK_APPS_FILE: file,
+      DATABASE_URL: "memory:",
+      PORT: "0",
+      HOST: "127.0.0.1",
+    });
+    running = await startServer(config, { logger: silentLogger });
+    const emu = running.emulator!;
+    // The emulator hosts the file's apps: their ids, secrets, and this server's paths as their URLs.
+    expect(emu.apps.map((a) => [a.appId, a.clientId, a.signingSecret])).toStrictEqual(
+      apps.map((a) => [a.appId, a.clientId, a.signingSecret]),
+    );
+    const home = await (await fetch(`${running.url}/`)).text();
+    expect(home).toContain("Sandbox mode.");
+    for (const a of apps) {
+      expect(home).toContain(`id="install-${a.name}" href="/slack/${a.name}/install"`);
+      const done = await installApp(running.url, { name: a.name, installPath: `/slack/${a.name}/install` });
+      expect(done.status, done.html).toBe(200);
+    }
+    for (const a of apps) {
+      const answer = await emu.sendSlashCommand({ teamId: TEAM, command: OPEN_MODAL_COMMAND, appId: a.appId });
+      expect(answer.status, answer.body).toBe(200);
+      expect(answer.body).toBe("");
+    }
+    expect(emu.views().map((v) => v.appId)).toStrictEqual(apps.map((a) => a.appId));
+  });
+});
