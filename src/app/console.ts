@@ -90,11 +90,11 @@ export interface ConsoleApp {
 
 /** Where the console reads and updates health. */
 export interface ConsoleHealth {
-  /** The last recorded check of a workspace, if any. */
-  read(app: ConsoleApp, workspace: WorkspaceInstallations): Promise<ConsoleHealthRecord | undefined>;
+  /** The last recorded check of each workspace of an app that has one, keyed by {@link consoleWorkspaceKey}. */
+  readAll(app: ConsoleApp): Promise<Map<string, ConsoleHealthRecord>>;
   /** Checks a workspace's tokens now (`auth.test`) and records the result. */
   check(app: ConsoleApp, workspace: WorkspaceInstallations): Promise<ConsoleHealthRecord>;
-  /** Forgets a deleted workspace's record. */
+  /** Forgets a deleted workspace's record (stores that keep health with the installation drop it themselves). */
   forget?(app: ConsoleApp, workspace: WorkspaceInstallations): Promise<void>;
 }
 
@@ -116,8 +116,9 @@ export function memoryConsoleHealth(
 ): ConsoleHealth {
   const records = new Map<string, ConsoleHealthRecord>();
   return {
-    async read(app, w) {
-      return records.get(workspaceKey(app, w));
+    async readAll(app) {
+      const prefix = `${app.clientId}|`;
+      return new Map([...records].filter(([k]) => k.startsWith(prefix)));
     },
     async check(app, w) {
       const token = w.bot?.botToken ?? w.installations.find((i) => i.userToken)?.userToken;
@@ -134,11 +135,11 @@ export function memoryConsoleHealth(
           record.lastError = code;
         }
       }
-      records.set(workspaceKey(app, w), record);
+      records.set(consoleWorkspaceKey(app, w), record);
       return record;
     },
     async forget(app, w) {
-      records.delete(workspaceKey(app, w));
+      records.delete(consoleWorkspaceKey(app, w));
     },
   };
 }
@@ -188,7 +189,11 @@ interface Row {
 type Action = "check" | "refresh" | "delete" | "reinstall";
 const ACTIONS: readonly Action[] = ["check", "refresh", "delete", "reinstall"];
 
-function workspaceKey(app: ConsoleApp, w: { enterpriseId?: string | undefined; teamId?: string | undefined }): string {
+/** The key of an app's workspace (or org) in {@link ConsoleHealth.readAll}'s map. */
+export function consoleWorkspaceKey(
+  app: Pick<ConsoleApp, "clientId">,
+  w: { enterpriseId?: string | undefined; teamId?: string | undefined },
+): string {
   return `${app.clientId}|${w.enterpriseId ?? ""}|${w.teamId ?? ""}`;
 }
 
@@ -288,7 +293,9 @@ export function createConsole(o: ConsoleOptions): OperatorConsole {
   async function rows(): Promise<Row[]> {
     const out: Row[] = [];
     for (const app of o.apps) {
-      for (const w of await app.store.listWorkspaces()) out.push({ app, w, health: await o.health.read(app, w) });
+      const health = await o.health.readAll(app);
+      for (const w of await app.store.listWorkspaces())
+        out.push({ app, w, health: health.get(consoleWorkspaceKey(app, w)) });
     }
     return out;
   }
@@ -642,6 +649,8 @@ ${pages > 1 ? nav.replace('id="pages"', 'id="pages-bottom"') : ""}`;
           }
           return forbidden(who.who);
         }
+        // A HEAD (link checkers) gets the headers only: no listing, no ticket issued.
+        if (request.method === "HEAD") return new Response(null, { status: 200, headers: HTML_HEADERS });
         return list(request, who.admin);
       }
       if (request.method !== "POST") {
