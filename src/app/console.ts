@@ -388,7 +388,19 @@ ${i?.userToken ? `<dt>User token</dt><dd>${escapeHtml(expiry(i.userTokenExpiresA
   async function list(request: Request, admin: string): Promise<Response> {
     const url = new URL(request.url);
     const q = (url.searchParams.get("q") ?? "").trim().slice(0, MAX_QUERY);
-    const all = await rows();
+    let all: Row[];
+    try {
+      all = await rows();
+    } catch (error) {
+      o.logger.error(`console: listing installations failed: ${redact(String((error as Error)?.message ?? error))}`);
+      return page(
+        "Operator console",
+        `<h1>Operator console</h1><p id="unavailable">The installations cannot be listed right now (the store did not answer). Try again in a moment.</p><p><a class="button" href="${CONSOLE_PATH}">Retry</a></p>`,
+        503,
+        {},
+        "bad",
+      );
+    }
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);
     const found = words.length ? all.filter((r) => words.every((w) => searchText(r).includes(w))) : all;
     const pages = Math.max(1, Math.ceil(found.length / pageSize));

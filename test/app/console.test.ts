@@ -311,3 +311,22 @@ describe("operator console with several apps (SLACK_APPS_FILE)", () => {
     expect((await alpha.installationStore.listWorkspaces()).map((w) => w.teamId)).toEqual(["T0000000007"]);
   });
 });
+
+describe("operator console when the store fails", () => {
+  it("answers 503 with a page (no stack, no token) when listing fails, and HEAD issues no ticket", async () => {
+    const { app, store, signedIn, lines } = await setup();
+    const head = await app(new Request(`${ORIGIN}/console`, { method: "HEAD", headers: { cookie: signedIn(ADMIN) } }));
+    expect(head.status).toBe(200);
+    expect(head.headers.getSetCookie()).toEqual([]);
+    store.listWorkspaces = async () => {
+      throw new Error(`connection refused (token ${BOT_TOKEN})`);
+    };
+    const res = await app(new Request(`${ORIGIN}/console`, { headers: { cookie: signedIn(ADMIN) } }));
+    expect(res.status).toBe(503);
+    const html = await res.text();
+    expect(html).toContain('id="unavailable"');
+    expect(html).not.toContain("xoxb-");
+    expect(lines.some((l) => l.startsWith("error console: listing installations failed"))).toBe(true);
+    expect(lines.join("\n")).not.toContain(BOT_TOKEN);
+  });
+});
