@@ -330,3 +330,29 @@ describe("operator console when the store fails", () => {
     expect(lines.join("\n")).not.toContain(BOT_TOKEN);
   });
 });
+
+describe("operator console list", () => {
+  it("pages 25 at a time and searches by words (ids, names, status), keeping the search across pages", async () => {
+    const { app, store, signedIn } = await setup();
+    for (let i = 10; i < 40; i++) await store.save(installation(`T00000000${i}`));
+    const get = async (q: string) =>
+      (await app(new Request(`${ORIGIN}/console${q}`, { headers: { cookie: signedIn(ADMIN) } }))).text();
+    const first = await get("");
+    expect(first.match(/<article class="inst"/g)).toHaveLength(25);
+    expect(first).toContain("Page 1 of 2 · 32 of 32 installations");
+    expect(first).toContain('rel="next" href="/console?page=2"');
+    const second = await get("?page=2");
+    expect(second.match(/<article class="inst"/g)).toHaveLength(7);
+    expect(second).toContain('rel="prev" href="/console?page=1"');
+    expect(await get("?page=99")).toContain("Page 2 of 2");
+    const found = await get("?q=t000000003");
+    // T0000000030..T0000000039: 10 matches, one page.
+    expect(found.match(/<article class="inst"/g)).toHaveLength(10);
+    expect(found).toContain("10 of 32 installations");
+    expect(await get("?q=team+T0000000031+unchecked")).toContain('data-team="T0000000031"');
+    expect(await get("?q=team")).toContain('rel="next" href="/console?q=team&amp;page=2"');
+    expect(await get("?q=nothing-like-this")).toContain("No installation matches.");
+    const escaped = await get(`?q=${encodeURIComponent('"><script>')}`);
+    expect(escaped).not.toContain('"><script>');
+  });
+});
