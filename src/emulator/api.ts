@@ -113,6 +113,7 @@ export async function handleApi(
     if (!LOGGABLE_METHOD_RE.test(method)) return;
     const error = typeof body.error === "string" && ERROR_CODE_RE.test(body.error) ? body.error : "unknown";
     const entry: CallRecord = { method, teamId, ok: body.ok === true, error: body.ok === true ? null : error };
+    entry.at = ctx.now();
     if (refreshGrant) entry.grantType = "refresh_token";
     if (body.ok === true && (refreshGrant || method === "oauth.v2.exchange")) {
       if (body.token_type === "bot" || body.token_type === "user") entry.tokenType = body.token_type;

@@ -60,6 +60,7 @@ import {
   opSendEvent,
   opSendInteraction,
   opSendUrlVerification,
+  opSetRateLimit,
   opUninstall,
   opUpdateApp,
   type RevokeTarget,
@@ -136,8 +137,14 @@ export interface EmulatorOptions extends EmulatorAppOptions {
   world?: WorldSpec;
   /** Path of a JSON file holding a {@link WorldSpec}. */
   worldFile?: string;
-  /** Calls per minute per method and workspace, over {@link DEFAULT_RATE_LIMITS} (`Infinity` for none). */
+  /** Calls per window (a minute unless `rateLimitWindows` says) per method and workspace, over {@link DEFAULT_RATE_LIMITS} (`Infinity` for none). */
   rateLimits?: Record<string, number>;
+  /**
+   * Length of the rate-limit window per method, in seconds (e.g. `{ "auth.test": 10 }`).
+   *
+   * @default 60 for every method
+   */
+  rateLimitWindows?: Record<string, number>;
   /**
    * Seconds a refresh token still answers after its first use, with the same new pair (default 60; Slack
    * says "a short grace period" without a number).
@@ -237,6 +244,15 @@ export interface Emulator {
   /** Moves the emulator clock forward (codes, tokens, triggers, rate-limit windows); returns the new now. */
   advanceClock(seconds: number): number;
   /**
+   * Changes a method's rate limit from now on: calls per window per workspace (`Infinity` for none) and/or
+   * the window's length in seconds; its current windows start over. Throws `TypeError` for bad values.
+   */
+  setRateLimit(
+    method: string,
+    limit?: number,
+    windowSeconds?: number,
+  ): { method: string; limit: number; windowSeconds: number };
+  /**
    * Changes an app's token settings from now on, as its settings page on Slack would: e.g. turn token
    * rotation on for an app whose installations hold long-lived tokens (then convert them with
    * `oauth.v2.exchange`). Throws `TypeError` for bad values.
@@ -304,7 +320,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     state,
     settings,
     oidc: await OidcKeys.create(),
-    rateLimiter: new RateLimiter(options.rateLimits, now),
+    rateLimiter: new RateLimiter(options.rateLimits, now, options.rateLimitWindows),
     faults: new FaultInjector(),
     deliverer: new Deliverer({
       timeoutMs: options.deliveryTimeoutMs ?? 3000,
@@ -393,6 +409,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     deliveries: () => ctx.state.deliveries.slice(),
     idle: () => ctx.deliverer.idle(),
     advanceClock: hooks.advanceClock,
+    setRateLimit: (method, limit, windowSeconds) => opSetRateLimit(ctx, method, limit, windowSeconds),
     updateApp: (update) => {
       try {
         return opUpdateApp(ctx, update);

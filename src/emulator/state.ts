@@ -119,6 +119,8 @@ export interface CallRecord {
   grantType?: "refresh_token";
   /** Only on successful refreshes and `oauth.v2.exchange` calls: which token family was issued; shown with `details`. */
   tokenType?: TokenKind;
+  /** When the call was answered, epoch ms on the emulator's clock; shown with `details`. */
+  at?: number;
 }
 
 /** A view recorded by `views.open`. */

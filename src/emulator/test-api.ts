@@ -228,6 +228,20 @@ export function opUpdateApp(ctx: EmulatorContext, update: AppSettingsUpdate) {
   return { appId: app.appId, tokenRotation: app.tokenRotation, tokenExpiresIn: app.tokenExpiresIn };
 }
 
+/**
+ * Changes a method's rate limit (calls per window per workspace) and/or window (seconds); returns the
+ * method's limit and window now. Throws `TypeError` for bad values.
+ */
+export function opSetRateLimit(
+  ctx: EmulatorContext,
+  method: string,
+  limit: number | undefined,
+  windowSeconds: number | undefined,
+): { method: string; limit: number; windowSeconds: number } {
+  ctx.rateLimiter.set(method, limit, windowSeconds);
+  return { method, limit: ctx.rateLimiter.limitOf(method), windowSeconds: ctx.rateLimiter.windowOf(method) };
+}
+
 /** Hooks the test API needs from the emulator object (clock, reset). */
 export interface TestApiHooks {
   reset(): void;
@@ -400,6 +414,16 @@ export async function handleTestApi(
         if (body.tokenRotation !== undefined) update.tokenRotation = body.tokenRotation as boolean;
         if (body.tokenExpiresIn !== undefined) update.tokenExpiresIn = body.tokenExpiresIn as number;
         return sendJson(res, 200, { ok: true, app: opUpdateApp(ctx, update) });
+      }
+      case "POST /_emulator/rate-limits": {
+        const method = requireString(body, "method");
+        const limit = body.limit === null ? Number.POSITIVE_INFINITY : optionalNumber(body, "limit");
+        const windowSeconds = optionalNumber(body, "windowSeconds");
+        try {
+          return sendJson(res, 200, { ok: true, rateLimit: opSetRateLimit(ctx, method, limit, windowSeconds) });
+        } catch (e) {
+          throw new TestApiError(400, "invalid_arguments", (e as Error).message);
+        }
       }
       case "POST /_emulator/token-status":
         return sendJson(res, 200, { status: tokenStatus(ctx, requireString(body, "token")) });

@@ -7,6 +7,7 @@ import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
+import type { ExpiringToken, HealthEntry, TokenHealth } from "./health.js";
 import {
   type BotQuery,
   type DeleteInstallationQuery,
@@ -453,6 +454,19 @@ export class CachingInstallationStore implements InstallationStore {
         q?.isEnterpriseInstall === true ? { enterpriseId: q.enterpriseId } : (q as InvalidationMessage),
       );
     }
+  }
+
+  /** Passes through to the wrapped store: health fields are not cached (nothing to invalidate). */
+  recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    return this.inner.recordHealth(q, health, expect);
+  }
+  /** Passes through to the wrapped store (uncached: for admin tools and health reports). */
+  listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    return this.inner.listHealth(filter);
+  }
+  /** Passes through to the wrapped store (uncached: the refresh scheduler's query). */
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    return this.inner.listExpiringTokens(untilSeconds, limit);
   }
 
   /** The wrapped store's lock: the cache holds no lock of its own. */

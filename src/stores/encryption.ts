@@ -16,6 +16,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { ConfigError, EncryptionError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
+import { checkHealthWrite, type ExpiringToken, type HealthEntry, type TokenHealth } from "./health.js";
 import {
   type BotQuery,
   checkTokenUpdate,
@@ -323,6 +324,41 @@ export class EncryptedInstallationStore implements InstallationStore {
       if (w.bot) out.bot = this.#open(w.bot);
       return out;
     });
+  }
+
+  /**
+   * The wrapped store's health write: health fields are not secret and pass as they are; an expectation
+   * is checked against the decrypted stored token, and the write then expects the stored ciphertext (so
+   * a refresh in between still fails it).
+   */
+  async recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    const { q: nq, kind } = checkHealthWrite(q, health, expect);
+    if (!this.#opened) await this.open();
+    if (expect === undefined || Object.values(expect).every((v) => v === undefined))
+      return this.inner.recordHealth(q, health);
+    const record = kind === "bot" ? await this.inner.findBot(nq) : await this.inner.findInstallation(nq);
+    if (record === undefined || (kind === "user" && (record as Installation).userId !== nq.userId)) return false;
+    const innerExpect: TokenExpectation = {};
+    for (const f of ENCRYPTED_FIELDS) {
+      const expected = expect[f];
+      if (expected === undefined) continue;
+      const stored = (record as Partial<Record<TokenField, string>>)[f];
+      if (stored === undefined || this.cipher.decrypt(stored, record as TokenOwnerIds, f) !== expected) return false;
+      innerExpect[f] = stored;
+    }
+    return this.inner.recordHealth(q, health, innerExpect);
+  }
+
+  /** The wrapped store's health records (they hold no secret). */
+  async listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    if (!this.#opened) await this.open();
+    return this.inner.listHealth(filter);
+  }
+
+  /** The wrapped store's expiry index (ids and times only). */
+  async listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    if (!this.#opened) await this.open();
+    return this.inner.listExpiringTokens(untilSeconds, limit);
   }
 
   /** The wrapped store's lock (tokens are not involved). */

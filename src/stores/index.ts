@@ -33,6 +33,19 @@ export {
 export { TokenCipher, type TokenField, type TokenOwnerIds } from "./encryption.js";
 export type { EncryptionMarker } from "./encryption-marker.js";
 export {
+  checkExpiringQuery,
+  checkHealthWrite,
+  DEFAULT_EXPIRING_LIMIT,
+  type ExpiringToken,
+  HEALTH_STATUSES,
+  type HealthEntry,
+  type HealthTokenKind,
+  healthIsNewer,
+  type InstallationHealthStatus,
+  isHealthStatus,
+  type TokenHealth,
+} from "./health.js";
+export {
   assertOptionalId,
   type BotQuery,
   checkLock,

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import type { Bot, Installation } from "../model/installation.js";
 import type { EncryptionMarker } from "./encryption-marker.js";
+import type { ExpiringToken, HealthEntry, TokenHealth } from "./health.js";
 
 /** Finds a workspace's (or an org's) bot. */
 export interface BotQuery {
@@ -84,6 +85,32 @@ export interface InstallationStore {
    * and the lock is released either way. Token rotation serialises refreshes of one token with it.
    */
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
+  /**
+   * Records the health of one stored token (see {@link TokenHealth}): the workspace's latest bot without
+   * `q.userId`, that user's latest installation with it. Writes the health fields only, never a token or
+   * anything else, so it can never undo a concurrent token refresh; a later `updateTokens` keeps the
+   * health, a later `save` (a reinstall) starts without one, a delete removes it.
+   *
+   * A compare-and-set: with `expect` (the token or refresh token that was checked), nothing is written
+   * unless the stored values still equal it, so the verdict on a token that was refreshed meanwhile never
+   * lands on its successor; and a check never replaces one with a later `checkedAt`. Resolves `true` when
+   * written, `false` when there was nothing to record on or a condition failed. Validate with
+   * `checkHealthWrite`.
+   */
+  recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean>;
+  /**
+   * Every recorded health of this store's partition (with a filter, of that enterprise and team): the
+   * latest bot's and each user's latest installation's, in place order. Tokens never checked are absent.
+   * For admin tools and the health report, not for requests.
+   */
+  listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]>;
+  /**
+   * The rotating tokens (with a refresh token) of the latest bots and users' latest installations that
+   * expire at or before `untilSeconds` (epoch seconds), soonest first, at most `limit` (default 1000):
+   * found through an expiry index (SQL: an index on the expiry columns; memory: a sorted index; files:
+   * hourly index folders), never by reading every installation. The refresh scheduler's query.
+   */
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]>;
   /**
    * The persistent record that this store holds encrypted tokens (see `EncryptedInstallationStore`): set
    * on the first encrypted write, it makes the store refuse every call while no encryption wrapper with

@@ -7,6 +7,7 @@
  * @internal
  */
 import type { Installation } from "../model/installation.js";
+import { type ExpiringToken, place } from "./health.js";
 import {
   assertOptionalId,
   matchesWorkspaceFilter,
@@ -109,4 +110,90 @@ export function latestRecord<R extends { seq: number }>(records: Iterable<R>): R
   let latest: R | undefined;
   for (const r of records) if (latest === undefined || r.seq > latest.seq) latest = r;
   return latest;
+}
+
+/** One entry of an {@link ExpiryIndex}. */
+interface ExpiryEntry {
+  key: string;
+  token: ExpiringToken;
+}
+
+function entryBefore(a: ExpiryEntry, at: number, key: string): boolean {
+  return a.token.expiresAt < at || (a.token.expiresAt === at && a.key < key);
+}
+
+/**
+ * An in-memory expiry index: rotating tokens sorted by expiry (then key), so the tokens due by a time
+ * are the first entries, found by walking from the start. Set and delete are a binary search and one
+ * array splice. The memory store keeps one; the file store's index lives on disk.
+ */
+export class ExpiryIndex {
+  readonly #byKey = new Map<string, ExpiryEntry>();
+  readonly #sorted: ExpiryEntry[] = [];
+
+  /** Entries held. */
+  get size(): number {
+    return this.#sorted.length;
+  }
+
+  /** Sets (or, with `expiresAt` undefined, removes) the entry of `key`. */
+  set(key: string, token: ExpiringToken | undefined): void {
+    this.delete(key);
+    if (token === undefined) return;
+    const entry: ExpiryEntry = { key, token };
+    this.#sorted.splice(this.#position(token.expiresAt, key), 0, entry);
+    this.#byKey.set(key, entry);
+  }
+
+  /** Removes the entry of `key` (nothing when there is none). */
+  delete(key: string): void {
+    const entry = this.#byKey.get(key);
+    if (entry === undefined) return;
+    this.#byKey.delete(key);
+    const i = this.#position(entry.token.expiresAt, key);
+    if (this.#sorted[i] === entry) this.#sorted.splice(i, 1);
+  }
+
+  /** Removes every entry whose key starts with `prefix` (a workspace's). */
+  deletePrefix(prefix: string): void {
+    for (const key of [...this.#byKey.keys()]) if (key.startsWith(prefix)) this.delete(key);
+  }
+
+  /** Copies of the entries expiring at or before `until`, soonest first, at most `limit`. */
+  until(until: number, limit: number): ExpiringToken[] {
+    const out: ExpiringToken[] = [];
+    for (const e of this.#sorted) {
+      if (e.token.expiresAt > until || out.length >= limit) break;
+      out.push({ ...e.token });
+    }
+    return out;
+  }
+
+  /** The first index whose entry is not before (at, key). */
+  #position(at: number, key: string): number {
+    let lo = 0;
+    let hi = this.#sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (entryBefore(this.#sorted[mid] as ExpiryEntry, at, key)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/**
+ * The {@link ExpiringToken} of a stored token, or `undefined` when it does not rotate (no refresh token
+ * or no expiry): what the expiry indexes hold.
+ */
+export function expiringOf(
+  kind: "bot" | "user",
+  enterpriseId: string | undefined,
+  teamId: string | undefined,
+  userId: string | undefined,
+  refreshToken: string | undefined,
+  expiresAt: number | undefined,
+): ExpiringToken | undefined {
+  if (refreshToken === undefined || refreshToken === "" || typeof expiresAt !== "number") return undefined;
+  return { ...place(kind, enterpriseId, teamId, userId), expiresAt };
 }

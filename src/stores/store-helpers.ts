@@ -28,6 +28,9 @@ export const INSTALLATION_STORE_METHODS = [
   "listWorkspaces",
   "updateTokens",
   "withLock",
+  "recordHealth",
+  "listHealth",
+  "listExpiringTokens",
   "close",
 ] as const satisfies readonly (keyof InstallationStore)[];
 

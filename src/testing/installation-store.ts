@@ -1087,6 +1087,297 @@ export function testInstallationStore(
           }
         });
 
+        describe("health (recordHealth, listHealth)", () => {
+          /** A workspace with a rotating bot and two users with rotating user tokens (U2 installed last). */
+          async function workspace() {
+            const e = id("E");
+            const t = id("T");
+            const [u1, u2] = [id("U"), id("U")];
+            const rotating = {
+              botRefreshToken: fakeRefresh(),
+              botTokenExpiresAt: 1900000000,
+              userRefreshToken: fakeRefresh(),
+            };
+            const first = install({ enterpriseId: e, teamId: t }, u1, { ...rotating, userTokenExpiresAt: 1900000001 });
+            const second = install({ enterpriseId: e, teamId: t }, u2, {
+              botRefreshToken: fakeRefresh(),
+              botTokenExpiresAt: 1900000002,
+              userRefreshToken: fakeRefresh(),
+              userTokenExpiresAt: 1900000003,
+            });
+            await store.save(first);
+            await store.save(second);
+            const ws = { enterpriseId: e, teamId: t };
+            const mine = () => store.listHealth(ws);
+            return { e, t, u1, u2, first, second, ws, mine };
+          }
+          const ok = (checkedAt = 1767225600) => ({ status: "ok" as const, checkedAt });
+          /** The fields of `like` as `record` has them. */
+          const fieldsOf = (record: object | undefined, like: object) =>
+            Object.fromEntries(Object.keys(like).map((k) => [k, (record as Record<string, unknown> | undefined)?.[k]]));
+
+          it("records the bot's and one user's health, each apart, and changes nothing else", async () => {
+            const { e, t, u1, u2, second, ws, mine } = await workspace();
+            const before = {
+              bot: await store.findBot(ws),
+              u1: await store.findInstallation({ ...ws, userId: u1 }),
+              u2: await store.findInstallation({ ...ws, userId: u2 }),
+              latest: await store.findInstallation(ws),
+            };
+            expect(await mine()).toStrictEqual([]);
+            const revoked = { status: "revoked" as const, checkedAt: 1767225600.5, error: "token_revoked" };
+            expect(await store.recordHealth(ws, revoked, { botToken: second.botToken! })).toBe(true);
+            expect(await store.recordHealth({ ...ws, userId: u1 }, ok())).toBe(true);
+            const entries = await mine();
+            expect(entries).toStrictEqual([
+              { kind: "bot", enterpriseId: e, teamId: t, isEnterpriseInstall: false, health: revoked },
+              { kind: "user", enterpriseId: e, teamId: t, isEnterpriseInstall: false, userId: u1, health: ok() },
+            ]);
+            expect(await store.findBot(ws)).toStrictEqual(before.bot);
+            expect(await store.findInstallation({ ...ws, userId: u1 })).toStrictEqual(before.u1);
+            expect(await store.findInstallation({ ...ws, userId: u2 })).toStrictEqual(before.u2);
+            expect(await store.findInstallation(ws)).toStrictEqual(before.latest);
+            // Another workspace's listing holds none of it; the unfiltered listing holds all of it.
+            expect(await store.listHealth({ enterpriseId: e, teamId: id("T") })).toStrictEqual([]);
+            const all = await store.listHealth();
+            expect(all.filter((x) => x.teamId === t)).toStrictEqual(entries);
+          });
+
+          it("is a compare-and-set on the checked token: a verdict on a token refreshed meanwhile is not recorded", async () => {
+            const { u1, first, second, ws, mine } = await workspace();
+            const expired = { status: "expired" as const, checkedAt: 1767225601, error: "token_expired" };
+            expect(await store.recordHealth(ws, expired, { botToken: `xoxb-test-${randomUUID()}` })).toBe(false);
+            expect(await store.recordHealth({ ...ws, userId: u1 }, expired, { userToken: second.userToken! })).toBe(
+              false,
+            );
+            expect(await mine()).toStrictEqual([]);
+            // The bot token is refreshed; the check made with the old one comes back after it.
+            const fresh = {
+              botToken: `xoxe.xoxb-1-test-${randomUUID()}`,
+              botRefreshToken: fakeRefresh(),
+              botTokenExpiresAt: 1900043200,
+            };
+            expect(await store.updateTokens(ws, fresh, { botRefreshToken: second.botRefreshToken! })).toBe(true);
+            expect(await store.recordHealth(ws, expired, { botToken: second.botToken! })).toBe(false);
+            expect(await store.recordHealth(ws, expired, { botRefreshToken: second.botRefreshToken! })).toBe(false);
+            expect(await mine()).toStrictEqual([]);
+            expect(
+              await store.recordHealth(ws, ok(), { botToken: fresh.botToken, botRefreshToken: fresh.botRefreshToken }),
+            ).toBe(true);
+            expect((await mine()).map((x) => x.health.status)).toStrictEqual(["ok"]);
+            expect(fieldsOf(await store.findBot(ws), fresh)).toStrictEqual(fresh);
+            expect((await store.findInstallation({ ...ws, userId: u1 }))?.userToken).toBe(first.userToken);
+          });
+
+          it("never undoes a concurrent token refresh: health writes racing refreshes leave the refreshed tokens", async () => {
+            const { u1, first, second, ws, mine } = await workspace();
+            let botRefresh = second.botRefreshToken!;
+            let userRefresh = first.userRefreshToken!;
+            let last: Record<string, unknown> = {};
+            for (let round = 0; round < 8; round++) {
+              const bot = {
+                botToken: `xoxe.xoxb-1-test-${randomUUID()}`,
+                botRefreshToken: fakeRefresh(),
+                botTokenExpiresAt: 1900000000 + round,
+              };
+              const user = {
+                userToken: `xoxe.xoxp-1-test-${randomUUID()}`,
+                userRefreshToken: fakeRefresh(),
+                userTokenExpiresAt: 1900000100 + round,
+              };
+              const results = await Promise.all([
+                store.recordHealth(ws, { status: "unknown", checkedAt: 1767225600 + round, error: "ratelimited" }),
+                store.updateTokens(ws, bot, { botRefreshToken: botRefresh }),
+                store.recordHealth({ ...ws, userId: u1 }, { status: "ok", checkedAt: 1767225600 + round }),
+                store.updateTokens({ ...ws, userId: u1 }, user, { userRefreshToken: userRefresh }),
+                store.recordHealth(
+                  ws,
+                  { status: "invalid", checkedAt: 1767225600 + round, error: "invalid_auth" },
+                  { botToken: bot.botToken },
+                ),
+              ]);
+              expect([results[1], results[3]]).toStrictEqual([true, true]);
+              botRefresh = bot.botRefreshToken;
+              userRefresh = user.userRefreshToken;
+              last = { ...bot, ...user };
+              expect(fieldsOf(await store.findBot(ws), bot)).toStrictEqual(bot);
+              expect(fieldsOf(await store.findInstallation({ ...ws, userId: u1 }), user)).toStrictEqual(user);
+            }
+            expect(fieldsOf(await store.findInstallation({ ...ws, userId: u1 }), last)).toStrictEqual(last);
+            const statuses = (await mine()).map((x) => [x.kind, x.health.checkedAt]);
+            expect(statuses).toStrictEqual([
+              ["bot", 1767225607],
+              ["user", 1767225607],
+            ]);
+          });
+
+          it("keeps the latest check: an older one never replaces a newer one", async () => {
+            const { ws, mine } = await workspace();
+            expect(await store.recordHealth(ws, { status: "revoked", checkedAt: 200, error: "token_revoked" })).toBe(
+              true,
+            );
+            expect(await store.recordHealth(ws, ok(100))).toBe(false);
+            expect((await mine())[0]?.health).toStrictEqual({
+              status: "revoked",
+              checkedAt: 200,
+              error: "token_revoked",
+            });
+            expect(await store.recordHealth(ws, ok(200))).toBe(true);
+            expect((await mine())[0]?.health).toStrictEqual(ok(200));
+          });
+
+          it("token updates keep the health; a reinstall starts without one; deletes remove it", async () => {
+            const { e, t, u1, u2, second, ws, mine } = await workspace();
+            await store.recordHealth(ws, { status: "expired", checkedAt: 10, error: "token_expired" });
+            await store.recordHealth({ ...ws, userId: u1 }, ok(10));
+            await store.recordHealth({ ...ws, userId: u2 }, ok(11));
+            const patch = {
+              botToken: `xoxe.xoxb-1-test-${randomUUID()}`,
+              botRefreshToken: fakeRefresh(),
+              botTokenExpiresAt: 1900043200,
+            };
+            expect(await store.updateTokens(ws, patch, { botRefreshToken: second.botRefreshToken! })).toBe(true);
+            expect((await mine()).map((x) => x.kind)).toStrictEqual(["bot", "user", "user"]);
+            // u1 installs again (with a bot): a new bot and a new installation of u1, neither checked yet.
+            await store.save(install({ enterpriseId: e, teamId: t }, u1));
+            expect((await mine()).map((x) => [x.kind, x.userId])).toStrictEqual([["user", u2]]);
+            await store.recordHealth(ws, ok(12));
+            await store.deleteInstallation({ ...ws, userId: u2 });
+            expect((await mine()).map((x) => x.kind)).toStrictEqual(["bot"]);
+            await store.deleteBot(ws);
+            expect(await mine()).toStrictEqual([]);
+            expect(await store.recordHealth(ws, ok(13))).toBe(false);
+            expect(await store.recordHealth({ ...ws, userId: id("U") }, ok(13))).toBe(false);
+          });
+
+          it("an org-wide install's health is the org's", async () => {
+            const e = id("E");
+            const u = id("U");
+            await store.save(orgInstall(e, u));
+            const q = { enterpriseId: e, teamId: id("T"), isEnterpriseInstall: true };
+            expect(await store.recordHealth(q, { status: "invalid", checkedAt: 5, error: "invalid_auth" })).toBe(true);
+            expect(await store.listHealth({ enterpriseId: e })).toStrictEqual([
+              {
+                kind: "bot",
+                enterpriseId: e,
+                isEnterpriseInstall: true,
+                health: { status: "invalid", checkedAt: 5, error: "invalid_auth" },
+              },
+            ]);
+          });
+
+          it("refuses bad input with InvalidArgumentError, naming no token", async () => {
+            const { ws, second } = await workspace();
+            const bad: [unknown, unknown][] = [
+              [{ status: "broken", checkedAt: 1 }, undefined],
+              [{ status: "ok", checkedAt: Number.NaN }, undefined],
+              [{ status: "ok", checkedAt: "1" }, undefined],
+              [{ status: "ok", checkedAt: 1, error: "x y" }, undefined],
+              [{ status: "ok", checkedAt: 1, error: "e".repeat(129) }, undefined],
+              [null, undefined],
+              [ok(), { userToken: second.userToken }],
+              [ok(), { botToken: "" }],
+            ];
+            for (const [health, expectation] of bad) {
+              const err = await expectInvalidArgument(
+                expect,
+                store.recordHealth(ws, health as never, expectation as never),
+              );
+              expect(err.message).not.toContain(second.userToken!);
+            }
+            await expectInvalidArgument(expect, store.recordHealth({ teamId: "../x" }, ok()));
+            await expectInvalidArgument(expect, store.listHealth({ teamId: "a b" }));
+            expect(await store.listHealth(ws)).toStrictEqual([]);
+          });
+        });
+
+        describe("expiry index (listExpiringTokens)", () => {
+          it("lists the rotating tokens due by a time, soonest first, latest records only", async () => {
+            const e = id("E");
+            const t = id("T");
+            const [u1, u2, u3] = [id("U"), id("U"), id("U")];
+            const ws = { enterpriseId: e, teamId: t };
+            // Far in the past, so that the other tests' tokens (which expire later) come after these.
+            const base = -2_000_000_000 + Math.floor(Math.random() * 1_000_000) * 100;
+            await store.save(
+              install(ws, u1, {
+                botRefreshToken: fakeRefresh(),
+                botTokenExpiresAt: base + 30,
+                userRefreshToken: fakeRefresh(),
+                userTokenExpiresAt: base + 10,
+              }),
+            );
+            await store.save(
+              install(ws, u2, { bot: false, userRefreshToken: fakeRefresh(), userTokenExpiresAt: base + 20 }),
+            );
+            // Long-lived: an expiry without a refresh token is not rotating.
+            await store.save(install(ws, u3, { bot: false, userTokenExpiresAt: base + 5 }));
+            const mine = async (until: number, limit?: number) =>
+              (await store.listExpiringTokens(until, limit)).filter((x) => x.teamId === t);
+            const u = (userId: string, expiresAt: number) => ({
+              kind: "user",
+              enterpriseId: e,
+              teamId: t,
+              isEnterpriseInstall: false,
+              userId,
+              expiresAt,
+            });
+            const bot = (expiresAt: number) => ({
+              kind: "bot",
+              enterpriseId: e,
+              teamId: t,
+              isEnterpriseInstall: false,
+              expiresAt,
+            });
+            expect(await mine(base + 9)).toStrictEqual([]);
+            expect(await mine(base + 20)).toStrictEqual([u(u1, base + 10), u(u2, base + 20)]);
+            expect(await mine(base + 30)).toStrictEqual([u(u1, base + 10), u(u2, base + 20), bot(base + 30)]);
+            // The limit cuts the same order.
+            const all = await store.listExpiringTokens(base + 30);
+            expect(await store.listExpiringTokens(base + 30, 2)).toStrictEqual(all.slice(0, 2));
+            for (let i = 1; i < all.length; i++) expect(all[i - 1]!.expiresAt <= all[i]!.expiresAt).toBe(true);
+            // A refresh moves the token out of the window (and into the hour it now expires in).
+            const inst = await store.findInstallation({ ...ws, userId: u1 });
+            expect(
+              await store.updateTokens(
+                { ...ws, userId: u1 },
+                {
+                  userToken: `xoxe.xoxp-1-test-${randomUUID()}`,
+                  userRefreshToken: fakeRefresh(),
+                  userTokenExpiresAt: base + 50_000,
+                },
+                { userRefreshToken: inst!.userRefreshToken! },
+              ),
+            ).toBe(true);
+            expect(await mine(base + 30)).toStrictEqual([u(u2, base + 20), bot(base + 30)]);
+            expect(await mine(base + 50_000)).toStrictEqual([u(u2, base + 20), bot(base + 30), u(u1, base + 50_000)]);
+            // A reinstall without rotation, a deleted user: gone from the index.
+            await store.save(install(ws, u1));
+            await store.deleteInstallation({ ...ws, userId: u2 });
+            expect(await mine(base + 50_000)).toStrictEqual([]);
+            // An org-wide install's bot.
+            const org = id("E");
+            await store.save(orgInstall(org, id("U"), { botRefreshToken: fakeRefresh(), botTokenExpiresAt: base + 7 }));
+            expect((await store.listExpiringTokens(base + 7)).filter((x) => x.enterpriseId === org)).toStrictEqual([
+              { kind: "bot", enterpriseId: org, isEnterpriseInstall: true, expiresAt: base + 7 },
+            ]);
+            await store.deleteAll({ enterpriseId: org });
+            expect((await store.listExpiringTokens(base + 7)).filter((x) => x.enterpriseId === org)).toStrictEqual([]);
+          });
+
+          it("refuses bad input with InvalidArgumentError", async () => {
+            for (const [until, limit] of [
+              [Number.NaN, undefined],
+              ["1", undefined],
+              [1, 0],
+              [1, 1.5],
+              [1, -1],
+            ] as [unknown, unknown][]) {
+              await expectInvalidArgument(expect, store.listExpiringTokens(until as number, limit as number));
+            }
+          });
+        });
+
         describe("withLock (token rotation)", () => {
           // Required on every store; the tests take no test context, so that `bun test` runs them too.
           const need = () => store.withLock.bind(store);

@@ -293,6 +293,9 @@ describe("authorize: store failures", () => {
       listWorkspaces: (f) => store.listWorkspaces(f),
       updateTokens: (q, p, e) => store.updateTokens(q, p, e),
       withLock: (k, fn, o) => store.withLock(k, fn, o),
+      recordHealth: (q, h, e) => store.recordHealth(q, h, e),
+      listHealth: (f) => store.listHealth(f),
+      listExpiringTokens: (u, l) => store.listExpiringTokens(u, l),
       close: () => store.close(),
     };
     const r = await createAuthorize({ installationStore: sloppy })({

@@ -30,6 +30,50 @@ describe("rate limits", () => {
     expect(emu.counters().methods["auth.test"]).toEqual({ calls: 6, ok: 4, errors: 2, ratelimited: 2 });
   });
 
+  it("a method's limit and window can be set at start and changed while running (test API and object)", async () => {
+    let now = Date.UTC(2030, 0, 1);
+    const emu = await start({
+      appUrl: APP_URL,
+      rateLimits: { "auth.test": 1 },
+      rateLimitWindows: { "auth.test": 10 },
+      nowMs: () => now,
+    });
+    const { access_token: token } = await install(emu);
+    expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);
+    const limited = await api(emu, "auth.test", {}, { token });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("10");
+    now += 10_000;
+    expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);
+    // Over HTTP: 3 per 5 s; the current window starts over.
+    const set = await fetch(`${emu.url}/_emulator/rate-limits`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ method: "auth.test", limit: 3, windowSeconds: 5 }),
+    });
+    expect(await set.json()).toEqual({ ok: true, rateLimit: { method: "auth.test", limit: 3, windowSeconds: 5 } });
+    for (let i = 0; i < 3; i++) expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);
+    expect((await api(emu, "auth.test", {}, { token })).headers.get("retry-after")).toBe("5");
+    // The object: no limit at all; the log says when each call was answered.
+    expect(emu.setRateLimit("auth.test", Number.POSITIVE_INFINITY)).toEqual({
+      method: "auth.test",
+      limit: Number.POSITIVE_INFINITY,
+      windowSeconds: 5,
+    });
+    expect((await api(emu, "auth.test", {}, { token })).status).toBe(200);
+    expect(emu.calls("auth.test", { details: true }).at(-1)?.at).toBe(now);
+    for (const bad of [{ method: "auth.test", limit: 0 }, { method: "auth.test", windowSeconds: -1 }, { limit: 3 }]) {
+      const r = await fetch(`${emu.url}/_emulator/rate-limits`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(bad),
+      });
+      expect(r.status).toBe(400);
+      expect(((await r.json()) as Json).error).toBe("invalid_arguments");
+    }
+    expect(() => emu.setRateLimit("auth.test", 1, Number.NaN)).toThrow(TypeError);
+  });
+
   it("limits oauth.v2.access per app (default 600/min)", async () => {
     const emu = await start({ appUrl: APP_URL, rateLimits: { "oauth.v2.access": 1 } });
     const code = await authorize(emu, { client_id: emu.app.clientId, scope: "commands" });

@@ -157,6 +157,7 @@ describe("emulator: oauth.v2.exchange", () => {
       ok: true,
       error: null,
       tokenType: "user",
+      at: expect.any(Number),
     });
     expect(JSON.stringify(log)).not.toMatch(/xox|[0-9a-f]{32}/);
     // The converted token's refresh works, logged as a refresh grant of a user token.

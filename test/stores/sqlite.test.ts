@@ -824,7 +824,13 @@ describe("migrations", () => {
 
   it("renders the DDL of each version for review, with the prefix", () => {
     const rendered = renderMigrations(sqliteDialect, "app_");
-    expect(rendered.map((r) => r.version)).toStrictEqual([1, 2]);
+    expect(rendered.map((r) => r.version)).toStrictEqual([1, 2, 3]);
+    const v3 = rendered[2]?.sql.join(";\n") ?? "";
+    expect(v3).toContain('ALTER TABLE "app_bots" ADD COLUMN health_status TEXT');
+    expect(v3).toContain('ALTER TABLE "app_installations" ADD COLUMN health_checked_at REAL');
+    expect(v3).toContain(
+      'CREATE INDEX IF NOT EXISTS "app_bots_expiry_idx" ON "app_bots" ("client_id", "bot_token_expires_at")',
+    );
     const sql = rendered[0]?.sql.join(";\n") ?? "";
     expect(sql).toContain('CREATE TABLE IF NOT EXISTS "app_installations"');
     expect(sql).toContain('"id" INTEGER PRIMARY KEY');
@@ -832,6 +838,29 @@ describe("migrations", () => {
     expect(() => renderMigrations(sqliteDialect, "Bad")).toThrow(ConfigError);
     expect(rendered[1]?.sql.join(";\n")).toContain('CREATE TABLE IF NOT EXISTS "app_meta"');
     expect(validateTablePrefix(undefined)).toBe("slack_");
+  });
+
+  it("the refresh scheduler's queries read the expiry indexes, never the whole table", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "soak-plan-"));
+    try {
+      const file = join(dir, "plan.db");
+      const store = new SQLiteInstallationStore({ filename: file });
+      await store.init();
+      const check = new Database(file, { readonly: true });
+      const plan = (sql: string) =>
+        (check.prepare(`EXPLAIN QUERY PLAN ${sql}`).all("", 0, 10) as { detail: string }[])
+          .map((r) => r.detail)
+          .join(" | ");
+      const bots = plan(store.statements.expiringBots);
+      const users = plan(store.statements.expiringUsers);
+      expect(bots).toMatch(/SEARCH r USING (COVERING )?INDEX slack_bots_expiry_idx/);
+      expect(users).toMatch(/SEARCH r USING (COVERING )?INDEX slack_installations_expiry_idx/);
+      expect(`${bots} | ${users}`).not.toMatch(/SCAN r\b/);
+      check.close();
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("the core runs on any dialect: placeholders are rewritten by finalize", () => {

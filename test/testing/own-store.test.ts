@@ -85,6 +85,9 @@ export class AuditedInstallationStore {
   listWorkspaces(filter) { return this.#inner.listWorkspaces(filter); }
   updateTokens(q, patch, expectation) { return this.#inner.updateTokens(q, patch, expectation); }
   withLock(key, fn, options) { return this.#inner.withLock(key, fn, options); }
+  recordHealth(q, health, expectation) { return this.#inner.recordHealth(q, health, expectation); }
+  listHealth(filter) { return this.#inner.listHealth(filter); }
+  listExpiringTokens(untilSeconds, limit) { return this.#inner.listExpiringTokens(untilSeconds, limit); }
   close() { return this.#inner.close(); }
 }
 `;

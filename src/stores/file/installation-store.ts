@@ -7,6 +7,18 @@ import { ConfigError, InvalidArgumentError, StoreError } from "../../errors.js";
 import { type Bot, type Installation, toBot } from "../../model/installation.js";
 import { EncryptionGuard, type EncryptionMarker } from "../encryption-marker.js";
 import {
+  checkExpiringQuery,
+  checkHealthWrite,
+  compareExpiring,
+  compareHealth,
+  type ExpiringToken,
+  type HealthEntry,
+  healthIsNewer,
+  isHealthStatus,
+  place,
+  type TokenHealth,
+} from "../health.js";
+import {
   type BotQuery,
   checkLock,
   checkTokenUpdate,
@@ -27,6 +39,7 @@ import {
   checkListFilter,
   completeWorkspace,
   expectationsHold,
+  expiringOf,
   latestRecord,
   tokenParts,
   workspaceHead,
@@ -70,6 +83,18 @@ const MARKER_DIR = ".encryption-keys";
 const MARKER_FILE_RE = /^([A-Za-z0-9_-]{1,32})\.json$/;
 const userLatest = (userId: string) => `installer${PART_SEP}${userId}${PART_SEP}latest.json`;
 const USER_LATEST_RE = /^installer\+([^+]+)\+latest\.json$/;
+/** Health of the latest bot / of a user's latest installation: `{ v, seq, health }`, valid while `seq` is the record's. */
+const BOT_HEALTH = "bot-health.json";
+const userHealth = (userId: string) => `installer${PART_SEP}${userId}${PART_SEP}health.json`;
+const USER_HEALTH_RE = /^installer\+([^+]+)\+health\.json$/;
+/**
+ * The expiry index: `<root>/.expiry/<hour>/<enterprise>+<team>+b` (a bot) or `…+u+<userId>` (a user's
+ * token), empty files in the folder of the hour (epoch seconds / 3600, floored) their token expires in.
+ * Writes add entries; the reader checks each against its record and removes the stale ones.
+ */
+const EXPIRY_DIR = ".expiry";
+const HOUR = 3600;
+const hourOf = (expiresAt: number) => Math.floor(expiresAt / HOUR);
 
 /**
  * Options of {@link FileInstallationStore}.
@@ -110,6 +135,20 @@ interface BotRecord {
   v: 1;
   seq: number;
   bot: Bot;
+}
+/** A health file: the health of the record with sequence `seq` (another seq: a reinstall since, ignored). */
+interface HealthRecord {
+  v: 1;
+  seq: number;
+  health: TokenHealth;
+}
+
+function asHealthRecord(v: unknown): HealthRecord | undefined {
+  const r = v as Partial<HealthRecord> | undefined;
+  if (r === undefined || r === null || r.v !== 1 || typeof r.seq !== "number") return undefined;
+  const h = r.health as Partial<TokenHealth> | undefined;
+  if (h === undefined || h === null || !isHealthStatus(h.status) || typeof h.checkedAt !== "number") return undefined;
+  return r as HealthRecord;
 }
 
 /** A `withLock` lease file. */
@@ -338,6 +377,8 @@ export class FileInstallationStore implements InstallationStore {
       if (botRecord) await writeAtomic(dir, BOT_LATEST, botRecord);
       await writeAtomic(dir, userLatest(inst.userId), record);
       await writeAtomic(dir, INSTALLER_LATEST, record);
+      await this.#indexExpiry(dir, bot?.botRefreshToken, bot?.botTokenExpiresAt, undefined);
+      await this.#indexExpiry(dir, inst.userRefreshToken, inst.userTokenExpiresAt, inst.userId);
     });
   }
 
@@ -391,6 +432,7 @@ export class FileInstallationStore implements InstallationStore {
     await this.#readyToWrite();
     await this.#locked(dir, async () => {
       await unlinkIfExists(`${dir}/${BOT_LATEST}`);
+      await unlinkIfExists(`${dir}/${BOT_HEALTH}`);
       await this.#deleteHistory(dir, (n) => n.startsWith(`bot${PART_SEP}`));
     });
   }
@@ -415,7 +457,8 @@ export class FileInstallationStore implements InstallationStore {
       if (userId === undefined) {
         // The workspace-wide file first: from here on no lookup without userId returns anything.
         await unlinkIfExists(`${dir}/${INSTALLER_LATEST}`);
-        for (const n of await listDir(dir)) if (USER_LATEST_RE.test(n)) await unlinkIfExists(`${dir}/${n}`);
+        for (const n of await listDir(dir))
+          if (USER_LATEST_RE.test(n) || USER_HEALTH_RE.test(n)) await unlinkIfExists(`${dir}/${n}`);
         await this.#deleteHistory(dir, (n) => n.startsWith(`installer${PART_SEP}`));
         return;
       }
@@ -439,6 +482,7 @@ export class FileInstallationStore implements InstallationStore {
         else await unlinkIfExists(`${dir}/${INSTALLER_LATEST}`);
       }
       await unlinkIfExists(`${dir}/${userLatest(userId)}`);
+      await unlinkIfExists(`${dir}/${userHealth(userId)}`);
       await this.#deleteHistory(dir, (n) => n.startsWith(`installer${PART_SEP}${userId}${PART_SEP}`));
     });
   }
@@ -581,6 +625,7 @@ export class FileInstallationStore implements InstallationStore {
       if (bot !== undefined && botRec !== undefined) {
         const next: BotRecord = { v: 1, seq: botRec.seq, bot: { ...botRec.bot, ...bot } };
         await writeAtomic(dir, BOT_LATEST, JSON.stringify(next));
+        await this.#indexExpiry(dir, next.bot.botRefreshToken, next.bot.botTokenExpiresAt, undefined);
         // Installation files written by older versions kept a copy of the bot's secrets that is never read:
         // drop it, so no stale token (or a token under an old encryption key) lingers after a rotation or rekey.
         for (const n of await listDir(dir)) {
@@ -599,6 +644,12 @@ export class FileInstallationStore implements InstallationStore {
         const next: InstallationRecord = { v: 1, seq: userRec.seq, installation: { ...userRec.installation, ...user } };
         const text = JSON.stringify(next);
         await writeAtomic(dir, userName, text);
+        await this.#indexExpiry(
+          dir,
+          next.installation.userRefreshToken,
+          next.installation.userTokenExpiresAt,
+          next.installation.userId,
+        );
         // The workspace's latest is a copy of the latest save: patch it too when it is this same record.
         const latest = await readJson(`${dir}/${INSTALLER_LATEST}`)
           .then((v) => asInstallationRecord(v, INSTALLER_LATEST))
@@ -609,6 +660,173 @@ export class FileInstallationStore implements InstallationStore {
       }
       return true;
     });
+  }
+
+  /**
+   * Records a token's health in its own file (`bot-health.json`, `installer+<userId>+health.json`) tied
+   * to the record's sequence number: a token file is never rewritten, so a concurrent refresh (even by
+   * another process) is never undone. The expectation and the "no later check" rule are checked under
+   * this process's per-workspace queue.
+   *
+   * @example
+   * ```ts
+   * await store.recordHealth({ teamId: "T123" }, { status: "ok", checkedAt: 1767225600 }, { botToken });
+   * ```
+   */
+  async recordHealth(query: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    const { q, kind, health: h } = checkHealthWrite(query, health, expect);
+    const dir = this.#queryDir(q);
+    await this.#readyToWrite();
+    return this.#locked(dir, async () => {
+      const userId = q.userId;
+      const [recordName, healthName] =
+        kind === "bot" || userId === undefined ? [BOT_LATEST, BOT_HEALTH] : [userLatest(userId), userHealth(userId)];
+      const raw = await readJson(`${dir}/${recordName}`);
+      let seq: number;
+      if (kind === "bot") {
+        const rec = asBotRecord(raw, recordName);
+        if (rec === undefined || !expectationsHold({ checkBot: true, checkUser: false }, rec.bot, undefined, expect))
+          return false;
+        seq = rec.seq;
+      } else {
+        const rec = asInstallationRecord(raw, recordName);
+        if (
+          rec === undefined ||
+          !expectationsHold({ checkBot: false, checkUser: true }, undefined, rec.installation, expect)
+        )
+          return false;
+        seq = rec.seq;
+      }
+      const stored = asHealthRecord(await readJson(`${dir}/${healthName}`).catch(() => undefined));
+      if (stored !== undefined && stored.seq === seq && !healthIsNewer(stored.health, h)) return false;
+      await writeAtomic(dir, healthName, JSON.stringify({ v: 1, seq, health: h } satisfies HealthRecord));
+      return true;
+    });
+  }
+
+  /**
+   * Every recorded health (with a filter, of that enterprise and team): reads each workspace folder's
+   * health files and the records they belong to. For admin tools, not requests.
+   *
+   * @example
+   * ```ts
+   * const entries = await store.listHealth({ teamId: "T123" });
+   * ```
+   */
+  async listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    checkListFilter(filter);
+    if (!this.#open) await this.open();
+    this.#guard.check();
+    const out: HealthEntry[] = [];
+    for (const name of await listDir(this.#root)) {
+      const parts = name.split(PART_SEP);
+      if (parts.length !== 2) continue;
+      const [e, t] = parts as [string, string];
+      if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) continue;
+      const enterpriseId = e === NO_ENTERPRISE ? undefined : e;
+      const teamId = t === ORG_WIDE ? undefined : t;
+      if (workspaceHead(enterpriseId, teamId, filter) === undefined) continue;
+      const dir = `${this.#root}/${name}`;
+      for (const file of await listDir(dir)) {
+        const userId = file === BOT_HEALTH ? undefined : USER_HEALTH_RE.exec(file)?.[1];
+        if (file !== BOT_HEALTH && (userId === undefined || !isValidId(userId))) continue;
+        const h = asHealthRecord(await readJson(`${dir}/${file}`).catch(() => undefined));
+        if (h === undefined) continue;
+        const recordName = userId === undefined ? BOT_LATEST : userLatest(userId);
+        const rec = (await readJson(`${dir}/${recordName}`).catch(() => undefined)) as { seq?: unknown } | undefined;
+        if (rec?.seq !== h.seq) continue; // reinstalled (or deleted) since: that health is not this record's
+        out.push({ ...place(userId === undefined ? "bot" : "user", enterpriseId, teamId, userId), health: h.health });
+      }
+    }
+    return out.sort(compareHealth);
+  }
+
+  /**
+   * The rotating tokens expiring at or before `untilSeconds`, from the hourly expiry index folders up to
+   * that hour (not every workspace): each entry is checked against its record, stale ones are removed.
+   *
+   * @example
+   * ```ts
+   * const due = await store.listExpiringTokens(Date.now() / 1000 + 7200);
+   * ```
+   */
+  async listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    const { until, limit: n } = checkExpiringQuery(untilSeconds, limit);
+    if (!this.#open) await this.open();
+    this.#guard.check();
+    const index = `${this.#root}/${EXPIRY_DIR}`;
+    const hours = (await listDir(index))
+      .filter((h) => /^-?\d{1,12}$/.test(h) && Number(h) <= hourOf(until))
+      .map(Number)
+      .sort((a, b) => a - b);
+    const out: ExpiringToken[] = [];
+    for (const hour of hours) {
+      if (out.length >= n) break;
+      const folder = `${index}/${hour}`;
+      const entries = await listDir(folder);
+      for (const entry of entries) {
+        const token = await this.#checkEntry(entry, hour);
+        if (token === undefined) await unlinkIfExists(`${folder}/${entry}`).catch(() => {});
+        else if (token.expiresAt <= until) out.push(token);
+      }
+      if (entries.length === 0 || (await listDir(folder)).length === 0)
+        await rm(folder, { recursive: false, force: true }).catch(() => {});
+    }
+    return out.sort(compareExpiring).slice(0, n);
+  }
+
+  /** The token an expiry entry names, if its record still expires in `hour`; `undefined`: a stale entry. */
+  async #checkEntry(entry: string, hour: number): Promise<ExpiringToken | undefined> {
+    const parts = entry.split(PART_SEP);
+    if (parts.length !== 3 && parts.length !== 4) return undefined;
+    const [e, t, kind, userId] = parts as [string, string, string, string | undefined];
+    if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) return undefined;
+    const enterpriseId = e === NO_ENTERPRISE ? undefined : e;
+    const teamId = t === ORG_WIDE ? undefined : t;
+    const dir = `${this.#root}/${e}${PART_SEP}${t}`;
+    let token: ExpiringToken | undefined;
+    if (kind === "b" && userId === undefined) {
+      const rec = await readJson(`${dir}/${BOT_LATEST}`)
+        .then((v) => asBotRecord(v, BOT_LATEST))
+        .catch(() => undefined);
+      token =
+        rec && expiringOf("bot", enterpriseId, teamId, undefined, rec.bot.botRefreshToken, rec.bot.botTokenExpiresAt);
+    } else if (kind === "u" && userId !== undefined && isValidId(userId)) {
+      const name = userLatest(userId);
+      const rec = await readJson(`${dir}/${name}`)
+        .then((v) => asInstallationRecord(v, name))
+        .catch(() => undefined);
+      token =
+        rec &&
+        expiringOf(
+          "user",
+          enterpriseId,
+          teamId,
+          userId,
+          rec.installation.userRefreshToken,
+          rec.installation.userTokenExpiresAt,
+        );
+    }
+    return token !== undefined && hourOf(token.expiresAt) === hour ? token : undefined;
+  }
+
+  /** Adds the expiry index entry of a rotating token (nothing for a token without refresh token or expiry). */
+  async #indexExpiry(
+    dir: string,
+    refreshToken: string | undefined,
+    expiresAt: number | undefined,
+    userId: string | undefined,
+  ): Promise<void> {
+    if (refreshToken === undefined || refreshToken === "" || typeof expiresAt !== "number") return;
+    const folder = `${this.#root}/${EXPIRY_DIR}/${hourOf(expiresAt)}`;
+    const ws = dir.slice(dir.lastIndexOf("/") + 1);
+    const entry = userId === undefined ? `${ws}${PART_SEP}b` : `${ws}${PART_SEP}u${PART_SEP}${userId}`;
+    try {
+      await mkdir(folder, { recursive: true, mode: DIR_MODE });
+      await writeFile(`${folder}/${entry}`, "", { mode: FILE_MODE });
+    } catch (cause) {
+      throw new StoreError(`file store: cannot write the expiry index in ${folder}`, { cause });
+    }
   }
 
   /**

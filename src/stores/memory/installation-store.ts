@@ -1,5 +1,15 @@
 import { type Bot, type Installation, toBot } from "../../model/installation.js";
 import {
+  checkExpiringQuery,
+  checkHealthWrite,
+  compareHealth,
+  type ExpiringToken,
+  type HealthEntry,
+  healthIsNewer,
+  place,
+  type TokenHealth,
+} from "../health.js";
+import {
   type BotQuery,
   checkLock,
   checkPartition,
@@ -19,7 +29,9 @@ import { KeyedMutex } from "../locks.js";
 import {
   checkListFilter,
   completeWorkspace,
+  ExpiryIndex,
   expectationsHold,
+  expiringOf,
   latestRecord,
   tokenParts,
   workspaceHead,
@@ -51,6 +63,8 @@ export interface MemoryInstallationStoreOptions {
 interface Row {
   seq: number;
   inst: Installation;
+  /** The health of this installation's user token (`recordHealth` with a `userId`). */
+  health?: TokenHealth | undefined;
 }
 
 /** Everything kept for one workspace (or one org for org-wide installs). */
@@ -76,6 +90,11 @@ const ORG = "\u0001";
  * caller's own id strings are cheaper than building and hashing a composite key on every request.
  */
 type Index = Map<string, Map<string, Workspace>>;
+
+/** The expiry index key of a workspace's bot (`userId` undefined) or of one user's token. */
+function expiryKey(e: string, t: string, userId: string | undefined): string {
+  return userId === undefined ? `${e}\u0000${t}\u0000b` : `${e}\u0000${t}\u0000u${userId}`;
+}
 
 /** The [enterprise, team] keys of a validated query (see `resolveWorkspace`), inlined: this is the hot path. */
 function enterpriseKey(q: InstallationQuery): string {
@@ -108,7 +127,9 @@ class StoredBot {
   readonly customValues: Record<string, unknown>;
   /** `customValues` is `{}` (the usual case): the copy then skips reading it. */
   readonly noCustomValues: boolean;
-  constructor(b: Bot) {
+  /** The bot token's health (`recordHealth`); carried over by token updates, not by a new save. */
+  health: TokenHealth | undefined;
+  constructor(b: Bot, health?: TokenHealth) {
     this.appId = b.appId;
     this.enterpriseId = b.enterpriseId;
     this.enterpriseName = b.enterpriseName;
@@ -125,6 +146,7 @@ class StoredBot {
     this.installedAt = b.installedAt;
     this.customValues = b.customValues;
     this.noCustomValues = Object.keys(b.customValues).length === 0;
+    this.health = health;
   }
 }
 
@@ -182,6 +204,8 @@ export class MemoryInstallationStore implements InstallationStore {
   readonly #bots = new Map<string, Map<string, StoredBot>>();
   readonly #history: boolean;
   readonly #locks = new KeyedMutex();
+  /** The rotating tokens of the latest bots and users' installations, by expiry. */
+  readonly #expiry = new ExpiryIndex();
   #seq = 0;
   /** The app partition of this store (`''`: the default partition). */
   readonly clientId: string;
@@ -246,7 +270,7 @@ export class MemoryInstallationStore implements InstallationStore {
       teams.set(t, ws);
     }
     const row: Row = { seq: ++this.#seq, inst };
-    ws.users.set(inst.userId, row);
+    this.#setUser(e, t, ws, inst.userId, row);
     ws.latest = row;
     ws.installationHistory?.push(row);
     const plain = toBot(inst);
@@ -321,11 +345,12 @@ export class MemoryInstallationStore implements InstallationStore {
     if (ws === undefined) return;
     const userId = q.userId;
     if (userId === undefined) {
+      for (const u of ws.users.keys()) this.#expiry.delete(expiryKey(enterpriseKey(q), teamKey(q), u));
       ws.users.clear();
       ws.latest = undefined;
       if (ws.installationHistory) ws.installationHistory = [];
     } else {
-      ws.users.delete(userId);
+      this.#setUser(enterpriseKey(q), teamKey(q), ws, userId, undefined);
       if (ws.latest?.inst.userId === userId) ws.latest = latestRecord(ws.users.values());
       if (ws.installationHistory)
         ws.installationHistory = ws.installationHistory.filter((r) => r.inst.userId !== userId);
@@ -346,6 +371,7 @@ export class MemoryInstallationStore implements InstallationStore {
     const ws = this.#workspace(q);
     if (ws === undefined) return;
     this.#setBot(enterpriseKey(q), teamKey(q), ws, undefined);
+    for (const u of ws.users.keys()) this.#expiry.delete(expiryKey(enterpriseKey(q), teamKey(q), u));
     ws.users.clear();
     ws.latest = undefined;
     ws.installationHistory = ws.installationHistory && [];
@@ -411,16 +437,85 @@ export class MemoryInstallationStore implements InstallationStore {
     const row = q.userId === undefined ? undefined : ws.users.get(q.userId);
     if (!expectationsHold(tokenParts(bot, user, expect), ws.bot, row?.inst, expect)) return false;
     if (bot !== undefined && ws.bot !== undefined) {
-      this.#setBot(enterpriseKey(q), teamKey(q), ws, new StoredBot({ ...copyBot(ws.bot), ...bot }));
+      this.#setBot(enterpriseKey(q), teamKey(q), ws, new StoredBot({ ...copyBot(ws.bot), ...bot }, ws.bot.health));
     }
     if (user !== undefined && row !== undefined && q.userId !== undefined) {
       // A new row with the same sequence number: still the same place in "latest" order, and the
       // history (which shares row objects) keeps what was saved.
-      const next: Row = { seq: row.seq, inst: { ...copyInstallation(row.inst), ...user } };
-      ws.users.set(q.userId, next);
+      const next: Row = { seq: row.seq, inst: { ...copyInstallation(row.inst), ...user }, health: row.health };
+      this.#setUser(enterpriseKey(q), teamKey(q), ws, q.userId, next);
       if (ws.latest === row) ws.latest = next;
     }
     return true;
+  }
+
+  /**
+   * Records the health of the workspace's latest bot (no `userId`) or of one user's latest installation:
+   * the health fields only, as a compare-and-set on `expect` (see {@link InstallationStore.recordHealth}).
+   *
+   * @example
+   * ```ts
+   * await store.recordHealth({ teamId: "T123" }, { status: "revoked", checkedAt: 1767225600, error: "token_revoked" }, { botToken });
+   * ```
+   */
+  async recordHealth(query: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    const { q, kind, health: h } = checkHealthWrite(query, health, expect);
+    const ws = this.#workspace(q);
+    if (ws === undefined) return false;
+    if (kind === "bot") {
+      const bot = ws.bot;
+      if (bot === undefined || !expectationsHold({ checkBot: true, checkUser: false }, bot, undefined, expect))
+        return false;
+      if (!healthIsNewer(bot.health, h)) return false;
+      bot.health = h;
+      return true;
+    }
+    const row = ws.users.get(q.userId as string);
+    if (row === undefined || !expectationsHold({ checkBot: false, checkUser: true }, undefined, row.inst, expect))
+      return false;
+    if (!healthIsNewer(row.health, h)) return false;
+    row.health = h;
+    return true;
+  }
+
+  /**
+   * Every recorded health (with a filter, of that enterprise and team), in place order.
+   *
+   * @example
+   * ```ts
+   * const revoked = (await store.listHealth()).filter((e) => e.health.status === "revoked");
+   * ```
+   */
+  async listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    checkListFilter(filter);
+    const out: HealthEntry[] = [];
+    for (const [e, teams] of this.#index) {
+      for (const [t, ws] of teams) {
+        const enterpriseId = e === NO_ENTERPRISE ? undefined : e;
+        const teamId = t === ORG ? undefined : t;
+        if (workspaceHead(enterpriseId, teamId, filter) === undefined) continue;
+        if (ws.bot?.health !== undefined)
+          out.push({ ...place("bot", enterpriseId, teamId, undefined), health: { ...ws.bot.health } });
+        for (const [userId, row] of ws.users) {
+          if (row.health !== undefined)
+            out.push({ ...place("user", enterpriseId, teamId, userId), health: { ...row.health } });
+        }
+      }
+    }
+    return out.sort(compareHealth);
+  }
+
+  /**
+   * The rotating tokens expiring at or before `untilSeconds`, soonest first, from a sorted index.
+   *
+   * @example
+   * ```ts
+   * const due = await store.listExpiringTokens(Date.now() / 1000 + 7200);
+   * ```
+   */
+  async listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    const { until, limit: n } = checkExpiringQuery(untilSeconds, limit);
+    return this.#expiry.until(until, n);
   }
 
   /**
@@ -447,9 +542,39 @@ export class MemoryInstallationStore implements InstallationStore {
    */
   async close(): Promise<void> {}
 
-  /** Sets (or clears) a workspace's latest bot in both indexes. */
+  /** Sets (or clears) a user's latest installation, and its entry in the expiry index. */
+  #setUser(e: string, t: string, ws: Workspace, userId: string, row: Row | undefined): void {
+    if (row === undefined) ws.users.delete(userId);
+    else ws.users.set(userId, row);
+    this.#expiry.set(
+      expiryKey(e, t, userId),
+      row &&
+        expiringOf(
+          "user",
+          e === NO_ENTERPRISE ? undefined : e,
+          t === ORG ? undefined : t,
+          userId,
+          row.inst.userRefreshToken,
+          row.inst.userTokenExpiresAt,
+        ),
+    );
+  }
+
+  /** Sets (or clears) a workspace's latest bot in both indexes, and its entry in the expiry index. */
   #setBot(e: string, t: string, ws: Workspace, bot: StoredBot | undefined): void {
     ws.bot = bot;
+    this.#expiry.set(
+      expiryKey(e, t, undefined),
+      bot &&
+        expiringOf(
+          "bot",
+          e === NO_ENTERPRISE ? undefined : e,
+          t === ORG ? undefined : t,
+          undefined,
+          bot.botRefreshToken,
+          bot.botTokenExpiresAt,
+        ),
+    );
     let teams = this.#bots.get(e);
     if (bot !== undefined) {
       if (teams === undefined) {

@@ -47,6 +47,7 @@ export interface MySQLPoolLike {
 const RETRYABLE = new Set([1213, 1205]);
 const MAX_ATTEMPTS = 8;
 const ER_DUP_KEYNAME = 1061;
+const ER_DUP_FIELDNAME = 1060;
 
 function errno(e: unknown): number | undefined {
   const n = (e as { errno?: unknown } | null)?.errno;
@@ -62,6 +63,10 @@ async function exec(target: Queryable, sql: string, params: readonly SqlValue[])
   } catch (e) {
     // No CREATE INDEX IF NOT EXISTS in MySQL: an index that is already there is what we wanted.
     if (errno(e) === ER_DUP_KEYNAME && /^\s*CREATE\s+(UNIQUE\s+)?INDEX\b/i.test(sql)) return { affectedRows: 0 };
+    // No ADD COLUMN IF NOT EXISTS in MySQL either: columns a crashed migration already added (one ALTER
+    // TABLE adds all of a table's columns at once) are what we wanted.
+    if (errno(e) === ER_DUP_FIELDNAME && /^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\b/i.test(sql))
+      return { affectedRows: 0 };
     throw e;
   }
 }

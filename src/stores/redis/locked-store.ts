@@ -5,6 +5,7 @@
 import { CodedTypeError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import type { EncryptionMarker } from "../encryption-marker.js";
+import type { ExpiringToken, HealthEntry, TokenHealth } from "../health.js";
 import {
   type BotQuery,
   type DeleteInstallationQuery,
@@ -66,6 +67,15 @@ export class RedisLockedInstallationStore implements InstallationStore {
   }
   updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
     return this.inner.updateTokens(q, patch, expect);
+  }
+  recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    return this.inner.recordHealth(q, health, expect);
+  }
+  listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    return this.inner.listHealth(filter);
+  }
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    return this.inner.listExpiringTokens(untilSeconds, limit);
   }
   /** The wrapped store's app partition; its locks are that app's (`lock@<clientId>:<key>` in Redis). */
   get clientId(): string {

@@ -17,6 +17,18 @@ import type { SlackOAuthError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import { EncryptionGuard, type EncryptionMarker } from "../encryption-marker.js";
 import {
+  checkExpiringQuery,
+  checkHealthWrite,
+  compareExpiring,
+  compareHealth,
+  type ExpiringToken,
+  type HealthEntry,
+  type HealthTokenKind,
+  isHealthStatus,
+  place,
+  type TokenHealth,
+} from "../health.js";
+import {
   type BotQuery,
   checkLock,
   checkTokenUpdate,
@@ -156,6 +168,10 @@ export interface InstallationStoreStatements {
   deleteBot: string;
   deleteInstallations: string;
   deleteUserInstallations: string;
+  /** The rotating bot tokens due by a time (`client_id, until, limit`), through `<bots>_expiry_idx`. */
+  expiringBots: string;
+  /** The rotating user tokens due by a time (`client_id, until, limit`), through `<installations>_expiry_idx`. */
+  expiringUsers: string;
 }
 
 function installationStatements(d: Dialect, t: TableNames): InstallationStoreStatements {
@@ -180,6 +196,18 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
     deleteBot: `DELETE FROM ${bots} WHERE ${ws}`,
     deleteInstallations: `DELETE FROM ${inst} WHERE ${ws}`,
     deleteUserInstallations: `DELETE FROM ${inst} WHERE ${ws} AND user_id = ?`,
+    // The latest row of its key only (history rows are never refreshed); the correlated MAX(id) reads the
+    // workspace index once per due row.
+    expiringBots:
+      `SELECT r.enterprise_id, r.team_id, r.bot_token_expires_at FROM ${bots} r ` +
+      "WHERE r.client_id = ? AND r.bot_token_expires_at <= ? AND r.bot_refresh_token IS NOT NULL " +
+      `AND r.id = (SELECT MAX(l.id) FROM ${bots} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id) ` +
+      "ORDER BY r.bot_token_expires_at LIMIT ?",
+    expiringUsers:
+      `SELECT r.enterprise_id, r.team_id, r.user_id, r.user_token_expires_at FROM ${inst} r ` +
+      "WHERE r.client_id = ? AND r.user_token_expires_at <= ? AND r.user_refresh_token IS NOT NULL " +
+      `AND r.id = (SELECT MAX(l.id) FROM ${inst} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id AND l.user_id = r.user_id) ` +
+      "ORDER BY r.user_token_expires_at LIMIT ?",
   };
   for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k]);
   return s;
@@ -565,6 +593,134 @@ export class SqlInstallationStore implements InstallationStore {
     } catch (e) {
       throw this.#fail("updateTokens", e);
     }
+  }
+
+  /**
+   * Records a token's health as one `UPDATE` of the health columns of the latest bot row (or the user's
+   * latest installation row), `WHERE` the expected token values still hold and no later check is stored:
+   * it changes one row or none, and never a token column.
+   */
+  recordHealth(query: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    return this.#inflight.track(this.#recordHealth(query, health, expect));
+  }
+
+  async #recordHealth(query: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    const { q, kind, health: h } = checkHealthWrite(query, health, expect);
+    const k = this.#key(q, "recordHealth", true);
+    if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
+    const quote = this.#dialectQuote;
+    const table = quote(kind === "bot" ? this.tables.bots : this.tables.installations);
+    const latest =
+      kind === "bot"
+        ? `(SELECT id FROM (SELECT MAX(id) AS id FROM ${table} WHERE ${WORKSPACE}) latest_row)`
+        : `(SELECT id FROM (SELECT MAX(id) AS id FROM ${table} WHERE ${WORKSPACE} AND user_id = ?) latest_row)`;
+    const cond = conditions(
+      `id = ${latest} AND (health_checked_at IS NULL OR health_checked_at <= ?)`,
+      [...(kind === "bot" ? k.slice(0, 3) : k), h.checkedAt],
+      kind === "bot"
+        ? { bot_token: expect?.botToken, bot_refresh_token: expect?.botRefreshToken }
+        : { user_token: expect?.userToken, user_refresh_token: expect?.userRefreshToken },
+    );
+    try {
+      const { changes } = await this.#exec.run(
+        this.#finalize(
+          `UPDATE ${table} SET health_status = ?, health_checked_at = ?, health_error = ? WHERE ${cond.sql}`,
+        ),
+        [h.status, h.checkedAt, h.error ?? null, ...cond.params],
+      );
+      return changes === 1;
+    } catch (e) {
+      throw this.#fail("recordHealth", e);
+    }
+  }
+
+  /** Every recorded health of the latest bot and user rows: two queries, no token column read. */
+  async listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    checkListFilter(filter);
+    if (!this.#migrator.ready) await this.init();
+    this.#guard.check();
+    const out: HealthEntry[] = [];
+    for (const kind of ["bot", "user"] as const) {
+      const params: SqlValue[] = [this.#clientId];
+      let where = "r.client_id = ? AND r.health_status IS NOT NULL";
+      if (filter?.enterpriseId !== undefined) {
+        where += " AND r.enterprise_id = ?";
+        params.push(filter.enterpriseId);
+      }
+      if (filter?.teamId !== undefined) {
+        where += " AND r.team_id = ?";
+        params.push(filter.teamId);
+      }
+      const rows = await this.#latestRows(
+        kind,
+        "r.enterprise_id, r.team_id, r.health_status, r.health_checked_at, r.health_error",
+        where,
+        params,
+      );
+      for (const r of rows) {
+        const status = r[kind === "bot" ? 2 : 3];
+        if (!isHealthStatus(status)) continue;
+        const base = kind === "bot" ? 2 : 3;
+        const health: TokenHealth = { status, checkedAt: Number(r[base + 1]) };
+        if (r[base + 2] !== null && r[base + 2] !== undefined) health.error = String(r[base + 2]);
+        out.push({ ...this.#place(kind, r), health });
+      }
+    }
+    return out.sort(compareHealth);
+  }
+
+  /** The rotating tokens due by `untilSeconds`, read through the expiry indexes (migration v3). */
+  async listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    const { until, limit: n } = checkExpiringQuery(untilSeconds, limit);
+    if (!this.#migrator.ready) await this.init();
+    this.#guard.check();
+    const out: ExpiringToken[] = [];
+    for (const kind of ["bot", "user"] as const) {
+      let rows: SqlRow[];
+      try {
+        rows = await this.#exec.query(kind === "bot" ? this.statements.expiringBots : this.statements.expiringUsers, [
+          this.#clientId,
+          until,
+          n,
+        ]);
+      } catch (e) {
+        throw this.#fail("listExpiringTokens", e);
+      }
+      for (const r of rows) out.push({ ...this.#place(kind, r), expiresAt: Number(r[kind === "bot" ? 2 : 3]) });
+    }
+    return out.sort(compareExpiring).slice(0, n);
+  }
+
+  /**
+   * Rows `r` of the bots (or installations) table that are the latest of their key (workspace, and user
+   * for installations), selecting `columns` (for installations, `r.user_id` is put after the team).
+   */
+  async #latestRows(kind: HealthTokenKind, columns: string, where: string, params: SqlValue[]): Promise<SqlRow[]> {
+    const quote = this.#dialectQuote;
+    const table = quote(kind === "bot" ? this.tables.bots : this.tables.installations);
+    const select = kind === "bot" ? columns : columns.replace("r.team_id", "r.team_id, r.user_id");
+    const same =
+      "l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id" +
+      (kind === "bot" ? "" : " AND l.user_id = r.user_id");
+    try {
+      return await this.#exec.query(
+        this.#finalize(
+          `SELECT ${select} FROM ${table} r WHERE ${where} AND r.id = (SELECT MAX(l.id) FROM ${table} l WHERE ${same})`,
+        ),
+        params,
+      );
+    } catch (e) {
+      throw this.#fail("listHealth", e);
+    }
+  }
+
+  /** The place of a row from {@link #latestRows}: enterprise, team (then user for installations). */
+  #place(kind: HealthTokenKind, r: SqlRow) {
+    const e = typeof r[0] === "string" && r[0] !== "" ? r[0] : undefined;
+    const t = typeof r[1] === "string" && r[1] !== "" ? r[1] : undefined;
+    const u = kind === "user" && typeof r[2] === "string" ? r[2] : undefined;
+    return place(kind, e, t, u);
   }
 
   /**

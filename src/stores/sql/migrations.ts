@@ -132,6 +132,9 @@ const BOT_COLUMNS: readonly ColumnDef[] = [
  * same per client/enterprise/team), `oauth_states`. "Latest" is the row with the largest `id`, so two
  * saves in the same millisecond are still ordered. Key columns hold `''` for "none" (see {@link Dialect}).
  * v2: `meta` (name → value): the encryption marker (`encryption-key:<id>` rows) lives there.
+ * v3: `health_status`, `health_checked_at`, `health_error` on `bots` and `installations` (the health of
+ * the bot token and of each user token), and the expiry indexes `bots (client_id, bot_token_expires_at)`
+ * and `installations (client_id, user_token_expires_at)` the refresh scheduler reads.
  *
  * @example
  * ```ts
@@ -214,6 +217,62 @@ export const MIGRATIONS: readonly Migration[] = [
         },
       },
     ],
+  },
+  {
+    version: 3,
+    description: "token health columns; expiry indexes for the refresh scheduler",
+    steps: (t) => {
+      // Nullable columns added in place: rows written before keep working (no health = never checked).
+      const cols: [string, string][] = [
+        ["health_status", "string"],
+        ["health_checked_at", "double"],
+        ["health_error", "string"],
+      ];
+      const sqliteType = (k: string) => (k === "double" ? "REAL" : "TEXT");
+      const serverType = (k: string, name: string, pg: boolean) =>
+        k === "double"
+          ? pg
+            ? "DOUBLE PRECISION"
+            : "DOUBLE"
+          : name === "health_status"
+            ? "VARCHAR(32)"
+            : "VARCHAR(128)";
+      const steps: MigrationStep[] = [];
+      for (const table of [t.bots, t.installations]) {
+        steps.push({
+          sql: {
+            // SQLite adds one column per statement; its DDL is transactional, so the batch stays atomic.
+            sqlite: cols.map(([name, k]) => `ALTER TABLE "${table}" ADD COLUMN ${name} ${sqliteType(k)}`),
+            postgres: [
+              `ALTER TABLE "${table}" ${cols.map(([name, k]) => `ADD COLUMN IF NOT EXISTS ${name} ${serverType(k, name, true)}`).join(", ")}`,
+            ],
+            // One statement per table (MySQL commits DDL at once); a re-run after a crash between the two
+            // finds the columns there: the executor ignores "duplicate column" for ALTER TABLE … ADD.
+            mysql: [
+              `ALTER TABLE \`${table}\` ${cols.map(([name, k]) => `ADD COLUMN ${name} ${serverType(k, name, false)} NULL`).join(", ")}`,
+            ],
+          },
+        });
+      }
+      // The refresh scheduler's query: rotating tokens by expiry, per app; never a full scan.
+      steps.push(
+        {
+          index: {
+            name: `${t.bots}_expiry_idx`,
+            table: t.bots,
+            columns: ["client_id", "bot_token_expires_at"],
+          },
+        },
+        {
+          index: {
+            name: `${t.installations}_expiry_idx`,
+            table: t.installations,
+            columns: ["client_id", "user_token_expires_at"],
+          },
+        },
+      );
+      return steps;
+    },
   },
 ];
 
