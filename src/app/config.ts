@@ -45,6 +45,12 @@ export interface ServerConfig {
   oidcBaseUrl: string;
   databaseUrl: string;
   redisUrl?: string;
+  /**
+   * Prefix of every Redis key and channel (`REDIS_KEY_PREFIX`): deployments sharing one Redis keep apart.
+   *
+   * @default `slack-oauth-kit:`
+   */
+  redisKeyPrefix?: string;
   tokenEncryptionKey?: string;
   port: number;
   host: string;
@@ -231,6 +237,16 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     } else config.consoleAdmins = consoleAdmins.admins;
   }
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
+  const redisPrefix = env.REDIS_KEY_PREFIX;
+  if (redisPrefix !== undefined && redisPrefix !== "") {
+    if (/^[\x21-\x7e]{1,100}$/.test(redisPrefix)) config.redisKeyPrefix = redisPrefix;
+    else
+      problem(
+        "REDIS_KEY_PREFIX",
+        "url",
+        "REDIS_KEY_PREFIX must be 1-100 printable ASCII characters without spaces (e.g. myapp:)",
+      );
+  }
   if (env.SLACK_TOKEN_ENCRYPTION_KEY) config.tokenEncryptionKey = env.SLACK_TOKEN_ENCRYPTION_KEY;
   if (env.PUBLIC_URL) config.publicUrl = env.PUBLIC_URL.replace(/\/+$/, "");
   for (const key of [

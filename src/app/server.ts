@@ -716,6 +716,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
       // Several apps: one partition (and Redis state key space) per app, in the file's order.
       const opened = await openAppsStores(config.databaseUrl, config.apps, {
         redisUrl: config.redisUrl,
+        redisKeyPrefix: config.redisKeyPrefix,
         tokenEncryptionKey: config.tokenEncryptionKey,
       });
       appStores = opened.stores;
@@ -727,6 +728,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
           ? await openStores("memory:")
           : await applyStoreOptions(await openStores(config.databaseUrl), {
               redisUrl: config.redisUrl,
+              redisKeyPrefix: config.redisKeyPrefix,
               tokenEncryptionKey: config.tokenEncryptionKey,
             }));
   } catch (error) {

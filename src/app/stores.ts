@@ -104,6 +104,8 @@ export async function applyStoreOptions(
   opened: OpenedStores,
   options: {
     redisUrl?: string | undefined;
+    /** Prefix of the Redis keys and channel (`REDIS_KEY_PREFIX`; default the stores' own). */
+    redisKeyPrefix?: string | undefined;
     tokenEncryptionKey?: string | undefined;
     /** The app partition of the Redis states (`state@<clientId>:`); default the default partition. */
     clientId?: string | undefined;
@@ -121,10 +123,11 @@ export async function applyStoreOptions(
   if (options.redisUrl) {
     const { RedisLock, RedisStateStore, createRedisCachingStore, withRedisLock } = await import("../stores/redis.js");
     const url = options.redisUrl;
-    const lock = new RedisLock({ url });
-    const redisStates = new RedisStateStore({ url, clientId: options.clientId });
+    const keyPrefix = options.redisKeyPrefix;
+    const lock = new RedisLock({ url, keyPrefix });
+    const redisStates = new RedisStateStore({ url, keyPrefix, clientId: options.clientId });
     // Cache outside the encryption: cached entries are decrypted, and Redis pub/sub keeps instances coherent.
-    const cached = createRedisCachingStore(withRedisLock(installationStore, lock), { url });
+    const cached = createRedisCachingStore(withRedisLock(installationStore, lock), { url, keyPrefix });
     installationStore = cached;
     stateStore = redisStates;
     extra.push(
@@ -160,7 +163,11 @@ export interface AppPartition {
 export async function openAppsStores(
   databaseUrl: string,
   apps: readonly AppPartition[],
-  options: { redisUrl?: string | undefined; tokenEncryptionKey?: string | undefined } = {},
+  options: {
+    redisUrl?: string | undefined;
+    redisKeyPrefix?: string | undefined;
+    tokenEncryptionKey?: string | undefined;
+  } = {},
 ): Promise<{ stores: OpenedStores[]; close(): Promise<void> }> {
   const url = databaseUrl.trim();
   const out: OpenedStores[] = [];

@@ -175,3 +175,13 @@ describe("no accidental sandbox", () => {
     }
   });
 });
+
+describe("REDIS_KEY_PREFIX", () => {
+  it("sets the prefix of every Redis key; spaces or over 100 characters are refused", () => {
+    const base = { SLACK_SANDBOX: "1", REDIS_URL: "redis://127.0.0.1:6379" };
+    expect(loadConfig({ ...base, REDIS_KEY_PREFIX: "team-a:" }).redisKeyPrefix).toBe("team-a:");
+    expect(loadConfig(base).redisKeyPrefix).toBeUndefined();
+    for (const bad of ["a b", "x".repeat(101)])
+      expect(() => loadConfig({ ...base, REDIS_KEY_PREFIX: bad })).toThrow(/REDIS_KEY_PREFIX must be 1-100 printable/);
+  });
+});
