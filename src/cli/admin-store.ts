@@ -2,7 +2,7 @@
  * Store access for the admin commands (`installations`, `doctor`): where `--database-url` / `DATABASE_URL`
  * points, opening it without creating an empty database by mistake, and a read-only look at its schema.
  */
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, readdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { applyStoreOptions, type OpenedStores, openStores } from "../app/stores.js";
 import { EncryptionError, StoreError } from "../errors.js";
@@ -345,4 +345,58 @@ async function probeSqlServer(scheme: string, url: string): Promise<void> {
   } finally {
     await conn.end().catch(() => {});
   }
+}
+
+/**
+ * The app partitions (client ids) a store holds installations or bots in, read-only: `undefined` for the
+ * default partition (always first), then each client id in order. SQL stores: the
+ * distinct `client_id` of the bots and installations tables; the file store: its `<clientId>` folders
+ * (`_default` is the default partition). Other stores: the default partition only.
+ */
+export async function listPartitions(databaseUrl: string): Promise<Array<string | undefined>> {
+  const loc = locateDatabase(databaseUrl);
+  const t = tableNames(DEFAULT_TABLE_PREFIX);
+  const sql = `SELECT DISTINCT client_id AS c FROM "${t.bots}" UNION SELECT DISTINCT client_id AS c FROM "${t.installations}"`;
+  let ids: string[] = [];
+  if (loc.kind === "file") {
+    const dir = resolve(loc.dir);
+    ids = readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && (d.name === "_default" || isClientId(d.name)))
+      .map((d) => (d.name === "_default" ? "" : d.name));
+  } else if (loc.kind === "sqlite") {
+    if (loc.filename === ":memory:") return [undefined];
+    const Database = loadBetterSqlite3("reading a SQLite database");
+    const db = new Database(resolve(loc.filename), { readonly: true, fileMustExist: true, timeout: 2000 });
+    try {
+      ids = (db.prepare(sql).all() as Array<{ c: string | null }>).map((r) => r.c ?? "");
+    } finally {
+      db.close();
+    }
+  } else if (loc.kind === "other") {
+    const scheme = loc.scheme.toLowerCase();
+    if (scheme === "postgres" || scheme === "postgresql") {
+      const pg = (await import("pg")).default;
+      const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+      try {
+        await client.connect();
+        ids = (await client.query(sql)).rows.map((r: { c: string | null }) => r.c ?? "");
+      } finally {
+        await client.end().catch(() => {});
+      }
+    } else if (scheme === "mysql" || scheme === "mariadb") {
+      const mysql = await import("mysql2/promise");
+      const conn = await mysql.createConnection({
+        uri: databaseUrl.replace(/^mariadb:/i, "mysql:"),
+        connectTimeout: 5000,
+      });
+      try {
+        const [rows] = await conn.query(sql.replaceAll('"', "`"));
+        ids = (rows as Array<{ c: string | null }>).map((r) => r.c ?? "");
+      } finally {
+        await conn.end().catch(() => {});
+      }
+    }
+  }
+  const named = [...new Set(ids.filter((c) => c !== ""))].filter(isClientId).sort();
+  return [undefined, ...named];
 }

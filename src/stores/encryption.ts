@@ -559,7 +559,18 @@ export interface RekeyProgress {
  */
 export async function rekey(
   store: EncryptedInstallationStore,
-  options: { onProgress?: ((progress: RekeyProgress) => void) | undefined; filter?: WorkspaceQuery | undefined } = {},
+  options: {
+    onProgress?: ((progress: RekeyProgress) => void) | undefined;
+    filter?: WorkspaceQuery | undefined;
+    /**
+     * After a complete pass (no filter, no conflict), drop the older key ids from the store's encryption
+     * marker. The marker is shared by every app partition of a database or directory: pass `false` when
+     * other partitions remain to be re-keyed, and call `store.forgetOldKeys()` once they all are.
+     *
+     * @default true
+     */
+    forgetOldKeys?: boolean | undefined;
+  } = {},
 ): Promise<RekeyProgress> {
   if (!(store instanceof EncryptedInstallationStore))
     throw new ConfigError("rekey: expected an EncryptedInstallationStore");
@@ -602,6 +613,7 @@ export async function rekey(
   }
   // Every latest record is now under the newest key: older key ids leave the marker, so a restart with
   // only the newest key opens the store. Not after a filtered or conflicted pass (other records may remain).
-  if (options.filter === undefined && progress.conflicts === 0) await store.forgetOldKeys();
+  if (options.filter === undefined && progress.conflicts === 0 && options.forgetOldKeys !== false)
+    await store.forgetOldKeys();
   return progress;
 }

@@ -276,4 +276,33 @@ describe("--app on export, import, rotate and rekey (the built CLI)", () => {
     expect(rk.code).toBe(2);
     expect(rk.stderr).toContain("its apps: prod, staging");
   }, 30_000);
+
+  it("rekey re-keys every app's partition before the old key leaves the shared marker; --app re-keys one and keeps it", async () => {
+    const key = (id: string) => `${id}:${randomBytes(32).toString("base64")}`;
+    const [k1, k2] = [key("k1"), key("k2")];
+    const enc = join(root, "enc.db");
+    await seed(enc);
+    const e = (k: string) => ({ ...env(enc), SLACK_TOKEN_ENCRYPTION_KEY: k });
+    const first = await runCli(["rekey"], { env: e(k1) });
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toContain(`Re-keyed app "prod" (client id ${PROD}, default partition) to "k1": 1 workspaces`);
+    expect(first.stdout).toContain(`Re-keyed app "staging" (client id ${STAGING}) to "k1": 2 workspaces`);
+    // --app staging alone: staging under k2, prod still under k1, so k1 stays required.
+    const one = await runCli(["rekey", "--app", "staging"], { env: e(`${k2},${k1}`) });
+    expect(one.code, one.stderr).toBe(0);
+    expect(one.stdout.trim().split("\n")).toHaveLength(1);
+    expect(one.stderr).toContain("older keys stay recorded");
+    const without = await runCli(["export", "--app", "prod"], { env: e(k2) });
+    expect(without.code).toBe(2);
+    expect(without.stderr).toContain('"k1"');
+    // A rekey without --app covers both apps; then k2 alone reads every app's tokens.
+    const all = await runCli(["rekey"], { env: e(`${k2},${k1}`) });
+    expect(all.code, all.stderr).toBe(0);
+    for (const app of ["prod", "staging"]) {
+      const out = await runCli(["export", "--app", app], { env: e(k2) });
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).toMatch(/"botToken":"xoxb-/);
+    }
+    noSecret(first.stdout + first.stderr + one.stdout + one.stderr + all.stdout + all.stderr);
+  }, 30_000);
 });
