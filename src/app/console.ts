@@ -18,13 +18,14 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { ErrorCode } from "../errors.js";
+import { checkInstallationHealth, type HealthCheckOptions } from "../health/check.js";
 import type { Installation } from "../model/installation.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { SessionCookie } from "../oidc/session.js";
 import { type Logger, redact } from "../redact.js";
 import type { RotationCoordinator } from "../rotation/coordinator.js";
-import { SlackApiError } from "../slack-api/errors.js";
 import { consumeState, type StateStore } from "../state/state.js";
+import type { HealthEntry, InstallationHealthStatus, TokenHealth } from "../stores/health.js";
 import type { InstallationStore, WorkspaceInstallations } from "../stores/installation-store.js";
 
 /** Where the console lives. */
@@ -63,16 +64,16 @@ export function parseConsoleAdmins(value: string | undefined): { admins: string[
   return { admins, problems };
 }
 
-/** Health statuses, as the health check records them. */
-export type ConsoleHealthStatus = "ok" | "revoked" | "invalid" | "expired" | "refresh_failed" | "unknown";
-
-/** What the console shows of a workspace's health. */
+/** What the console shows of a workspace's health (from the store's health records). */
 export interface ConsoleHealthRecord {
-  status: ConsoleHealthStatus;
-  /** Epoch seconds of the last check. */
+  /** The bot token's status, else the worst of the users' tokens. */
+  status: InstallationHealthStatus;
+  /** Epoch seconds of the latest check of any of its tokens. */
   checkedAt: number;
-  /** Slack's error code of the last failed check (never a token). */
+  /** Slack's (or this library's) error code of that status (never a token). */
   lastError?: string | undefined;
+  /** Each checked token: `bot` or `user U…`, its status and error. */
+  tokens: Array<{ label: string; status: InstallationHealthStatus; error?: string | undefined }>;
 }
 
 /** One app the console lists: its store partition and what its actions need. */
@@ -94,52 +95,92 @@ export interface ConsoleHealth {
   readAll(app: ConsoleApp): Promise<Map<string, ConsoleHealthRecord>>;
   /** Checks a workspace's tokens now (`auth.test`) and records the result. */
   check(app: ConsoleApp, workspace: WorkspaceInstallations): Promise<ConsoleHealthRecord>;
-  /** Forgets a deleted workspace's record (stores that keep health with the installation drop it themselves). */
-  forget?(app: ConsoleApp, workspace: WorkspaceInstallations): Promise<void>;
 }
 
-/** Maps Slack's `auth.test` error codes to a health status (anything else: `unknown`, never `revoked`). */
-export function healthStatusOf(slackError: string): ConsoleHealthStatus {
-  if (slackError === "token_revoked" || slackError === "account_inactive") return "revoked";
-  if (slackError === "invalid_auth" || slackError === "not_authed") return "invalid";
-  if (slackError === "token_expired") return "expired";
-  return "unknown";
+/** Worse statuses rank higher: a workspace with no bot shows its worst user token. */
+const STATUS_RANK: Record<InstallationHealthStatus, number> = {
+  ok: 0,
+  unknown: 1,
+  expired: 2,
+  refresh_failed: 3,
+  invalid: 4,
+  revoked: 5,
+};
+
+/** One workspace's record from its tokens' health entries (bot first); `undefined` when none was checked. */
+export function summarizeHealth(
+  entries: ReadonlyArray<{ kind: "bot" | "user"; userId?: string | undefined; health: TokenHealth }>,
+): ConsoleHealthRecord | undefined {
+  if (entries.length === 0) return undefined;
+  const bot = entries.find((e) => e.kind === "bot");
+  const main = bot ?? entries.reduce((a, b) => (STATUS_RANK[b.health.status] > STATUS_RANK[a.health.status] ? b : a));
+  return {
+    status: main.health.status,
+    checkedAt: Math.max(...entries.map((e) => e.health.checkedAt)),
+    ...(main.health.error ? { lastError: main.health.error } : {}),
+    tokens: [...entries]
+      .sort((a, b) => (a.kind === b.kind ? 0 : a.kind === "bot" ? -1 : 1))
+      .map((e) => ({
+        label: e.kind === "bot" ? "bot" : `user ${e.userId ?? "?"}`,
+        status: e.health.status,
+        ...(e.health.error ? { error: e.health.error } : {}),
+      })),
+  };
 }
 
 /**
- * Health kept in this process: `auth.test` on the workspace's bot token (else its installer's user token),
- * the results remembered in memory until the server stops.
+ * Health as the stores keep it (`listHealth`, written by `slack-oauth-kit/health`): the list reads each
+ * app's records at once; "check now" runs `checkInstallationHealth` on the workspace (bot and users'
+ * tokens; a rotating token about to expire is refreshed first through the app's coordinator, a failed
+ * refresh is `refresh_failed`), which records its verdicts in the store.
  */
-export function memoryConsoleHealth(
-  authTest: (token: string) => Promise<unknown>,
-  nowMs: () => number = Date.now,
+export function storeConsoleHealth(
+  options: Pick<HealthCheckOptions, "api" | "apiUrl" | "logger" | "nowSeconds" | "maxRateLimitWaitSeconds">,
 ): ConsoleHealth {
-  const records = new Map<string, ConsoleHealthRecord>();
   return {
     async readAll(app) {
-      const prefix = `${app.clientId}|`;
-      return new Map([...records].filter(([k]) => k.startsWith(prefix)));
+      const byWorkspace = new Map<string, HealthEntry[]>();
+      for (const entry of await app.store.listHealth()) {
+        const key = consoleWorkspaceKey(app, entry);
+        byWorkspace.set(key, [...(byWorkspace.get(key) ?? []), entry]);
+      }
+      const out = new Map<string, ConsoleHealthRecord>();
+      for (const [key, entries] of byWorkspace) {
+        const record = summarizeHealth(entries);
+        if (record) out.set(key, record);
+      }
+      return out;
     },
     async check(app, w) {
-      const token = w.bot?.botToken ?? w.installations.find((i) => i.userToken)?.userToken;
-      let record: ConsoleHealthRecord;
-      const checkedAt = Math.floor(nowMs() / 1000);
-      if (token === undefined) record = { status: "unknown", checkedAt, lastError: "no_token" };
-      else {
-        try {
-          await authTest(token);
-          record = { status: "ok", checkedAt };
-        } catch (error) {
-          const code = error instanceof SlackApiError ? redact(error.error) : "unreachable";
-          record = { status: error instanceof SlackApiError ? healthStatusOf(error.error) : "unknown", checkedAt };
-          record.lastError = code;
+      const report = await checkInstallationHealth(
+        {
+          // An operator waits on the page: a rate-limited token is reported unknown after a short wait.
+          maxRateLimitWaitSeconds: 10,
+          ...options,
+          installationStore: app.store,
+          ...(app.coordinator ? { coordinator: app.coordinator } : {}),
+        },
+        {
+          ...(w.enterpriseId ? { enterpriseId: w.enterpriseId } : {}),
+          ...(w.teamId ? { teamId: w.teamId } : {}),
+          isEnterpriseInstall: w.isEnterpriseInstall,
+        },
+      );
+      const record = summarizeHealth(
+        report.items.map((i) => ({
+          kind: i.kind,
+          userId: i.userId,
+          health: { status: i.status, checkedAt: i.checkedAt, ...(i.error ? { error: i.error } : {}) },
+        })),
+      );
+      return (
+        record ?? {
+          status: "unknown",
+          checkedAt: Math.floor(report.finishedAt),
+          lastError: "no_token",
+          tokens: [],
         }
-      }
-      records.set(consoleWorkspaceKey(app, w), record);
-      return record;
-    },
-    async forget(app, w) {
-      records.delete(consoleWorkspaceKey(app, w));
+      );
     },
   };
 }
@@ -338,8 +379,20 @@ export function createConsole(o: ConsoleOptions): OperatorConsole {
 
   function statusHtml(h: ConsoleHealthRecord | undefined): string {
     if (!h) return `<span class="status">unchecked</span>`;
-    const cls = h.status === "ok" ? "status-ok" : h.status === "unknown" ? "" : "status-bad";
-    return `<span class="status ${cls}">${escapeHtml(h.status)}</span>${h.lastError ? ` <code>${escapeHtml(h.lastError)}</code>` : ""}`;
+    return `${statusBadge(h.status)}${h.lastError ? ` <code>${escapeHtml(h.lastError)}</code>` : ""}`;
+  }
+
+  function statusBadge(status: InstallationHealthStatus): string {
+    const cls = status === "ok" ? "status-ok" : status === "unknown" ? "" : "status-bad";
+    return `<span class="status ${cls}">${escapeHtml(status)}</span>`;
+  }
+
+  /** Each token's verdict, when there is more than one token. */
+  function tokensHtml(h: ConsoleHealthRecord | undefined): string {
+    if (!h || h.tokens.length < 2) return "";
+    return `<dt>Tokens</dt><dd class="muted">${h.tokens
+      .map((t) => `${escapeHtml(t.label)}: ${escapeHtml(t.status)}${t.error ? ` (${escapeHtml(t.error)})` : ""}`)
+      .join("; ")}</dd>`;
   }
 
   function card(r: Row, n: number, secrets: string): string {
@@ -358,7 +411,7 @@ export function createConsole(o: ConsoleOptions): OperatorConsole {
 <dl>
 <dt>App</dt><dd>${escapeHtml(r.app.name)}</dd>
 <dt>Status</dt><dd id="status-${n}">${statusHtml(r.health)}</dd>
-<dt>Last check</dt><dd>${escapeHtml(when(r.health?.checkedAt))}</dd>
+<dt>Last check</dt><dd>${escapeHtml(when(r.health?.checkedAt))}</dd>${tokensHtml(r.health)}
 <dt>Installed by</dt><dd><code>${escapeHtml(i?.userId ?? "")}</code>${users > 1 ? ` and ${users - 1} more user${users > 2 ? "s" : ""}` : ""}, ${escapeHtml(when(i?.installedAt))}</dd>
 <dt>Bot scopes</dt><dd>${w.bot ? escapeHtml(w.bot.botScopes.join(", ") || "none") : "no bot"}</dd>
 <dt>User scopes</dt><dd>${escapeHtml(i?.userScopes.join(", ") || "none")}</dd>
@@ -592,7 +645,6 @@ ${pages > 1 ? nav.replace('id="pages"', 'id="pages-bottom"') : ""}`;
           ...(w.enterpriseId ? { enterpriseId: w.enterpriseId } : {}),
           ...(w.teamId ? { teamId: w.teamId } : {}),
         });
-        await o.health.forget?.(app, w);
         logAction(admin, "delete", app, w, "deleted");
         return done("Deleted", `<p id="result">${escapeHtml(what)} was deleted.</p>`);
       }

@@ -28,7 +28,7 @@ import { CachingInstallationStore } from "../stores/cache.js";
 import type { InstallationStore } from "../stores/installation-store.js";
 import { APPS_FILE_VARIABLE, type AppConfig, type AppPaths } from "./apps-file.js";
 import type { ServerConfig } from "./config.js";
-import { CONSOLE_PATH, createConsole, memoryConsoleHealth, type OperatorConsole } from "./console.js";
+import { CONSOLE_PATH, createConsole, type OperatorConsole, storeConsoleHealth } from "./console.js";
 import { capConnectionsPerAddress, clientAddress, RateLimiter, type ServerLimits } from "./limits.js";
 import { jsonLogger, requestId } from "./log.js";
 import { createServerMetrics, METRICS_PATH } from "./metrics.js";
@@ -547,7 +547,8 @@ function createAppConsole(
     stateStore: first.stateStore,
     sessionSecret: deps.sessionSecret ?? randomBytes(32),
     allowedOrigins: origin ? [origin] : undefined,
-    health: memoryConsoleHealth((token) => api.authTest(token)),
+    // Health as the stores record it (slack-oauth-kit/health), "check now" through checkInstallationHealth.
+    health: storeConsoleHealth({ apiUrl: deps.apiUrl, logger: deps.logger }),
     logger: deps.logger,
   });
 }

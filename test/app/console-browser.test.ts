@@ -151,6 +151,9 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     await page.click("#back");
     expect(await page.locator("#status-1").textContent()).toBe("ok");
     expect(await page.locator("#status-2").textContent()).toBe("revoked token_revoked");
+    // The verdicts are the store's health records (what `slack-oauth-kit health` and the CLI read too).
+    const recorded = (await store.listHealth()).map((e) => `${e.teamId} ${e.kind} ${e.health.status}`).sort();
+    expect(recorded).toEqual(["T0000000001 bot ok", "T0000000003 bot revoked"]);
     await audit("statuses");
 
     // Refresh now: the rotating token is refreshed (through the store's lock), the long-lived one is left.

@@ -356,3 +356,36 @@ describe("operator console list", () => {
     expect(escaped).not.toContain('"><script>');
   });
 });
+
+describe("operator console health", () => {
+  it("shows the health the stores record (a background sweep's too), and check now records Slack being unreachable as unknown, never revoked", async () => {
+    const { app, store, signedIn } = await setup();
+    await store.save({
+      ...installation("T0000000008", "U0000000042"),
+      userToken: `xoxp-${"3".repeat(12)}-x`,
+      userScopes: ["search:read"],
+    });
+    await store.recordHealth(
+      { teamId: "T0000000007" },
+      { status: "revoked", checkedAt: 1_700_000_100, error: "token_revoked" },
+    );
+    await store.recordHealth({ teamId: "T0000000008" }, { status: "ok", checkedAt: 1_700_000_200 });
+    await store.recordHealth(
+      { teamId: "T0000000008", userId: "U0000000042" },
+      { status: "invalid", checkedAt: 1_700_000_300, error: "invalid_auth" },
+    );
+    const { html, cookie, csrf, ticket } = await openConsole(app, signedIn(ADMIN));
+    expect(html).toContain('<span class="status status-bad">revoked</span> <code>token_revoked</code>');
+    expect(html).toContain("2023-11-14T22:15:00Z"); // T0000000007's last check
+    // Several tokens: the bot's status leads, each token is listed.
+    expect(html).toContain('<span class="status status-ok">ok</span>');
+    expect(html).toContain("bot: ok; user U0000000042: invalid (invalid_auth)");
+    expect(html).toContain("2023-11-14T22:18:20Z"); // the latest of T0000000008's checks
+    // Slack cannot be reached (the API URL is a closed port): unknown, and recorded over the old revoked.
+    const res = await app(post("/console/check", cookie, { app: "111.222", team: "T0000000007", csrf, ticket }));
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('<span class="status ">unknown</span>');
+    const recorded = (await store.listHealth({ teamId: "T0000000007" })).map((e) => [e.kind, e.health.status]);
+    expect(recorded).toEqual([["bot", "unknown"]]);
+  });
+});
