@@ -263,11 +263,15 @@ export class LockTimeoutError extends SlackOAuthError {
   readonly key: string;
   /** How long the caller waited, in ms. */
   readonly timeoutMs: number;
-  constructor(key: string, timeoutMs: number, options?: { cause?: unknown }) {
-    super(ErrorCode.LockTimeout, `lock ${JSON.stringify(key)} not acquired within ${timeoutMs} ms`, {
-      ...options,
-      status: 503,
-    });
+  constructor(key: string, timeoutMs: number, options?: { cause?: unknown; message?: string }) {
+    super(
+      ErrorCode.LockTimeout,
+      options?.message ?? `lock ${JSON.stringify(key)} not acquired within ${timeoutMs} ms`,
+      {
+        cause: options?.cause,
+        status: 503,
+      },
+    );
     this.key = key;
     this.timeoutMs = timeoutMs;
   }

@@ -124,6 +124,12 @@ export interface RotationCoordinatorOptions {
   logger?: Logger | undefined;
   /** Reports how each refresh ended (once per refresh, however many callers shared it). */
   metrics?: MetricsOptions | undefined;
+  /**
+   * The clock (epoch ms) that times how long this process has held a lock, against `lockLeaseMs`.
+   *
+   * @default Date.now
+   */
+  nowMs?: (() => number) | undefined;
 }
 
 /** A workspace key as every store resolves it (org-wide installs: no team). */
@@ -134,6 +140,12 @@ interface Workspace {
 }
 
 type Family = { kind: "bot"; value: Bot } | { kind: "user"; value: Installation };
+
+/** A lock this process holds: its key, and when (by the coordinator's clock) `fn` started holding it. */
+interface Held {
+  key: string;
+  since: number;
+}
 
 /**
  * Refreshes (and converts) stored tokens so that each token is refreshed once, however many callers
@@ -147,6 +159,12 @@ type Family = { kind: "bot"; value: Bot } | { kind: "user"; value: Installation 
  *    since the caller looked, another process refreshed, and its token is used;
  * 4. **compare-and-set write-back** of only the refreshed token's fields (`updateTokens` with the spent
  *    refresh token as the expectation): no other user's token, and nothing else, is ever overwritten.
+ *
+ * A lease outlives a dead holder only for `lockLeaseMs`; a holder starved of CPU for that long may find
+ * its lease taken over. So the refresh call itself (the one step that cannot be taken back) is made only
+ * while at least half the lease is left; past that, the holder re-reads the store instead: the token is
+ * `refreshed_elsewhere` when another process refreshed it meanwhile, else the call fails with a
+ * `LockTimeoutError` and nothing is refreshed. A refresh token is never spent twice by two holders.
  *
  * Tokens are families: a workspace's bot, and each user's user token, refresh independently (and in
  * parallel). Lock keys: `rotation/<enterprise|->/<team|->/bot` and `…/user/<userId>`.
@@ -166,6 +184,7 @@ export class RotationCoordinator {
   readonly #flights = new SingleFlight<BotRotation | UserRotation>();
   readonly #logger: Logger;
   readonly #onRefresh: BoundMetrics["tokenRefresh"];
+  readonly #now: () => number;
 
   constructor(options: RotationCoordinatorOptions) {
     const store = options?.installationStore;
@@ -183,6 +202,7 @@ export class RotationCoordinator {
     this.#source = store instanceof CachingInstallationStore ? store.inner : store;
     this.#logger = options.logger ?? silentLogger;
     this.#onRefresh = bindMetrics(options.metrics, "RotationCoordinator")?.tokenRefresh;
+    this.#now = options.nowMs ?? Date.now;
   }
 
   /**
@@ -213,7 +233,7 @@ export class RotationCoordinator {
     const ws = this.#workspace(q);
     const key = RotationCoordinator.lockKey("bot", ws);
     return this.#flights.run(`refresh|${key}`, () =>
-      this.#counted("bot", () => this.#locked(key, () => this.#refresh("bot", ws, undefined, options))),
+      this.#counted("bot", () => this.#locked(key, (held) => this.#refresh("bot", ws, undefined, options, held))),
     ) as Promise<BotRotation>;
   }
 
@@ -232,7 +252,7 @@ export class RotationCoordinator {
     if (userId === undefined) throw new ConfigError("refreshUser: userId is required");
     const key = RotationCoordinator.lockKey("user", ws, userId);
     return this.#flights.run(`refresh|${key}`, () =>
-      this.#counted("user", () => this.#locked(key, () => this.#refresh("user", ws, userId, options))),
+      this.#counted("user", () => this.#locked(key, (held) => this.#refresh("user", ws, userId, options, held))),
     ) as Promise<UserRotation>;
   }
 
@@ -249,7 +269,7 @@ export class RotationCoordinator {
     const ws = this.#workspace(q);
     const key = RotationCoordinator.lockKey("bot", ws);
     return this.#flights.run(`convert|${key}`, () =>
-      this.#locked(key, () => this.#convert("bot", ws, undefined)),
+      this.#locked(key, (held) => this.#convert("bot", ws, undefined, held)),
     ) as Promise<BotRotation>;
   }
 
@@ -267,7 +287,7 @@ export class RotationCoordinator {
     if (userId === undefined) throw new ConfigError("convertUser: userId is required");
     const key = RotationCoordinator.lockKey("user", ws, userId);
     return this.#flights.run(`convert|${key}`, () =>
-      this.#locked(key, () => this.#convert("user", ws, userId)),
+      this.#locked(key, (held) => this.#convert("user", ws, userId, held)),
     ) as Promise<UserRotation>;
   }
 
@@ -299,8 +319,45 @@ export class RotationCoordinator {
     );
   }
 
-  #locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    return this.installationStore.withLock(key, fn, { timeoutMs: this.lockTimeoutMs, leaseMs: this.lockLeaseMs });
+  #locked<T>(key: string, fn: (held: Held) => Promise<T>): Promise<T> {
+    return this.installationStore.withLock(key, () => fn({ key, since: this.#now() }), {
+      timeoutMs: this.lockTimeoutMs,
+      leaseMs: this.lockLeaseMs,
+    });
+  }
+
+  /** True while less than half of the lease has gone by since the lock was taken. */
+  #leaseHolds(held: Held): boolean {
+    return this.#now() - held.since < this.lockLeaseMs / 2;
+  }
+
+  /**
+   * The lease may have run out (this process was starved, or the store slow) before an irreversible call:
+   * the call is not made. What the store holds now decides: a token another holder refreshed meanwhile
+   * is used, else `LockTimeoutError` (nothing spent, nothing written).
+   */
+  async #leaseLapsed(
+    kind: TokenFamily,
+    ws: Workspace,
+    userId: string | undefined,
+    held: Held,
+    spent: string | undefined,
+  ): Promise<BotRotation | UserRotation> {
+    // `spent`: the refresh token we were about to use (undefined for a conversion).
+    const again = await this.#read(kind, ws, userId);
+    const now = again === undefined ? undefined : tokensOf(again);
+    if (again !== undefined && now?.refreshToken !== undefined && now.refreshToken !== spent) {
+      if (this.rotator.isValid(now.expiresAt)) {
+        await this.#invalidate(ws);
+        return this.#result(kind, "refreshed_elsewhere", again);
+      }
+    }
+    this.#logger.warn(
+      `rotation: held the lock for the ${kind} token of ${describe(ws, userId)} past half its lease; did not refresh`,
+    );
+    throw new LockTimeoutError(held.key, this.lockLeaseMs, {
+      message: `lock ${JSON.stringify(held.key)} held for more than half its ${this.lockLeaseMs} ms lease before the refresh: not refreshed (its lease may have passed to another holder)`,
+    });
   }
 
   async #read(kind: TokenFamily, ws: Workspace, userId: string | undefined): Promise<Family | undefined> {
@@ -329,6 +386,7 @@ export class RotationCoordinator {
     ws: Workspace,
     userId: string | undefined,
     options: RefreshOptions,
+    held: Held,
   ): Promise<BotRotation | UserRotation> {
     const rotator = this.rotator;
     const fresh = await this.#read(kind, ws, userId);
@@ -347,6 +405,8 @@ export class RotationCoordinator {
       }
     }
     const owner: TokenOwner = { enterpriseId: ws.enterpriseId, teamId: ws.teamId, userId };
+    // The one step that cannot be undone: only while our lease surely still holds.
+    if (!this.#leaseHolds(held)) return this.#leaseLapsed(kind, ws, userId, held, refreshToken);
     let refreshed: RefreshedToken;
     try {
       refreshed = await rotator.refreshToken(kind, refreshToken, owner);
@@ -377,13 +437,19 @@ export class RotationCoordinator {
     return this.#result(kind, "refreshed", apply(fresh, patch));
   }
 
-  async #convert(kind: TokenFamily, ws: Workspace, userId: string | undefined): Promise<BotRotation | UserRotation> {
+  async #convert(
+    kind: TokenFamily,
+    ws: Workspace,
+    userId: string | undefined,
+    held: Held,
+  ): Promise<BotRotation | UserRotation> {
     const fresh = await this.#read(kind, ws, userId);
     if (fresh === undefined) return this.#result(kind, "not_found", undefined);
     const { token, refreshToken } = tokensOf(fresh);
     if (token === undefined) return this.#result(kind, "not_found", undefined);
     if (refreshToken !== undefined || token.startsWith("xoxe.")) return this.#result(kind, "not_needed", fresh);
     const owner: TokenOwner = { enterpriseId: ws.enterpriseId, teamId: ws.teamId, userId };
+    if (!this.#leaseHolds(held)) return this.#leaseLapsed(kind, ws, userId, held, undefined);
     const converted = await this.rotator.exchange(kind, token, owner);
     const expect: TokenExpectation = kind === "bot" ? { botToken: token } : { userToken: token };
     const patch = changedOnly(fresh, converted.patch);
