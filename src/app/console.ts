@@ -194,6 +194,8 @@ export interface ConsoleOptions {
   currentUser(request: Request): { teamId: string; userId: string; enterpriseId?: string | undefined } | undefined;
   /** Where to sign in; the console adds `?next=/console`. */
   loginPath: string;
+  /** Where its Sign out button posts (the sign-in routes' logout), if anywhere. */
+  logoutPath?: string | undefined;
   /** Issues and consumes the one-time tickets (shared across processes). */
   stateStore: StateStore;
   /** Signs the console cookie (32+ bytes; the server's `SESSION_SECRET`, or a random one). */
@@ -370,7 +372,8 @@ export function createConsole(o: ConsoleOptions): OperatorConsole {
   function expiry(epochSeconds: number | undefined): string {
     if (epochSeconds === undefined) return "does not expire";
     const left = epochSeconds - now() / 1000;
-    return `${when(epochSeconds)} (${left <= 0 ? "expired" : `in ${Math.round(left / 60)} min`})`;
+    const inTime = left >= 7200 ? `in ${Math.round(left / 3600)} h` : `in ${Math.max(1, Math.round(left / 60))} min`;
+    return `${when(epochSeconds)} (${left <= 0 ? "expired" : inTime})`;
   }
 
   function targetFields(r: Row): string {
@@ -466,7 +469,7 @@ ${i?.userToken ? `<dt>User token</dt><dd>${escapeHtml(expiry(i.userTokenExpiresA
     const link = (n: number) => `${CONSOLE_PATH}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
     const nav = `<p class="muted" id="pages">Page ${p} of ${pages} · ${found.length} of ${all.length} installation${all.length === 1 ? "" : "s"}${p > 1 ? ` <a rel="prev" href="${escapeHtml(link(p - 1))}">Previous</a>` : ""}${p < pages ? ` <a rel="next" href="${escapeHtml(link(p + 1))}">Next</a>` : ""}</p>`;
     const body = `<h1>Operator console</h1>
-<p class="muted">Signed in as <code>${escapeHtml(admin)}</code>. Actions are logged with your id.</p>
+<div class="inline"><p class="muted">Signed in as <code>${escapeHtml(admin)}</code>. Actions are logged with your id.</p>${o.logoutPath ? `<form method="post" action="${escapeHtml(o.logoutPath)}"><button type="submit" class="quiet" id="sign-out">Sign out</button></form>` : ""}</div>
 <form method="get" action="${CONSOLE_PATH}" class="inline" role="search"><label for="q">Search</label><input type="search" id="q" name="q" value="${escapeHtml(q)}" placeholder="workspace, id, user, status"><button type="submit" id="search">Search</button></form>
 ${nav}
 ${shown.length ? shown.map((r, n) => card(r, (p - 1) * pageSize + n + 1, secrets)).join("\n") : `<p id="empty">${all.length ? "No installation matches." : "No installation yet."}</p>`}

@@ -544,6 +544,7 @@ function createAppConsole(
     })),
     currentUser: (request) => signIn.currentUser(request),
     loginPath: signIn.loginPath,
+    logoutPath: signIn.logoutPath,
     stateStore: first.stateStore,
     sessionSecret: deps.sessionSecret ?? randomBytes(32),
     allowedOrigins: origin ? [origin] : undefined,

@@ -85,6 +85,8 @@ export interface SignInRoutes {
   loginPath: string;
   /** The profile page's path (`/profile` unless `profilePath` says otherwise). */
   profilePath: string;
+  /** The sign-out path (`POST`; `/logout` unless `logoutPath` says otherwise). */
+  logoutPath: string;
   /** Answers the sign-in routes, `/profile` and `/logout`; `undefined` for any other path. */
   handle(request: Request): Promise<Response | undefined>;
   /** The signed-in user of a request, if any. */
@@ -203,6 +205,7 @@ export function createSignInRoutes(o: SignInRoutesOptions): SignInRoutes {
     sessions,
     loginPath: flow.loginPath,
     profilePath,
+    logoutPath,
     currentUser: (request) => sessions.read(request),
     async handle(request) {
       const path = new URL(request.url).pathname;

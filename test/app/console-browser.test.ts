@@ -239,6 +239,12 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     await page.waitForURL(`${url}/console/check`);
     await audit("refused-cross-site");
     expect((await store.listWorkspaces()).length).toBe(1);
+    // Sign out from the console: the console then asks to sign in again.
+    await page.goto(`${url}/console`);
+    await page.click("#sign-out");
+    await page.waitForURL(`${url}/`);
+    await page.goto(`${url}/console`);
+    await page.waitForURL(`${url}/slack/login?next=%2Fconsole`);
     await context.close();
 
     // Someone signed in with Slack who is not on the list: 403.
