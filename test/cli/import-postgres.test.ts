@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { PostgresInstallationStore } from "../../src/stores/postgres.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
 import { runCli } from "./cli-helpers.js";
 import { compareWithSlackSdk, expected, FIXTURES, type Line } from "./fixtures/slack-sdk-readback.js";
@@ -103,18 +104,18 @@ describeBackend(status, () => {
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain(`app "alpha" (client id ${a}, default partition): imported 8,`);
       expect(r.stdout).toContain(`app "beta" (client id ${b}): imported 2,`);
-      const teams = async (env: Record<string, string>, args: string[]) => {
-        const l = await runCli(["installations", "list", "--json", ...args], { env });
-        expect(l.code, l.stderr).toBe(0);
-        return (JSON.parse(l.stdout) as Array<{ teamId: string | null; enterpriseId: string | null }>)
-          .map((w) => w.teamId ?? w.enterpriseId)
-          .sort();
+      // alpha is the default app: its installations are the default partition (read in this process).
+      const teams = async (clientId: string | undefined) => {
+        const store = new PostgresInstallationStore({ url: urlOf(APPS_DBS[0]!), clientId, migrate: false });
+        try {
+          return (await store.listWorkspaces()).map((w) => w.teamId ?? w.enterpriseId).sort();
+        } finally {
+          await store.close();
+        }
       };
-      // alpha is the default app: its installations are the default partition (no --app needed).
-      const alpha = await teams(first, []);
-      expect(alpha).toHaveLength(7);
-      expect(await teams(first, ["--app", "alpha"])).toEqual(alpha);
-      expect(await teams(first, ["--app", "beta"])).toEqual(["T0000000001", "T0000000007"]);
+      expect(await teams(undefined)).toHaveLength(7);
+      expect(await teams(a)).toEqual([]);
+      expect(await teams(b)).toEqual(["T0000000001", "T0000000007"]);
 
       const exports: string[] = [];
       for (const app of ["alpha", "beta"]) {
