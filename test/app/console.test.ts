@@ -389,3 +389,36 @@ describe("operator console health", () => {
     expect(recorded).toEqual([["bot", "unknown"]]);
   });
 });
+
+describe("operator console with an org-wide install", () => {
+  it("shows it as the org's, links its reinstall to the org, and deletes it by enterprise id alone", async () => {
+    const { app, store, signedIn } = await setup();
+    const { teamId: _none, teamName: _n, ...rest } = installation("T0000000001");
+    await store.save({ ...rest, enterpriseId: "E0000000001", enterpriseName: "Acme Corp", isEnterpriseInstall: true });
+    const org = { app: "111.222", enterprise: "E0000000001" };
+    const first = await openConsole(app, signedIn(ADMIN));
+    expect(first.html).toContain("Org Acme Corp <code>E0000000001</code> (org-wide)");
+    const link = await app(
+      post("/console/reinstall", first.cookie, { ...org, csrf: first.csrf, ticket: first.ticket }),
+    );
+    expect(await link.text()).toContain(`value="${ORIGIN}/slack/install?team=E0000000001"`);
+    // A malformed id never reaches the store: no such installation.
+    const second = await openConsole(app, signedIn(ADMIN));
+    const malformed = await app(
+      post("/console/delete", second.cookie, { ...org, enterprise: "../E1", csrf: second.csrf, ticket: second.ticket }),
+    );
+    expect(malformed.status).toBe(404);
+    const third = await openConsole(app, signedIn(ADMIN));
+    const ask = await (
+      await app(post("/console/delete", third.cookie, { ...org, csrf: third.csrf, ticket: third.ticket }))
+    ).text();
+    expect(ask).toContain("org-wide install of org E0000000001");
+    const confirmTicket = /name="ticket" value="([^"]+)"/.exec(ask)![1]!;
+    const done = await app(post("/console/delete/confirm", third.cookie, { csrf: third.csrf, ticket: confirmTicket }));
+    expect(done.status).toBe(200);
+    expect((await store.listWorkspaces()).map((w) => w.teamId ?? w.enterpriseId)).toEqual([
+      "T0000000007",
+      "T0000000008",
+    ]);
+  });
+});
