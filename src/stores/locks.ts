@@ -8,10 +8,27 @@
 import { randomBytes } from "node:crypto";
 import { LockTimeoutError } from "../errors.js";
 
+/** One caller waiting for a key of a {@link KeyedMutex}. */
+interface Waiter {
+  state: "waiting" | "granted" | "abandoned";
+  grant: () => void;
+}
+
+/** A held key's queue of waiters. */
+interface KeyQueue {
+  waiters: Waiter[];
+}
+
 /**
  * Per-key FIFO mutex within one process. `acquire` resolves with a release function once every earlier
  * holder of the key has released; with a timeout it rejects with {@link LockTimeoutError} instead, and
  * its place in the queue passes on without ever being held.
+ *
+ * The holder's release hands the key straight to the next caller still waiting (it resolves that
+ * caller's own promise); a caller that timed out only marks itself abandoned, and is skipped. Nothing
+ * waits on a continuation of a caller that left: on Cloudflare Workers, where a store is shared by the
+ * requests of an isolate and a finished request's continuations are cancelled, a timed-out request can
+ * never wedge the key.
  *
  * @example
  * ```ts
@@ -21,46 +38,68 @@ import { LockTimeoutError } from "../errors.js";
  * ```
  */
 export class KeyedMutex {
-  readonly #tails = new Map<string, Promise<void>>();
+  /** Keys that are held; their waiters in order. */
+  readonly #keys = new Map<string, KeyQueue>();
 
   /** Keys with a holder or waiters (for tests). */
   get size(): number {
-    return this.#tails.size;
+    return this.#keys.size;
   }
 
   async acquire(key: string, timeoutMs = Number.POSITIVE_INFINITY): Promise<() => void> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
+    const queue = this.#keys.get(key);
+    if (queue === undefined) {
+      const mine: KeyQueue = { waiters: [] };
+      this.#keys.set(key, mine);
+      return this.#releaser(key, mine);
+    }
+    const waiter: Waiter = { state: "waiting", grant: () => undefined };
+    const granted = new Promise<"ok">((resolve) => {
+      waiter.grant = () => resolve("ok");
     });
-    const tail = prev.then(() => mine);
-    this.#tails.set(key, tail);
-    void tail.then(() => {
-      if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
-    let released = false;
-    const once = () => {
-      if (released) return;
-      released = true;
-      release();
-    };
+    queue.waiters.push(waiter);
     if (!Number.isFinite(timeoutMs)) {
-      await prev;
-      return once;
+      await granted;
+      return this.#releaser(key, queue);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), Math.max(0, timeoutMs));
     });
-    const winner = await Promise.race([prev.then(() => "ok" as const), timedOut]);
+    const winner = await Promise.race([granted, timedOut]);
     clearTimeout(timer);
-    if (winner === "timeout") {
-      // Give our turn away as soon as it comes: the queue behind us must not wait for a caller that left.
-      void prev.then(once);
+    if (winner === "timeout" && waiter.state !== "granted") {
+      // Skipped by the next release: our turn is never held.
+      waiter.state = "abandoned";
       throw new LockTimeoutError(key, timeoutMs);
     }
-    return once;
+    if (winner === "timeout") {
+      // Granted in the same instant the timer fired: pass the key on at once.
+      this.#next(key, queue);
+      throw new LockTimeoutError(key, timeoutMs);
+    }
+    return this.#releaser(key, queue);
+  }
+
+  /** A release function that works once. */
+  #releaser(key: string, queue: KeyQueue): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#next(key, queue);
+    };
+  }
+
+  /** Hands the key to the first caller still waiting, or frees it. */
+  #next(key: string, queue: KeyQueue): void {
+    for (let w = queue.waiters.shift(); w !== undefined; w = queue.waiters.shift()) {
+      if (w.state !== "waiting") continue;
+      w.state = "granted";
+      w.grant();
+      return;
+    }
+    if (this.#keys.get(key) === queue) this.#keys.delete(key);
   }
 
   /** Runs `fn` holding `key`. */

@@ -1,0 +1,64 @@
+/**
+ * Workers code under workerd for the tests and the `runtimes` benchmark: esbuild (already here, through
+ * Vite) bundles a Worker from the TypeScript sources, and Miniflare 3 (a dev dependency; its `workerd`
+ * binary comes inside the npm package `@cloudflare/workerd-linux-64`) runs it with local D1 and KV.
+ * Nothing is downloaded at test time.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { Miniflare, type MiniflareOptions } from "miniflare";
+
+export const ROOT = new URL("../../", import.meta.url).pathname;
+
+/**
+ * Bundles a Worker entry (TypeScript) into one ES module. `slack-oauth-kit/…` imports resolve to the
+ * sources (`src/`), Node built-ins stay imports (`nodejs_compat` answers them in workerd).
+ */
+export async function bundleWorker(entry: string): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+    exports: Record<string, string | { default: string }>;
+  };
+  const alias: Record<string, string> = {};
+  for (const [subpath, target] of Object.entries(pkg.exports)) {
+    if (typeof target === "string") continue;
+    // ./dist/stores/d1.js → ./src/stores/d1.ts
+    const src = target.default.replace(/^\.\/dist\//, "./src/").replace(/\.js$/, ".ts");
+    alias[subpath === "." ? "slack-oauth-kit" : `slack-oauth-kit/${subpath.slice(2)}`] = join(ROOT, src);
+  }
+  const out = await build({
+    entryPoints: [join(ROOT, entry)],
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    mainFields: ["module", "main"],
+    conditions: ["workerd", "worker", "import"],
+    external: ["node:*"],
+    alias,
+    logLevel: "silent",
+  });
+  const file = out.outputFiles[0];
+  if (file === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+  return file.text;
+}
+
+/** The `node:` modules a bundle imports (statically or dynamically). */
+export function nodeImports(code: string): string[] {
+  const found = new Set<string>();
+  for (const m of code.matchAll(/\bfrom\s*["'](node:[\w/]+)["']|\bimport\(\s*["'](node:[\w/]+)["']\s*\)/g)) {
+    found.add((m[1] ?? m[2]) as string);
+  }
+  return [...found].sort();
+}
+
+/** The compatibility settings every Worker of the tests runs with (as in examples/cloudflare). */
+export const COMPAT = { compatibilityDate: "2025-07-01", compatibilityFlags: ["nodejs_compat"] };
+
+/** Starts workerd with one bundled Worker; `dispose()` stops it. */
+export async function startWorker(code: string, options: Record<string, unknown> = {}): Promise<Miniflare> {
+  const mf = new Miniflare({ ...COMPAT, ...options, modules: true, script: code } as MiniflareOptions);
+  await mf.ready;
+  return mf;
+}
