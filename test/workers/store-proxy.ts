@@ -9,6 +9,7 @@ import type { Miniflare } from "miniflare";
 import * as errors from "../../src/errors.js";
 import type { Bot, Installation } from "../../src/model/installation.js";
 import type { ConsumeResult, StateStatus, StateStore } from "../../src/state/state.js";
+import type { ExpiringToken, HealthEntry, TokenHealth } from "../../src/stores/health.js";
 import type {
   BotQuery,
   DeleteInstallationQuery,
@@ -161,6 +162,18 @@ export class ProxyInstallationStore implements InstallationStore {
   }
   updateTokens(q: InstallationQuery, patch: TokenPatch, expect?: TokenExpectation): Promise<boolean> {
     return this.#call("updateTokens", expect === undefined ? [q, patch] : [q, patch, expect]) as Promise<boolean>;
+  }
+
+  recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    return this.#call("recordHealth", expect === undefined ? [q, health] : [q, health, expect]) as Promise<boolean>;
+  }
+  listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    return this.#call("listHealth", filter === undefined ? [] : [filter]) as Promise<HealthEntry[]>;
+  }
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    return this.#call("listExpiringTokens", limit === undefined ? [untilSeconds] : [untilSeconds, limit]) as Promise<
+      ExpiringToken[]
+    >;
   }
 
   /** Takes the lock in workerd, runs `fn` here, then hands its outcome back for the release. */

@@ -5,6 +5,7 @@
 import { CodedTypeError } from "../../errors.js";
 import type { Bot, Installation } from "../../model/installation.js";
 import type { EncryptionMarker } from "../encryption-marker.js";
+import type { ExpiringToken, HealthEntry, TokenHealth } from "../health.js";
 import {
   type BotQuery,
   type DeleteInstallationQuery,
@@ -228,6 +229,21 @@ export class KvCachedInstallationStore implements InstallationStore {
   /** The store's lock (never KV). */
   withLock<T>(key: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
     return this.inner.withLock(key, fn, options);
+  }
+
+  /** The store's health record (never KV; health is not part of the cached lookups). */
+  recordHealth(q: InstallationQuery, health: TokenHealth, expect?: TokenExpectation): Promise<boolean> {
+    return this.inner.recordHealth(q, health, expect);
+  }
+
+  /** The store's health listing (never cached). */
+  listHealth(filter?: WorkspaceQuery): Promise<HealthEntry[]> {
+    return this.inner.listHealth(filter);
+  }
+
+  /** The store's expiry query (never cached: the refresh scheduler's). */
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
+    return this.inner.listExpiringTokens(untilSeconds, limit);
   }
 
   /** The store's listing (never cached). */
