@@ -14,6 +14,10 @@
  * - ours, cold cache: the same over the plain SQLite store (two indexed queries per request);
  * - ours, warm cache, metrics on (`ours-metrics`): the same as warm, with `slack-oauth-kit/metrics/prometheus`
  *   counting every request and timing every `authorize` (target: ≥ 0.95× metrics off, median of the rounds);
+ * - two apps (`ours-apps`): one server with two apps, as the reference server serves `SLACK_APPS_FILE` (each
+ *   app's handler with its own signing secret over its own SQLite partition, warm cache, on its own events
+ *   path), the requests alternating between the two apps (target: ≥ 0.95× ours-warm, median of the rounds);
+ *   `ours-apps-shared`: the same two apps on the shared `/slack/events`, routed by `api_app_id`;
  * - Bolt: `@slack/bolt` `App` + `HTTPReceiver` + `InstallProvider` authorize over its `MemoryInstallationStore`;
  * - with `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: baseline warm and cold, the same as ours loaded
  *   from that build (say, the commit before a change), measured in the same rounds; the ratios
@@ -47,7 +51,15 @@ import { MemoryInstallationStore } from "../src/stores/memory.js";
 import { SQLiteInstallationStore } from "../src/stores/sqlite.js";
 import { BenchChild, usageDelta } from "./lib/child.js";
 import type { EventsTarget, EventsTargetData, ListenInfo } from "./lib/events-targets.js";
-import { BENCH_APP_ID, ourInstallation, type SignedRequest, signedCommands, slashCommandBody } from "./lib/fixtures.js";
+import {
+  APP_EVENTS_PATHS,
+  BENCH_APP_ID,
+  ourInstallation,
+  SECOND_APP,
+  type SignedRequest,
+  signedCommands,
+  slashCommandBody,
+} from "./lib/fixtures.js";
 import { HttpClient } from "./lib/http.js";
 import { fixed, int, machineLine, percent, printTable } from "./lib/report.js";
 
@@ -103,6 +115,8 @@ const LABELS: Record<EventsTarget, string> = {
   "ours-warm": "ours, warm cache (SlackRequestHandler + CachingInstallationStore(SQLite))",
   "ours-cold": "ours, cold cache (SlackRequestHandler + SQLite)",
   "ours-metrics": "ours, warm cache, Prometheus metrics on",
+  "ours-apps": "ours, two apps in one server (own paths), requests alternating",
+  "ours-apps-shared": "ours, two apps on one /slack/events (SlackAppRouter), alternating",
   "base-warm": "baseline, warm cache (BENCH_BASELINE_DIST)",
   "base-cold": "baseline, cold cache (BENCH_BASELINE_DIST)",
   bolt: "Bolt (App + HTTPReceiver + InstallProvider/MemoryInstallationStore)",
@@ -162,6 +176,8 @@ const ALL_TARGETS: EventsTarget[] = [
   "floor",
   "ours-warm",
   "ours-metrics",
+  "ours-apps",
+  "ours-apps-shared",
   "ours-cold",
   "base-warm",
   "base-cold",
@@ -182,7 +198,7 @@ function targetsFromEnv(baselineDist: string | undefined): EventsTarget[] {
   }
   return baselineDist
     ? ["floor", "ours-warm", "base-warm", "ours-cold", "base-cold", "bolt"]
-    : ["floor", "ours-warm", "ours-metrics", "ours-cold", "bolt"];
+    : ["floor", "ours-warm", "ours-metrics", "ours-apps", "ours-apps-shared", "ours-cold", "bolt"];
 }
 
 /** Result of the in-process metrics micro-benchmark (`handleRaw` + `authorize`, no sockets). */
@@ -368,10 +384,10 @@ export async function runAppsMicroBench(rounds = 9, roundMs = 400, installations
 /* HTTP targets                                                                                     */
 /* ------------------------------------------------------------------------------------------------ */
 
-async function prefillSqlite(file: string, n: number): Promise<number> {
-  const store = new SQLiteInstallationStore({ filename: file });
+async function prefillSqlite(file: string, n: number, app?: { clientId: string; appId: string }): Promise<number> {
+  const store = new SQLiteInstallationStore({ filename: file, clientId: app?.clientId });
   const t0 = performance.now();
-  for (let i = 0; i < n; i++) await store.save(ourInstallation(i));
+  for (let i = 0; i < n; i++) await store.save(app ? { ...ourInstallation(i), appId: app.appId } : ourInstallation(i));
   const seconds = (performance.now() - t0) / 1000;
   await store.close();
   return seconds;
@@ -382,6 +398,24 @@ async function cannon(url: string, requests: SignedRequest[], connections: numbe
 }
 
 type BenchOptions = Required<Omit<EventsBenchOptions, "targets">>;
+
+/**
+ * The two-app targets' requests: the same workspaces as {@link signedCommands}, every other one for the
+ * second app (its `api_app_id`, signed with its secret), on each app's path or the shared one.
+ */
+function alternatingCommands(
+  kind: "ours-apps" | "ours-apps-shared",
+  base: Omit<EventsTargetData, "kind">,
+  o: BenchOptions,
+): SignedRequest[] {
+  const first = signedCommands(base.signingSecret, o.distinctRequests, o.installations);
+  const second = signedCommands(base.secondSigningSecret, o.distinctRequests, o.installations, SECOND_APP.appId);
+  return first.map((r, k) => {
+    const app = k % 2;
+    const chosen = app === 0 ? r : (second[k] as SignedRequest);
+    return { ...chosen, path: kind === "ours-apps" ? (APP_EVENTS_PATHS[app] as string) : chosen.path };
+  });
+}
 
 async function benchTarget(
   kind: EventsTarget,
@@ -414,7 +448,10 @@ async function measureTarget(
       `  ${kind}: ${int(o.installations)} installations stored with storeInstallation in ${fixed(info.prefillMs / 1000)} s`,
     );
   }
-  const requests = signedCommands(base.signingSecret, o.distinctRequests, o.installations);
+  const requests =
+    kind === "ours-apps" || kind === "ours-apps-shared"
+      ? alternatingCommands(kind, base, o)
+      : signedCommands(base.signingSecret, o.distinctRequests, o.installations);
   // One request by hand first: a target that refuses valid requests must not be measured.
   const http = new HttpClient();
   try {
@@ -469,6 +506,7 @@ export async function runEventsBench(
   const baselineDist = process.env.BENCH_BASELINE_DIST || undefined;
   const targets = options.targets ?? targetsFromEnv(baselineDist);
   const signingSecret = randomBytes(16).toString("hex");
+  const secondSigningSecret = randomBytes(16).toString("hex");
   console.log(machineLine("Signed slash command benchmark"));
 
   const verify = runVerifyMicroBench(signingSecret);
@@ -494,6 +532,12 @@ export async function runEventsBench(
       console.log(
         `SQLite pre-fill: ${int(o.installations)} installations with store.save in a loop in ${fixed(prefillSeconds)} s (${int(o.installations / prefillSeconds)} saves/s)`,
       );
+      if (targets.some((t) => t.startsWith("ours-apps"))) {
+        const second = await prefillSqlite(dbFile, o.installations, SECOND_APP);
+        console.log(
+          `SQLite pre-fill, second app's partition (client id ${SECOND_APP.clientId}): ${int(o.installations)} installations in ${fixed(second)} s`,
+        );
+      }
     }
     console.log(
       `autocannon: ${o.connections} connections, ${o.warmupSeconds} s warm-up + ${o.seconds} s per target, cycling over ${int(o.distinctRequests)} signed bodies; ${o.rounds} round(s), targets in turn (reversed every other round)`,
@@ -505,7 +549,7 @@ export async function runEventsBench(
           await benchTarget(
             kind,
             round,
-            { signingSecret, dbFile, installations: o.installations, baselineDist },
+            { signingSecret, secondSigningSecret, dbFile, installations: o.installations, baselineDist },
             { ...o },
           ),
         );
@@ -565,6 +609,20 @@ export async function runEventsBench(
     }
     console.log(
       `ours-metrics / ours-warm (metrics on / off), requests per CPU-second of the target: ${fixed(median(perCpu), 3)}× median (rounds: ${perCpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
+    );
+  }
+  for (const two of ["ours-apps", "ours-apps-shared"] as const) {
+    const r = ratio(two, "ours-warm");
+    if (!r) continue;
+    // Requests per CPU-second of the target as well: what load from other processes moves least.
+    const perCpu: number[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      const x = results.find((q) => q.target === two && q.round === round);
+      const y = results.find((q) => q.target === "ours-warm" && q.round === round);
+      if (x && y) perCpu.push(y.cpuMicrosPerRequest / x.cpuMicrosPerRequest);
+    }
+    console.log(
+      `${two} / ours-warm (two apps / one app), req/s: ${fixed(r.median, 3)}× median (${rounds(r, (x) => `${fixed(x, 3)}×`)}) (target ≥ 0.95×): ${r.median >= 0.95 ? "ok" : "BELOW TARGET"}; per CPU-second ${fixed(median(perCpu), 3)}× median (rounds: ${perCpu.map((x) => `${fixed(x, 3)}×`).join(", ")})`,
     );
   }
   const warmBolt = ratio("ours-warm", "bolt");

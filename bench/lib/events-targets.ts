@@ -12,6 +12,11 @@
  *   kind and status, every `authorize` counted and timed into the latency histogram).
  * - `base-warm`, `base-cold`: the same two, loaded from another checkout's `dist/` (`BENCH_BASELINE_DIST`,
  *   e.g. a scratch worktree of the commit before a change), to compare a change in the same run.
+ * - `ours-apps`: two apps in one server, as the reference server serves `SLACK_APPS_FILE`: each app's
+ *   `SlackRequestHandler` (its own `appId` and signing secret) over `CachingInstallationStore(SQLite)` of its
+ *   own partition (the first app the default one, the second its client id), each on its own events path
+ *   (`/slack/alpha/events`, `/slack/beta/events`), the Node fast path picked by path as `startServer` does.
+ * - `ours-apps-shared`: the same two apps behind one `/slack/events` (`SlackAppRouter`, by `api_app_id`).
  * - `bolt`: `@slack/bolt` `App` (built-in `HTTPReceiver`, `InstallProvider` authorize over `@slack/oauth`'s
  *   `MemoryInstallationStore` filled here with the same N installations), `app.command` acks.
  */
@@ -22,6 +27,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type * as AuthorizeModule from "../../dist/authorize/authorize.js";
+import type * as RouterModule from "../../dist/events/app-router.js";
 import type * as HandlerModule from "../../dist/events/handler.js";
 import type * as NodeModule from "../../dist/http/node.js";
 import type * as PrometheusModule from "../../dist/metrics/prometheus.js";
@@ -30,14 +36,25 @@ import type * as CacheModule from "../../dist/stores/cache.js";
 import type { InstallationStore } from "../../dist/stores/installation-store.js";
 import type * as SqliteModule from "../../dist/stores/sqlite.js";
 import { childData, serveRpc } from "./child.js";
-import { BENCH_COMMAND, oauthInstallation } from "./fixtures.js";
+import { APP_EVENTS_PATHS, BENCH_APP_ID, BENCH_COMMAND, oauthInstallation, SECOND_APP } from "./fixtures.js";
 
 /** `base-*`: the same as `ours-*`, built from another checkout's `dist/` (`BENCH_BASELINE_DIST`). */
-export type EventsTarget = "floor" | "ours-warm" | "ours-cold" | "ours-metrics" | "base-warm" | "base-cold" | "bolt";
+export type EventsTarget =
+  | "floor"
+  | "ours-warm"
+  | "ours-cold"
+  | "ours-metrics"
+  | "ours-apps"
+  | "ours-apps-shared"
+  | "base-warm"
+  | "base-cold"
+  | "bolt";
 
 export interface EventsTargetData {
   kind: EventsTarget;
   signingSecret: string;
+  /** The second app's signing secret (`ours-apps*`). */
+  secondSigningSecret: string;
   /** SQLite file pre-filled by the main thread (ours-*). */
   dbFile: string;
   /** Installations to put in Bolt's memory store. */
@@ -123,6 +140,55 @@ async function ours(cached: boolean, dist: string, withMetrics = false): Promise
   return createServer(lib.toNodeSlackListener(handler));
 }
 
+/** Two apps in one server (`ours-apps`: each on its own path; `ours-apps-shared`: one path, routed by app id). */
+async function apps(shared: boolean): Promise<Server> {
+  const lib = await library(OWN_DIST);
+  const { SlackAppRouter } = (await import(
+    pathToFileURL(join(OWN_DIST, "events/app-router.js")).href
+  )) as typeof RouterModule;
+  const sqlites = [
+    new lib.SQLiteInstallationStore({ filename: data.dbFile }),
+    new lib.SQLiteInstallationStore({ filename: data.dbFile, clientId: SECOND_APP.clientId }),
+  ];
+  const handlers = sqlites.map((sqlite, i) => {
+    const store = new lib.CachingInstallationStore(sqlite);
+    return new lib.SlackRequestHandler({
+      appId: i === 0 ? BENCH_APP_ID : SECOND_APP.appId,
+      signingSecret: i === 0 ? data.signingSecret : data.secondSigningSecret,
+      authorize: lib.createAuthorize({ installationStore: store }),
+      installationStore: store,
+      logger: lib.silentLogger,
+      onCommand: async (req) => {
+        await req.authorize();
+      },
+    });
+  });
+  close = async () => {
+    for (const s of sqlites) await s.close();
+  };
+  const limits = { maxBodyBytes: 1024 * 1024, bodyTimeoutMs: 10_000 };
+  // As startServer: one fast-path listener per events path, picked by the request's path.
+  const listeners = new Map<string, ReturnType<typeof lib.toNodeSlackListener>>();
+  if (shared)
+    listeners.set(
+      "/slack/events",
+      lib.toNodeSlackListener(new SlackAppRouter({ handlers, logger: lib.silentLogger }), limits),
+    );
+  else
+    for (const [i, h] of handlers.entries())
+      listeners.set(APP_EVENTS_PATHS[i] as string, lib.toNodeSlackListener(h, limits));
+  return createServer((req, res) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const listener = req.method === "POST" ? listeners.get(q === -1 ? url : url.slice(0, q)) : undefined;
+    if (listener) listener(req, res);
+    else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+}
+
 async function boltServer(): Promise<{ server: Server; prefillMs: number }> {
   // Loaded only here: Bolt is large, and the other targets should not carry it in their heap.
   const { App, LogLevel } = await import("@slack/bolt");
@@ -167,11 +233,13 @@ serveRpc({
       const s =
         data.kind === "floor"
           ? createServer(floorListener(data.signingSecret))
-          : await ours(
-              data.kind !== "ours-cold" && data.kind !== "base-cold",
-              data.kind.startsWith("base-") ? baselineDist() : OWN_DIST,
-              data.kind === "ours-metrics",
-            );
+          : data.kind === "ours-apps" || data.kind === "ours-apps-shared"
+            ? await apps(data.kind === "ours-apps-shared")
+            : await ours(
+                data.kind !== "ours-cold" && data.kind !== "base-cold",
+                data.kind.startsWith("base-") ? baselineDist() : OWN_DIST,
+                data.kind === "ours-metrics",
+              );
       await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
       server = s;
       const prev = close;

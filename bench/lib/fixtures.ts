@@ -10,6 +10,10 @@ import { SignatureSigner } from "../../src/signature/signature.js";
 export const BENCH_APP_ID = "A0BENCH0001";
 export const BENCH_COMMAND = "/bench";
 export const EVENTS_PATH = "/slack/events";
+/** The second app of the two-app targets (the first is {@link BENCH_APP_ID}, in the default partition). */
+export const SECOND_APP = { appId: "A0BENCHAPP2", clientId: "2222222222.2222222222222" } as const;
+/** The events paths of the two apps of the `ours-apps` target. */
+export const APP_EVENTS_PATHS = ["/slack/alpha/events", "/slack/beta/events"] as const;
 
 export function teamId(i: number): string {
   return `T${i.toString().padStart(10, "0")}`;
@@ -63,7 +67,7 @@ export function oauthInstallation(i: number): OAuthInstallation<"v2", false> {
 }
 
 /** The form body of a slash command typed by the installing user of workspace `i`. */
-export function slashCommandBody(i: number): string {
+export function slashCommandBody(i: number, appId: string = BENCH_APP_ID): string {
   return new URLSearchParams({
     token: "bEnChVeRiFiCaTiOnToKeN01",
     team_id: teamId(i),
@@ -74,7 +78,7 @@ export function slashCommandBody(i: number): string {
     user_name: `user${i}`,
     command: BENCH_COMMAND,
     text: "hello",
-    api_app_id: BENCH_APP_ID,
+    api_app_id: appId,
     is_enterprise_install: "false",
     response_url: `https://hooks.slack.com/commands/${teamId(i)}/1234567890123/abcdefABCDEF0123456789`,
     trigger_id: `1234567890123.1234567890123.${i.toString(16).padStart(32, "0")}`,
@@ -90,11 +94,16 @@ export interface SignedRequest {
 }
 
 /** `count` signed slash commands from workspaces `0 … count-1` (spread over `installations`), signed now. */
-export function signedCommands(signingSecret: string, count: number, installations: number): SignedRequest[] {
+export function signedCommands(
+  signingSecret: string,
+  count: number,
+  installations: number,
+  appId: string = BENCH_APP_ID,
+): SignedRequest[] {
   const signer = new SignatureSigner(signingSecret);
   const stride = Math.max(1, Math.floor(installations / count));
   return Array.from({ length: count }, (_, k) => {
-    const body = slashCommandBody((k * stride) % installations);
+    const body = slashCommandBody((k * stride) % installations, appId);
     return {
       method: "POST",
       path: EVENTS_PATH,
