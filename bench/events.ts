@@ -31,7 +31,9 @@
  * latency from Little's law (connections ÷ req/s) and the target process's CPU time per request (user +
  * system, all its threads), which does not depend on other load on the machine.
  *
- * Run: `node --import tsx bench/events.ts` (or through `bench/run.ts`).
+ * Run: `node --import tsx bench/events.ts` (or through `bench/run.ts`). `BENCH_SECONDS` / `BENCH_WARMUP_SECONDS`
+ * change the 10 s / 2 s per target: on a busy machine, many short rounds (`BENCH_ROUNDS=15 BENCH_SECONDS=3`)
+ * give a steadier median than a few long ones.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -495,14 +497,16 @@ export async function runEventsBench(
   options: EventsBenchOptions = {},
 ): Promise<{ targets: EventsResult[]; verify: VerifyResult; prefillSeconds: number }> {
   const o = {
-    seconds: options.seconds ?? 10,
-    warmupSeconds: options.warmupSeconds ?? 2,
+    seconds: options.seconds ?? Number(process.env.BENCH_SECONDS ?? 10),
+    warmupSeconds: options.warmupSeconds ?? Number(process.env.BENCH_WARMUP_SECONDS ?? 2),
     connections: options.connections ?? 16,
     installations: options.installations ?? 10_000,
     distinctRequests: options.distinctRequests ?? 1_000,
     rounds: options.rounds ?? Number(process.env.BENCH_ROUNDS ?? 3),
   };
   if (!(Number.isInteger(o.rounds) && o.rounds >= 1)) throw new Error("rounds (BENCH_ROUNDS): a positive integer");
+  if (!(o.seconds >= 1 && o.warmupSeconds >= 0))
+    throw new Error("BENCH_SECONDS (>= 1) and BENCH_WARMUP_SECONDS (>= 0): seconds per target");
   const baselineDist = process.env.BENCH_BASELINE_DIST || undefined;
   const targets = options.targets ?? targetsFromEnv(baselineDist);
   const signingSecret = randomBytes(16).toString("hex");

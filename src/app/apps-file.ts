@@ -53,6 +53,11 @@ export interface AppConfig {
   default: boolean;
   /** Default `/slack/<name>/install`, `/slack/<name>/oauth_redirect`, `/slack/<name>/events`, `/slack/<name>/login`. */
   paths: AppPaths;
+  /**
+   * Sandbox mode only (`serve --sandbox`): the emulator's token settings for this app, as Slack's app
+   * settings page would have them (`{ "tokenRotation": true, "tokenExpiresIn": 43200 }`). Ignored otherwise.
+   */
+  sandbox?: { tokenRotation?: boolean | undefined; tokenExpiresIn?: number | undefined } | undefined;
 }
 
 /** Options of {@link readAppsFile}. */
@@ -105,6 +110,7 @@ const FIELDS = new Set([
   "userScopes",
   "redirectUri",
   "paths",
+  "sandbox",
 ]);
 
 /**
@@ -233,6 +239,27 @@ export function readAppsFile(
         ? (o.paths as Record<string, unknown>)
         : {};
     if (o.paths !== undefined && given !== o.paths) bad("paths", "must be an object");
+    let sandbox: AppConfig["sandbox"];
+    if (o.sandbox !== undefined) {
+      const sb = o.sandbox as Record<string, unknown> | null;
+      if (sb === null || typeof sb !== "object" || Array.isArray(sb)) bad("sandbox", "must be an object");
+      else {
+        sandbox = {};
+        for (const k of Object.keys(sb))
+          if (k !== "tokenRotation" && k !== "tokenExpiresIn")
+            bad(`sandbox.${k}`, "is not a known setting (tokenRotation, tokenExpiresIn)");
+        if (sb.tokenRotation !== undefined) {
+          if (typeof sb.tokenRotation !== "boolean") bad("sandbox.tokenRotation", "must be true or false");
+          else sandbox.tokenRotation = sb.tokenRotation;
+        }
+        if (sb.tokenExpiresIn !== undefined) {
+          const n = sb.tokenExpiresIn;
+          if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || n > 43_200)
+            bad("sandbox.tokenExpiresIn", "must be a whole number of seconds, 1-43200");
+          else sandbox.tokenExpiresIn = n;
+        }
+      }
+    }
     const paths: AppPaths = {
       install: `/slack/${name}/install`,
       redirect: redirectUri ? new URL(redirectUri).pathname : `/slack/${name}/oauth_redirect`,
@@ -258,6 +285,7 @@ export function readAppsFile(
       redirectUri,
       default: o.default === true,
       paths,
+      ...(sandbox ? { sandbox } : {}),
     });
   });
 

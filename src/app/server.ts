@@ -775,6 +775,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         signingSecret: a.signingSecret,
         redirectUrls: [`${url}${a.paths.redirect}`, `${url}${a.paths.login}/callback`],
         requestUrl: `${url}${a.paths.events}`,
+        ...(a.sandbox?.tokenRotation !== undefined ? { tokenRotation: a.sandbox.tokenRotation } : {}),
+        ...(a.sandbox?.tokenExpiresIn !== undefined ? { tokenExpiresIn: a.sandbox.tokenExpiresIn } : {}),
       }));
       let emu: Emulator;
       try {

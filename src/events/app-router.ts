@@ -39,7 +39,7 @@ const reply = (status: number, error: string, headers: Record<string, string> = 
  */
 export function peekAppId(raw: Uint8Array, contentType: string | undefined): string | undefined {
   // Byte searches on a view of the body (no copy, no full decode): this runs before every request.
-  const buf = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+  const buf = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   const type =
     contentType === FORM_TYPE || contentType === JSON_MEDIA_TYPE ? contentType : mediaTypeOf(contentType ?? "");
   let found: string | undefined;

@@ -160,3 +160,21 @@ describe("readAppsFile", () => {
     expect(readAppsFile(await file({ apps: [] }), env).findings[0]?.message).toMatch(/lists at least one app/);
   });
 });
+
+describe("readAppsFile: sandbox settings", () => {
+  it("reads an app's emulator token settings; a wrong one names the app and the field", async () => {
+    const env = { ALPHA_CLIENT_SECRET: hex(), ALPHA_SIGNING_SECRET: hex() };
+    const good = await file({ apps: [app("alpha", 1, { sandbox: { tokenRotation: true, tokenExpiresIn: 600 } })] });
+    expect(readAppsFile(good, env).apps[0]?.sandbox).toStrictEqual({ tokenRotation: true, tokenExpiresIn: 600 });
+    const bad = await file({
+      apps: [app("alpha", 1, { sandbox: { tokenRotation: "yes", tokenExpiresIn: 0, pkce: true } })],
+    });
+    const { apps, findings } = readAppsFile(bad, env);
+    expect(apps).toStrictEqual([]);
+    expect(findings.map((f) => f.message)).toStrictEqual([
+      'app "alpha": sandbox.pkce is not a known setting (tokenRotation, tokenExpiresIn)',
+      'app "alpha": sandbox.tokenRotation must be true or false',
+      'app "alpha": sandbox.tokenExpiresIn must be a whole number of seconds, 1-43200',
+    ]);
+  });
+});

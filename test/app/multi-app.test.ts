@@ -297,7 +297,8 @@ describe("sandbox mode with an apps file: the emulator hosts every app", () => {
       clientSecret: hex(),
       signingSecret: hex(),
       scopes: ["commands", "chat:write"],
-      ...(i === 0 ? { default: true } : {}),
+      // The emulator's token settings per app: "two" rotates its tokens.
+      ...(i === 0 ? { default: true } : { sandbox: { tokenRotation: true, tokenExpiresIn: 43_200 } }),
     }));
     await writeFile(file, JSON.stringify({ apps }));
     await chmod(file, 0o600);
@@ -327,5 +328,10 @@ describe("sandbox mode with an apps file: the emulator hosts every app", () => {
       expect(answer.body).toBe("");
     }
     expect(emu.views().map((v) => v.appId)).toStrictEqual(apps.map((a) => a.appId));
+    const tokens = await Promise.all(
+      (running.apps ?? []).map(async (a) => (await a.installationStore.findBot({ teamId: TEAM }))?.botToken),
+    );
+    expect(tokens[0]).toMatch(/^xoxb-/);
+    expect(tokens[1]).toMatch(/^xoxe\.xoxb-/);
   });
 });
