@@ -74,7 +74,7 @@ export async function install(emu: Emulator, i: number, u = 1): Promise<{ instal
   return { installation: installationFromV2Response(reply), reply };
 }
 
-export type Backend = "memory" | "sqlite" | "file" | ServerBackend;
+export type Backend = "memory" | "sqlite" | "file" | ServerBackend | "postgres+redis";
 /** Backends needing a server: PostgreSQL, MySQL/MariaDB, and SQLite whose lock is a {@link RedisLock}. */
 export type ServerBackend = "postgres" | "mysql" | "sqlite+redis";
 
@@ -90,7 +90,8 @@ export const SERVER_URLS = {
  * strings stay as they are).
  */
 export interface ServerStoreSpec {
-  kind: ServerBackend;
+  /** `postgres+redis`: a PostgreSQL store whose lock is a {@link RedisLock} (its own lock disabled). */
+  kind: ServerBackend | "postgres+redis";
   /** postgres/mysql: the server URL; sqlite+redis: the SQLite file. */
   url?: string;
   filename?: string;
@@ -106,6 +107,19 @@ export function openServerStore(spec: ServerStoreSpec): InstallationStore & { cl
       return new PostgresInstallationStore({ url: spec.url, tablePrefix: spec.tablePrefix });
     case "mysql":
       return new MySQLInstallationStore({ url: spec.url, tablePrefix: spec.tablePrefix });
+    case "postgres+redis": {
+      const inner = new PostgresInstallationStore({ url: spec.url, tablePrefix: spec.tablePrefix });
+      Object.defineProperty(inner, "withLock", {
+        value: () => Promise.reject(new Error("postgres+redis: the PostgreSQL lease lock was used instead of Redis")),
+      });
+      const lock = new RedisLock({ url: spec.redisUrl, keyPrefix: spec.keyPrefix });
+      return Object.assign(withRedisLock(inner, lock), {
+        async close() {
+          await inner.close();
+          await lock.close();
+        },
+      });
+    }
     case "sqlite+redis": {
       const inner = new SQLiteInstallationStore({ filename: spec.filename ?? "" });
       // The coordination must come from Redis: SQLite's own lease-row lock is made unusable.
@@ -173,7 +187,7 @@ export async function openStore(backend: Backend): Promise<{
   cleanup(): Promise<void>;
 }> {
   const dir = await mkdtemp(join(tmpdir(), "sok-rotation-"));
-  if (backend === "postgres" || backend === "mysql" || backend === "sqlite+redis") {
+  if (backend === "postgres" || backend === "mysql" || backend === "sqlite+redis" || backend === "postgres+redis") {
     const rnd = randomBytes(5).toString("hex");
     const server: ServerStoreSpec =
       backend === "sqlite+redis"
@@ -183,7 +197,15 @@ export async function openStore(backend: Backend): Promise<{
             redisUrl: SERVER_URLS.redis,
             keyPrefix: `sok-rot-${rnd}:`,
           }
-        : { kind: backend, url: SERVER_URLS[backend], tablePrefix: `rot${rnd}_` };
+        : backend === "postgres+redis"
+          ? {
+              kind: backend,
+              url: SERVER_URLS.postgres,
+              tablePrefix: `rot${rnd}_`,
+              redisUrl: SERVER_URLS.redis,
+              keyPrefix: `sok-rot-${rnd}:`,
+            }
+          : { kind: backend, url: SERVER_URLS[backend], tablePrefix: `rot${rnd}_` };
     const store = openServerStore(server);
     return {
       store,
@@ -192,8 +214,14 @@ export async function openStore(backend: Backend): Promise<{
       reopen: () => openServerStore(server),
       async cleanup() {
         await store.close();
-        if (server.kind === "sqlite+redis") await deleteKeys(server.redisUrl!, server.keyPrefix!);
-        else await dropTables(server.kind, server.url!, server.tablePrefix!);
+        if (server.kind === "sqlite+redis" || server.kind === "postgres+redis")
+          await deleteKeys(server.redisUrl!, server.keyPrefix!);
+        if (server.kind !== "sqlite+redis")
+          await dropTables(
+            server.kind === "postgres+redis" ? "postgres" : server.kind,
+            server.url!,
+            server.tablePrefix!,
+          );
         await rm(dir, { recursive: true, force: true });
       },
     };
