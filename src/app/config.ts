@@ -74,6 +74,11 @@ export interface ServerConfig {
   apps?: AppConfig[];
   /** The operator console's admins (`CONSOLE_ADMINS`, `team_id:user_id` pairs); empty: the console is off. */
   consoleAdmins: string[];
+  /**
+   * Refresh rotating tokens without traffic, a pass every this many seconds (`SLACK_REFRESH_INTERVAL_SECONDS`,
+   * 10 to 86400). Absent: off (tokens are refreshed when requests need them).
+   */
+  refreshIntervalSeconds?: number;
 }
 
 /** A configuration problem: the server prints every one of them and exits with code 2. */
@@ -235,6 +240,23 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
         `${CONSOLE_ADMINS_VARIABLE} is set but the operator console needs Sign in with Slack, which single-workspace mode does not have: it is ignored`,
       );
     } else config.consoleAdmins = consoleAdmins.admins;
+  }
+  const refresh = env.SLACK_REFRESH_INTERVAL_SECONDS?.trim();
+  if (refresh) {
+    const seconds = Number(refresh);
+    if (!/^\d+$/.test(refresh) || seconds < 10 || seconds > 86_400)
+      problem(
+        "SLACK_REFRESH_INTERVAL_SECONDS",
+        "refresh-interval",
+        "SLACK_REFRESH_INTERVAL_SECONDS must be a whole number of seconds from 10 to 86400 (e.g. 300)",
+      );
+    else if (singleWorkspace)
+      warning(
+        "SLACK_REFRESH_INTERVAL_SECONDS",
+        "ignored",
+        "SLACK_REFRESH_INTERVAL_SECONDS is set but single-workspace tokens do not rotate: it is ignored",
+      );
+    else config.refreshIntervalSeconds = seconds;
   }
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   const redisPrefix = env.REDIS_KEY_PREFIX;

@@ -11,6 +11,7 @@ import type { Emulator } from "../emulator/index.js";
 import { CodedTypeError, ConfigError, ErrorCode } from "../errors.js";
 import { SlackAppRouter } from "../events/app-router.js";
 import type { SlackRequestHandler } from "../events/handler.js";
+import { RefreshScheduler } from "../health/scheduler.js";
 import { clientErrorListener, connectMethodListener, toNodeListener, toNodeSlackListener } from "../http/node.js";
 import { type MetricsOptions, measureAuthorize } from "../metrics/hooks.js";
 import { OAuthFlow } from "../oauth/flow.js";
@@ -84,6 +85,13 @@ export interface AppDeps {
    * apps, admins sign in through the first app and the console lists every app.
    */
   consoleAdmins?: readonly string[] | undefined;
+  /**
+   * Refresh rotating tokens without traffic: one {@link RefreshScheduler} per app over its store, a pass every
+   * this many seconds (`SLACK_REFRESH_INTERVAL_SECONDS`). Absent: tokens are refreshed only when requests
+   * need them. Ignored in single-workspace mode. {@link ReferenceApp.schedulers} lists them; the caller
+   * starts and stops them (`startServer` does).
+   */
+  refreshIntervalSeconds?: number | undefined;
 }
 
 /**
@@ -126,6 +134,8 @@ export type ReferenceApp = ((request: Request) => Promise<Response>) & {
   slackRoutes: ReadonlyMap<string, Pick<SlackRequestHandler, "handleRaw" | "handle">>;
   /** Paths that issue a state on GET (install and sign-in starts): rate-limited per client address. */
   stateIssuingPaths: ReadonlySet<string>;
+  /** One refresh scheduler per app when `refreshIntervalSeconds` is set (not started), else none. */
+  schedulers: readonly RefreshScheduler[];
 };
 
 /** What one app of the reference app is made of. */
@@ -452,7 +462,31 @@ ${buttons}
     });
     return new Response(response.body, { status: response.status, headers });
   };
-  return Object.assign(app, { slack: first.slack, slackRoutes, stateIssuingPaths });
+  // Opt-in refresh without traffic: each app's scheduler works on the same caching store as its requests,
+  // so a refreshed token drops the cached one here (and, through the bus, in the other processes).
+  const interval = deps.refreshIntervalSeconds;
+  const schedulers =
+    interval === undefined || deps.singleWorkspace
+      ? []
+      : units.map(
+          (u) =>
+            new RefreshScheduler({
+              installationStore: u.store,
+              rotator: new TokenRotator({
+                clientId: u.clientId,
+                clientSecret: u.clientSecret,
+                api,
+                logger: deps.logger,
+              }),
+              intervalMs: interval * 1000,
+              logger: deps.logger,
+              onFailure: (item) =>
+                deps.logger.warn(
+                  `refresh scheduler${u.name ? ` (app "${u.name}")` : ""}: the ${item.kind} token of ${item.teamId ?? `org ${item.enterpriseId ?? "-"}`}${item.userId ? ` (user ${item.userId})` : ""} failed to refresh: ${item.error?.slackError ?? item.error?.reason ?? item.error?.code ?? "error"}`,
+                ),
+            }),
+        );
+  return Object.assign(app, { slack: first.slack, slackRoutes, stateIssuingPaths, schedulers });
 }
 
 /** The app-independent part of a multi-app server's deps, and one {@link AppUnitDeps} per app of the file. */
@@ -613,6 +647,8 @@ export interface RunningServer {
   metricsUrl?: string | undefined;
   /** Several apps (`SLACK_APPS_FILE`): each app's name and installation store (its partition), in the file's order. */
   apps?: Array<{ name: string; clientId: string; appId: string; installationStore: InstallationStore }> | undefined;
+  /** The running refresh schedulers, one per app (`SLACK_REFRESH_INTERVAL_SECONDS`); empty when off. */
+  schedulers: readonly RefreshScheduler[];
   close(): Promise<void>;
 }
 
@@ -855,11 +891,13 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     if (metrics !== undefined && !deps.apps) {
       deps.metrics = metrics.forApp(deps.clientId || deps.singleWorkspace?.workspace.appId || "single-workspace");
     }
+    if (config.refreshIntervalSeconds !== undefined) deps.refreshIntervalSeconds = config.refreshIntervalSeconds;
     const built = createApp(deps);
     for (const [path, h] of built.slackRoutes)
       slackListeners.set(path, toNodeSlackListener(h, { maxBodyBytes: 1024 * 1024, bodyTimeoutMs }));
     for (const p of built.stateIssuingPaths) issuingPaths.add(p);
     handler = built;
+    for (const scheduler of built.schedulers) scheduler.start();
     singleWorkspace = deps.singleWorkspace?.workspace;
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
@@ -877,6 +915,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     emulator,
     singleWorkspace,
     metricsUrl,
+    schedulers: handler?.schedulers ?? [],
     apps: config.apps?.map((a, i) => ({
       name: a.name,
       clientId: a.clientId,
@@ -885,6 +924,8 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     })),
     close() {
       closing ??= (async () => {
+        // No new refresh pass; the one in progress finishes (its refreshes are written) before the stores close.
+        await Promise.all((handler?.schedulers ?? []).map((s) => s.stop()));
         // Stop accepting, let in-flight requests finish (up to the grace period), then release the stores.
         await new Promise<void>((r) => {
           const force = setTimeout(() => {
