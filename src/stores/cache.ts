@@ -10,11 +10,14 @@ import type { EncryptionMarker } from "./encryption-marker.js";
 import type { ExpiringToken, HealthEntry, TokenHealth } from "./health.js";
 import {
   type BotQuery,
+  checkEnterpriseId,
   type DeleteInstallationQuery,
   type InstallationQuery,
   type InstallationStore,
   type LockOptions,
   partitionOf,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -329,7 +332,7 @@ export class CachingInstallationStore implements InstallationStore {
   readonly inner: InstallationStore;
   /** The wrapped store's encryption marker (an `EncryptedInstallationStore` may sit on the cache). */
   readonly encryptionMarker?: EncryptionMarker | undefined;
-  readonly #cache: LruTtlCache<Bot | Installation | AuthorizeLookup | typeof MISS>;
+  readonly #cache: LruTtlCache<Bot | Installation | AuthorizeLookup | TeamAccess | typeof MISS>;
   readonly #missTtl: number;
   readonly #bus: InvalidationBus | undefined;
   readonly #onBusError: ((error: unknown) => void) | undefined;
@@ -467,6 +470,31 @@ export class CachingInstallationStore implements InstallationStore {
   /** Passes through to the wrapped store (uncached: the refresh scheduler's query). */
   listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
     return this.inner.listExpiringTokens(untilSeconds, limit);
+  }
+
+  /**
+   * The org's recorded workspaces, cached under the org's entries (an org-wide request reads it on every
+   * lookup); dropped with them by any write to the org, here and through the bus.
+   */
+  async findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    const e = checkEnterpriseId(enterpriseId, "findTeamAccess");
+    const key = `${this.#p}${orgPrefix(e)}ta`;
+    const hit = this.#cache.get(key) as TeamAccess | undefined;
+    if (hit !== undefined) return { granted: [...hit.granted], revoked: [...hit.revoked] };
+    const generation = this.#generation;
+    const access = await this.inner.findTeamAccess(e);
+    if (generation === this.#generation)
+      this.#cache.set(key, { granted: [...access.granted], revoked: [...access.revoked] });
+    return access;
+  }
+
+  /** Passes through to the wrapped store, then drops the org's entries here and, through the bus, everywhere. */
+  async updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    try {
+      await this.inner.updateTeamAccess(enterpriseId, change);
+    } finally {
+      if (typeof enterpriseId === "string" && enterpriseId) await this.#invalidate({ enterpriseId });
+    }
   }
 
   /** The wrapped store's lock: the cache holds no lock of its own. */

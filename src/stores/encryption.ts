@@ -25,6 +25,8 @@ import {
   type InstallationStore,
   type LockOptions,
   partitionOf,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -448,6 +450,16 @@ export class EncryptedInstallationStore implements InstallationStore {
   async deleteAll(q: WorkspaceQuery): Promise<void> {
     if (!this.#opened) await this.open();
     return this.inner.deleteAll(q);
+  }
+  /** Passes through: team ids are not secrets. */
+  async updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    if (!this.#opened) await this.open();
+    return this.inner.updateTeamAccess(enterpriseId, change);
+  }
+  /** Passes through: team ids are not secrets. */
+  async findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    if (!this.#opened) await this.open();
+    return this.inner.findTeamAccess(enterpriseId);
   }
 
   /** Records the current key in the wrapped store's marker (used by {@link rekey} before it writes). */

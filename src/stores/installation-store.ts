@@ -112,6 +112,20 @@ export interface InstallationStore {
    */
   listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]>;
   /**
+   * Org-wide installs: records the workspaces of the org `enterpriseId` whose access an org admin
+   * granted or revoked (`team_access_granted` / `team_access_revoked`, or a reconcile with
+   * `auth.teams.list`). Workspaces are allowed until revoked: a granted one is only remembered so that a
+   * later reconcile can notice it was removed. A team named in both lists is an error. Idempotent; the
+   * org's `deleteAll` forgets every record. Validate with {@link checkTeamAccessChange}.
+   */
+  updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void>;
+  /**
+   * The workspaces recorded for the org `enterpriseId` (see {@link InstallationStore.updateTeamAccess}),
+   * each list sorted; both empty when nothing was recorded. `authorize` refuses an org-wide token for a
+   * workspace in `revoked`.
+   */
+  findTeamAccess(enterpriseId: string): Promise<TeamAccess>;
+  /**
    * The persistent record that this store holds encrypted tokens (see `EncryptedInstallationStore`): set
    * on the first encrypted write, it makes the store refuse every call while no encryption wrapper with
    * the keys is in front of it. Optional: the SQL and file stores have it; wrappers pass it through.
@@ -272,6 +286,86 @@ export function checkTokenUpdate(
   if ((hasUser || expect?.userToken !== undefined || expect?.userRefreshToken !== undefined) && !q.userId)
     throw new InvalidArgumentError("updateTokens: user token fields need query.userId");
   return { q, bot: hasBot ? (bot as TokenPatch) : undefined, user: hasUser ? (user as TokenPatch) : undefined };
+}
+
+/**
+ * A change of the workspaces an org-wide install may act in (see {@link InstallationStore.updateTeamAccess}).
+ *
+ * @example
+ * ```ts
+ * const change: TeamAccessChange = { revoked: ["T0123"] };
+ * ```
+ */
+export interface TeamAccessChange {
+  /** Workspaces (team ids) the org admin added back or that `auth.teams.list` lists. */
+  granted?: readonly string[] | undefined;
+  /** Workspaces the org admin removed. */
+  revoked?: readonly string[] | undefined;
+}
+
+/**
+ * The workspaces recorded for an org-wide install (see {@link InstallationStore.findTeamAccess}).
+ *
+ * @example
+ * ```ts
+ * const access: TeamAccess = { granted: ["T0001"], revoked: ["T0002"] };
+ * ```
+ */
+export interface TeamAccess {
+  /** Workspaces known to be allowed, sorted. */
+  granted: string[];
+  /** Workspaces removed from the org-wide install, sorted: the token must not be used for them. */
+  revoked: string[];
+}
+
+/** At most this many team ids in one {@link TeamAccessChange}. */
+const MAX_TEAM_ACCESS_IDS = 10_000;
+
+/**
+ * Validates the arguments of {@link InstallationStore.updateTeamAccess}; returns the deduplicated lists.
+ * Throws {@link InvalidArgumentError} for a bad enterprise or team id, a team in both lists, or too
+ * many ids.
+ *
+ * @example
+ * ```ts
+ * const { enterpriseId, granted, revoked } = checkTeamAccessChange("E0123", { revoked: ["T0001"] });
+ * ```
+ */
+export function checkTeamAccessChange(
+  enterpriseId: unknown,
+  change: TeamAccessChange,
+): { enterpriseId: string; granted: string[]; revoked: string[] } {
+  if (!isValidId(enterpriseId)) throw new InvalidArgumentError("updateTeamAccess: enterpriseId must be a Slack id");
+  if (change === null || typeof change !== "object" || Array.isArray(change))
+    throw new InvalidArgumentError("updateTeamAccess: change must be an object { granted?, revoked? }");
+  const list = (v: unknown, name: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v)) throw new InvalidArgumentError(`updateTeamAccess: ${name} must be an array of team ids`);
+    if (v.length > MAX_TEAM_ACCESS_IDS)
+      throw new InvalidArgumentError(`updateTeamAccess: at most ${MAX_TEAM_ACCESS_IDS} team ids at once`);
+    for (const t of v) assertOptionalId(t, `updateTeamAccess: ${name}[]`);
+    return [...new Set(v as string[])].filter((t) => t !== "");
+  };
+  const granted = list(change.granted, "granted");
+  const revoked = list(change.revoked, "revoked");
+  const both = new Set(granted);
+  for (const t of revoked) {
+    if (both.has(t)) throw new InvalidArgumentError(`updateTeamAccess: ${t} is both granted and revoked`);
+  }
+  return { enterpriseId, granted, revoked };
+}
+
+/**
+ * Validates the argument of {@link InstallationStore.findTeamAccess}. Throws {@link InvalidArgumentError}.
+ *
+ * @example
+ * ```ts
+ * checkEnterpriseId("E0123", "findTeamAccess");
+ * ```
+ */
+export function checkEnterpriseId(enterpriseId: unknown, op: string): string {
+  if (!isValidId(enterpriseId)) throw new InvalidArgumentError(`${op}: enterpriseId must be a Slack id`);
+  return enterpriseId;
 }
 
 /** One workspace (or org, for org-wide installs) as {@link InstallationStore.listWorkspaces} reports it. */

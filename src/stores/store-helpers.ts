@@ -31,6 +31,8 @@ export const INSTALLATION_STORE_METHODS = [
   "recordHealth",
   "listHealth",
   "listExpiringTokens",
+  "updateTeamAccess",
+  "findTeamAccess",
   "close",
 ] as const satisfies readonly (keyof InstallationStore)[];
 

@@ -319,6 +319,72 @@ export function testInstallationStore(
           });
         });
 
+        describe("team access (org-wide installs)", () => {
+          it("records revoked and granted workspaces per org; the last change of a team wins", async () => {
+            const e = id("E");
+            const [t1, t2, t3] = [id("T"), id("T"), id("T")];
+            await store.save(orgInstall(e, id("U")));
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [] });
+            await store.updateTeamAccess(e, { revoked: [t1, t2] });
+            await store.updateTeamAccess(e, { granted: [t3] });
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [t3], revoked: [t1, t2].sort() });
+            await store.updateTeamAccess(e, { granted: [t1], revoked: [t3] });
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [t1], revoked: [t2, t3].sort() });
+            // Idempotent: a retried event writes the same again.
+            await store.updateTeamAccess(e, { granted: [t1], revoked: [t3] });
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [t1], revoked: [t2, t3].sort() });
+            // Another org sees nothing of it; the installation itself is untouched.
+            expect(await store.findTeamAccess(id("E"))).toStrictEqual({ granted: [], revoked: [] });
+            expect(await store.findBot({ enterpriseId: e, isEnterpriseInstall: true })).toBeDefined();
+          });
+
+          it("is recorded without an installation, and the org's deleteAll (app_uninstalled) forgets it", async () => {
+            const e = id("E");
+            const t = id("T");
+            await store.updateTeamAccess(e, { revoked: [t] });
+            expect((await store.findTeamAccess(e)).revoked).toStrictEqual([t]);
+            await store.save(orgInstall(e, id("U")));
+            // A workspace install in the same org is another installation: deleting it keeps the org's record.
+            await store.save(install({ enterpriseId: e, teamId: t }, id("U")));
+            await store.deleteAll({ enterpriseId: e, teamId: t });
+            expect((await store.findTeamAccess(e)).revoked).toStrictEqual([t]);
+            await store.deleteAll({ enterpriseId: e });
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [] });
+            expect(await store.findBot({ enterpriseId: e, isEnterpriseInstall: true })).toBeUndefined();
+          });
+
+          it("records a few hundred workspaces in one change", async () => {
+            const e = id("E");
+            const teams = Array.from({ length: 450 }, () => id("T"));
+            await store.updateTeamAccess(e, { revoked: teams });
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [...teams].sort() });
+            await store.updateTeamAccess(e, { granted: teams.slice(0, 300) });
+            const access = await store.findTeamAccess(e);
+            expect(access.granted).toHaveLength(300);
+            expect(access.revoked).toStrictEqual(teams.slice(300).sort());
+          });
+
+          it("refuses bad input with InvalidArgumentError, writing nothing", async () => {
+            const e = id("E");
+            const t = id("T");
+            const refused = async (p: Promise<unknown>) => {
+              const error = await p.then(
+                () => undefined,
+                (x: unknown) => x,
+              );
+              expect(error).toBeInstanceOf(InvalidArgumentError);
+              expect((error as InvalidArgumentError).code).toBe(ErrorCode.InvalidArgument);
+            };
+            await refused(store.updateTeamAccess("../etc", { revoked: [t] }));
+            await refused(store.updateTeamAccess(e, { revoked: ["T1/../x"] }));
+            await refused(store.updateTeamAccess(e, { granted: [t], revoked: [t] }));
+            await refused(store.updateTeamAccess(e, { revoked: "T1" as unknown as string[] }));
+            await refused(store.updateTeamAccess(e, null as unknown as { revoked: string[] }));
+            await refused(store.findTeamAccess("E1'; DROP TABLE x; --"));
+            expect(await store.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [] });
+          });
+        });
+
         describe("listWorkspaces", () => {
           // Scoped by a fresh enterprise id: backends that share one database between tests list other rows too.
           it("lists each workspace of an enterprise with its latest bot and each user's latest, newest first", async () => {
@@ -1567,6 +1633,18 @@ export function testInstallationStore(
           await apps.a.save(orgInstall(org, u));
           expect(await apps.b.findBot({ enterpriseId: org, teamId: t, isEnterpriseInstall: true })).toBeUndefined();
           expect(await apps.defaultApp.listWorkspaces({ enterpriseId: org })).toStrictEqual([]);
+        });
+
+        it("each app records its own org-wide workspace access", async () => {
+          const e = id("E");
+          const t = id("T");
+          await apps.a.updateTeamAccess(e, { revoked: [t] });
+          await apps.b.updateTeamAccess(e, { granted: [t] });
+          expect(await apps.a.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [t] });
+          expect(await apps.b.findTeamAccess(e)).toStrictEqual({ granted: [t], revoked: [] });
+          expect(await apps.defaultApp.findTeamAccess(e)).toStrictEqual({ granted: [], revoked: [] });
+          await apps.a.deleteAll({ enterpriseId: e });
+          expect(await apps.b.findTeamAccess(e)).toStrictEqual({ granted: [t], revoked: [] });
         });
 
         it("deletes (uninstall, tokens revoked) of one app never touch another's", async () => {

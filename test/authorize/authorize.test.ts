@@ -296,6 +296,8 @@ describe("authorize: store failures", () => {
       recordHealth: (q, h, e) => store.recordHealth(q, h, e),
       listHealth: (f) => store.listHealth(f),
       listExpiringTokens: (u, l) => store.listExpiringTokens(u, l),
+      updateTeamAccess: (e, c) => store.updateTeamAccess(e, c),
+      findTeamAccess: (e) => store.findTeamAccess(e),
       close: () => store.close(),
     };
     const r = await createAuthorize({ installationStore: sloppy })({

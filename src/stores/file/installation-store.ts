@@ -20,7 +20,9 @@ import {
 } from "../health.js";
 import {
   type BotQuery,
+  checkEnterpriseId,
   checkLock,
+  checkTeamAccessChange,
   checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
@@ -29,6 +31,8 @@ import {
   isValidId,
   type LockOptions,
   normalizeQuery,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -77,6 +81,8 @@ const BOT_LATEST = "bot-latest.json";
 /** Lease files of `withLock`, one per key (named by a hash of it); no `+`, so never a workspace directory. */
 const LOCKS_DIR = ".locks";
 const INSTALLER_LATEST = "installer-latest.json";
+/** In an org-wide install's folder: the workspaces an org admin granted or revoked. */
+const TEAM_ACCESS = "team-access.json";
 const HISTORY_DIR = "history";
 /** The encryption marker, next to the client directories: `<baseDir>/.encryption-keys/<keyId>.json`. */
 const MARKER_DIR = ".encryption-keys";
@@ -193,6 +199,7 @@ function asBotRecord(v: unknown, path: string): BotRecord | undefined {
  *   installer-latest.json            latest installation, any user
  *   installer+<userId>+latest.json   latest installation of each user
  *   history/                         with historicalData: bot+<seq>+<rand>.json, installer+<userId>+<seq>+<rand>.json
+ *   team-access.json                 org-wide installs (<enterpriseId>+_org): { teams: { T…: "granted" | "revoked" } }
  * ```
  *
  * Every lookup reads one or two files at a path built only from ids checked by {@link isValidId};
@@ -511,6 +518,67 @@ export class FileInstallationStore implements InstallationStore {
         throw new StoreError(`file store: cannot delete ${trash}`, { cause });
       });
     });
+  }
+
+  /**
+   * Records workspaces of an org-wide install as granted or revoked (see
+   * {@link InstallationStore.updateTeamAccess}): `team-access.json` in the org's folder, replaced atomically.
+   *
+   * @example
+   * ```ts
+   * await store.updateTeamAccess("E123", { revoked: ["T123"] });
+   * ```
+   */
+  async updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    const c = checkTeamAccessChange(enterpriseId, change);
+    if (c.granted.length === 0 && c.revoked.length === 0) return;
+    const dir = this.#dir(c.enterpriseId, undefined);
+    await this.#readyToWrite();
+    await this.#locked(dir, async () => {
+      try {
+        await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      } catch (cause) {
+        throw new StoreError(`file store: cannot create ${dir}`, { cause });
+      }
+      const teams = await this.#readTeamAccess(dir);
+      for (const t of c.granted) teams[t] = "granted";
+      for (const t of c.revoked) teams[t] = "revoked";
+      await writeAtomic(dir, TEAM_ACCESS, JSON.stringify({ v: 1, teams }));
+    });
+  }
+
+  /**
+   * The workspaces recorded for an org (see {@link InstallationStore.findTeamAccess}), read from disk.
+   *
+   * @example
+   * ```ts
+   * const { revoked } = await store.findTeamAccess("E123");
+   * ```
+   */
+  async findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    const e = checkEnterpriseId(enterpriseId, "findTeamAccess");
+    if (!this.#open) await this.open();
+    this.#guard.check();
+    const teams = await this.#readTeamAccess(this.#dir(e, undefined));
+    const out: TeamAccess = { granted: [], revoked: [] };
+    for (const [t, access] of Object.entries(teams)) out[access].push(t);
+    out.granted.sort();
+    out.revoked.sort();
+    return out;
+  }
+
+  /** The team access file of an org folder (`{}` when there is none); a damaged file is a `StoreError`. */
+  async #readTeamAccess(dir: string): Promise<Record<string, "granted" | "revoked">> {
+    const raw = await this.#read(`${dir}/${TEAM_ACCESS}`);
+    if (raw === undefined) return {};
+    const teams = (raw as { teams?: unknown } | null)?.teams;
+    if (teams === null || typeof teams !== "object" || Array.isArray(teams))
+      throw new StoreError(`file store: ${dir}/${TEAM_ACCESS} is not a team access record`);
+    const out: Record<string, "granted" | "revoked"> = {};
+    for (const [t, v] of Object.entries(teams as Record<string, unknown>)) {
+      if (isValidId(t) && (v === "granted" || v === "revoked")) out[t] = v;
+    }
+    return out;
   }
 
   /**

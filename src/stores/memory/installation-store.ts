@@ -11,8 +11,10 @@ import {
 } from "../health.js";
 import {
   type BotQuery,
+  checkEnterpriseId,
   checkLock,
   checkPartition,
+  checkTeamAccessChange,
   checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
@@ -20,6 +22,8 @@ import {
   type InstallationStore,
   type LockOptions,
   normalizeQuery,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -206,6 +210,8 @@ export class MemoryInstallationStore implements InstallationStore {
   readonly #locks = new KeyedMutex();
   /** The rotating tokens of the latest bots and users' installations, by expiry. */
   readonly #expiry = new ExpiryIndex();
+  /** Org-wide installs: enterprise id → team id → recorded access. */
+  readonly #teamAccess = new Map<string, Map<string, "granted" | "revoked">>();
   #seq = 0;
   /** The app partition of this store (`''`: the default partition). */
   readonly clientId: string;
@@ -368,6 +374,7 @@ export class MemoryInstallationStore implements InstallationStore {
    */
   async deleteAll(query: WorkspaceQuery): Promise<void> {
     const q = normalizeQuery(query, "deleteAll");
+    if (q.enterpriseId !== undefined && teamKey(q) === ORG) this.#teamAccess.delete(q.enterpriseId);
     const ws = this.#workspace(q);
     if (ws === undefined) return;
     this.#setBot(enterpriseKey(q), teamKey(q), ws, undefined);
@@ -377,6 +384,44 @@ export class MemoryInstallationStore implements InstallationStore {
     ws.installationHistory = ws.installationHistory && [];
     ws.botHistory = ws.botHistory && [];
     this.#dropIfEmpty(q, ws);
+  }
+
+  /**
+   * Records workspaces of an org-wide install as granted or revoked (see
+   * {@link InstallationStore.updateTeamAccess}).
+   *
+   * @example
+   * ```ts
+   * await store.updateTeamAccess("E123", { revoked: ["T123"] });
+   * ```
+   */
+  async updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    const c = checkTeamAccessChange(enterpriseId, change);
+    if (c.granted.length === 0 && c.revoked.length === 0) return;
+    let teams = this.#teamAccess.get(c.enterpriseId);
+    if (teams === undefined) {
+      teams = new Map();
+      this.#teamAccess.set(c.enterpriseId, teams);
+    }
+    for (const t of c.granted) teams.set(t, "granted");
+    for (const t of c.revoked) teams.set(t, "revoked");
+  }
+
+  /**
+   * The workspaces recorded for an org (see {@link InstallationStore.findTeamAccess}).
+   *
+   * @example
+   * ```ts
+   * const { revoked } = await store.findTeamAccess("E123");
+   * ```
+   */
+  async findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    const e = checkEnterpriseId(enterpriseId, "findTeamAccess");
+    const out: TeamAccess = { granted: [], revoked: [] };
+    for (const [t, access] of this.#teamAccess.get(e) ?? []) out[access].push(t);
+    out.granted.sort();
+    out.revoked.sort();
+    return out;
   }
 
   /**

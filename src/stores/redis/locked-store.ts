@@ -13,6 +13,8 @@ import {
   type InstallationStore,
   type LockOptions,
   partitionOf,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   type WorkspaceInstallations,
@@ -61,6 +63,12 @@ export class RedisLockedInstallationStore implements InstallationStore {
   }
   deleteAll(q: WorkspaceQuery): Promise<void> {
     return this.inner.deleteAll(q);
+  }
+  updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    return this.inner.updateTeamAccess(enterpriseId, change);
+  }
+  findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    return this.inner.findTeamAccess(enterpriseId);
   }
   listWorkspaces(filter?: WorkspaceQuery): Promise<WorkspaceInstallations[]> {
     return this.inner.listWorkspaces(filter);

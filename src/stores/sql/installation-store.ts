@@ -30,7 +30,9 @@ import {
 } from "../health.js";
 import {
   type BotQuery,
+  checkEnterpriseId,
   checkLock,
+  checkTeamAccessChange,
   checkTokenUpdate,
   compareWorkspaces,
   type DeleteInstallationQuery,
@@ -39,6 +41,8 @@ import {
   isValidId,
   type LockOptions,
   normalizeQuery,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   validateInstallation,
@@ -69,6 +73,9 @@ import {
   rowToBot,
   rowToInstallation,
 } from "./rows.js";
+
+/** Team ids per statement of `updateTeamAccess` (5 parameters each in the INSERT). */
+const TEAM_ACCESS_CHUNK = 200;
 
 /** The workspace key of every table: client, enterprise and team (`''` for none). */
 const WORKSPACE = "client_id = ? AND enterprise_id = ? AND team_id = ?";
@@ -853,13 +860,89 @@ export class SqlInstallationStore implements InstallationStore {
     const ws = this.#key(query, "deleteAll", false);
     if (!this.#migrator.ready) await this.init();
     await this.#guard.checkWrite();
+    const statements: SqlStatement[] = [
+      { sql: this.statements.deleteInstallations, params: ws },
+      { sql: this.statements.deleteBot, params: ws },
+    ];
+    // An org-wide install's uninstall also forgets which of its workspaces were granted or revoked.
+    if (ws[2] === "" && ws[1] !== "") {
+      statements.push({
+        sql: this.#finalize(
+          `DELETE FROM ${this.#dialectQuote(this.tables.teamAccess)} WHERE client_id = ? AND enterprise_id = ?`,
+        ),
+        params: [ws[0] ?? "", ws[1] ?? ""],
+      });
+    }
     try {
-      await this.#exec.batch([
-        { sql: this.statements.deleteInstallations, params: ws },
-        { sql: this.statements.deleteBot, params: ws },
-      ]);
+      await this.#exec.batch(statements);
     } catch (e) {
       throw this.#fail("deleteAll", e);
     }
+  }
+
+  /** Records workspaces of an org-wide install as granted or revoked, in one batch. */
+  updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    return this.#inflight.track(this.#updateTeamAccess(enterpriseId, change));
+  }
+
+  async #updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    const c = checkTeamAccessChange(enterpriseId, change);
+    const rows: Array<[string, "granted" | "revoked"]> = [
+      ...c.granted.map((t): [string, "granted"] => [t, "granted"]),
+      ...c.revoked.map((t): [string, "revoked"] => [t, "revoked"]),
+    ];
+    if (rows.length === 0) return;
+    if (!this.#migrator.ready) await this.init();
+    await this.#guard.checkWrite();
+    const table = this.#dialectQuote(this.tables.teamAccess);
+    const now = Date.now() / 1000;
+    const statements: SqlStatement[] = [];
+    // Delete then insert (no portable upsert), in chunks that stay under every driver's parameter limit.
+    for (let i = 0; i < rows.length; i += TEAM_ACCESS_CHUNK) {
+      const chunk = rows.slice(i, i + TEAM_ACCESS_CHUNK);
+      statements.push({
+        sql: this.#finalize(
+          `DELETE FROM ${table} WHERE client_id = ? AND enterprise_id = ? AND team_id IN (${chunk.map(() => "?").join(", ")})`,
+        ),
+        params: [this.#clientId, c.enterpriseId, ...chunk.map((r) => r[0])],
+      });
+      statements.push({
+        sql: this.#finalize(
+          `INSERT INTO ${table} (client_id, enterprise_id, team_id, access, updated_at) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?)").join(", ")}`,
+        ),
+        params: chunk.flatMap(([t, access]) => [this.#clientId, c.enterpriseId, t, access, now]),
+      });
+    }
+    try {
+      await this.#exec.batch(statements);
+    } catch (e) {
+      throw this.#fail("updateTeamAccess", e);
+    }
+  }
+
+  /** The workspaces recorded for an org-wide install. */
+  async findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    const e = checkEnterpriseId(enterpriseId, "findTeamAccess");
+    if (!this.#migrator.ready) await this.init();
+    this.#guard.check();
+    let rows: SqlRow[];
+    try {
+      rows = await this.#exec.query(
+        this.#finalize(
+          `SELECT team_id, access FROM ${this.#dialectQuote(this.tables.teamAccess)} WHERE client_id = ? AND enterprise_id = ?`,
+        ),
+        [this.#clientId, e],
+      );
+    } catch (error) {
+      throw this.#fail("findTeamAccess", error);
+    }
+    const out: TeamAccess = { granted: [], revoked: [] };
+    for (const r of rows) {
+      const t = String(r[0]);
+      if (r[1] === "granted" || r[1] === "revoked") out[r[1]].push(t);
+    }
+    out.granted.sort();
+    out.revoked.sort();
+    return out;
   }
 }

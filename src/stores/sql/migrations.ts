@@ -45,6 +45,8 @@ export interface TableNames {
   migrations: string;
   /** Store-wide settings: the encryption marker (`encryption-key:<id>` rows). */
   meta: string;
+  /** Org-wide installs: the workspaces an org admin granted or revoked (one row per client/enterprise/team). */
+  teamAccess: string;
 }
 
 /**
@@ -62,6 +64,7 @@ export function tableNames(prefix: string): TableNames {
     states: `${prefix}oauth_states`,
     migrations: `${prefix}migrations`,
     meta: `${prefix}meta`,
+    teamAccess: `${prefix}team_access`,
   };
 }
 
@@ -135,6 +138,8 @@ const BOT_COLUMNS: readonly ColumnDef[] = [
  * v3: `health_status`, `health_checked_at`, `health_error` on `bots` and `installations` (the health of
  * the bot token and of each user token), and the expiry indexes `bots (client_id, bot_token_expires_at)`
  * and `installations (client_id, user_token_expires_at)` the refresh scheduler reads.
+ * v4: `team_access` (client, enterprise, team → `granted` / `revoked`): the workspaces of org-wide installs
+ * whose access an org admin changed.
  *
  * @example
  * ```ts
@@ -273,6 +278,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       return steps;
     },
+  },
+  {
+    version: 4,
+    description: "team_access table (workspaces granted to or revoked from org-wide installs)",
+    steps: (t) => [
+      {
+        table: {
+          name: t.teamAccess,
+          columns: [
+            key("client_id", 128),
+            key("enterprise_id"),
+            key("team_id"),
+            { name: "access", type: "string", length: 16, notNull: true },
+            dbl("updated_at", true),
+          ],
+          primaryKey: ["client_id", "enterprise_id", "team_id"],
+        },
+      },
+    ],
   },
 ];
 
