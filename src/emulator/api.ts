@@ -64,6 +64,7 @@ const METHODS: Record<string, MethodSpec> = {
   "openid.connect.userInfo": { handler: openidUserInfo, auth: "token" },
   "auth.test": { handler: authTest, auth: "token" },
   "auth.revoke": { handler: authRevoke, auth: "token" },
+  "auth.teams.list": { handler: authTeamsList, auth: "token" },
   "apps.uninstall": { handler: appsUninstall, auth: "token" },
   "views.open": { handler: viewsOpen, auth: "token" },
   "chat.postMessage": { handler: chatPostMessage, auth: "token" },
@@ -269,6 +270,45 @@ function authTest(ctx: EmulatorContext, call: ApiCall): ApiResult {
   }
   if (t.expiresAt !== null) body.expires_in = Math.max(0, Math.ceil((t.expiresAt - ctx.now()) / 1000));
   return ok(body, team);
+}
+
+/**
+ * `auth.teams.list`: the workspaces the token's app may act in. For an org-wide installation, the org's
+ * workspaces except those an org admin removed; for a workspace installation, that workspace. Paginated
+ * with `limit` (1–1000, default 100) and an opaque `cursor`.
+ */
+function authTeamsList(ctx: EmulatorContext, call: ApiCall): ApiResult {
+  const t = call.tokenRecord!;
+  const team = tokenTeam(t);
+  let workspaces: { id: string; name: string }[];
+  if (t.isEnterpriseInstall) {
+    const inst = ctx.state.installations.get(t.installKey);
+    const revoked = inst?.revokedTeams ?? new Set<string>();
+    workspaces = ctx.world.workspacesOf(t.enterpriseId ?? "").filter((w) => !revoked.has(w.id));
+  } else {
+    const w = ctx.world.workspace(t.teamId ?? undefined);
+    workspaces = w ? [w] : [];
+  }
+  const limitArg = call.args.limit;
+  const limit = limitArg === undefined || limitArg === "" ? 100 : Number(limitArg);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return err("invalid_limit", team);
+  let offset = 0;
+  const cursor = str(call.args.cursor);
+  if (cursor !== undefined) {
+    const decoded = /^[A-Za-z0-9+/=]{1,40}$/.test(cursor) ? Buffer.from(cursor, "base64").toString("utf8") : "";
+    const n = /^team:(\d{1,9})$/.exec(decoded)?.[1];
+    if (n === undefined) return err("invalid_cursor", team);
+    offset = Number(n);
+  }
+  const page = workspaces.slice(offset, offset + limit);
+  const next = offset + limit < workspaces.length ? Buffer.from(`team:${offset + limit}`).toString("base64") : "";
+  return ok(
+    {
+      teams: page.map((w) => ({ id: w.id, name: w.name })),
+      response_metadata: { next_cursor: next },
+    },
+    team,
+  );
 }
 
 function backgroundFailure(ctx: EmulatorContext, what: string) {

@@ -132,6 +132,56 @@ export async function revoke(
   return { revoked, deliveries };
 }
 
+/** Result of an org admin adding or removing workspaces: what changed and how the app answered the event. */
+export interface TeamAccessResult {
+  /** The org's workspaces the installation may act in now. */
+  allowed: string[];
+  /** The org's workspaces removed from it now. */
+  revoked: string[];
+  /** The event delivered (none when `deliver` was false: the event is lost). */
+  deliveries: Array<{ type: string; status: number | null; ok: boolean }>;
+}
+
+/**
+ * An org admin removes workspaces from (`revoked`) or adds them back to (`granted`) an org-wide
+ * installation: the installation's access changes (`auth.teams.list` follows) and, unless `deliver` is
+ * false, `team_access_revoked` / `team_access_granted` with the `team_ids` is delivered.
+ */
+export async function changeTeamAccess(
+  ctx: EmulatorContext,
+  app: EmulatedApp,
+  inst: InstallationRecord,
+  teamIds: string[],
+  access: "granted" | "revoked",
+  deliver: boolean,
+): Promise<TeamAccessResult> {
+  if (!inst.isEnterpriseInstall || inst.enterpriseId === null) {
+    throw new TestApiError(400, "not_org_wide", "workspace access changes only for org-wide installations");
+  }
+  const orgTeams = new Set(ctx.world.workspacesOf(inst.enterpriseId).map((w) => w.id));
+  if (teamIds.length === 0) throw new TestApiError(400, "invalid_arguments", "teamIds must name workspaces");
+  for (const t of teamIds) {
+    if (!orgTeams.has(t))
+      throw new TestApiError(404, "team_not_found", `${t} is not a workspace of ${inst.enterpriseId}`);
+  }
+  inst.revokedTeams ??= new Set();
+  for (const t of teamIds) {
+    if (access === "revoked") inst.revokedTeams.add(t);
+    else inst.revokedTeams.delete(t);
+  }
+  ctx.logger?.info(
+    `emulator: ${access === "revoked" ? "removed" : "added"} ${teamIds.join(", ")} (org ${inst.enterpriseId})`,
+  );
+  const deliveries: TeamAccessResult["deliveries"] = [];
+  if (deliver) {
+    const type = access === "revoked" ? "team_access_revoked" : "team_access_granted";
+    const r = await deliverEvent(ctx, app, snapshot(inst), null, { type, team_ids: [...teamIds] });
+    deliveries.push({ type, status: r.status, ok: r.ok });
+  }
+  const revoked = [...orgTeams].filter((t) => inst.revokedTeams?.has(t));
+  return { allowed: [...orgTeams].filter((t) => !inst.revokedTeams?.has(t)), revoked, deliveries };
+}
+
 /** Finds the installation of `app` covering `teamId` (its own or its org's), or throws a coded error. */
 export function installationCovering(
   ctx: EmulatorContext,

@@ -24,7 +24,7 @@ import {
 import { escapeHtml, handleAuthorize } from "./consent.js";
 import type { EmulatorContext, EmulatorLogger, EmulatorSettings } from "./context.js";
 import { type AppResponse, Deliverer } from "./deliver.js";
-import type { EventInput, InteractionInput, RevocationResult, SlashCommandInput } from "./events.js";
+import type { EventInput, InteractionInput, RevocationResult, SlashCommandInput, TeamAccessResult } from "./events.js";
 import { FaultInjector, type FaultSpec } from "./faults.js";
 import {
   HttpError,
@@ -61,9 +61,11 @@ import {
   opSendInteraction,
   opSendUrlVerification,
   opSetRateLimit,
+  opTeamAccess,
   opUninstall,
   opUpdateApp,
   type RevokeTarget,
+  type TeamAccessTarget,
   type TokenStatus,
   tokenStatus,
 } from "./test-api.js";
@@ -103,6 +105,8 @@ export type {
   RevocationResult,
   RevokeTarget,
   SlashCommandInput,
+  TeamAccessResult,
+  TeamAccessTarget,
   TokenStatus,
   WorldSpec,
 };
@@ -212,6 +216,12 @@ export interface Emulator {
   uninstall(target: InstallationTarget): Promise<RevocationResult>;
   /** Revokes tokens (default: bot and all users) and delivers `tokens_revoked`. */
   revoke(target: RevokeTarget): Promise<RevocationResult>;
+  /**
+   * An org admin removes workspaces from (`access: "revoked"`) or adds them back to (`"granted"`) an
+   * org-wide installation: `auth.teams.list` follows, and `team_access_revoked` / `team_access_granted`
+   * is delivered unless `deliver: false` (a lost event). Resolves once the app has answered.
+   */
+  setTeamAccess(target: TeamAccessTarget): Promise<TeamAccessResult>;
   /** Sends a signed slash command to the app; resolves with the app's answer. */
   sendSlashCommand(input: SlashCommandInput): Promise<AppResponse>;
   /** Sends a signed event_callback to the app. */
@@ -395,6 +405,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     uninstall: (target) => opUninstall(ctx, target),
     revoke: (target) => opRevoke(ctx, target),
+    setTeamAccess: (target) => opTeamAccess(ctx, target),
     sendSlashCommand: (input) => opSendCommand(ctx, input),
     sendEvent: (input) => opSendEvent(ctx, input),
     sendInteraction: (input) => opSendInteraction(ctx, input),

@@ -74,6 +74,11 @@ export interface InstallationRecord {
   bot: BotGrant | null;
   users: Map<string, UserGrant>;
   webhooks: IncomingWebhook[];
+  /**
+   * Org-wide installations: the org's workspaces an org admin removed from the app (every workspace of
+   * the org is allowed until removed). Absent or empty: all of them.
+   */
+  revokedTeams?: Set<string>;
 }
 
 export type CodeFlow = "v2" | "v1" | "oidc";

@@ -7,6 +7,7 @@ import { publicAppInfo } from "./apps.js";
 import { appById, type EmulatorContext } from "./context.js";
 import type { AppResponse } from "./deliver.js";
 import {
+  changeTeamAccess,
   type EventInput,
   type InteractionInput,
   type RevocationResult,
@@ -16,6 +17,7 @@ import {
   sendInteraction,
   sendSlashCommand,
   sendUrlVerification,
+  type TeamAccessResult,
   TestApiError,
   uninstall,
 } from "./events.js";
@@ -185,6 +187,43 @@ export function opRevoke(ctx: EmulatorContext, target: RevokeTarget): Promise<Re
   });
 }
 
+/** Which workspaces an org admin adds to or removes from an org-wide installation. */
+export interface TeamAccessTarget {
+  /** The org of the org-wide installation. */
+  enterpriseId: string;
+  /** Workspaces of that org. */
+  teamIds: string[];
+  /** `revoked`: removed from the app; `granted`: added back. */
+  access: "granted" | "revoked";
+  /**
+   * Deliver `team_access_revoked` / `team_access_granted` to the app; false loses the event (the app
+   * must find the change through `auth.teams.list`).
+   *
+   * @default true
+   */
+  deliver?: boolean;
+  /** Default: the default app. */
+  appId?: string;
+}
+
+/** Adds or removes workspaces of an org-wide installation (delivers the event unless told not to). */
+export function opTeamAccess(ctx: EmulatorContext, target: TeamAccessTarget): Promise<TeamAccessResult> {
+  if (target.access !== "granted" && target.access !== "revoked") {
+    throw new TestApiError(400, "invalid_arguments", 'access must be "granted" or "revoked"');
+  }
+  if (!Array.isArray(target.teamIds) || !target.teamIds.every((t) => typeof t === "string")) {
+    throw new TestApiError(400, "invalid_arguments", "teamIds must be an array of workspace ids");
+  }
+  if (target.deliver !== undefined && typeof target.deliver !== "boolean") {
+    throw new TestApiError(400, "invalid_arguments", "deliver must be a boolean");
+  }
+  const { app, inst } = findInstallation(ctx, {
+    enterpriseId: target.enterpriseId,
+    ...(target.appId !== undefined ? { appId: target.appId } : {}),
+  });
+  return changeTeamAccess(ctx, app, inst, [...new Set(target.teamIds)], target.access, target.deliver !== false);
+}
+
 export function opSendCommand(ctx: EmulatorContext, input: SlashCommandInput): Promise<AppResponse> {
   return sendSlashCommand(ctx, appOf(ctx, input.appId), input);
 }
@@ -339,6 +378,17 @@ export async function handleTestApi(
         }
         if (body.bot !== undefined) t.bot = body.bot === true;
         return sendJson(res, 200, { ok: true, ...(await opRevoke(ctx, t)) });
+      }
+      case "POST /_emulator/org/team-access": {
+        const t: TeamAccessTarget = {
+          enterpriseId: requireString(body, "enterpriseId"),
+          teamIds: body.teamIds as string[],
+          access: requireString(body, "access") as TeamAccessTarget["access"],
+        };
+        const appId = optionalString(body, "appId");
+        if (appId !== undefined) t.appId = appId;
+        if (body.deliver !== undefined) t.deliver = body.deliver as boolean;
+        return sendJson(res, 200, { ok: true, ...(await opTeamAccess(ctx, t)) });
       }
       case "POST /_emulator/send/command": {
         const input: SlashCommandInput = {

@@ -13,6 +13,7 @@ import {
 import type {
   AppsUninstallResponse,
   AuthRevokeResponse,
+  AuthTeamsListResponse,
   AuthTestResponse,
   ChatPostMessageResponse,
   OAuthAccessResponse,
@@ -458,6 +459,33 @@ export class SlackApiClient {
    */
   async authTest(token: string): Promise<AuthTestResponse> {
     return this.request({ method: "auth.test", body: emptyForm(), token, idempotent: true });
+  }
+
+  /**
+   * One page of the workspaces a token may act in (`auth.teams.list`): for an org-wide installation, the
+   * org's workspaces the app was added to. Pass `response_metadata.next_cursor` as `cursor` for the next
+   * page (an empty cursor: the last page).
+   *
+   * @example
+   * ```ts
+   * const { teams } = await client.authTeamsList(orgBotToken, { limit: 200 });
+   * ```
+   * @see https://docs.slack.dev/reference/methods/auth.teams.list
+   */
+  async authTeamsList(
+    token: string,
+    options: { cursor?: string | undefined; limit?: number | undefined } = {},
+  ): Promise<AuthTeamsListResponse> {
+    const method = "auth.teams.list";
+    const params = new URLSearchParams();
+    const cursor = optionalString(method, "cursor", options.cursor);
+    if (cursor !== undefined) params.set("cursor", cursor);
+    if (options.limit !== undefined) {
+      if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > 1000)
+        throw new CodedTypeError(`${method}: limit must be an integer from 1 to 1000`);
+      params.set("limit", String(options.limit));
+    }
+    return this.request({ method, body: { kind: "form", params }, token, idempotent: true });
   }
 
   /**

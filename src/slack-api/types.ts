@@ -201,6 +201,22 @@ export interface AuthTestResponse extends SlackApiResponse {
 }
 
 /**
+ * `auth.teams.list` reply: the workspaces a token may act in (for an org-wide install, the org's
+ * workspaces the app was added to), one page.
+ *
+ * @example
+ * ```ts
+ * const { teams, response_metadata }: AuthTeamsListResponse = await client.authTeamsList(orgBotToken);
+ * ```
+ * @see https://docs.slack.dev/reference/methods/auth.teams.list
+ */
+export interface AuthTeamsListResponse extends SlackApiResponse {
+  ok: true;
+  teams?: Array<{ id?: string; name?: string; [key: string]: unknown }>;
+  response_metadata?: { next_cursor?: string; [key: string]: unknown };
+}
+
+/**
  * `auth.revoke` reply.
  *
  * @example
