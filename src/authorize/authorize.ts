@@ -13,6 +13,7 @@ import {
   type MetricsOptions,
 } from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
+import { missingScopes, type RequiredScopes } from "../model/scopes.js";
 import type { Logger } from "../redact.js";
 import { RotationCoordinator } from "../rotation/coordinator.js";
 import { type TokenFamily, TokenRefreshError } from "../rotation/errors.js";
@@ -50,6 +51,23 @@ export interface AuthorizeResult {
   userScopes: string[];
   /** Epoch seconds at which `userToken` expires (token rotation). */
   userTokenExpiresAt?: number | undefined;
+  /**
+   * With {@link AuthorizeOptions.requiredScopes}: the configured bot scopes the bot was not granted
+   * (empty when it has them all). A non-empty list means the workspace needs a reinstall for them.
+   */
+  missingBotScopes?: string[] | undefined;
+  /**
+   * With {@link AuthorizeOptions.requiredScopes}: the configured user scopes that `userToken` was not
+   * granted (empty when there is no user token: the user never authorized, nothing to reinstall).
+   */
+  missingUserScopes?: string[] | undefined;
+  /**
+   * With `userTokenResolution: "actor"`: where the acting user's own installation (the one `userToken`
+   * comes from) was found, when it is another workspace than the request's (Slack Connect).
+   */
+  actorTeamId?: string | undefined;
+  /** With `userTokenResolution: "actor"`: the acting user's org, when known and another than the request's. */
+  actorEnterpriseId?: string | undefined;
 }
 
 /**
@@ -93,6 +111,27 @@ export interface AuthorizeOptions {
    * `RotationCoordinator` built on this same store. Without it, stored tokens are returned as they are.
    */
   rotation?: AuthorizeRotationOptions | TokenRotator | RotationCoordinator | undefined;
+  /**
+   * The app's configured scopes (the lists its authorize URL asks for). When given, every result says
+   * which of them the installation lacks (`missingBotScopes`, `missingUserScopes`): an app that added a
+   * scope can answer "please reinstall" instead of failing on Slack's `missing_scope`.
+   */
+  requiredScopes?: RequiredScopes | undefined;
+  /**
+   * Whose user token `userToken` is:
+   * - `"requester"`: the requesting user's own token in the installation's workspace (or org), only when
+   *   that very user installed there with user scopes;
+   * - `"actor"`: the acting user's token from their own workspace's (or org's) installation: the
+   *   context's `actorTeamId` / `actorEnterpriseId` (from `event.user_team`, `user.team_id`, …), so that in
+   *   a Slack Connect channel a user of another organisation who installed the app there with user
+   *   scopes gets their own token. Falls back to the request's workspace when the payload names none.
+   *   None when the actor has no installation with user scopes.
+   *
+   * The bot token is the request's installation's either way.
+   *
+   * @default "requester"
+   */
+  userTokenResolution?: "requester" | "actor" | undefined;
   /**
    * Reports every call (cache hit or miss, outcome, seconds) and, for the coordinator built from
    * `rotation` options or a `TokenRotator`, every token refresh. Nothing is timed without it.
@@ -197,6 +236,12 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     throw new ConfigError("createAuthorize: installationStore is required");
   }
   const rotate = options.rotation === undefined ? undefined : rotationStep(store, options.rotation, options.metrics);
+  const resolution = options.userTokenResolution ?? "requester";
+  if (resolution !== "requester" && resolution !== "actor")
+    throw new ConfigError('createAuthorize: userTokenResolution must be "requester" or "actor"');
+  const required = checkRequiredScopes(options.requiredScopes);
+  // A store written before team access existed cannot have recorded a revocation: nothing to check.
+  const teamAccess = typeof store.findTeamAccess === "function";
   const onAuthorize = bindMetrics(options.metrics, "createAuthorize")?.authorize;
   const fast = store instanceof CachingInstallationStore ? store : undefined;
   // A subclass that changes how lookups are answered keeps being asked on every call.
@@ -248,9 +293,25 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       // custom store falling back to "the latest installation" must not hand out someone else's token).
       let own = mine !== undefined && mine.userId === userId && mine.userToken ? mine : undefined;
       if (bot === undefined && own === undefined) throw new NotInstalledError();
+      // An org-wide install answers for the org's workspaces until an org admin removes one.
+      if (teamAccess && query.isEnterpriseInstall === true && query.enterpriseId !== undefined) {
+        const teamId = context.teamId;
+        if (teamId && teamId !== query.enterpriseId && (await revokedTeam(store, query.enterpriseId, teamId))) {
+          throw new NotInstalledError("The app's org-wide installation no longer has access to this workspace");
+        }
+      }
+      // The acting user's own token, from their own workspace's installation (Slack Connect).
+      let userQuery: BotQuery = query;
+      if (resolution === "actor" && userId !== undefined) {
+        const actor = await actorInstallation(store, context, query, userId);
+        if (actor !== undefined) {
+          userQuery = actor.query;
+          own = actor.installation;
+        }
+      }
       // The hot path pays two comparisons per token; only a token that is due goes any further.
       if (rotate !== undefined && (rotate.due("bot", bot) || rotate.due("user", own))) {
-        [bot, own] = await Promise.all([rotate.bot(query, bot), rotate.user(query, own)]);
+        [bot, own] = await Promise.all([rotate.bot(query, bot), rotate.user(userQuery, own)]);
         if (bot === undefined && own === undefined) throw new NotInstalledError();
       }
 
@@ -275,6 +336,15 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       if (own?.userToken) {
         result.userToken = own.userToken;
         if (own.userTokenExpiresAt !== undefined) result.userTokenExpiresAt = own.userTokenExpiresAt;
+        if (userQuery !== query) {
+          if (userQuery.teamId) result.actorTeamId = userQuery.teamId;
+          if (userQuery.enterpriseId && userQuery.enterpriseId !== result.enterpriseId)
+            result.actorEnterpriseId = userQuery.enterpriseId;
+        }
+      }
+      if (required !== undefined) {
+        result.missingBotScopes = missingScopes(bot?.botScopes ?? [], required.bot);
+        result.missingUserScopes = own?.userToken ? missingScopes(own.userScopes, required.user) : [];
       }
       if (probe !== undefined) report(probe, "ok");
       return result;
@@ -288,6 +358,76 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
     onAuthorize?.(probe.cache, outcome, (performance.now() - probe.started) / 1000);
   if (onAuthorize === undefined) return (context) => lookup(context, undefined);
   return (context) => lookup(context, { cache: "none", started: performance.now() });
+}
+
+/** Validates `requiredScopes` once, at construction (a copy, so later changes to the caller's arrays do not count). */
+function checkRequiredScopes(value: RequiredScopes | undefined): { bot: string[]; user: string[] } | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object")
+    throw new ConfigError("createAuthorize: requiredScopes must be { bot?: string[], user?: string[] }");
+  const list = (v: unknown, name: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((s) => typeof s !== "string" || s === ""))
+      throw new ConfigError(`createAuthorize: requiredScopes.${name} must be an array of scope names`);
+    return [...(v as string[])];
+  };
+  return { bot: list(value.bot, "bot"), user: list(value.user, "user") };
+}
+
+/** True when the org's recorded access says `teamId` was removed from its org-wide install. */
+async function revokedTeam(store: InstallationStore, enterpriseId: string, teamId: string): Promise<boolean> {
+  let revoked: readonly string[];
+  try {
+    revoked = (await store.findTeamAccess(enterpriseId)).revoked;
+  } catch (error) {
+    if (error instanceof StoreError || error instanceof EncryptionError) throw error;
+    throw new StoreError("authorize: the installation store failed", { cause: error });
+  }
+  return revoked.includes(teamId);
+}
+
+/**
+ * The acting user's own installation with a user token, looked up in the actor's workspace (then, for a
+ * Grid actor, their org's org-wide installation); `undefined` when the payload names no other workspace
+ * (the request's lookup already answered) or the actor has none.
+ */
+async function actorInstallation(
+  store: InstallationStore,
+  context: AuthorizeContext,
+  query: BotQuery,
+  userId: string,
+): Promise<{ query: BotQuery; installation: Installation | undefined } | undefined> {
+  const teamId = isValidId(context.actorTeamId) ? context.actorTeamId : undefined;
+  const enterpriseId = isValidId(context.actorEnterpriseId) ? context.actorEnterpriseId : undefined;
+  if (teamId === undefined && enterpriseId === undefined) return undefined;
+  const candidates: BotQuery[] = [];
+  if (teamId !== undefined) {
+    candidates.push(
+      enterpriseId === undefined
+        ? { teamId, isEnterpriseInstall: false }
+        : { enterpriseId, teamId, isEnterpriseInstall: false },
+    );
+  }
+  if (enterpriseId !== undefined) candidates.push({ enterpriseId, isEnterpriseInstall: true });
+  const same = (q: BotQuery) =>
+    q.isEnterpriseInstall === query.isEnterpriseInstall &&
+    (q.enterpriseId ?? "") === (query.enterpriseId ?? "") &&
+    (q.isEnterpriseInstall === true || (q.teamId ?? "") === (query.teamId ?? ""));
+  // The request's own workspace was already asked: nothing more to find there.
+  if (candidates.every(same)) return undefined;
+  for (const q of candidates) {
+    let found: Installation | undefined;
+    try {
+      found = await store.findInstallation({ ...q, userId });
+    } catch (error) {
+      if (error instanceof StoreError || error instanceof InvalidArgumentError || error instanceof EncryptionError)
+        throw error;
+      throw new StoreError("authorize: the installation store failed", { cause: error });
+    }
+    if (found !== undefined && found.userId === userId && found.userToken) return { query: q, installation: found };
+  }
+  // The actor has no installation with user scopes of their own: no user token, not the requester's.
+  return { query: candidates[0] as BotQuery, installation: undefined };
 }
 
 /** What one measured `authorize` call learns on its way (only when a metrics hook listens). */

@@ -24,6 +24,14 @@ export interface AuthorizeContext {
   userId?: string | undefined;
   /** True when the app is installed org-wide on an Enterprise Grid org: lookups go by `enterpriseId` alone. */
   isEnterpriseInstall: boolean;
+  /**
+   * The acting user's own workspace, when the payload names one other than the request's
+   * (`event.user_team`, `event.team`, `user.team_id`): in a Slack Connect channel, another
+   * organisation's workspace. Read by `authorize` with `userTokenResolution: "actor"`.
+   */
+  actorTeamId?: string | undefined;
+  /** The acting user's own org, when the payload names it (an `E…` `event.user_team`). */
+  actorEnterpriseId?: string | undefined;
 }
 
 /**
@@ -99,12 +107,23 @@ function fromEvent(body: J): AuthorizeContext {
   const auth = Array.isArray(body.authorizations) ? obj(body.authorizations[0]) : undefined;
   const event = obj(body.event);
   const isEnterpriseInstall = bool(auth ? auth.is_enterprise_install : body.is_enterprise_install);
-  return compact(
+  const out = compact(
     str(auth?.enterprise_id) ?? str(body.enterprise_id),
     str(auth?.team_id) ?? str(body.team_id),
     event ? eventUser(event) : undefined,
     isEnterpriseInstall,
   );
+  if (event !== undefined && out.userId !== undefined) {
+    // The acting user's own workspace: `user_team` in shared channels (an org id for some Grid users),
+    // else the message's `team` or the profile's.
+    const actor = str(event.user_team) ?? str(event.team) ?? str(obj(event.user_profile)?.team);
+    // Named only when it is another workspace than the request's (Slack Connect).
+    if (actor !== undefined && actor !== out.teamId && actor !== out.enterpriseId) {
+      if (actor.startsWith("E")) out.actorEnterpriseId = actor;
+      else out.actorTeamId = actor;
+    }
+  }
+  return out;
 }
 
 /** The user who caused an event (no user for app_uninstalled, tokens_revoked and other app-level events). */
@@ -121,13 +140,17 @@ function fromInteraction(body: J): AuthorizeContext {
   const team = obj(body.team);
   const user = obj(body.user);
   const enterprise = obj(body.enterprise);
-  return compact(
+  const out = compact(
     str(enterprise?.id) ?? str(team?.enterprise_id) ?? str(body.enterprise_id),
     // view_submission from an org-wide install can have `team: null`; the user's workspace stands in.
     str(team?.id) ?? str(user?.team_id) ?? str(obj(body.view)?.team_id) ?? str(body.team_id),
     str(user?.id) ?? str(body.user_id),
     bool(body.is_enterprise_install),
   );
+  // The acting user's own workspace (another organisation's in a Slack Connect channel).
+  const actorTeam = str(user?.team_id);
+  if (actorTeam !== undefined && out.userId !== undefined && actorTeam !== out.teamId) out.actorTeamId = actorTeam;
+  return out;
 }
 
 function compact(

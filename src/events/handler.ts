@@ -597,7 +597,12 @@ export class SlackRequestHandler {
   async #housekeeping(body: J): Promise<void> {
     const store = this.#o.installationStore;
     const event = obj(body.event);
-    if (!store || !event || (event.type !== "app_uninstalled" && event.type !== "tokens_revoked")) return;
+    if (!store || !event) return;
+    if (event.type === "team_access_granted" || event.type === "team_access_revoked") {
+      await this.#teamAccess(store, body, event);
+      return;
+    }
+    if (event.type !== "app_uninstalled" && event.type !== "tokens_revoked") return;
     const where = installationOf(body);
     if (where === undefined) {
       this.#log.warn(`events: ${event.type} names no valid workspace or org; nothing deleted`);
@@ -620,6 +625,25 @@ export class SlackRequestHandler {
     this.#metrics?.uninstall?.("tokens_revoked");
     this.#log.info(
       `events: tokens_revoked: deleted ${users.length} user token(s)${bot ? " and the bot" : ""} of ${label}`,
+    );
+  }
+
+  /**
+   * An org admin added workspaces to (or removed them from) the app's org-wide installation: recorded, so
+   * that `authorize` answers "not installed" for a removed workspace and the org token again once it is
+   * added back. Retried deliveries write the same thing again (idempotent).
+   */
+  async #teamAccess(store: InstallationStore, body: J, event: J): Promise<void> {
+    const enterpriseId = extractContext(body).enterpriseId;
+    const teamIds = Array.isArray(event.team_ids) ? [...new Set(event.team_ids.filter(isValidId))] : [];
+    if (!isValidId(enterpriseId) || teamIds.length === 0) {
+      this.#log.warn(`events: ${event.type} names no valid org or workspace; nothing recorded`);
+      return;
+    }
+    const granted = event.type === "team_access_granted";
+    await store.updateTeamAccess(enterpriseId, granted ? { granted: teamIds } : { revoked: teamIds });
+    this.#log.info(
+      `events: ${event.type}: ${teamIds.length} workspace(s) of org ${enterpriseId} ${granted ? "allowed again" : "removed"}: ${teamIds.slice(0, 10).join(", ")}`,
     );
   }
 
