@@ -166,6 +166,27 @@ function list(value: string | undefined, fallback: string[]): string[] {
     .filter(Boolean);
 }
 
+/**
+ * The bot and user scopes the server asks for, from `SLACK_SCOPES` / `SLACK_USER_SCOPES` (comma- or
+ * space-separated; the server's defaults when unset), as the server reads them. The CLI's
+ * `installations list --needs-reinstall` compares installations with these.
+ *
+ * @example
+ * ```ts
+ * configuredScopes({ SLACK_SCOPES: "commands,chat:write,channels:read" }).bot; // ["commands", "chat:write", "channels:read"]
+ * ```
+ */
+export function configuredScopes(env: Record<string, string | undefined>): {
+  bot: string[];
+  user: string[];
+  /** Values that are not Slack scopes (the server refuses to start with them). */
+  invalid: string[];
+} {
+  const bot = list(env.SLACK_SCOPES, ["commands", "chat:write"]);
+  const user = list(env.SLACK_USER_SCOPES, []);
+  return { bot, user, invalid: [...bot, ...user].filter((s) => !SCOPE_RE.test(s)) };
+}
+
 /** Shows a secret's shape without its value, for configuration messages. */
 function shape(value: string): string {
   return `a ${value.length}-character value${/^(xox|xapp|xwfp)/.test(value) ? ` that looks like a Slack token ${tokenLabel(value)}` : ""}`;
@@ -204,8 +225,7 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     problem("PORT", "port", `PORT must be an integer 0-65535 (0 = any free port), got "${portRaw.slice(0, 20)}"`);
   }
-  const scopes = list(env.SLACK_SCOPES, ["commands", "chat:write"]);
-  const userScopes = list(env.SLACK_USER_SCOPES, []);
+  const { bot: scopes, user: userScopes } = configuredScopes(env);
   for (const s of [...scopes, ...userScopes]) {
     if (!SCOPE_RE.test(s)) {
       problem(

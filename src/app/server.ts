@@ -206,10 +206,17 @@ export function createApp(deps: AppDeps): ReferenceApp {
               ),
           },
           metrics: u.metrics,
+          // Results say which configured scopes an installation lacks: /open-modal then asks for a reinstall.
+          requiredScopes: { bot: u.scopes, user: u.userScopes },
         }),
       installationStore: store,
       api,
       logger: deps.logger,
+      // Reinstall links: the app's install path, on the public origin the redirect URL names (behind a
+      // proxy the request's origin is not the public one).
+      installUrl: u.redirectUri
+        ? `${new URL(u.redirectUri).origin}${u.paths?.install ?? "/slack/install"}`
+        : (u.paths?.install ?? "/slack/install"),
       ...(deps.nowSeconds ? { nowSeconds: deps.nowSeconds } : {}),
       metrics: u.metrics,
     });

@@ -2,9 +2,10 @@
  * The reference app's Slack endpoint (`POST /slack/events`): the `/open-modal` slash command, its modal's
  * submission, and the uninstall / revocation clean-up of {@link SlackRequestHandler}.
  */
-import { type AuthorizeFn, NotInstalledError } from "../authorize/authorize.js";
+import { type AuthorizeFn, type AuthorizeResult, NotInstalledError } from "../authorize/authorize.js";
 import { SlackRequestHandler } from "../events/handler.js";
 import type { MetricsOptions } from "../metrics/hooks.js";
+import { installLinkFor } from "../oauth/authorize-url.js";
 import { type Logger, redactValue } from "../redact.js";
 import type { SlackApiClient } from "../slack-api/client.js";
 import { SlackApiError, SlackNetworkError, SlackTimeoutError } from "../slack-api/errors.js";
@@ -91,6 +92,19 @@ export interface ReferenceSlackAppOptions {
   installationStore: InstallationStore;
   api: SlackApiClient;
   logger: Logger;
+  /**
+   * The app's install route (`https://app.example/slack/install`, or a path resolved against the origin
+   * the Slack request reached): a workspace that lacks a scope the app needs is answered with a link to it
+   * that pre-selects the workspace (`?team=`).
+   *
+   * @default "/slack/install"
+   */
+  installUrl?: string | undefined;
+  /**
+   * The bot scopes `/open-modal` needs. Default: every configured scope (`authorize` built with
+   * `requiredScopes` reports those the installation lacks as `missingBotScopes`).
+   */
+  commandScopes?: readonly string[] | undefined;
   /** Called with each `modal-id` submission (the reference server logs it; tests capture it). */
   onSubmission?: (
     values: Record<string, string>,
@@ -109,6 +123,19 @@ export interface ReferenceSlackAppOptions {
 }
 
 const ephemeral = (text: string) => ({ response_type: "ephemeral", text });
+
+/** Characters Slack's mrkdwn gives a meaning to, escaped in text we build. */
+const mrkdwnEscape = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+
+/**
+ * The answer to a command in a workspace whose installation lacks scopes the command needs: which ones,
+ * and a link that reinstalls the app there (the workspace or org pre-selected).
+ */
+export function reinstallReply(missing: readonly string[], link: string): { response_type: string; text: string } {
+  return ephemeral(
+    `This app needs permissions it was not granted in this workspace (${mrkdwnEscape(missing.join(", "))}). Please ask an admin to reinstall it: <${link}|Reinstall the app>`,
+  );
+}
 
 /** A sentence a Slack user understands, for a failed `views.open`. Slack's code stays in parentheses. */
 function describeFailure(error: unknown): string {
@@ -171,8 +198,10 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
         return ephemeral(`Sorry, I don't know the command ${command.slice(0, 40)}.`);
       }
       let botToken: string | undefined;
+      let auth: AuthorizeResult;
       try {
-        botToken = (await req.authorize()).botToken;
+        auth = await req.authorize();
+        botToken = auth.botToken;
       } catch (error) {
         if (error instanceof NotInstalledError) return ephemeral(INSTALL_PROMPT);
         logger.error(`open-modal: token lookup failed: ${redactValue(error)}`);
@@ -180,6 +209,16 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
       }
       // A user-token-only installation has no bot to open the modal with.
       if (!botToken) return ephemeral(INSTALL_PROMPT);
+      // Scopes added to the app since this workspace installed it: ask for a reinstall, not a Slack error.
+      const needed = options.commandScopes;
+      const missing = (auth.missingBotScopes ?? []).filter((scope) => needed === undefined || needed.includes(scope));
+      const reinstall = () =>
+        installLinkFor(new URL(options.installUrl ?? "/slack/install", new URL(req.request.url).origin).toString(), {
+          enterpriseId: auth.enterpriseId,
+          teamId: auth.teamId,
+          isEnterpriseInstall: auth.isEnterpriseInstall,
+        });
+      if (missing.length > 0) return reinstallReply(missing, reinstall());
       const triggerId = typeof req.body.trigger_id === "string" ? req.body.trigger_id : "";
       if (!triggerId) return ephemeral("Slack sent this command without a trigger_id, so no modal can be opened.");
       try {
@@ -187,6 +226,10 @@ export function createReferenceSlackApp(options: ReferenceSlackAppOptions): Slac
         return undefined;
       } catch (error) {
         logger.error(`open-modal: views.open failed: ${redactValue(error)}`);
+        // Slack says a scope is missing (the configuration did not say so): the same reinstall link.
+        if (error instanceof SlackApiError && error.error === "missing_scope") {
+          return reinstallReply(error.needed ? error.needed.split(",") : ["a scope Slack did not name"], reinstall());
+        }
         return ephemeral(`Sorry, I could not open the modal. ${describeFailure(error)}`);
       }
     },

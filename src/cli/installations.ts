@@ -2,7 +2,9 @@
  * `slack-oauth-kit installations list|show|delete`: see and manage what a store holds, on every backend,
  * without writing SQL. Tokens are masked (`xoxb-****`) unless `show --reveal`; deleting asks first.
  */
+import { configuredScopes } from "../app/config.js";
 import type { Bot, Installation } from "../model/installation.js";
+import { needsReinstall, type RequiredScopes, type ScopeDrift, scopeDrift } from "../model/scopes.js";
 import { maskToken, redact } from "../redact.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
 import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
@@ -101,13 +103,27 @@ const OPTIONS = {
   "database-url": { type: "string" },
   "client-id": { type: "string" },
   ...APP_OPTIONS,
+  "needs-reinstall": { type: "boolean" },
+  scopes: { type: "string" },
+  "user-scopes": { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseOptions<typeof OPTIONS>>["values"];
 
 /** Only the options a sub-command accepts (a `--reveal` on `delete` is a mistake worth reporting). */
 const ALLOWED: Record<string, ReadonlySet<string>> = {
-  list: new Set(["team", "enterprise", "json", "database-url", "client-id", "app", "apps-file"]),
+  list: new Set([
+    "team",
+    "enterprise",
+    "json",
+    "database-url",
+    "client-id",
+    "app",
+    "apps-file",
+    "needs-reinstall",
+    "scopes",
+    "user-scopes",
+  ]),
   show: new Set(["team", "enterprise", "json", "reveal", "database-url", "client-id", "app", "apps-file"]),
   delete: new Set(["team", "enterprise", "user", "yes", "database-url", "client-id", "app", "apps-file"]),
 };
@@ -127,6 +143,51 @@ function filterOf(values: Values): WorkspaceQuery | undefined {
   if (teamId !== undefined) q.teamId = teamId;
   if (enterpriseId !== undefined) q.enterpriseId = enterpriseId;
   return q;
+}
+
+/**
+ * The scopes `--needs-reinstall` compares with: `--scopes` / `--user-scopes`, else the server's
+ * `SLACK_SCOPES` / `SLACK_USER_SCOPES`. `undefined` without `--needs-reinstall`.
+ */
+function requiredScopesOf(values: Values, env: Record<string, string | undefined>): RequiredScopes | undefined {
+  if (!values["needs-reinstall"]) {
+    if (values.scopes !== undefined || values["user-scopes"] !== undefined)
+      throw new UsageError("--scopes and --user-scopes go with --needs-reinstall");
+    return undefined;
+  }
+  const fromEnv = configuredScopes({
+    ...env,
+    ...(values.scopes !== undefined ? { SLACK_SCOPES: values.scopes } : {}),
+    ...(values["user-scopes"] !== undefined ? { SLACK_USER_SCOPES: values["user-scopes"] } : {}),
+  });
+  const bad = fromEnv.invalid[0];
+  if (bad !== undefined) throw new UsageError(`"${redact(bad.slice(0, 40))}" is not a Slack scope`);
+  if (fromEnv.bot.length === 0 && fromEnv.user.length === 0)
+    throw new UsageError("--needs-reinstall needs the app's scopes: --scopes, or SLACK_SCOPES");
+  return { bot: fromEnv.bot, user: fromEnv.user };
+}
+
+/** One workspace of `list --needs-reinstall --json`: the listing plus what it lacks. */
+export interface ReinstallListing extends WorkspaceListing {
+  /** Configured bot scopes the latest bot lacks. */
+  missingBotScopes: string[];
+  /** Installing users whose user token lacks configured user scopes. */
+  missingUserScopes: Array<{ userId: string; scopes: string[] }>;
+}
+
+function reinstallListing(w: WorkspaceInstallations, drift: ScopeDrift): ReinstallListing {
+  return {
+    ...toListing(w),
+    missingBotScopes: drift.missingBotScopes,
+    missingUserScopes: drift.users.map((u) => ({ userId: u.userId, scopes: u.missingUserScopes })),
+  };
+}
+
+function missingText(drift: ScopeDrift): string {
+  const parts: string[] = [];
+  if (drift.missingBotScopes.length > 0) parts.push(`bot: ${drift.missingBotScopes.join(",")}`);
+  for (const u of drift.users) parts.push(`${u.userId}: ${u.missingUserScopes.join(",")}`);
+  return parts.join("; ");
 }
 
 const iso = (epochSeconds: number | undefined | null): string =>
@@ -153,8 +214,13 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
-function listTable(workspaces: WorkspaceInstallations[], now: number): string {
+function listTable(
+  workspaces: WorkspaceInstallations[],
+  now: number,
+  drift?: ReadonlyMap<WorkspaceInstallations, ScopeDrift>,
+): string {
   const rows = [["ENTERPRISE", "TEAM", "BOT", "USERS", "INSTALLED AT (UTC)", "BOT TOKEN EXPIRES (UTC)"]];
+  if (drift) rows[0]?.push("MISSING SCOPES");
   for (const w of workspaces) {
     const l = toListing(w);
     const names = w.bot ?? w.installations[0];
@@ -167,6 +233,8 @@ function listTable(workspaces: WorkspaceInstallations[], now: number): string {
       iso(l.installedAt),
       expiry(l.botTokenExpiresAt, now, w.bot !== undefined),
     ]);
+    const d = drift?.get(w);
+    if (d) rows.at(-1)?.push(missingText(d));
   }
   return table(rows);
 }
@@ -361,6 +429,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       idOption(values, "user");
       const app = selectApp(values, io.env, io.err);
       const clientId = app?.partition;
+      const required = requiredScopesOf(values, io.env);
       if (sub === "delete" && !values.yes && !io.isTTY) {
         throw new UsageError(
           "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",
@@ -381,6 +450,25 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
         const list = store.listWorkspaces.bind(store);
         const now = Date.now() / 1000;
         const title = app === undefined ? "" : `App: ${describeApp(app)}\n`;
+        if (sub === "list" && required !== undefined) {
+          const drift = new Map<WorkspaceInstallations, ScopeDrift>();
+          for (const w of await list(filterOf(values))) {
+            const d = scopeDrift(w, required);
+            if (needsReinstall(d)) drift.set(w, d);
+          }
+          const workspaces = [...drift.keys()];
+          if (values.json)
+            io.out(
+              `${JSON.stringify(
+                workspaces.map((w) => reinstallListing(w, drift.get(w) as ScopeDrift)),
+                null,
+                2,
+              )}\n`,
+            );
+          else if (workspaces.length === 0) io.out(`${title}No installation lacks the configured scopes.\n`);
+          else io.out(`${title}${listTable(workspaces, now, drift)}\n`);
+          return ExitCode.Ok;
+        }
         if (sub === "list") {
           const workspaces = await list(filterOf(values));
           if (values.json)

@@ -185,6 +185,77 @@ export class AuthorizeUrlGenerator {
 }
 
 /**
+ * Where an installation lives, as the reinstall helpers read it.
+ *
+ * @example
+ * ```ts
+ * const where: InstallationPlace = { teamId: "T0123", isEnterpriseInstall: false };
+ * ```
+ */
+export interface InstallationPlace {
+  enterpriseId?: string | undefined;
+  teamId?: string | undefined;
+  isEnterpriseInstall: boolean;
+}
+
+/**
+ * The workspace (or, for an org-wide installation, the org) to pre-select on Slack's consent screen when
+ * an installation is installed again: its `teamId`, or its `enterpriseId` for an org-wide install.
+ *
+ * @example
+ * ```ts
+ * reinstallTeam({ enterpriseId: "E0123", isEnterpriseInstall: true }); // "E0123"
+ * ```
+ */
+export function reinstallTeam(installation: InstallationPlace): string | undefined {
+  const id = installation.isEnterpriseInstall ? installation.enterpriseId : installation.teamId;
+  return typeof id === "string" && TEAM_RE.test(id) ? id : undefined;
+}
+
+/**
+ * Slack's authorize URL to install an installation again (after the app added scopes), with its
+ * workspace or org pre-selected (`team`) and the generator's current scopes.
+ *
+ * @example
+ * ```ts
+ * const url = reinstallUrl(generator, await stateStore.issue(), installation);
+ * ```
+ * @see https://docs.slack.dev/authentication/installing-with-oauth
+ */
+export function reinstallUrl(
+  generator: AuthorizeUrlGenerator,
+  state: string,
+  installation: InstallationPlace,
+  options: AuthorizeUrlOptions = {},
+): string {
+  const team = reinstallTeam(installation);
+  return generator.generate(state, { ...options, ...(team !== undefined ? { team } : {}) });
+}
+
+/**
+ * A link to the app's own install route (`OAuthFlow`'s, e.g. `https://app.example/slack/install`) that
+ * pre-selects the installation's workspace or org: `…/slack/install?team=T0123`. What a message asking
+ * an admin to reinstall links to; the route issues the state and sends them on to Slack.
+ *
+ * @example
+ * ```ts
+ * installLinkFor("https://app.example/slack/install", { teamId: "T0123", isEnterpriseInstall: false });
+ * // "https://app.example/slack/install?team=T0123"
+ * ```
+ */
+export function installLinkFor(installUrl: string, installation: InstallationPlace): string {
+  const team = reinstallTeam(installation);
+  let url: URL;
+  try {
+    url = new URL(installUrl);
+  } catch {
+    throw new CodedTypeError("installLinkFor: installUrl must be an absolute URL");
+  }
+  if (team !== undefined) url.searchParams.set("team", team);
+  return url.toString();
+}
+
+/**
  * A PKCE (RFC 7636) verifier and its S256 challenge.
  *
  * @example

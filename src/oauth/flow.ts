@@ -155,6 +155,8 @@ export const ERROR_HEADER = "X-Slack-OAuth-Error";
 
 /** Largest callback URL we read (Slack's are a few hundred bytes). */
 const MAX_URL_LENGTH = 8 * 1024;
+/** A workspace or org id in an install link's `team` parameter (as Slack's authorize URL accepts it). */
+const INSTALL_TEAM_RE = /^[A-Za-z0-9]{1,32}$/;
 
 /** Plain-words messages for each callback failure. */
 const MESSAGES: Partial<Record<string, string>> = {
@@ -323,6 +325,17 @@ export class OAuthFlow {
     }
     // A HEAD (link checkers, uptime probes) gets the page's head without issuing a state nobody will use.
     if (request.method === "HEAD") return new Response(null, { status: 200, headers: HTML_HEADERS });
+    // `?team=T…` (a reinstall link, see `installLinkFor`) pre-selects the workspace or org on Slack's page.
+    const team = options.team === undefined ? new URL(request.url).searchParams.get("team") : null;
+    if (team !== null && team !== "") {
+      if (!INSTALL_TEAM_RE.test(team)) {
+        return this.#failure(
+          request,
+          this.#err(ErrorCode.BadRequest, 400, "The team in this install link is not a Slack workspace or org id."),
+        );
+      }
+      options = { ...options, team };
+    }
     let started: { url: string; cookie: string };
     try {
       started = await this.startInstall(request, options);
