@@ -18,6 +18,7 @@ import { type InstallationStore, isValidId, type WorkspaceInstallations } from "
  * ```
  */
 export interface TeamsListApi {
+  /** One page of `auth.teams.list` for `token` (as `SlackApiClient.authTeamsList`). */
   authTeamsList(
     token: string,
     options?: { cursor?: string | undefined; limit?: number | undefined },
