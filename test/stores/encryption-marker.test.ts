@@ -220,7 +220,7 @@ describeBackend(pgStatus, () => {
           ),
         ),
       cleanup: async () => {
-        const names = [t.installations, t.bots, t.states, t.migrations, t.meta, `${prefix}locks`];
+        const names = [t.installations, t.bots, t.states, t.migrations, t.meta, t.teamAccess, `${prefix}locks`];
         await pool.query(`DROP TABLE IF EXISTS ${names.map((n) => `"${n}"`).join(", ")}`);
         await pool.end();
       },
@@ -242,7 +242,7 @@ describeBackend(mysqlStatus, () => {
           ),
         ),
       cleanup: async () => {
-        const names = [t.installations, t.bots, t.states, t.migrations, t.meta, `${prefix}locks`];
+        const names = [t.installations, t.bots, t.states, t.migrations, t.meta, t.teamAccess, `${prefix}locks`];
         await pool.query(`DROP TABLE IF EXISTS ${names.map((n) => `\`${n}\``).join(", ")}`);
         await pool.end();
       },

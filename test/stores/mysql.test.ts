@@ -73,7 +73,9 @@ describeBackend(status, () => {
 
   async function dropTables(prefix: string): Promise<void> {
     const t = tableNames(prefix);
-    const names = [t.installations, t.bots, t.states, t.migrations, t.meta, `${prefix}locks`].map((n) => `\`${n}\``);
+    const names = [t.installations, t.bots, t.states, t.migrations, t.meta, t.teamAccess, `${prefix}locks`].map(
+      (n) => `\`${n}\``,
+    );
     await admin.query(`DROP TABLE IF EXISTS ${names.join(", ")}`);
   }
 

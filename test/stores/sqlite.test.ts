@@ -758,6 +758,7 @@ describe("migrations", () => {
       "slack_meta",
       "slack_migrations",
       "slack_oauth_states",
+      "slack_team_access",
     ]);
   });
 
@@ -831,7 +832,7 @@ describe("migrations", () => {
 
   it("renders the DDL of each version for review, with the prefix", () => {
     const rendered = renderMigrations(sqliteDialect, "app_");
-    expect(rendered.map((r) => r.version)).toStrictEqual([1, 2, 3]);
+    expect(rendered.map((r) => r.version)).toStrictEqual([1, 2, 3, 4]);
     const v3 = rendered[2]?.sql.join(";\n") ?? "";
     expect(v3).toContain('ALTER TABLE "app_bots" ADD COLUMN health_status TEXT');
     expect(v3).toContain('ALTER TABLE "app_installations" ADD COLUMN health_checked_at REAL');
@@ -844,6 +845,7 @@ describe("migrations", () => {
     expect(sql).toContain('CREATE INDEX IF NOT EXISTS "app_bots_workspace_idx"');
     expect(() => renderMigrations(sqliteDialect, "Bad")).toThrow(ConfigError);
     expect(rendered[1]?.sql.join(";\n")).toContain('CREATE TABLE IF NOT EXISTS "app_meta"');
+    expect(rendered[3]?.sql.join(";\n")).toContain('CREATE TABLE IF NOT EXISTS "app_team_access"');
     expect(validateTablePrefix(undefined)).toBe("slack_");
   });
 
