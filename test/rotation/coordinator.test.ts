@@ -52,7 +52,7 @@ describe("RotationCoordinator", () => {
     const store = legacy(new MemoryInstallationStore());
     const rotation = { clientId: emu.app.clientId, clientSecret: emu.app.clientSecret, apiUrl: emu.apiUrl };
     expect(() => createAuthorize({ installationStore: store, rotation })).toThrow(
-      /lacks listWorkspaces, updateTokens, withLock, updateTeamAccess, findTeamAccess, close; .*CHANGELOG/,
+      /lacks listWorkspaces, updateTokens, withLock, recordHealth, listHealth, listExpiringTokens, updateTeamAccess, findTeamAccess, close; .*CHANGELOG/,
     );
     // Without rotation the base methods are all authorize reads.
     const inst = (await install(emu, 1, 1)).installation;
