@@ -46,7 +46,7 @@ const SUITE_PREFIX = "d1_suite_";
 /** Drops every table a store with this prefix may have created. */
 async function dropTables(w: StoreWorker, tablePrefix: string): Promise<void> {
   const t = tableNames(tablePrefix);
-  await w.drop([t.installations, t.bots, t.states, t.migrations, t.meta, `${tablePrefix}locks`]);
+  await w.drop([t.installations, t.bots, t.states, t.migrations, t.meta, t.teamAccess, `${tablePrefix}locks`]);
 }
 
 /** Counts a workspace's rows in D1 (of one app partition), read in workerd. */

@@ -16,6 +16,8 @@ import type {
   InstallationQuery,
   InstallationStore,
   LockOptions,
+  TeamAccess,
+  TeamAccessChange,
   TokenExpectation,
   TokenPatch,
   WorkspaceInstallations,
@@ -174,6 +176,13 @@ export class ProxyInstallationStore implements InstallationStore {
     return this.#call("listExpiringTokens", limit === undefined ? [untilSeconds] : [untilSeconds, limit]) as Promise<
       ExpiringToken[]
     >;
+  }
+
+  updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    return this.#call("updateTeamAccess", [enterpriseId, change]) as Promise<void>;
+  }
+  findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    return this.#call("findTeamAccess", [enterpriseId]) as Promise<TeamAccess>;
   }
 
   /** Takes the lock in workerd, runs `fn` here, then hands its outcome back for the release. */

@@ -14,6 +14,8 @@ import {
   type LockOptions,
   normalizeQuery,
   partitionOf,
+  type TeamAccess,
+  type TeamAccessChange,
   type TokenExpectation,
   type TokenPatch,
   validateInstallation,
@@ -244,6 +246,16 @@ export class KvCachedInstallationStore implements InstallationStore {
   /** The store's expiry query (never cached: the refresh scheduler's). */
   listExpiringTokens(untilSeconds: number, limit?: number): Promise<ExpiringToken[]> {
     return this.inner.listExpiringTokens(untilSeconds, limit);
+  }
+
+  /** The store's record of an org's workspaces (never KV: `authorize` reads it for org-wide requests). */
+  findTeamAccess(enterpriseId: string): Promise<TeamAccess> {
+    return this.inner.findTeamAccess(enterpriseId);
+  }
+
+  /** Records an org's workspaces in the store (nothing of it is in KV). */
+  updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
+    return this.inner.updateTeamAccess(enterpriseId, change);
   }
 
   /** The store's listing (never cached). */

@@ -74,8 +74,11 @@ import {
   rowToInstallation,
 } from "./rows.js";
 
-/** Team ids per statement of `updateTeamAccess` (5 parameters each in the INSERT). */
-const TEAM_ACCESS_CHUNK = 200;
+/**
+ * Team ids per statement of `updateTeamAccess`: 5 parameters each in the INSERT, which stays under
+ * Cloudflare D1's 100 bound parameters per statement (the strictest of the SQL backends).
+ */
+const TEAM_ACCESS_CHUNK = 19;
 
 /** The workspace key of every table: client, enterprise and team (`''` for none). */
 const WORKSPACE = "client_id = ? AND enterprise_id = ? AND team_id = ?";
