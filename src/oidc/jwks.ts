@@ -9,6 +9,7 @@ import {
 import { CodedTypeError, ErrorCode } from "../errors.js";
 import { BodyTooLargeError, readBody } from "../http/core.js";
 import { type Logger, silentLogger } from "../redact.js";
+import { NO_REDIRECT } from "../slack-api/transport.js";
 import { IdTokenError } from "./errors.js";
 
 /** Largest JWKS document read (Slack's is about 1 KB). */
@@ -216,7 +217,8 @@ export class JwksCache {
     try {
       const response = await this.#fetch(input, {
         headers: { accept: "application/json" },
-        redirect: "error",
+        redirect: NO_REDIRECT, // a 3xx is then !ok on Workers
+
         signal: init.signal ? AbortSignal.any([init.signal, timeout.signal]) : timeout.signal,
       });
       if (!response.ok) {

@@ -26,13 +26,30 @@ export interface TransportReply {
 /** Sends one request; rejects on network failures and when `signal` aborts. */
 export type Transport = (url: string, request: TransportRequest) => Promise<TransportReply>;
 
+/**
+ * The `redirect` mode of every fetch that must not follow redirects: `"error"`, except on Cloudflare
+ * Workers, whose fetch has no `"error"` (it throws a TypeError): there `"manual"`, and the caller refuses
+ * a 3xx itself.
+ */
+export const NO_REDIRECT: "error" | "manual" =
+  (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers"
+    ? "manual"
+    : "error";
+
 /** A {@link Transport} over a `fetch` implementation. Redirects are errors: a redirected POST would replay its body. */
 export function fetchTransport(fetchImpl: typeof fetch): Transport {
+  const redirect = NO_REDIRECT;
   return async (url, r) => {
     const response = await raceAbort(
-      fetchImpl(url, { method: r.method, headers: r.headers, body: r.body, signal: r.signal, redirect: "error" }),
+      fetchImpl(url, { method: r.method, headers: r.headers, body: r.body, signal: r.signal, redirect }),
       r.signal,
     );
+    if (redirect === "manual" && response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new TypeError(
+        `fetch refused a redirect (HTTP ${response.status}): a redirected POST would replay its body`,
+      );
+    }
     let text: string;
     try {
       text = await raceAbort(response.text(), r.signal);

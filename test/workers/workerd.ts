@@ -62,3 +62,48 @@ export async function startWorker(code: string, options: Record<string, unknown>
   await mf.ready;
   return mf;
 }
+
+/** Reads a `wrangler.jsonc`: JSON with `//` and `/* … *\/` comments (outside strings) and trailing commas. */
+export function readWranglerConfig(path: string): WranglerConfig {
+  const text = readFileSync(join(ROOT, path), "utf8");
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      out += text.slice(start, i + 1);
+    } else if (c === "/" && text[i + 1] === "/") {
+      while (i < text.length && text[i] !== "\n") i++;
+      out += "\n";
+    } else if (c === "/" && text[i + 1] === "*") {
+      i = text.indexOf("*/", i + 2) + 1;
+    } else out += c;
+  }
+  return JSON.parse(out.replace(/,(\s*[}\]])/g, "$1")) as WranglerConfig;
+}
+
+/** The parts of a wrangler configuration the tests run a Worker with. */
+export interface WranglerConfig {
+  name: string;
+  main: string;
+  compatibility_date: string;
+  compatibility_flags?: string[];
+  d1_databases?: { binding: string; database_name: string; database_id: string }[];
+  kv_namespaces?: { binding: string; id: string }[];
+  vars?: Record<string, string>;
+}
+
+/**
+ * Miniflare options for the Worker a wrangler configuration describes: its compatibility settings, its
+ * D1 and KV bindings (local), its vars, plus `bindings` (the secrets) on top.
+ */
+export function optionsFromWrangler(config: WranglerConfig, bindings: Record<string, string>): Record<string, unknown> {
+  return {
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags ?? [],
+    d1Databases: Object.fromEntries((config.d1_databases ?? []).map((d) => [d.binding, d.database_id])),
+    kvNamespaces: Object.fromEntries((config.kv_namespaces ?? []).map((k) => [k.binding, k.id])),
+    bindings: { ...config.vars, ...bindings },
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * The Cloudflare Workers example (examples/cloudflare: worker.ts and its wrangler.jsonc) in workerd,
+ * against the emulator (which runs here, in Node; the Worker reaches it over 127.0.0.1): a full install
+ * with the state cookie kept across the redirect, Sign in with Slack, a signed `/open-modal` answered with
+ * the installed bot token, a bad signature refused, an uninstall removing the tokens from D1 and KV. The
+ * Worker is bundled from the same file wrangler deploys and run with the settings and bindings its
+ * wrangler.jsonc names (D1 and KV local to Miniflare).
+ */
+import { randomBytes } from "node:crypto";
+import type { Miniflare } from "miniflare";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
+import { ErrorCode } from "../../src/errors.js";
+import { SignatureSigner } from "../../src/signature/signature.js";
+import { callback, consent, startInstall } from "../oauth/flow-harness.js";
+import { cookiePair } from "../oidc/helpers.js";
+import { bundleWorker, nodeImports, optionsFromWrangler, readWranglerConfig, startWorker } from "../workers/workerd.js";
+import { freePort } from "./runtimes.js";
+
+const TEAM = "T0000000002";
+const USER = "U0000000005";
+const config = readWranglerConfig("examples/cloudflare/wrangler.jsonc");
+
+describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", () => {
+  let emu: Emulator;
+  let mf: Miniflare;
+  let code: string;
+  let url: string;
+  let stderr = "";
+  const prefix = config.vars?.TABLE_PREFIX ?? "slack_";
+
+  /** Reads D1 the Worker wrote (rows as arrays). */
+  const sql = async (query: string, ...params: unknown[]) => {
+    const db = (await mf.getD1Database("DB")) as unknown as {
+      prepare(q: string): { bind(...v: unknown[]): { raw(): Promise<unknown[][]> } };
+    };
+    return db
+      .prepare(query)
+      .bind(...params)
+      .raw();
+  };
+  const kvKeys = async () => {
+    const kv = (await mf.getKVNamespace("INSTALLATION_CACHE")) as unknown as {
+      list(): Promise<{ keys: { name: string }[] }>;
+    };
+    return (await kv.list()).keys.map((k) => k.name);
+  };
+
+  beforeAll(async () => {
+    code = await bundleWorker(`examples/cloudflare/${config.main}`);
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    emu = await startEmulator({ appUrl: url, signingSecret: randomBytes(16).toString("hex") });
+    mf = await startWorker(code, {
+      ...optionsFromWrangler(config, {
+        APP_URL: url,
+        SLACK_CLIENT_ID: emu.app.clientId,
+        SLACK_CLIENT_SECRET: emu.app.clientSecret,
+        SLACK_SIGNING_SECRET: emu.app.signingSecret,
+        SLACK_API_URL: emu.apiUrl,
+        SLACK_AUTHORIZE_URL: `${emu.url}/oauth/v2/authorize`,
+        SLACK_OIDC_BASE_URL: emu.url,
+      }),
+      host: "127.0.0.1",
+      port,
+      handleRuntimeStdio(out: NodeJS.ReadableStream, err: NodeJS.ReadableStream) {
+        out.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
+        err.on("data", (d: Buffer) => {
+          stderr += d.toString();
+        });
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await mf?.dispose();
+    await emu?.close();
+  });
+
+  it("runs with the configuration's nodejs_compat flag and imports node:crypto only (node:http/https: never taken)", () => {
+    expect(config.compatibility_flags).toContain("nodejs_compat");
+    expect(config.d1_databases?.map((d) => d.binding)).toEqual(["DB"]);
+    const imports = nodeImports(code);
+    expect(imports.filter((m) => m !== "node:http" && m !== "node:https")).toEqual(["node:crypto"]);
+  });
+
+  it("installs: the state cookie set by /slack/install comes back on the callback; the installation is in D1", async () => {
+    const home = await fetch(`${url}/`);
+    expect(await home.text()).toContain('href="/slack/install"');
+    const started = await startInstall({ url });
+    const location = await consent(started.authorizeUrl, { team: TEAM, user: USER });
+    // Without the cookie the callback is refused and the state stays unused.
+    const cookieless = await callback(location);
+    expect(cookieless.status).toBe(400);
+    expect(cookieless.headers.get("x-slack-oauth-error")).toBe(ErrorCode.StateCookieMissing);
+    const response = await callback(location, started.cookie);
+    const html = await response.text();
+    expect(response.status, `${html}\n${stderr}`).toBe(200);
+    expect(html).toContain("Installation complete");
+    const rows = await sql(`SELECT bot_token, team_id FROM "${prefix}bots"`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.[0]).toMatch(/^xoxb-/);
+    expect(rows[0]?.[1]).toBe(TEAM);
+    // The state was spent in D1 (a tombstone), never in KV.
+    const states = await sql(`SELECT consumed_at FROM "${prefix}oauth_states" WHERE consumed_at IS NOT NULL`);
+    expect(states.length).toBeGreaterThanOrEqual(1);
+    expect((await kvKeys()).filter((k) => !k.includes(":bot") && !k.includes(":user:"))).toEqual([]);
+    expect(emu.calls("oauth.v2.access").at(-1)).toMatchObject({ ok: true });
+  });
+
+  it("Sign in with Slack: login page → Slack → callback verifies the id_token and shows the user", async () => {
+    const page = await fetch(`${url}/slack/login`);
+    const html = await page.text();
+    expect(page.status, html).toBe(200);
+    const href = /id="sign-in-with-slack" href="([^"]+)"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
+    expect(href, html).toBeDefined();
+    const stateCookie = cookiePair(page, "slack-app-oidc-state");
+    expect(stateCookie).toBeDefined();
+    const allowed = await fetch(href!, {
+      method: "POST",
+      body: new URLSearchParams({ team: TEAM, user: USER, decision: "allow" }),
+      redirect: "manual",
+    });
+    expect(allowed.status).toBe(302);
+    const done = await fetch(allowed.headers.get("location")!, {
+      headers: { cookie: stateCookie! },
+      redirect: "manual",
+    });
+    const signedIn = await done.text();
+    expect(done.status, signedIn).toBe(200);
+    expect(signedIn).toContain("<h1>Signed in</h1>");
+  });
+
+  it("a signed /open-modal opens the modal with the installed bot token (looked up through KV)", async () => {
+    const res = await emu.sendSlashCommand({ teamId: TEAM, userId: USER, command: "/open-modal" });
+    expect(res.status, res.body).toBe(200);
+    expect(res.body).toBe("");
+    expect(emu.calls("views.open").at(-1)).toEqual({ method: "views.open", teamId: TEAM, ok: true, error: null });
+    expect(emu.views().at(-1)).toMatchObject({ teamId: TEAM, userId: USER, view: { callback_id: "modal-id" } });
+    // The lookup filled the KV cache; a second command is answered from it.
+    expect(await kvKeys()).toContain(`slack-oauth-kit:::${TEAM}:bot`);
+    const again = await emu.sendSlashCommand({ teamId: TEAM, userId: USER, command: "/open-modal" });
+    expect(again.status, again.body).toBe(200);
+    expect(emu.calls("views.open").filter((c) => c.ok)).toHaveLength(2);
+  });
+
+  it("a bad or missing signature → 401, and nothing is called", async () => {
+    const body = new URLSearchParams({ command: "/open-modal", team_id: TEAM, user_id: USER, trigger_id: "1.2.x" });
+    const type = { "content-type": "application/x-www-form-urlencoded" };
+    const forged = new SignatureSigner(randomBytes(16).toString("hex")).headers(body.toString());
+    const calls = emu.calls("views.open").length;
+    expect((await fetch(`${url}/slack/events`, { method: "POST", headers: { ...type, ...forged }, body })).status).toBe(
+      401,
+    );
+    expect((await fetch(`${url}/slack/events`, { method: "POST", headers: type, body })).status).toBe(401);
+    expect(emu.calls("views.open").length).toBe(calls);
+  });
+
+  it("an uninstall (signed app_uninstalled + tokens_revoked) removes the tokens from D1 and the KV entries", async () => {
+    const result = await emu.uninstall({ teamId: TEAM });
+    expect(result.deliveries).toEqual([
+      { type: "app_uninstalled", status: 200, ok: true },
+      { type: "tokens_revoked", status: 200, ok: true },
+    ]);
+    expect(await sql(`SELECT bot_token FROM "${prefix}bots" WHERE team_id = ?`, TEAM)).toEqual([]);
+    expect(await sql(`SELECT user_token FROM "${prefix}installations" WHERE team_id = ?`, TEAM)).toEqual([]);
+    expect((await kvKeys()).filter((k) => k.includes(TEAM))).toEqual([]);
+    // A (signed) command after the uninstall finds no installation: D1 and KV both forgot it.
+    const body = new URLSearchParams({ command: "/open-modal", team_id: TEAM, user_id: USER, trigger_id: "1.2.x" });
+    const signed = new SignatureSigner(emu.app.signingSecret).headers(body.toString());
+    const res = await fetch(`${url}/slack/events`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", ...signed },
+      body,
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("Please install this app first!");
+    expect(stderr).not.toMatch(/xox[bpe]-/);
+  });
+});
