@@ -1,11 +1,15 @@
 /**
- * Runtimes benchmark (`npm run bench -- runtimes`): the toolkit's one fetch handler on Node, Deno and Bun,
- * in one run. The same app (`bench/lib/runtime-app.mjs`: `toFetchHandler` over `OAuthFlow` +
- * `SlackRequestHandler`, `createAuthorize` over a `CachingInstallationStore` of 1,000 workspaces in memory)
- * is served as each runtime's users serve one: `node:http` + `toNodeListener`, `Deno.serve`, `Bun.serve`.
+ * Runtimes benchmark (`npm run bench -- runtimes`): the toolkit's one fetch handler on Node, Deno, Bun and
+ * workerd (Cloudflare Workers), in one run. The same app (`bench/lib/runtime-app.mjs`: `toFetchHandler`
+ * over `OAuthFlow` + `SlackRequestHandler`, `createAuthorize` over a `CachingInstallationStore` of 1,000
+ * workspaces in memory) is served as each runtime's users serve one: `node:http` + `toNodeListener`,
+ * `Deno.serve`, `Bun.serve`; on workerd it is a Worker (`bench/lib/runtime-worker.mjs`, the same code as a
+ * fetch export, bundled by esbuild) run by Miniflare 3 with `nodejs_compat`.
  *
  * Per runtime and round:
  * - start-up: from spawning the process to its `listening on` line (runtime boot, loading dist/, seeding);
+ *   on workerd, from `new Miniflare()` (which spawns workerd) to the answer of the first command (a Worker
+ *   builds its app, here seeding included, on its first request: that is its cold start);
  * - signed slash commands per second: autocannon here (16 connections, 2 s warm-up, then `BENCH_SECONDS`,
  *   default 5), cycling over 1,000 signed `/bench` commands from distinct workspaces; each one is verified,
  *   parsed and authorized (cache hit) and answered with JSON. A first request by hand must get a 200;
@@ -20,12 +24,14 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
+import type { Miniflare } from "miniflare";
 import { BUN, DENO, freePort, type Runtime, startApp } from "../test/runtimes/runtimes.js";
+import { bundleWorker, startWorker } from "../test/workers/workerd.js";
 import { signedCommands } from "./lib/fixtures.js";
 import { HttpClient } from "./lib/http.js";
 import { fixed, int, machineLine, printTable } from "./lib/report.js";
 
-type Name = "Node" | "Deno" | "Bun";
+type Name = "Node" | "Deno" | "Bun" | "workerd";
 
 interface Result {
   runtime: Name;
@@ -52,7 +58,61 @@ function cpuMicros(pid: number): number {
 
 const APP = "bench/lib/runtime-app.mjs";
 
-function command(name: Name): { command: string; args: string[] } {
+/** The pid of this process's `workerd` child (Miniflare spawns one per instance; one runs at a time here). */
+function workerdPid(): number {
+  const out = execFileSync("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.trim().endsWith("workerd"));
+  if (line === undefined) throw new Error("workerd: no child process found");
+  return Number(line.trim().split(/\s+/)[0]);
+}
+
+/** A served app: its URL, start-up time, server pid, and how to stop it. */
+interface Served {
+  url: string;
+  startupMs: number;
+  pid: number;
+  stop(): Promise<unknown>;
+}
+
+let workerCode: Promise<string> | undefined;
+
+async function serve(name: Name, signingSecret: string, installations: number, first: RequestInit & { path: string }) {
+  const port = await freePort();
+  if (name === "workerd") {
+    workerCode ??= bundleWorker("bench/lib/runtime-worker.mjs");
+    const code = await workerCode;
+    const started = performance.now();
+    const mf: Miniflare = await startWorker(code, {
+      host: "127.0.0.1",
+      port,
+      bindings: { SIGNING_SECRET: signingSecret, BENCH_INSTALLATIONS: String(installations) },
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const reply = await fetch(`${url}${first.path}`, first);
+    const body = await reply.text();
+    if (reply.status !== 200 || !body.includes("found")) {
+      await mf.dispose();
+      throw new Error(`workerd: first request answered HTTP ${reply.status} ${body}`);
+    }
+    const served: Served = { url, startupMs: performance.now() - started, pid: workerdPid(), stop: () => mf.dispose() };
+    return served;
+  }
+  const { command: cmd, args } = command(name);
+  const app = await startApp(cmd, args, {
+    port,
+    env: { SIGNING_SECRET: signingSecret, BENCH_INSTALLATIONS: String(installations) },
+    timeoutMs: 30_000,
+  });
+  const served: Served = {
+    url: app.url,
+    startupMs: app.startupMs,
+    pid: app.child.pid as number,
+    stop: () => app.stop(),
+  };
+  return served;
+}
+
+function command(name: Exclude<Name, "workerd">): { command: string; args: string[] } {
   switch (name) {
     case "Node":
       return { command: process.execPath, args: [APP] };
@@ -73,18 +133,12 @@ function median(xs: number[]): number {
 
 async function measure(name: Name, round: number, seconds: number, installations: number): Promise<Result> {
   const signingSecret = randomBytes(16).toString("hex");
-  const port = await freePort();
-  const { command: cmd, args } = command(name);
-  const app = await startApp(cmd, args, {
-    port,
-    env: { SIGNING_SECRET: signingSecret, BENCH_INSTALLATIONS: String(installations) },
-    timeoutMs: 30_000,
-  });
+  const requests = signedCommands(signingSecret, 1000, installations);
+  const first = requests[0]!;
+  const app = await serve(name, signingSecret, installations, first);
   try {
-    const requests = signedCommands(signingSecret, 1000, installations);
     const http = new HttpClient();
     try {
-      const first = requests[0]!;
       const reply = await http.request(`${app.url}${first.path}`, first);
       if (reply.status !== 200 || !reply.body.includes("found")) {
         throw new Error(`${name}: sanity request answered HTTP ${reply.status} ${reply.body}`);
@@ -93,10 +147,9 @@ async function measure(name: Name, round: number, seconds: number, installations
       http.close();
     }
     await autocannon({ url: app.url, connections: 16, duration: 2, requests });
-    const pid = app.child.pid as number;
-    const cpuBefore = cpuMicros(pid);
+    const cpuBefore = cpuMicros(app.pid);
     const r = await autocannon({ url: app.url, connections: 16, duration: seconds, requests });
-    const cpu = cpuMicros(pid) - cpuBefore;
+    const cpu = cpuMicros(app.pid) - cpuBefore;
     return {
       runtime: name,
       round,
@@ -124,12 +177,16 @@ export async function runRuntimesBench(
     if (rt.error) console.log(`skipped ${rt.name}: ${rt.error}`);
     else available.push(rt.name);
   }
+  available.push("workerd");
   // The app imports dist/: make sure it is current.
   execFileSync(process.execPath, ["node_modules/typescript/bin/tsc", "-p", "tsconfig.build.json"], {
     stdio: "inherit",
   });
-  console.log(machineLine("runtimes: the fetch handler on Node, Deno and Bun"));
-  console.log(`versions: node ${process.version}, ${DENO.version ?? "no deno"}, bun ${BUN.version ?? "-"}`);
+  console.log(machineLine("runtimes: the fetch handler on Node, Deno, Bun and workerd"));
+  const workerd = JSON.parse(readFileSync("node_modules/workerd/package.json", "utf8")) as { version: string };
+  console.log(
+    `versions: node ${process.version}, ${DENO.version ?? "no deno"}, bun ${BUN.version ?? "-"}, workerd ${workerd.version} (Miniflare 3)`,
+  );
   console.log(
     `${rounds} rounds; per runtime and round: start-up, then 2 s warm-up + ${seconds} s of signed /bench commands`,
   );
@@ -139,7 +196,7 @@ export async function runRuntimesBench(
       const r = await measure(name, round, seconds, installations);
       results.push(r);
       console.log(
-        `  round ${round} ${name.padEnd(4)}  start-up ${fixed(r.startupMs, 0).padStart(5)} ms  ${int(r.requestsPerSecond).padStart(7)} commands/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  ${fixed(r.cpuMicrosPerRequest, 0)} µs CPU/command${r.non2xx ? `  non-2xx ${r.non2xx}` : ""}`,
+        `  round ${round} ${name.padEnd(7)}  start-up ${fixed(r.startupMs, 0).padStart(5)} ms  ${int(r.requestsPerSecond).padStart(7)} commands/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  ${fixed(r.cpuMicrosPerRequest, 0)} µs CPU/command${r.non2xx ? `  non-2xx ${r.non2xx}` : ""}`,
       );
     }
   }
