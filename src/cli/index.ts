@@ -5,6 +5,7 @@ import { type Command, ExitCode, UsageError } from "./command.js";
 import { doctorCommand } from "./doctor.js";
 import { emulatorCommand } from "./emulator.js";
 import { exportCommand } from "./export.js";
+import { healthCommand } from "./health.js";
 import { importCommand } from "./import.js";
 import { installationsCommand } from "./installations.js";
 import { keygenCommand } from "./keygen.js";
@@ -19,6 +20,7 @@ const commands: Command[] = [
   serveCommand,
   emulatorCommand,
   installationsCommand,
+  healthCommand,
   doctorCommand,
   rotateCommand,
   exportCommand,

@@ -6,6 +6,7 @@ import { configuredScopes } from "../app/config.js";
 import type { Bot, Installation } from "../model/installation.js";
 import { needsReinstall, type RequiredScopes, type ScopeDrift, scopeDrift } from "../model/scopes.js";
 import { maskToken, redact } from "../redact.js";
+import { type HealthEntry, isHealthStatus, type TokenHealth } from "../stores/health.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
 import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
 import { APP_OPTIONS, appJson, appUsage, describeApp, selectApp } from "./app-option.js";
@@ -29,16 +30,40 @@ export interface WorkspaceListing {
   isEnterpriseInstall: boolean;
   botId: string | null;
   botUserId: string | null;
-  /** The latest installation of each user, newest first. */
-  users: Array<{ userId: string; installedAt: number; userTokenExpiresAt: number | null }>;
+  /** The latest installation of each user, newest first, with its user token's health (`null`: never checked). */
+  users: Array<{ userId: string; installedAt: number; userTokenExpiresAt: number | null; health: TokenHealth | null }>;
   /** The latest installation (or bot) of the workspace. */
   installedAt: number;
   /** `null` when the bot token does not expire, or there is no bot. */
   botTokenExpiresAt: number | null;
+  /** The bot token's health as last recorded (`slack-oauth-kit health`); `null`: never checked, or no bot. */
+  botHealth: TokenHealth | null;
 }
 
-/** The listing of one workspace (no secrets). */
-export function toListing(w: WorkspaceInstallations): WorkspaceListing {
+/** Recorded health by place: `<enterprise>|<team>|` for the bot, `…|<userId>` for a user. */
+export type HealthIndex = ReadonlyMap<string, TokenHealth>;
+
+/** Indexes `listHealth` entries by place (see {@link HealthIndex}). */
+export function indexHealth(entries: readonly HealthEntry[]): HealthIndex {
+  const out = new Map<string, TokenHealth>();
+  for (const e of entries) out.set(`${e.enterpriseId ?? ""}|${e.teamId ?? ""}|${e.userId ?? ""}`, e.health);
+  return out;
+}
+
+function healthOf(health: HealthIndex | undefined, w: WorkspaceInstallations, userId?: string): TokenHealth | null {
+  return health?.get(`${w.enterpriseId ?? ""}|${w.teamId ?? ""}|${userId ?? ""}`) ?? null;
+}
+
+/** The status of the bot token (`undefined`: no bot) and of each user token (`unchecked`: never checked). */
+function statusesOf(w: WorkspaceInstallations, health: HealthIndex): { bot: string | undefined; users: string[] } {
+  return {
+    bot: w.bot ? (healthOf(health, w)?.status ?? "unchecked") : undefined,
+    users: w.installations.filter((i) => i.userToken).map((i) => healthOf(health, w, i.userId)?.status ?? "unchecked"),
+  };
+}
+
+/** The listing of one workspace (no secrets), with the health recorded for its tokens. */
+export function toListing(w: WorkspaceInstallations, health?: HealthIndex): WorkspaceListing {
   const times = [w.bot?.installedAt, ...w.installations.map((i) => i.installedAt)].filter(
     (t): t is number => typeof t === "number",
   );
@@ -52,9 +77,11 @@ export function toListing(w: WorkspaceInstallations): WorkspaceListing {
       userId: i.userId,
       installedAt: i.installedAt,
       userTokenExpiresAt: i.userToken && i.userTokenExpiresAt !== undefined ? i.userTokenExpiresAt : null,
+      health: i.userToken ? healthOf(health, w, i.userId) : null,
     })),
     installedAt: times.length > 0 ? Math.max(...times) : 0,
     botTokenExpiresAt: w.bot?.botTokenExpiresAt ?? null,
+    botHealth: w.bot ? healthOf(health, w) : null,
   };
 }
 
@@ -62,13 +89,16 @@ const USAGE = [
   "slack-oauth-kit installations <list|show|delete> [options]",
   "",
   "  list                       one line per workspace (or org-wide install): enterprise, team, bot,",
-  "                             users, installed at, token expiry",
+  "                             users, installed at, token expiry, health (as `health` last recorded it)",
   "    --team T…                only this workspace",
+  "    --status S               only workspaces with a token in status S: ok, revoked, invalid, expired,",
+  "                             refresh_failed, unknown, or unchecked (never checked)",
   "    --enterprise E…          only this Enterprise Grid org (its org-wide install and workspaces)",
   "    --json                   a JSON array instead of the table (no token values):",
   "                             [{ enterpriseId, teamId, isEnterpriseInstall, botId, botUserId,",
-  "                                users: [{ userId, installedAt, userTokenExpiresAt }],",
-  "                                installedAt, botTokenExpiresAt }]  (times: epoch seconds, null = none)",
+  "                                users: [{ userId, installedAt, userTokenExpiresAt, health }],",
+  "                                installedAt, botTokenExpiresAt, botHealth }]  (times: epoch seconds,",
+  "                             null = none; health: { status, checkedAt, error? } or null = never checked)",
   "",
   "  show --team T… | --enterprise E…",
   "                             everything stored for one workspace or org-wide install; tokens masked",
@@ -96,6 +126,7 @@ const USAGE = [
 const OPTIONS = {
   team: { type: "string" },
   enterprise: { type: "string" },
+  status: { type: "string" },
   user: { type: "string" },
   json: { type: "boolean" },
   reveal: { type: "boolean" },
@@ -115,6 +146,7 @@ const ALLOWED: Record<string, ReadonlySet<string>> = {
   list: new Set([
     "team",
     "enterprise",
+    "status",
     "json",
     "database-url",
     "client-id",
@@ -175,9 +207,9 @@ export interface ReinstallListing extends WorkspaceListing {
   missingUserScopes: Array<{ userId: string; scopes: string[] }>;
 }
 
-function reinstallListing(w: WorkspaceInstallations, drift: ScopeDrift): ReinstallListing {
+function reinstallListing(w: WorkspaceInstallations, drift: ScopeDrift, health: HealthIndex): ReinstallListing {
   return {
-    ...toListing(w),
+    ...toListing(w, health),
     missingBotScopes: drift.missingBotScopes,
     missingUserScopes: drift.users.map((u) => ({ userId: u.userId, scopes: u.missingUserScopes })),
   };
@@ -214,15 +246,25 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ")).join("\n");
 }
 
+/** The STATUS cell: the bot's status, and the users' that differ from `ok` (`unchecked`: never checked). */
+function statusCell(w: WorkspaceInstallations, health: HealthIndex): string {
+  const { bot, users: statuses } = statusesOf(w, health);
+  const users = new Map<string, number>();
+  for (const s of statuses) if (s !== "ok" && s !== bot) users.set(s, (users.get(s) ?? 0) + 1);
+  const extra = [...users].map(([s, n]) => `${n} user${n === 1 ? "" : "s"} ${s}`).join(", ");
+  return [bot, extra ? `(${extra})` : ""].filter(Boolean).join(" ") || "-";
+}
+
 function listTable(
   workspaces: WorkspaceInstallations[],
   now: number,
+  health: HealthIndex,
   drift?: ReadonlyMap<WorkspaceInstallations, ScopeDrift>,
 ): string {
-  const rows = [["ENTERPRISE", "TEAM", "BOT", "USERS", "INSTALLED AT (UTC)", "BOT TOKEN EXPIRES (UTC)"]];
+  const rows = [["ENTERPRISE", "TEAM", "BOT", "USERS", "INSTALLED AT (UTC)", "BOT TOKEN EXPIRES (UTC)", "STATUS"]];
   if (drift) rows[0]?.push("MISSING SCOPES");
   for (const w of workspaces) {
-    const l = toListing(w);
+    const l = toListing(w, health);
     const names = w.bot ?? w.installations[0];
     const users = l.users.map((u) => u.userId);
     rows.push([
@@ -232,6 +274,7 @@ function listTable(
       users.length <= 3 ? users.join(",") || "-" : `${users.slice(0, 3).join(",")} +${users.length - 3}`,
       iso(l.installedAt),
       expiry(l.botTokenExpiresAt, now, w.bot !== undefined),
+      statusCell(w, health),
     ]);
     const d = drift?.get(w);
     if (d) rows.at(-1)?.push(missingText(d));
@@ -424,8 +467,13 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       for (const key of Object.keys(values)) {
         if (!allowed.has(key)) throw new UsageError(`--${key} does not apply to installations ${sub}`);
       }
-      // Validate ids before touching the store.
+      // Validate ids (and the status) before touching the store.
       filterOf(values);
+      const status = values.status;
+      if (status !== undefined && status !== "unchecked" && !isHealthStatus(status))
+        throw new UsageError(
+          `--status must be ok, revoked, invalid, expired, refresh_failed, unknown or unchecked, got "${redact(status.slice(0, 40))}"`,
+        );
       idOption(values, "user");
       const app = selectApp(values, io.env, io.err);
       const clientId = app?.partition;
@@ -450,37 +498,51 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
         const list = store.listWorkspaces.bind(store);
         const now = Date.now() / 1000;
         const title = app === undefined ? "" : `App: ${describeApp(app)}\n`;
+        const hasStatus = (w: WorkspaceInstallations, health: HealthIndex) => {
+          if (status === undefined) return true;
+          const s = statusesOf(w, health);
+          return s.bot === status || s.users.includes(status);
+        };
         if (sub === "list" && required !== undefined) {
+          const filter = filterOf(values);
+          const [all, entries] = await Promise.all([list(filter), store.listHealth(filter)]);
+          const health = indexHealth(entries);
           const drift = new Map<WorkspaceInstallations, ScopeDrift>();
-          for (const w of await list(filterOf(values))) {
+          for (const w of all) {
             const d = scopeDrift(w, required);
-            if (needsReinstall(d)) drift.set(w, d);
+            if (needsReinstall(d) && hasStatus(w, health)) drift.set(w, d);
           }
           const workspaces = [...drift.keys()];
           if (values.json)
             io.out(
               `${JSON.stringify(
-                workspaces.map((w) => reinstallListing(w, drift.get(w) as ScopeDrift)),
+                workspaces.map((w) => reinstallListing(w, drift.get(w) as ScopeDrift, health)),
                 null,
                 2,
               )}\n`,
             );
           else if (workspaces.length === 0) io.out(`${title}No installation lacks the configured scopes.\n`);
-          else io.out(`${title}${listTable(workspaces, now, drift)}\n`);
+          else io.out(`${title}${listTable(workspaces, now, health, drift)}\n`);
           return ExitCode.Ok;
         }
         if (sub === "list") {
-          const workspaces = await list(filterOf(values));
+          const filter = filterOf(values);
+          const [all, entries] = await Promise.all([list(filter), store.listHealth(filter)]);
+          const health = indexHealth(entries);
+          const workspaces = all.filter((w) => hasStatus(w, health));
           if (values.json)
             io.out(
               `${JSON.stringify(
-                workspaces.map((w) => (app === undefined ? toListing(w) : { app: appJson(app), ...toListing(w) })),
+                workspaces.map((w) =>
+                  app === undefined ? toListing(w, health) : { app: appJson(app), ...toListing(w, health) },
+                ),
                 null,
                 2,
               )}\n`,
             );
-          else if (workspaces.length === 0) io.out(`${title}No installations.\n`);
-          else io.out(`${title}${listTable(workspaces, now)}\n`);
+          else if (workspaces.length === 0)
+            io.out(`${title}No installations${status === undefined ? "" : ` with a token in status ${status}`}.\n`);
+          else io.out(`${title}${listTable(workspaces, now, health)}\n`);
           return ExitCode.Ok;
         }
         const w = await selectWorkspace(list, values, sub);

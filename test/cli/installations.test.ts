@@ -147,11 +147,12 @@ describe("installations list", () => {
         botId: "B0000000001",
         botUserId: "U00000000B1",
         users: [
-          { userId: "U0000000002", installedAt: ts(now - 60), userTokenExpiresAt: null },
-          { userId: "U0000000001", installedAt: ts(now - 3600), userTokenExpiresAt: null },
+          { userId: "U0000000002", installedAt: ts(now - 60), userTokenExpiresAt: null, health: null },
+          { userId: "U0000000001", installedAt: ts(now - 3600), userTokenExpiresAt: null, health: null },
         ],
         installedAt: ts(now - 60),
         botTokenExpiresAt: null,
+        botHealth: null,
       },
       {
         enterpriseId: null,
@@ -159,9 +160,10 @@ describe("installations list", () => {
         isEnterpriseInstall: false,
         botId: null,
         botUserId: null,
-        users: [{ userId: "U0000000007", installedAt: ts(now - 30), userTokenExpiresAt: null }],
+        users: [{ userId: "U0000000007", installedAt: ts(now - 30), userTokenExpiresAt: null, health: null }],
         installedAt: ts(now - 30),
         botTokenExpiresAt: null,
+        botHealth: null,
       },
       {
         enterpriseId: "E0000000001",
@@ -169,9 +171,10 @@ describe("installations list", () => {
         isEnterpriseInstall: false,
         botId: "B0000000004",
         botUserId: "W00000000B4",
-        users: [{ userId: "W0000000010", installedAt: ts(now - 120), userTokenExpiresAt: now + 40000 }],
+        users: [{ userId: "W0000000010", installedAt: ts(now - 120), userTokenExpiresAt: now + 40000, health: null }],
         installedAt: ts(now - 120),
         botTokenExpiresAt: now + 43200,
+        botHealth: null,
       },
       {
         enterpriseId: "E0000000002",
@@ -179,15 +182,17 @@ describe("installations list", () => {
         isEnterpriseInstall: true,
         botId: "B0000000005",
         botUserId: "W00000000B5",
-        users: [{ userId: "W0000000020", installedAt: ts(now - 7200), userTokenExpiresAt: null }],
+        users: [{ userId: "W0000000020", installedAt: ts(now - 7200), userTokenExpiresAt: null, health: null }],
         installedAt: ts(now - 7200),
         botTokenExpiresAt: null,
+        botHealth: null,
       },
     ]);
     // Exactly these keys, nothing more (a token field added by mistake would show here).
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual(
         [
+          "botHealth",
           "botId",
           "botTokenExpiresAt",
           "botUserId",
@@ -198,7 +203,8 @@ describe("installations list", () => {
           "users",
         ].sort(),
       );
-      for (const u of row.users) expect(Object.keys(u).sort()).toEqual(["installedAt", "userId", "userTokenExpiresAt"]);
+      for (const u of row.users)
+        expect(Object.keys(u).sort()).toEqual(["health", "installedAt", "userId", "userTokenExpiresAt"]);
     }
   });
 
@@ -207,11 +213,13 @@ describe("installations list", () => {
     expect(r.code).toBe(0);
     expectNoToken(r.stdout);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^ENTERPRISE\s+TEAM\s+BOT\s+USERS\s+INSTALLED AT \(UTC\)\s+BOT TOKEN EXPIRES \(UTC\)$/);
+    expect(lines[0]).toMatch(
+      /^ENTERPRISE\s+TEAM\s+BOT\s+USERS\s+INSTALLED AT \(UTC\)\s+BOT TOKEN EXPIRES \(UTC\)\s+STATUS$/,
+    );
     expect(lines).toHaveLength(5);
     const northwind = lines.find((l) => l.includes("T0000000001"));
     expect(northwind).toMatch(
-      /^-\s+T0000000001 \(Northwind Traders\)\s+B0000000001\/U00000000B1\s+U0000000002,U0000000001\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+never$/,
+      /^-\s+T0000000001 \(Northwind Traders\)\s+B0000000001\/U00000000B1\s+U0000000002,U0000000001\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ\s+never\s+unchecked$/,
     );
     const grid = lines.find((l) => l.includes("T0000000004"));
     expect(grid).toMatch(/^E0000000001 \(Acme Corp\)\s+T0000000004 \(Acme Engineering\)/);
@@ -221,6 +229,50 @@ describe("installations list", () => {
     // Columns line up.
     const col = lines[0]!.indexOf("BOT ");
     for (const l of lines.slice(1)) expect(l.slice(col - 2, col)).toBe("  ");
+  });
+
+  it("shows each token's recorded health and filters by it (--status), unchecked included", async () => {
+    await withStore(async (store) => {
+      await store.recordHealth(
+        { teamId: "T0000000001" },
+        { status: "revoked", checkedAt: now, error: "token_revoked" },
+      );
+      await store.recordHealth({ teamId: "T0000000001", userId: "U0000000002" }, { status: "ok", checkedAt: now });
+      await store.recordHealth(
+        { teamId: "T0000000001", userId: "U0000000001" },
+        { status: "invalid", checkedAt: now, error: "invalid_auth" },
+      );
+      await store.recordHealth(
+        { enterpriseId: "E0000000001", teamId: "T0000000004" },
+        { status: "ok", checkedAt: now },
+      );
+    });
+    const list = async (...args: string[]) => {
+      const r = await runCli(["installations", "list", "--database-url", dbUrl, ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    const table = (await list()).trimEnd().split("\n");
+    expect(table.find((l) => l.includes("T0000000001"))).toMatch(/\srevoked \(1 user invalid\)$/);
+    expect(table.find((l) => l.includes("T0000000004"))).toMatch(/\sok \(1 user unchecked\)$/);
+    expect(table.find((l) => l.includes("T0000000003"))).toMatch(/\s\(1 user unchecked\)$/);
+    const ids = async (status: string) =>
+      (JSON.parse(await list("--json", "--status", status)) as WorkspaceListing[]).map(
+        (w) => w.teamId ?? w.enterpriseId,
+      );
+    expect(await ids("revoked")).toEqual(["T0000000001"]);
+    expect(await ids("invalid")).toEqual(["T0000000001"]);
+    // U0000000002 has no user token of its own: its record counts for nothing.
+    expect(await ids("ok")).toEqual(["T0000000004"]);
+    expect(await ids("unchecked")).toEqual(["T0000000003", "T0000000004", "E0000000002"]);
+    expect(await ids("expired")).toEqual([]);
+    const row = (JSON.parse(await list("--json", "--team", "T0000000001")) as WorkspaceListing[])[0];
+    expect(row?.botHealth).toEqual({ status: "revoked", checkedAt: now, error: "token_revoked" });
+    expect(row?.users.map((u) => u.health?.status)).toEqual([undefined, "invalid"]); // no user token: no health
+    expect(await list("--status", "expired")).toBe("No installations with a token in status expired.\n");
+    const bad = await runCli(["installations", "list", "--status", "broken", "--database-url", dbUrl]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--status must be ok, revoked/);
   });
 
   it("filters: --team, --enterprise, both; no match is an empty result, not an error", async () => {
