@@ -6,7 +6,7 @@ import { configuredScopes } from "../app/config.js";
 import type { Bot, Installation } from "../model/installation.js";
 import { needsReinstall, type RequiredScopes, type ScopeDrift, scopeDrift } from "../model/scopes.js";
 import { maskToken, redact } from "../redact.js";
-import { type HealthEntry, isHealthStatus, type TokenHealth } from "../stores/health.js";
+import { HEALTH_STATUSES, type HealthEntry, isHealthStatus, type TokenHealth } from "../stores/health.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
 import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
 import { APP_OPTIONS, appJson, appUsage, describeApp, selectApp } from "./app-option.js";
@@ -472,7 +472,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       const status = values.status;
       if (status !== undefined && status !== "unchecked" && !isHealthStatus(status))
         throw new UsageError(
-          `--status must be ok, revoked, invalid, expired, refresh_failed, unknown or unchecked, got "${redact(status.slice(0, 40))}"`,
+          `--status must be ${HEALTH_STATUSES.join(", ")} or unchecked, got "${redact(status.slice(0, 40))}"`,
         );
       idOption(values, "user");
       const app = selectApp(values, io.env, io.err);
