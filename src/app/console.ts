@@ -100,11 +100,12 @@ export interface ConsoleHealth {
 /** Worse statuses rank higher: a workspace with no bot shows its worst user token. */
 const STATUS_RANK: Record<InstallationHealthStatus, number> = {
   ok: 0,
-  unknown: 1,
-  expired: 2,
-  refresh_failed: 3,
-  invalid: 4,
-  revoked: 5,
+  missing_scopes: 1,
+  unknown: 2,
+  expired: 3,
+  refresh_failed: 4,
+  invalid: 5,
+  revoked: 6,
 };
 
 /** One workspace's record from its tokens' health entries (bot first); `undefined` when none was checked. */

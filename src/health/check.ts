@@ -2,10 +2,13 @@
  * {@link runHealthCheck} and {@link checkInstallationHealth}: `auth.test` on stored tokens, with bounded
  * concurrency that honours Slack's rate limits, and the verdicts recorded in the store.
  */
+
+import { reconcileTeamAccess, type TeamAccessReconciliation } from "../authorize/team-access.js";
 import { rejectRenamedClock } from "../clock.js";
 import { CodedTypeError, ConfigError, ErrorCode, isCodedError } from "../errors.js";
 import { bindMetrics, type MetricsOptions } from "../metrics/hooks.js";
 import type { Bot, Installation } from "../model/installation.js";
+import { missingScopes, type RequiredScopes } from "../model/scopes.js";
 import { type Logger, redact, silentLogger } from "../redact.js";
 import type { RotationCoordinator } from "../rotation/coordinator.js";
 import { TokenRefreshError } from "../rotation/errors.js";
@@ -131,6 +134,20 @@ export interface HealthCheckOptions {
   sleepMs?: ((ms: number, signal: AbortSignal) => Promise<void>) | undefined;
   /** Called once with 0 before the first check, then after each token. */
   onProgress?: ((done: number, total: number, item: HealthCheckItem | undefined) => void) | undefined;
+  /**
+   * The app's configured scopes (`SLACK_SCOPES` / `SLACK_USER_SCOPES`): a token `auth.test` accepts but
+   * that was granted fewer of them (the app added scopes since it was installed) is `missing_scopes`,
+   * with the missing ones in `missingScopes`. Without it scopes are not compared.
+   */
+  requiredScopes?: RequiredScopes | undefined;
+  /**
+   * After the sweep of {@link runHealthCheck}, reconcile the workspaces of every org-wide installation
+   * with `auth.teams.list` (`reconcileTeamAccess`), so that a workspace removed by an org admin whose
+   * event was lost is found; the result is the report's `teamAccess`.
+   *
+   * @default true
+   */
+  teamAccess?: boolean | undefined;
   /** Reports, after a sweep, how many tokens are in each status (`MetricsHooks.health`). */
   metrics?: MetricsOptions | undefined;
   /** Stops the sweep (it rejects with the signal's reason). */
@@ -166,6 +183,8 @@ export interface HealthCheckItem {
   rateLimited?: number;
   /** The store failed on this token (reading it or recording): its error code. */
   storeError?: string;
+  /** With `requiredScopes`: the configured scopes this token was not granted (status `missing_scopes`). */
+  missingScopes?: string[];
 }
 
 /**
@@ -192,6 +211,14 @@ export interface HealthReport {
   startedAt: number;
   /** Epoch seconds. */
   finishedAt: number;
+  /**
+   * {@link runHealthCheck} only (unless `teamAccess: false`): what the reconcile of each org-wide
+   * installation's workspaces with `auth.teams.list` found (an org whose token may not list them has
+   * `error`).
+   */
+  teamAccess?: TeamAccessReconciliation[];
+  /** The reconcile could not run at all (the store failed): its error code. */
+  teamAccessError?: string;
 }
 
 /** One token to check. */
@@ -213,6 +240,7 @@ interface Resolved {
   coordinator: RotationCoordinator | undefined;
   window: number;
   record: boolean;
+  required: RequiredScopes | undefined;
   now: () => number;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   logger: Logger;
@@ -267,6 +295,7 @@ function resolve(options: HealthCheckOptions): Resolved {
     coordinator: options.coordinator,
     window,
     record: options.record !== false,
+    required: options.requiredScopes,
     now: options.nowSeconds ?? (() => Date.now() / 1000),
     sleep: options.sleepMs ?? timerSleep,
     logger: options.logger ?? silentLogger,
@@ -304,7 +333,20 @@ export async function runHealthCheck(options: HealthCheckOptions): Promise<Healt
     if (w.bot?.botToken) targets.push({ kind: "bot", ws });
     if (r.users) for (const i of w.installations) if (i.userToken) targets.push({ kind: "user", ws, userId: i.userId });
   }
-  return sweep(r, options, targets);
+  const report = await sweep(r, options, targets);
+  if (options.teamAccess !== false && list.some((w) => w.isEnterpriseInstall)) {
+    // After the sweep: tokens it refreshed are the ones asked with. A failure here never fails the sweep.
+    try {
+      const filter = options.filter?.enterpriseId !== undefined ? { enterpriseId: options.filter.enterpriseId } : {};
+      report.teamAccess = await reconcileTeamAccess({ installationStore: r.store, api: r.api, ...filter });
+    } catch (e) {
+      report.teamAccessError = codeOf(e);
+      r.logger.warn(
+        redact(`health: reconciling the workspaces of org-wide installs failed: ${report.teamAccessError}`),
+      );
+    }
+  }
+  return report;
 }
 
 /**
@@ -425,18 +467,21 @@ async function checkOne(
   let token: string | undefined;
   let refreshToken: string | undefined;
   let expiresAt: number | undefined;
+  let scopes: readonly string[] = [];
   try {
     if (t.kind === "bot") {
       const bot: Bot | undefined = await r.source.findBot(q);
       token = bot?.botToken;
       refreshToken = bot?.botRefreshToken;
       expiresAt = bot?.botTokenExpiresAt;
+      scopes = bot?.botScopes ?? [];
     } else {
       const inst: Installation | undefined = await r.source.findInstallation(q);
       if (inst?.userId === t.userId) {
         token = inst?.userToken;
         refreshToken = inst?.userRefreshToken;
         expiresAt = inst?.userTokenExpiresAt;
+        scopes = inst?.userScopes ?? [];
       }
     }
   } catch (e) {
@@ -487,6 +532,13 @@ async function checkOne(
   try {
     await r.api.authTest(token);
     item.status = "ok";
+    // Valid, but granted fewer scopes than the app asks for now: a reinstall is due.
+    const missing = r.required ? missingScopes(scopes, t.kind === "bot" ? r.required.bot : r.required.user) : [];
+    if (missing.length > 0) {
+      item.status = "missing_scopes";
+      item.missingScopes = missing;
+      item.error = "missing_scope";
+    }
   } catch (e) {
     if (e instanceof SlackApiError && e.error === "ratelimited") {
       const waitMs = Math.max(1, e.retryAfter ?? 1) * 1000;

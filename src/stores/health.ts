@@ -14,6 +14,8 @@ import { type InstallationQuery, normalizeQuery, type TokenExpectation } from ".
  * - `invalid`: `invalid_auth` or `not_authed` (a token Slack does not know);
  * - `expired`: `token_expired` (a rotating token past its expiry that nobody refreshed);
  * - `refresh_failed`: a refresh of the token was tried and failed;
+ * - `missing_scopes`: `auth.test` accepted it, but it was granted fewer scopes than the app is configured
+ *   with (the app added scopes since): the installation needs a reinstall;
  * - `unknown`: no answer could be had (rate limits exhausted, network, Slack 5xx, a token that cannot be
  *   decrypted): never taken for `revoked`.
  *
@@ -25,7 +27,14 @@ import { type InstallationQuery, normalizeQuery, type TokenExpectation } from ".
  * const bad: InstallationHealthStatus[] = ["revoked", "invalid", "expired", "refresh_failed"];
  * ```
  */
-export type InstallationHealthStatus = "ok" | "revoked" | "invalid" | "expired" | "refresh_failed" | "unknown";
+export type InstallationHealthStatus =
+  | "ok"
+  | "revoked"
+  | "invalid"
+  | "expired"
+  | "refresh_failed"
+  | "missing_scopes"
+  | "unknown";
 
 /**
  * Every {@link InstallationHealthStatus}, in the order reports list them. Stores refuse any other value.
@@ -41,6 +50,7 @@ export const HEALTH_STATUSES: readonly InstallationHealthStatus[] = Object.freez
   "invalid",
   "expired",
   "refresh_failed",
+  "missing_scopes",
   "unknown",
 ]);
 

@@ -6,7 +6,7 @@
  *   Slack error; after reinstalling through that link the list is empty and the command works.
  * - Org-wide access: an org admin removes a workspace in the emulator and the next command from it gets
  *   the install prompt; adding it back restores it; once with the events delivered, once with the events
- *   lost and the change found by a reconcile with `auth.teams.list`.
+ *   lost and the change found by a health run (its reconcile with `auth.teams.list`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -18,11 +18,10 @@ import { loadConfig } from "../../src/app/config.js";
 import { jsonLogger } from "../../src/app/log.js";
 import { type RunningServer, startServer } from "../../src/app/server.js";
 import { INSTALL_PROMPT } from "../../src/app/slack-app.js";
-import { reconcileTeamAccess } from "../../src/authorize/team-access.js";
 import { createInstallationsCommand, type ReinstallListing } from "../../src/cli/installations.js";
 import type { CliIO } from "../../src/cli/io.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { SlackApiClient } from "../../src/slack-api/client.js";
+import { runHealthCheck } from "../../src/health/index.js";
 import { CachingInstallationStore } from "../../src/stores/cache.js";
 import { MemoryStateStore } from "../../src/stores/memory.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
@@ -140,6 +139,15 @@ describe("scope drift: a scope added to the app's configuration", () => {
     const after = await serve(NEW_SCOPES);
     const listed = await needsReinstall(NEW_SCOPES);
     expect(listed.map((w) => [w.teamId, w.missingBotScopes])).toStrictEqual([[NORTHWIND, ["channels:read"]]]);
+    // A health run with the configured scopes records the bot as missing_scopes.
+    const health = () =>
+      runHealthCheck({
+        installationStore: after.installationStore,
+        apiUrl: emu.apiUrl,
+        requiredScopes: { bot: NEW_SCOPES.split(",") },
+      });
+    const drifted = (await health()).items.find((i) => i.kind === "bot" && i.teamId === NORTHWIND);
+    expect(drifted).toMatchObject({ status: "missing_scopes", missingScopes: ["channels:read"], recorded: true });
 
     const views = emu.views().length;
     const reply = await command(NORTHWIND);
@@ -154,6 +162,7 @@ describe("scope drift: a scope added to the app's configuration", () => {
     expect(authorizeUrl.searchParams.get("team")).toBe(NORTHWIND);
     expect(authorizeUrl.searchParams.get("scope")).toBe(NEW_SCOPES);
     expect(await needsReinstall(NEW_SCOPES)).toStrictEqual([]);
+    expect((await health()).items.find((i) => i.kind === "bot" && i.teamId === NORTHWIND)?.status).toBe("ok");
     expect((await command(NORTHWIND)).text).toBeUndefined(); // the modal opened
     expect(emu.views().length).toBe(views + 1);
 
@@ -187,22 +196,22 @@ describe("org-wide install: workspaces removed and added back by an org admin", 
     expect((await command(ACME_ENG)).text).toBeUndefined();
   });
 
-  it("with the events lost: a reconcile with auth.teams.list finds the removal and the return", async () => {
-    const api = new SlackApiClient({ baseUrl: emu.apiUrl, maxRetries: 0 });
-    const store = running.installationStore;
+  it("with the events lost: a health run (its reconcile with auth.teams.list) finds the removal and the return", async () => {
+    const healthRun = async () => {
+      const report = await runHealthCheck({ installationStore: running.installationStore, apiUrl: emu.apiUrl });
+      expect(report.teamAccessError).toBeUndefined();
+      return report.teamAccess?.find((t) => t.enterpriseId === ACME_ORG);
+    };
     // A first health run records the workspaces the org token may act in.
-    const [first] = await reconcileTeamAccess({ installationStore: store, api });
-    expect(first).toMatchObject({ enterpriseId: ACME_ORG, allowed: [ACME_ENG, ACME_SALES], revoked: [] });
+    expect(await healthRun()).toMatchObject({ allowed: [ACME_ENG, ACME_SALES], revoked: [] });
 
     await emu.setTeamAccess({ enterpriseId: ACME_ORG, teamIds: [ACME_SALES], access: "revoked", deliver: false });
     expect((await command(ACME_SALES)).text).toBeUndefined(); // nobody told the app yet
-    const [found] = await reconcileTeamAccess({ installationStore: store, api });
-    expect(found).toMatchObject({ allowed: [ACME_ENG], revoked: [ACME_SALES], newlyRevoked: [ACME_SALES] });
+    expect(await healthRun()).toMatchObject({ allowed: [ACME_ENG], revoked: [ACME_SALES], newlyRevoked: [ACME_SALES] });
     expect((await command(ACME_SALES)).text).toBe(INSTALL_PROMPT);
 
     await emu.setTeamAccess({ enterpriseId: ACME_ORG, teamIds: [ACME_SALES], access: "granted", deliver: false });
-    const [back] = await reconcileTeamAccess({ installationStore: store, api });
-    expect(back).toMatchObject({ revoked: [], newlyGranted: [ACME_SALES] });
+    expect(await healthRun()).toMatchObject({ revoked: [], newlyGranted: [ACME_SALES] });
     expect((await command(ACME_SALES)).text).toBeUndefined();
   });
 });

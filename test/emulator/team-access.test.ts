@@ -4,6 +4,9 @@
  * `team_access_granted` signed and delivered (or lost).
  */
 import { afterAll, describe, expect, it } from "vitest";
+import { reconcileTeamAccess } from "../../src/authorize/team-access.js";
+import { SlackApiClient } from "../../src/slack-api/client.js";
+import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import { api, closeAll, install, receiver, slackSignatureValid, start } from "./helpers.js";
 
 const ORG = "E0000000001";
@@ -90,5 +93,43 @@ describe("auth.teams.list and /_emulator/org/team-access", () => {
     expect((await post({ enterpriseId: "E0000000009", teamIds: [ENG], access: "revoked" })).body.error).toBe(
       "not_installed",
     );
+  });
+
+  it("reconcileTeamAccess leaves an org alone when its token may not list workspaces, and says why", async () => {
+    const emu = await start();
+    const reply = await install(emu, {}, { team: ORG });
+    const store = new MemoryInstallationStore();
+    await store.save({
+      enterpriseId: ORG,
+      isEnterpriseInstall: true,
+      userId: reply.authed_user.id as string,
+      botToken: reply.access_token as string,
+      botScopes: ["commands"],
+      userScopes: [],
+      installedAt: 1,
+      customValues: {},
+    });
+    await store.updateTeamAccess(ORG, { revoked: [SALES], granted: [ENG] });
+    const client = new SlackApiClient({ baseUrl: emu.apiUrl, maxRetries: 0 });
+    emu.injectFault({ method: "auth.teams.list", error: "missing_scope" });
+    const [refused] = await reconcileTeamAccess({ installationStore: store, api: client });
+    expect(refused).toMatchObject({ enterpriseId: ORG, error: "missing_scope", revoked: [SALES], newlyGranted: [] });
+    expect(await store.findTeamAccess(ORG)).toStrictEqual({ granted: [ENG], revoked: [SALES] });
+    // Asked again, Slack lists both: SALES is allowed again.
+    const [ok] = await reconcileTeamAccess({ installationStore: store, api: client });
+    expect(ok).toMatchObject({ allowed: [ENG, SALES], revoked: [], newlyGranted: [SALES] });
+    expect(ok?.error).toBeUndefined();
+    // An org installation without any token cannot be asked.
+    const tokenless = new MemoryInstallationStore();
+    await tokenless.save({
+      enterpriseId: ORG,
+      isEnterpriseInstall: true,
+      userId: "W1",
+      botScopes: [],
+      userScopes: [],
+      installedAt: 1,
+      customValues: {},
+    });
+    expect((await reconcileTeamAccess({ installationStore: tokenless, api: client }))[0]?.error).toBe("no_token");
   });
 });

@@ -73,7 +73,15 @@ describe("runHealthCheck", () => {
         recorded: true,
       },
     ]);
-    expect(after.counts).toStrictEqual({ ok: 5, revoked: 1, invalid: 0, expired: 0, refresh_failed: 0, unknown: 0 });
+    expect(after.counts).toStrictEqual({
+      ok: 5,
+      revoked: 1,
+      invalid: 0,
+      expired: 0,
+      refresh_failed: 0,
+      missing_scopes: 0,
+      unknown: 0,
+    });
     expect(progress).toStrictEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(events).toContainEqual(["revoked", 1]);
     expect(events).toContainEqual(["ok", 5]);
