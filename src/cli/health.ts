@@ -3,6 +3,7 @@
  * a table (with a progress bar on stderr) or JSON. Exit 0 all healthy, 1 something unhealthy (or a store
  * failure), 2 bad usage or configuration.
  */
+import { configuredScopes } from "../app/config.js";
 import { ConfigError } from "../errors.js";
 import type { HealthCheckItem, HealthReport } from "../health/check.js";
 import { redact } from "../redact.js";
@@ -20,6 +21,10 @@ const USAGE = [
   "  store: ok, revoked (token_revoked, account_inactive), invalid (invalid_auth, not_authed), expired",
   "  (token_expired) or unknown (rate limits exhausted, Slack unreachable or 5xx, a token that cannot be",
   "  decrypted; never taken for revoked). `installations list --status S` then filters by it.",
+  "  With SLACK_SCOPES / SLACK_USER_SCOPES set (as the server reads them), a valid token granted fewer",
+  "  of those scopes is missing_scopes (the app added scopes since it was installed: reinstall). The",
+  "  workspaces of org-wide installations are reconciled with auth.teams.list (a workspace an org admin",
+  "  removed is then refused by the server even when its event was lost); shown after the table.",
   "",
   "  --team T…            only this workspace",
   "  --enterprise E…      only this Enterprise Grid org",
@@ -120,6 +125,18 @@ function table(report: HealthReport): string {
   return lines.join("\n");
 }
 
+/** `requiredScopes` from `SLACK_SCOPES` / `SLACK_USER_SCOPES` when one is set (scopes are not compared otherwise). */
+function requiredScopesFromEnv(env: Record<string, string | undefined>): {
+  requiredScopes?: { bot: string[]; user: string[] };
+} {
+  if (env.SLACK_SCOPES === undefined && env.SLACK_USER_SCOPES === undefined) return {};
+  const scopes = configuredScopes(env);
+  const bad = scopes.invalid[0];
+  if (bad !== undefined)
+    throw new UsageError(`SLACK_SCOPES / SLACK_USER_SCOPES: "${redact(bad.slice(0, 40))}" is not a Slack scope`);
+  return { requiredScopes: { bot: scopes.bot, user: scopes.user } };
+}
+
 /** `slack-oauth-kit health`. */
 export const healthCommand: Command = {
   name: "health",
@@ -173,6 +190,7 @@ export const healthCommand: Command = {
           perWorkspaceConcurrency: perWorkspace,
           maxRateLimitWaitSeconds: maxWait,
           users: values["no-users"] !== true,
+          ...requiredScopesFromEnv(process.env),
           filter: Object.keys(filter).length > 0 ? filter : undefined,
           onProgress: (done, total, item) => progress.update(done, total, item),
         });
@@ -187,6 +205,12 @@ export const healthCommand: Command = {
       } else {
         const title = app === undefined ? "" : `App: ${describeApp(app)}\n`;
         process.stdout.write(report.items.length === 0 ? `${title}No installations.\n` : `${title}${table(report)}\n`);
+        for (const t of report.teamAccess ?? []) {
+          const what = t.error
+            ? `not reconciled (${t.error})`
+            : `${t.allowed.length} workspace(s) allowed, ${t.revoked.length} removed${t.newlyRevoked.length > 0 ? `; newly removed: ${t.newlyRevoked.join(", ")}` : ""}${t.newlyGranted.length > 0 ? `; added back: ${t.newlyGranted.join(", ")}` : ""}`;
+          process.stdout.write(`Org ${t.enterpriseId}: ${what}\n`);
+        }
       }
       return report.healthy ? ExitCode.Ok : ExitCode.Failure;
     } finally {

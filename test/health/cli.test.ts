@@ -65,6 +65,34 @@ describe("slack-oauth-kit health", () => {
     expect((JSON.parse(listed.stdout) as { teamId: string }[]).map((w) => w.teamId)).toEqual([teamOf(1)]);
   }, 60_000);
 
+  it("with SLACK_SCOPES naming a scope added later, older tokens are missing_scopes; --status finds them", async () => {
+    const emu = await rotatingEmulator(1, {
+      tokenRotation: false,
+      appUrl: (await closedPortUrl()).replace("/api/", ""),
+    });
+    const dir = mkdtempSync(join(tmpdir(), "sok-health-"));
+    dirs.push(dir);
+    const db = join(dir, "app.db");
+    const store = new SQLiteInstallationStore({ filename: db });
+    const { installation } = await install(emu, 1);
+    await store.save(installation);
+    await store.close();
+    const scopes = [...installation.botScopes, "channels:read"].join(",");
+    const env = { SLACK_API_URL: emu.apiUrl, SLACK_SCOPES: scopes };
+    const run = await runCli(["health", "--json", "--database-url", `sqlite:${db}`], { env, timeoutMs: 30_000 });
+    expect(run.code, run.stderr).toBe(1);
+    const report = JSON.parse(run.stdout) as { items: { kind: string; status: string; missingScopes?: string[] }[] };
+    expect(report.items.find((i) => i.kind === "bot")).toMatchObject({
+      status: "missing_scopes",
+      missingScopes: ["channels:read"],
+    });
+    const listed = await runCli(
+      ["installations", "list", "--json", "--status", "missing_scopes", "--database-url", `sqlite:${db}`],
+      { env },
+    );
+    expect((JSON.parse(listed.stdout) as { teamId: string }[]).map((w) => w.teamId)).toEqual([teamOf(1)]);
+  }, 60_000);
+
   it("configuration errors exit 2: no database, a bad flag, a bad SLACK_API_URL", async () => {
     const missing = await runCli(["health", "--database-url", "sqlite:/nonexistent/app.db"]);
     expect(missing.code).toBe(2);
