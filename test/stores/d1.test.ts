@@ -5,13 +5,14 @@
  * The installation suite runs twice: on D1, and on D1 behind the KV cache. Then D1 specifics.
  */
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeleteInstallationQuery, InstallationStore } from "../../src/stores/installation-store.js";
 import { tableNames } from "../../src/stores/sql/migrations.js";
 import { testInstallationStore, testStateStore } from "../../src/testing/index.js";
 import { runner } from "../conformance/runner.js";
 import { type ProxyInstallationStore, StoreWorker } from "../workers/store-proxy.js";
-import { bundleWorker, startWorker } from "../workers/workerd.js";
+import { bundleWorker, startIsolates, startWorker } from "../workers/workerd.js";
 
 const code = await bundleWorker("test/workers/d1-store.worker.ts");
 
@@ -111,20 +112,47 @@ for (const kv of [false, true]) {
 }
 
 describe("D1 states", () => {
-  inWorkerd((w) => {
-    const open = async (o: { clock?: () => number; ttlSeconds?: number } = {}) => {
-      const tablePrefix = SUITE_PREFIX;
-      const store = await w().stateStore({ tablePrefix, ...o });
-      return { store, cleanup: () => store.close() };
-    };
-    testStateStore(runner, "D1, in workerd", () => open(), {
-      clockStore: (clock, ttlSeconds) => open(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
-      ttlStore: (ttlSeconds) => open({ ttlSeconds }),
-      appStores: async () => {
-        const h = await open();
-        return { a: h.store, b: h.store, cleanup: h.cleanup };
-      },
-    });
+  // Five isolates of the store Worker on one D1 database: the suite's store lives in w0, and each of the
+  // four racing OS processes consumes through an isolate of its own (w1…w4), as separate instances of a
+  // deployed Worker would.
+  const ISOLATES = 5;
+  let worker: StoreWorker | undefined;
+  let urls: string[] = [];
+  beforeAll(async () => {
+    const started = await startIsolates(code, ISOLATES);
+    worker = new StoreWorker(started.mf);
+    urls = started.urls;
+  });
+  afterAll(async () => {
+    await worker?.mf.dispose();
+  });
+  const w = () => {
+    if (worker === undefined) throw new Error("workerd is not running");
+    return worker;
+  };
+  const open = async (o: { clock?: () => number; ttlSeconds?: number } = {}) => {
+    const store = await w().stateStore({ tablePrefix: SUITE_PREFIX, ...o });
+    return { store, cleanup: () => store.close() };
+  };
+  let child = 0;
+  testStateStore(runner, "D1, in workerd (4 more isolates racing from 4 OS processes)", () => open(), {
+    clockStore: (clock, ttlSeconds) => open(ttlSeconds === undefined ? { clock } : { clock, ttlSeconds }),
+    ttlStore: (ttlSeconds) => open({ ttlSeconds }),
+    appStores: async () => {
+      const h = await open();
+      return { a: h.store, b: h.store, cleanup: h.cleanup };
+    },
+    multiProcess: {
+      command: process.execPath,
+      // Child k talks to isolate w(1 + k % 4) only.
+      args: (states) => [
+        join(import.meta.dirname, "../workers/consume-states.mjs"),
+        urls[1 + (child++ % (ISOLATES - 1))] ?? "",
+        SUITE_PREFIX,
+        ...states,
+      ],
+      processes: ISOLATES - 1,
+    },
   });
 });
 

@@ -107,3 +107,25 @@ export function optionsFromWrangler(config: WranglerConfig, bindings: Record<str
     bindings: { ...config.vars, ...bindings },
   };
 }
+
+/**
+ * Starts workerd with `isolates` copies of one Worker (`w0`, `w1`, …: each its own isolate), all bound to
+ * the same D1 database and KV namespace, as several instances of a deployed Worker are. `dispatchFetch`
+ * reaches `w0`; each worker also listens on a socket of its own (`urls[i]`), for other OS processes.
+ */
+export async function startIsolates(code: string, isolates: number): Promise<{ mf: Miniflare; urls: string[] }> {
+  const workers = Array.from({ length: isolates }, (_, i) => ({
+    ...COMPAT,
+    name: `w${i}`,
+    modules: true,
+    script: code,
+    d1Databases: { DB: "shared-d1" },
+    kvNamespaces: { KV: "shared-kv" },
+    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+  }));
+  const mf = new Miniflare({ workers } as MiniflareOptions);
+  await mf.ready;
+  const urls: string[] = [];
+  for (let i = 0; i < isolates; i++) urls.push((await mf.unsafeGetDirectURL(`w${i}`)).href.replace(/\/$/, ""));
+  return { mf, urls };
+}
