@@ -15,6 +15,7 @@ const benches: Record<string, () => Promise<unknown>> = {
   runtimes: async () => (await import("./runtimes.js")).runRuntimesBench(),
   lru: async () => (await import("./micro.js")).runLruBench(),
   form: async () => (await import("./micro.js")).runFormBench(),
+  health: async () => (await import("./health.js")).runHealthBench(),
 };
 
 const names = process.argv.slice(2);

@@ -84,8 +84,8 @@ export interface MetricsHooks {
   /** The Slack request handler answered one request with this HTTP status. */
   slackRequest?(app: string, kind: SlackRequestMetricKind, status: number): void;
   /**
-   * How many installations are in a health status now (a gauge: the latest call per status wins). The
-   * core does not call it yet: it is the interface point for a health check of stored installations.
+   * How many stored tokens are in a health status now (a gauge: the latest call per status wins).
+   * `runHealthCheck` (`slack-oauth-kit/health`) calls it once per status after each sweep, 0 included.
    */
   health?(app: string, status: string, installations: number): void;
 }
