@@ -166,3 +166,29 @@ export function selectApp(
     );
   return fromIdentity(app);
 }
+
+/**
+ * The scopes an app of the apps file asks for (`scopes`, `userScopes`), for `--app` with the commands that
+ * compare installations with them; `undefined` without `--app`, without an apps file, for a raw client id
+ * the file does not list, or for an app that names no scopes (the caller then falls back to `SLACK_SCOPES`).
+ */
+export function selectedAppScopes(
+  app: SelectedApp | undefined,
+  appsFileFlag: string | undefined,
+  env: Record<string, string | undefined>,
+): { bot: string[]; user: string[] } | undefined {
+  if (app === undefined || (app.name === undefined && app.clientId === undefined)) return undefined;
+  const file = appsFileOf(appsFileFlag, env);
+  if (file === undefined) return undefined;
+  const found = appConfigsWithoutSecrets(file).find((a) =>
+    app.name !== undefined ? a.name === app.name : a.clientId === app.clientId,
+  );
+  if (found === undefined || (found.scopes.length === 0 && found.userScopes.length === 0)) return undefined;
+  return { bot: [...found.scopes], user: [...found.userScopes] };
+}
+
+function appConfigsWithoutSecrets(path: string): AppConfig[] {
+  const { apps, findings } = readAppsFile(path, {}, { secrets: false });
+  if (findings.some((f) => f.level === "problem")) throw fileProblems(path, findings);
+  return apps;
+}

@@ -10,7 +10,15 @@ import { redact } from "../redact.js";
 import { HEALTH_STATUSES } from "../stores/health.js";
 import { isValidId, type WorkspaceQuery } from "../stores/installation-store.js";
 import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
-import { APP_OPTIONS, appJson, appUsage, describeApp, selectApp } from "./app-option.js";
+import {
+  APP_OPTIONS,
+  appJson,
+  appUsage,
+  describeApp,
+  type SelectedApp,
+  selectApp,
+  selectedAppScopes,
+} from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 
 const USAGE = [
@@ -21,8 +29,8 @@ const USAGE = [
   "  store: ok, revoked (token_revoked, account_inactive), invalid (invalid_auth, not_authed), expired",
   "  (token_expired) or unknown (rate limits exhausted, Slack unreachable or 5xx, a token that cannot be",
   "  decrypted; never taken for revoked). `installations list --status S` then filters by it.",
-  "  With SLACK_SCOPES / SLACK_USER_SCOPES set (as the server reads them), a valid token granted fewer",
-  "  of those scopes is missing_scopes (the app added scopes since it was installed: reinstall). The",
+  "  With --app's scopes in the apps file, or SLACK_SCOPES / SLACK_USER_SCOPES set, a valid token granted",
+  "  fewer of those scopes is missing_scopes (the app added scopes since it was installed: reinstall). The",
   "  workspaces of org-wide installations are reconciled with auth.teams.list (a workspace an org admin",
   "  removed is then refused by the server even when its event was lost); shown after the table.",
   "",
@@ -125,10 +133,17 @@ function table(report: HealthReport): string {
   return lines.join("\n");
 }
 
-/** `requiredScopes` from `SLACK_SCOPES` / `SLACK_USER_SCOPES` when one is set (scopes are not compared otherwise). */
-function requiredScopesFromEnv(env: Record<string, string | undefined>): {
-  requiredScopes?: { bot: string[]; user: string[] };
-} {
+/**
+ * `requiredScopes`: `--app`'s scopes in the apps file, else `SLACK_SCOPES` / `SLACK_USER_SCOPES` when one
+ * is set; none otherwise (scopes are not compared).
+ */
+function requiredScopesOf(
+  app: SelectedApp | undefined,
+  appsFileFlag: string | undefined,
+  env: Record<string, string | undefined>,
+): { requiredScopes?: { bot: string[]; user: string[] } } {
+  const ofApp = selectedAppScopes(app, appsFileFlag, env);
+  if (ofApp !== undefined) return { requiredScopes: ofApp };
   if (env.SLACK_SCOPES === undefined && env.SLACK_USER_SCOPES === undefined) return {};
   const scopes = configuredScopes(env);
   const bad = scopes.invalid[0];
@@ -190,7 +205,7 @@ export const healthCommand: Command = {
           perWorkspaceConcurrency: perWorkspace,
           maxRateLimitWaitSeconds: maxWait,
           users: values["no-users"] !== true,
-          ...requiredScopesFromEnv(process.env),
+          ...requiredScopesOf(app, values["apps-file"], process.env),
           filter: Object.keys(filter).length > 0 ? filter : undefined,
           onProgress: (done, total, item) => progress.update(done, total, item),
         });

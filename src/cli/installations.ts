@@ -9,7 +9,15 @@ import { maskToken, redact } from "../redact.js";
 import { HEALTH_STATUSES, type HealthEntry, isHealthStatus, type TokenHealth } from "../stores/health.js";
 import { isValidId, type WorkspaceInstallations, type WorkspaceQuery } from "../stores/installation-store.js";
 import { databaseUrlOf, openAdminStores, StoreUnavailableError } from "./admin-store.js";
-import { APP_OPTIONS, appJson, appUsage, describeApp, selectApp } from "./app-option.js";
+import {
+  APP_OPTIONS,
+  appJson,
+  appUsage,
+  describeApp,
+  type SelectedApp,
+  selectApp,
+  selectedAppScopes,
+} from "./app-option.js";
 import { type Command, ExitCode, parseOptions, UsageError } from "./command.js";
 import { type CliIO, confirm, processIO } from "./io.js";
 
@@ -181,14 +189,21 @@ function filterOf(values: Values): WorkspaceQuery | undefined {
  * The scopes `--needs-reinstall` compares with: `--scopes` / `--user-scopes`, else the server's
  * `SLACK_SCOPES` / `SLACK_USER_SCOPES`. `undefined` without `--needs-reinstall`.
  */
-function requiredScopesOf(values: Values, env: Record<string, string | undefined>): RequiredScopes | undefined {
+function requiredScopesOf(
+  values: Values,
+  env: Record<string, string | undefined>,
+  app: SelectedApp | undefined,
+): RequiredScopes | undefined {
   if (!values["needs-reinstall"]) {
     if (values.scopes !== undefined || values["user-scopes"] !== undefined)
       throw new UsageError("--scopes and --user-scopes go with --needs-reinstall");
     return undefined;
   }
+  // With --app, the app's own scopes in the apps file come before SLACK_SCOPES.
+  const ofApp = selectedAppScopes(app, values["apps-file"], env);
   const fromEnv = configuredScopes({
     ...env,
+    ...(ofApp !== undefined ? { SLACK_SCOPES: ofApp.bot.join(","), SLACK_USER_SCOPES: ofApp.user.join(",") } : {}),
     ...(values.scopes !== undefined ? { SLACK_SCOPES: values.scopes } : {}),
     ...(values["user-scopes"] !== undefined ? { SLACK_USER_SCOPES: values["user-scopes"] } : {}),
   });
@@ -477,7 +492,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       idOption(values, "user");
       const app = selectApp(values, io.env, io.err);
       const clientId = app?.partition;
-      const required = requiredScopesOf(values, io.env);
+      const required = requiredScopesOf(values, io.env, app);
       if (sub === "delete" && !values.yes && !io.isTTY) {
         throw new UsageError(
           "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",

@@ -119,6 +119,47 @@ function noSecret(text: string): void {
 const teams = (json: string) => (JSON.parse(json) as Array<{ teamId: string }>).map((w) => w.teamId).sort();
 
 describe("--app on installations", () => {
+  it("list --needs-reinstall compares with the app's scopes in the apps file (before SLACK_SCOPES)", async () => {
+    const withScopes = join(root, "apps-scopes.json");
+    const file: { apps: Record<string, unknown>[] } = { apps: [] };
+    file.apps.push(
+      {
+        name: "prod",
+        default: true,
+        clientId: PROD,
+        appId: "A0000000PRD",
+        clientSecret: secrets[0],
+        signingSecret: secrets[1],
+      },
+      {
+        name: "staging",
+        clientId: STAGING,
+        appId: "A0000000STG",
+        clientSecret: secrets[0],
+        signingSecret: secrets[1],
+        scopes: ["commands", "channels:read"],
+      },
+    );
+    writeFileSync(withScopes, JSON.stringify(file));
+    chmodSync(withScopes, 0o600);
+    const env = { SLACK_APPS_FILE: withScopes, SLACK_SCOPES: "commands,chat:write,users:read" };
+    const staging = await installations(["list", "--app", "staging", "--needs-reinstall", "--json"], env);
+    expect(staging.code, staging.err).toBe(0);
+    const rows = JSON.parse(staging.out) as Array<{ teamId: string; missingBotScopes: string[] }>;
+    expect(rows.map((r) => [r.teamId, r.missingBotScopes])).toEqual([
+      ["T0000000001", ["commands", "channels:read"]],
+      ["T0000000002", ["commands", "channels:read"]],
+    ]);
+    // prod names no scopes in the file: SLACK_SCOPES is used.
+    const prod = await installations(["list", "--app", "prod", "--needs-reinstall", "--json"], env);
+    expect((JSON.parse(prod.out) as Array<{ missingBotScopes: string[] }>)[0]?.missingBotScopes).toEqual([
+      "commands",
+      "chat:write",
+      "users:read",
+    ]);
+    noSecret(staging.out + staging.err + prod.out + prod.err);
+  });
+
   it("a name selects the app's partition (the default app's is the default one) and the output names it", async () => {
     const staging = await installations(["list", "--app", "staging", "--json"]);
     expect(staging.code, staging.err).toBe(0);
