@@ -1277,21 +1277,6 @@ export function testInstallationStore(
             ]);
           });
 
-          it("keeps the latest check: an older one never replaces a newer one", async () => {
-            const { ws, mine } = await workspace();
-            expect(await store.recordHealth(ws, { status: "revoked", checkedAt: 200, error: "token_revoked" })).toBe(
-              true,
-            );
-            expect(await store.recordHealth(ws, ok(100))).toBe(false);
-            expect((await mine())[0]?.health).toStrictEqual({
-              status: "revoked",
-              checkedAt: 200,
-              error: "token_revoked",
-            });
-            expect(await store.recordHealth(ws, ok(200))).toBe(true);
-            expect((await mine())[0]?.health).toStrictEqual(ok(200));
-          });
-
           it("token updates keep the health; a reinstall starts without one; deletes remove it", async () => {
             const { e, t, u1, u2, second, ws, mine } = await workspace();
             await store.recordHealth(ws, { status: "expired", checkedAt: 10, error: "token_expired" });
@@ -1316,24 +1301,40 @@ export function testInstallationStore(
             expect(await store.recordHealth({ ...ws, userId: id("U") }, ok(13))).toBe(false);
           });
 
-          it("an org-wide install's health is the org's", async () => {
-            const e = id("E");
-            const u = id("U");
-            await store.save(orgInstall(e, u));
-            const q = { enterpriseId: e, teamId: id("T"), isEnterpriseInstall: true };
-            expect(await store.recordHealth(q, { status: "invalid", checkedAt: 5, error: "invalid_auth" })).toBe(true);
-            expect(await store.listHealth({ enterpriseId: e })).toStrictEqual([
-              {
-                kind: "bot",
-                enterpriseId: e,
-                isEnterpriseInstall: true,
-                health: { status: "invalid", checkedAt: 5, error: "invalid_auth" },
-              },
-            ]);
-          });
+          it("keeps the latest check; an org-wide install's health is the org's; bad input is refused naming no token", async () => {
+            const { ws, mine } = await workspace();
+            expect(await store.recordHealth(ws, { status: "revoked", checkedAt: 200, error: "token_revoked" })).toBe(
+              true,
+            );
+            expect(await store.recordHealth(ws, ok(100))).toBe(false);
+            expect((await mine())[0]?.health).toStrictEqual({
+              status: "revoked",
+              checkedAt: 200,
+              error: "token_revoked",
+            });
+            expect(await store.recordHealth(ws, ok(200))).toBe(true);
+            expect((await mine())[0]?.health).toStrictEqual(ok(200));
+            {
+              const e = id("E");
+              const u = id("U");
+              await store.save(orgInstall(e, u));
+              const q = { enterpriseId: e, teamId: id("T"), isEnterpriseInstall: true };
+              expect(await store.recordHealth(q, { status: "invalid", checkedAt: 5, error: "invalid_auth" })).toBe(
+                true,
+              );
+              expect(await store.listHealth({ enterpriseId: e })).toStrictEqual([
+                {
+                  kind: "bot",
+                  enterpriseId: e,
+                  isEnterpriseInstall: true,
+                  health: { status: "invalid", checkedAt: 5, error: "invalid_auth" },
+                },
+              ]);
+            }
 
-          it("refuses bad input with InvalidArgumentError, naming no token", async () => {
-            const { ws, second } = await workspace();
+            // Bad input, on a workspace of its own.
+            const other = await workspace();
+            const second = other.second;
             const bad: [unknown, unknown][] = [
               [{ status: "broken", checkedAt: 1 }, undefined],
               [{ status: "ok", checkedAt: Number.NaN }, undefined],
@@ -1347,18 +1348,18 @@ export function testInstallationStore(
             for (const [health, expectation] of bad) {
               const err = await expectInvalidArgument(
                 expect,
-                store.recordHealth(ws, health as never, expectation as never),
+                store.recordHealth(other.ws, health as never, expectation as never),
               );
               expect(err.message).not.toContain(second.userToken!);
             }
             await expectInvalidArgument(expect, store.recordHealth({ teamId: "../x" }, ok()));
             await expectInvalidArgument(expect, store.listHealth({ teamId: "a b" }));
-            expect(await store.listHealth(ws)).toStrictEqual([]);
+            expect(await store.listHealth(other.ws)).toStrictEqual([]);
           });
         });
 
         describe("expiry index (listExpiringTokens)", () => {
-          it("lists the rotating tokens due by a time, soonest first, latest records only", async () => {
+          it("lists the rotating tokens due by a time, soonest first, latest records only; refuses bad input", async () => {
             const e = id("E");
             const t = id("T");
             const [u1, u2, u3] = [id("U"), id("U"), id("U")];
@@ -1429,9 +1430,7 @@ export function testInstallationStore(
             ]);
             await store.deleteAll({ enterpriseId: org });
             expect((await store.listExpiringTokens(base + 7)).filter((x) => x.enterpriseId === org)).toStrictEqual([]);
-          });
-
-          it("refuses bad input with InvalidArgumentError", async () => {
+            // Bad input.
             for (const [until, limit] of [
               [Number.NaN, undefined],
               ["1", undefined],
