@@ -1,8 +1,8 @@
 /**
- * What the fetch handler of the Deno and Bun examples loads, read from the built modules (dist/, what
+ * What the fetch handler of the Deno, Bun and Workers examples loads, read from the built modules (dist/, what
  * actually runs): the static import graph of the entry points they use reaches no `node:http`, `node:fs`
  * or `node:net` (nor their relatives); the one dynamic `node:http`/`node:https` import is the Slack client's
- * Node transport, which the runtime tests show is never taken on Deno or Bun.
+ * Node transport, which the runtime tests show is never taken on Deno, Bun or Workers.
  */
 import { readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -41,7 +41,13 @@ function importGraph(entries: string[]): Edge[] {
   return edges;
 }
 
-const ENTRIES = ["dist/index.js", "dist/http/core.js", "dist/stores/bun-sqlite.js", "dist/stores/postgres.js"];
+const ENTRIES = [
+  "dist/index.js",
+  "dist/http/core.js",
+  "dist/stores/bun-sqlite.js",
+  "dist/stores/postgres.js",
+  "dist/stores/d1.js",
+];
 const FORBIDDEN = /^node:(http|https|http2|fs|fs\/promises|net|tls|dgram|child_process|worker_threads)$/;
 
 describe("the fetch handler's import graph (dist/)", () => {
