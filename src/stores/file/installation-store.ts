@@ -58,6 +58,7 @@ import {
   listDir,
   parseJson,
   readJson,
+  readText,
   readTextSync,
   requireBaseDir,
   syncDir,
@@ -767,8 +768,33 @@ export class FileInstallationStore implements InstallationStore {
       }
       const stored = asHealthRecord(await readJson(`${dir}/${healthName}`).catch(() => undefined));
       if (stored !== undefined && stored.seq === seq && !healthIsNewer(stored.health, h)) return false;
-      await writeAtomic(dir, healthName, JSON.stringify({ v: 1, seq, health: h } satisfies HealthRecord));
-      return true;
+      const written = JSON.stringify({ v: 1, seq, health: h } satisfies HealthRecord);
+      await writeAtomic(dir, healthName, written);
+      if (expect === undefined) return true;
+      // Another process may have refreshed the token between the check and the write (no lock spans
+      // processes here): checked again after the write, and the verdict withdrawn if its token is gone.
+      const again = await readJson(`${dir}/${recordName}`).catch(() => undefined);
+      const still =
+        kind === "bot"
+          ? expectationsHold(
+              { checkBot: true, checkUser: false },
+              asBotRecord(again, recordName)?.bot,
+              undefined,
+              expect,
+            )
+          : expectationsHold(
+              { checkBot: false, checkUser: true },
+              undefined,
+              asInstallationRecord(again, recordName)?.installation,
+              expect,
+            );
+      if (still) return true;
+      const now = await readText(`${dir}/${healthName}`).catch(() => undefined);
+      if (now === written) {
+        if (stored === undefined) await unlinkIfExists(`${dir}/${healthName}`);
+        else await writeAtomic(dir, healthName, JSON.stringify(stored));
+      }
+      return false;
     });
   }
 
