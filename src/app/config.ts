@@ -2,9 +2,9 @@ import { ConfigError } from "../errors.js";
 import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
 import { APPS_FILE_VARIABLE, type AppConfig, readAppsFile } from "./apps-file.js";
-import { CONSOLE_ADMINS_VARIABLE, parseConsoleAdmins } from "./console.js";
+import { CONSOLE_ADMINS_VARIABLE, CONSOLE_PATH, parseConsoleAdmins } from "./console.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
-import { type MetricsConfig, readMetricsConfig } from "./metrics.js";
+import { METRICS_PATH, type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
 /**
  * How the reference server runs, from the environment:
@@ -452,7 +452,19 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     }
     const read = readAppsFile(appsFile, env);
     findings.push(...read.findings);
-    if (read.apps.length > 0) config.apps = read.apps;
+    // The server's own routes come first: an app path on one of them would never be reached.
+    const reserved = new Set(["/", "/healthz", "/profile", "/logout", CONSOLE_PATH, METRICS_PATH]);
+    for (const app of read.apps)
+      for (const [field, path] of Object.entries(app.paths))
+        if (reserved.has(path) || path.startsWith(`${CONSOLE_PATH}/`))
+          findings.push({
+            variable: APPS_FILE_VARIABLE,
+            level: "problem",
+            code: "app-field",
+            message: `app "${app.name}": paths.${field} ${path} is one of the server's own routes`,
+          });
+    if (read.apps.length > 0 && !findings.some((f) => f.level === "problem" && f.variable === APPS_FILE_VARIABLE))
+      config.apps = read.apps;
   }
   const metrics = readMetricsConfig(env, config.port, config.host, problem);
   if (metrics) config.metrics = metrics;

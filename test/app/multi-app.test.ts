@@ -279,6 +279,29 @@ describe("serve with a bad apps file exits 2, naming the app and the field, neve
   });
 });
 
+describe("an app path on one of the server's own routes", () => {
+  it("is refused, naming the app and the field", async () => {
+    const d = await mkdtemp(join(tmpdir(), "sok-multi-app-reserved-"));
+    try {
+      const path = join(d, "apps.json");
+      const app = {
+        name: "alpha",
+        clientId: "1111.1111",
+        appId: "A0ALPHA1",
+        clientSecret: { env: "C" },
+        signingSecret: { env: "S" },
+        paths: { events: "/healthz", login: "/console/login" },
+      };
+      await writeFile(path, JSON.stringify({ apps: [app] }));
+      expect(() => loadConfig({ SLACK_APPS_FILE: path, C: hex(), S: hex() })).toThrow(
+        /app "alpha": paths\.events \/healthz is one of the server's own routes[\s\S]*app "alpha": paths\.login \/console\/login is one of the server's own routes/,
+      );
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("sandbox mode with an apps file: the emulator hosts every app", () => {
   let running: RunningServer | undefined;
   let dir = "";
