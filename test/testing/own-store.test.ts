@@ -88,6 +88,8 @@ export class AuditedInstallationStore {
   recordHealth(q, health, expectation) { return this.#inner.recordHealth(q, health, expectation); }
   listHealth(filter) { return this.#inner.listHealth(filter); }
   listExpiringTokens(untilSeconds, limit) { return this.#inner.listExpiringTokens(untilSeconds, limit); }
+  updateTeamAccess(enterpriseId, change) { return this.#inner.updateTeamAccess(enterpriseId, change); }
+  findTeamAccess(enterpriseId) { return this.#inner.findTeamAccess(enterpriseId); }
   close() { return this.#inner.close(); }
 }
 `;
