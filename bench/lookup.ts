@@ -4,6 +4,7 @@
  * `SQLiteInstallationStore`). Data lives in temp dirs under `os.tmpdir()`, removed afterwards.
  *
  * Run: `npm run bench -- lookup`. Narrow it with `BENCH_SIZES=1000,10000` and `BENCH_BACKENDS=memory,sqlite`.
+ * With `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`, that build's SQLite store runs too (`sqlite-base`).
  * Every backend of a size is populated first, then measured in turn for `BENCH_ROUNDS` rounds (default 3,
  * every other round in reverse order); ops/s is the median round, and the SQLite / `@slack/oauth` ratio
  * the median of the per-round ratios.
@@ -13,7 +14,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import slackOAuth from "@slack/oauth";
 import type { Bot, Installation } from "../src/model/installation.js";
 import { FileInstallationStore } from "../src/stores/file.js";
@@ -163,6 +165,11 @@ export interface LookupResult {
   populateSeconds: number;
   /** Throughput of each round (ops/s); `opsPerSecond` is their median. */
   perRound: number[];
+  /**
+   * Lookups per second of CPU time (user + system, every thread of the process) of each round: what a
+   * lookup costs, less swayed than ops/s by other work on the machine taking the CPU away.
+   */
+  cpuPerRound: number[];
 }
 
 const DEFAULT_SIZES = [10_000, 100_000];
@@ -230,9 +237,11 @@ function queries(n: number): BotQuery[] {
   });
 }
 
-async function throughput(store: LookupStore, qs: BotQuery[]): Promise<number> {
+/** One round: lookups per second of wall time, and per second of this process's CPU time. */
+async function throughput(store: LookupStore, qs: BotQuery[]): Promise<{ wall: number; cpu: number }> {
   const mask = QUERY_SET - 1;
   let ops = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const deadline = t0 + BigInt(THROUGHPUT_MS) * 1_000_000n;
   let now = t0;
@@ -244,7 +253,8 @@ async function throughput(store: LookupStore, qs: BotQuery[]): Promise<number> {
     ops += 1024;
     now = process.hrtime.bigint();
   }
-  return ops / (Number(now - t0) / 1e9);
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: ops / (Number(now - t0) / 1e9), cpu: ops / ((cpu.user + cpu.system) / 1e6) };
 }
 
 async function latency(store: LookupStore, qs: BotQuery[], samples: number): Promise<[number, number]> {
@@ -275,6 +285,28 @@ async function sqliteBackend(): Promise<Backend | string> {
 }
 
 /**
+ * With `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`: the SQLite store of that build as `sqlite-base`
+ * (its own file), measured in the same rounds as ours for a before/after in one run.
+ */
+async function sqliteBaselineBackend(): Promise<Backend | string | undefined> {
+  const dist = process.env.BENCH_BASELINE_DIST;
+  if (!dist) return undefined;
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(join(resolve(dist), "stores", "sqlite.js")).href)) as Record<string, unknown>;
+  } catch (e) {
+    return `sqlite-base: skipped (${dist}/stores/sqlite.js could not be loaded: ${(e as Error).message.split("\n")[0]})`;
+  }
+  const Ctor = mod.SQLiteInstallationStore as (new (o: { filename: string }) => LookupStore) | undefined;
+  if (typeof Ctor !== "function") return "sqlite-base: skipped (no SQLiteInstallationStore in BENCH_BASELINE_DIST)";
+  return {
+    name: "sqlite-base",
+    open: async (dir) => new Ctor({ filename: join(dir, "bench.db") }),
+    saveConcurrency: 1,
+  };
+}
+
+/**
  * Runs the benchmark and prints one line per backend and size.
  *
  * @example
@@ -297,7 +329,13 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
     { name: "@slack/oauth", open: async (dir) => slackOAuthFileStore(dir), saveConcurrency: 32 },
   ];
   const skipped: string[] = [];
-  for (const b of [await sqliteBackend(), await postgresBackend(), await mysqlBackend()]) {
+  for (const b of [
+    await sqliteBackend(),
+    await sqliteBaselineBackend(),
+    await postgresBackend(),
+    await mysqlBackend(),
+  ]) {
+    if (b === undefined) continue;
     if (typeof b === "string") skipped.push(b);
     else backends.push(b);
   }
@@ -338,13 +376,14 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
       }
       const qs = queries(n);
       for (const v of views) await throughput(v.store, qs); // warm-up (JIT, page cache)
-      const rounds = new Map<string, number[]>(views.map((v) => [v.name, []]));
+      const rounds = new Map<string, { wall: number; cpu: number }[]>(views.map((v) => [v.name, []]));
       for (let round = 0; round < ROUNDS; round++) {
         for (const v of round % 2 === 0 ? views : [...views].reverse())
           rounds.get(v.name)?.push(await throughput(v.store, qs));
       }
       for (const v of views) {
-        const perRound = rounds.get(v.name) ?? [];
+        const perRound = (rounds.get(v.name) ?? []).map((r) => r.wall);
+        const cpuPerRound = (rounds.get(v.name) ?? []).map((r) => r.cpu);
         const opsPerSecond = median(perRound);
         const [p50Micros, p99Micros] = await latency(v.store, qs, LATENCY_SAMPLES);
         results.push({
@@ -355,9 +394,10 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
           p99Micros,
           populateSeconds: v.populateSeconds,
           perRound,
+          cpuPerRound,
         });
         console.log(
-          `${v.name.padEnd(15)} ${n.toLocaleString("en-US").padStart(9)} ${Math.round(opsPerSecond).toLocaleString("en-US").padStart(12)} ${p50Micros.toFixed(2).padStart(9)} ${p99Micros.toFixed(2).padStart(9)} ${`${v.populateSeconds.toFixed(1)} s`.padStart(10)}   rounds: ${perRound.map((x) => Math.round(x).toLocaleString("en-US")).join(", ")}`,
+          `${v.name.padEnd(15)} ${n.toLocaleString("en-US").padStart(9)} ${Math.round(opsPerSecond).toLocaleString("en-US").padStart(12)} ${p50Micros.toFixed(2).padStart(9)} ${p99Micros.toFixed(2).padStart(9)} ${`${v.populateSeconds.toFixed(1)} s`.padStart(10)}   rounds: ${perRound.map((x) => Math.round(x).toLocaleString("en-US")).join(", ")}; per CPU-second: ${cpuPerRound.map((x) => Math.round(x).toLocaleString("en-US")).join(", ")}`,
         );
       }
     } finally {
@@ -378,12 +418,23 @@ export async function runLookupBench(sizes: number[] = DEFAULT_SIZES): Promise<L
   }
   for (const n of sizes) {
     const ref = results.find((r) => r.backend === "@slack/oauth" && r.installations === n);
-    const sqlite = results.find((r) => r.backend === "sqlite" && r.installations === n);
-    if (ref && sqlite) {
+    for (const name of ["sqlite", "sqlite-base"]) {
+      const sqlite = results.find((r) => r.backend === name && r.installations === n);
+      if (!ref || !sqlite) continue;
       const perRound = sqlite.perRound.map((x, i) => x / (ref.perRound[i] ?? Number.NaN));
       const ratio = median(perRound);
+      const perCpu = sqlite.cpuPerRound.map((x, i) => x / (ref.cpuPerRound[i] ?? Number.NaN));
       console.log(
-        `sqlite findBot at ${n.toLocaleString("en-US")} installations: ${ratio.toFixed(2)}× @slack/oauth FileInstallationStore, median of the rounds (${perRound.map((r) => r.toFixed(2)).join(", ")}) (target ≥ 3×): ${ratio >= 3 ? "ok" : "BELOW TARGET"}`,
+        `${name} findBot at ${n.toLocaleString("en-US")} installations: ${ratio.toFixed(2)}× @slack/oauth FileInstallationStore, median of the rounds (${perRound.map((r) => r.toFixed(2)).join(", ")}) (target ≥ 3×): ${ratio >= 3 ? "ok" : "BELOW TARGET"}; per CPU-second ${median(perCpu).toFixed(2)}× (${perCpu.map((r) => r.toFixed(2)).join(", ")})`,
+      );
+    }
+    const ours = results.find((r) => r.backend === "sqlite" && r.installations === n);
+    const base = results.find((r) => r.backend === "sqlite-base" && r.installations === n);
+    if (ours && base) {
+      const perRound = ours.perRound.map((x, i) => x / (base.perRound[i] ?? Number.NaN));
+      const perCpu = ours.cpuPerRound.map((x, i) => x / (base.cpuPerRound[i] ?? Number.NaN));
+      console.log(
+        `sqlite / sqlite-base at ${n.toLocaleString("en-US")} installations: ${median(perRound).toFixed(2)}×, median of the rounds (${perRound.map((r) => r.toFixed(2)).join(", ")}); per CPU-second ${median(perCpu).toFixed(2)}× (${perCpu.map((r) => r.toFixed(2)).join(", ")})`,
       );
     }
   }

@@ -80,6 +80,7 @@ export type {
   SqlRow,
   SqlStatement,
   SqlValue,
+  SyncKeyedRead,
   SyncSqlReader,
   TableDef,
 } from "./sql/dialect.js";

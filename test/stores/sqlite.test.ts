@@ -11,7 +11,7 @@ import { ConfigError, ErrorCode, InvalidArgumentError, SchemaVersionError, Store
 import type { Installation } from "../../src/model/installation.js";
 import { generateState } from "../../src/state/state.js";
 import type { DeleteInstallationQuery } from "../../src/stores/installation-store.js";
-import { SqlStateStore } from "../../src/stores/sql/core.js";
+import { SqlInstallationStore, SqlStateStore } from "../../src/stores/sql/core.js";
 import type { Dialect, SqlExecutor } from "../../src/stores/sql/dialect.js";
 import {
   MIGRATIONS,
@@ -503,6 +503,72 @@ describe("SQLiteInstallationStore: schema and storage", () => {
     await exec.run(store.statements.deleteBot, ["", "", "T1"]);
     expect(exec.cachedStatements).toBe(2);
   });
+
+  it("opening a database with the earlier lookup index (client, enterprise, team) swaps it for the team-first one", async () => {
+    const db = new Database(":memory:");
+    const first = new SQLiteInstallationStore({ database: db });
+    await first.init();
+    const indexes = () =>
+      db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'slack_bots_%lookup_idx'")
+        .pluck()
+        .all();
+    expect(indexes()).toEqual(["slack_bots_team_lookup_idx"]);
+    db.exec(
+      'CREATE INDEX "slack_bots_lookup_idx" ON "slack_bots" (client_id, enterprise_id, team_id, id, app_id, enterprise_name, enterprise_url, team_name, bot_token, bot_id, bot_user_id, bot_scopes, bot_refresh_token, bot_token_expires_at, is_enterprise_install, installed_at, custom_values)',
+    );
+    const saved = install("T1", "U1");
+    await first.save(saved);
+    await new SQLiteInstallationStore({ database: db }).init();
+    expect(indexes()).toEqual(["slack_bots_team_lookup_idx"]);
+    expect((await first.findBot({ teamId: "T1" }))?.botToken).toBe(saved.botToken);
+    db.close();
+  });
+
+  it("findBot reads the same bot through prepareKeyed, a sync reader without it, and query() alone", async () => {
+    const saved = install("T1", "U1");
+    await store.save(saved);
+    const { teamId: _none, ...orgWide } = install("T0", "U2", { enterpriseId: "E1", isEnterpriseInstall: true });
+    await store.save(orgWide);
+    const exec = new BetterSqlite3Executor(store.database);
+    const keyed = exec.syncReader().prepareKeyed?.(store.statements.findBot);
+    expect(keyed?.("", "", "T1")?.[4]).toBe(saved.botToken);
+    const executors: Record<string, SqlExecutor> = {
+      keyed: exec,
+      // A synchronous driver of your own that offers only `first`.
+      firstOnly: {
+        query: (sql, p) => exec.query(sql, p),
+        run: (sql, p) => exec.run(sql, p),
+        batch: (st) => exec.batch(st),
+        syncReader: () => ({ first: (sql, p) => exec.syncReader().first(sql, p) }),
+      },
+      // An asynchronous driver (PostgreSQL, MySQL, D1): query() only.
+      queryOnly: {
+        query: (sql, p) => exec.query(sql, p),
+        run: (sql, p) => exec.run(sql, p),
+        batch: (st) => exec.batch(st),
+      },
+    };
+    const found: Record<string, unknown[]> = {};
+    for (const [name, executor] of Object.entries(executors)) {
+      const s = new SqlInstallationStore({ executor, dialect: sqliteDialect });
+      found[name] = [
+        await s.findBot({ teamId: "T1" }),
+        await s.findBot({ enterpriseId: "E1", isEnterpriseInstall: true }),
+        // Any team of the org finds the org-wide bot only when asked org-wide; a workspace query does not.
+        await s.findBot({ enterpriseId: "E1", teamId: "T9", isEnterpriseInstall: false }),
+        await s.findBot({ teamId: "T404" }),
+      ];
+      await expect(s.findBot({ teamId: "../x" })).rejects.toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(found.keyed?.[0]).toMatchObject({ teamId: "T1", botToken: saved.botToken, botScopes: saved.botScopes });
+    expect(found.keyed?.[1]).toMatchObject({ enterpriseId: "E1", isEnterpriseInstall: true });
+    expect(found.keyed?.[1]).not.toHaveProperty("teamId");
+    expect(found.keyed?.[2]).toBeUndefined();
+    expect(found.keyed?.[3]).toBeUndefined();
+    expect(found.firstOnly).toEqual(found.keyed);
+    expect(found.queryOnly).toEqual(found.keyed);
+  });
 });
 
 describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAIN QUERY PLAN)", () => {
@@ -568,7 +634,7 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
       }
     }
     // findBot reads the covering lookup index alone: no second search in the table.
-    expect(plans.findBot?.join()).toContain("COVERING INDEX slack_bots_lookup_idx");
+    expect(plans.findBot?.join()).toContain("COVERING INDEX slack_bots_team_lookup_idx");
     expect(plans.findInstallation?.join()).toContain("slack_installations_workspace_idx");
     expect(plans.findUserInstallation?.join()).toContain("slack_installations_user_idx");
     expect(plans.deleteUserInstallations?.join()).toContain("slack_installations_user_idx");

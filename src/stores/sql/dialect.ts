@@ -104,7 +104,25 @@ export interface SqlExecutor {
 export interface SyncSqlReader {
   /** Returns the first row of `sql`, or `undefined`. Throws the driver's error. */
   first(sql: string, params: readonly SqlValue[]): SqlRow | undefined;
+  /**
+   * Optional: `sql` (a statement with exactly three parameters, a workspace key) prepared once, as a
+   * function returning its first row. The hot `findBot` path calls it with the key's three values: no
+   * parameter array, no statement look-up per call. Without it the core uses {@link SyncSqlReader.first}.
+   */
+  prepareKeyed?(sql: string): SyncKeyedRead;
 }
+
+/**
+ * A prepared single-row read of a statement with three parameters, from {@link SyncSqlReader.prepareKeyed}:
+ * returns the first row, or `undefined`. Throws the driver's error.
+ *
+ * @example
+ * ```ts
+ * const read: SyncKeyedRead | undefined = executor.syncReader?.()?.prepareKeyed?.(store.statements.findBot);
+ * const row = read?.("", "", "T0123456");
+ * ```
+ */
+export type SyncKeyedRead = (a: SqlValue, b: SqlValue, c: SqlValue) => SqlRow | undefined;
 
 /**
  * Portable column types used by the migrations; each dialect maps them to its own.
@@ -209,7 +227,8 @@ export interface Dialect {
    * Indexes that only make lookups faster, created (if missing) after the versioned migrations and not
    * recorded as a schema version: an older version of the library reads the same tables and ignores them.
    * SQLite's holds every column `findBot` returns (one B-tree read instead of two); server databases
-   * have none (their index entries have size limits a token row may exceed).
+   * have none (their index entries have size limits a token row may exceed). May also drop an index an
+   * earlier version created for the same purpose (`DROP INDEX IF EXISTS`).
    */
   lookupIndexes(tables: { bots: string }): string[];
   /**

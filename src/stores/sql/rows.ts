@@ -172,10 +172,10 @@ export function installationParams(clientId: string, i: Installation): SqlValue[
 }
 
 /**
- * A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. `key` is the row's key as queried
- * (`[clientId, enterpriseId, teamId]`, `''` for none): the enterprise and team ids come from it.
+ * A row of {@link BOT_SELECT} → {@link Bot}; `undefined` for no row. `enterpriseId` and `teamId` are the
+ * row's key as queried (`''` for none): the bot's ids come from them, not from the row.
  */
-export function rowToBot(r: SqlRow | undefined, key: readonly SqlValue[]): Bot | undefined {
+export function rowToBot(r: SqlRow | undefined, enterpriseId: string, teamId: string): Bot | undefined {
   if (r === undefined) return undefined;
   // The required fields in one literal (one object shape for every bot), then the optional ones that are set.
   const b: Bot = {
@@ -186,10 +186,10 @@ export function rowToBot(r: SqlRow | undefined, key: readonly SqlValue[]): Bot |
     customValues: custom(r[12]),
   };
   if (r[0] != null) b.appId = String(r[0]);
-  if (key[1] != null && key[1] !== "") b.enterpriseId = String(key[1]);
+  if (enterpriseId !== "") b.enterpriseId = enterpriseId;
   if (r[1] != null) b.enterpriseName = String(r[1]);
   if (r[2] != null) b.enterpriseUrl = String(r[2]);
-  if (key[2] != null && key[2] !== "") b.teamId = String(key[2]);
+  if (teamId !== "") b.teamId = teamId;
   if (r[3] != null) b.teamName = String(r[3]);
   if (r[5] != null) b.botId = String(r[5]);
   if (r[6] != null) b.botUserId = String(r[6]);

@@ -1,4 +1,12 @@
-import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue, SyncSqlReader } from "../sql/dialect.js";
+import type {
+  SqlExecutor,
+  SqlResult,
+  SqlRow,
+  SqlStatement,
+  SqlValue,
+  SyncKeyedRead,
+  SyncSqlReader,
+} from "../sql/dialect.js";
 
 /**
  * The part of a SQLite connection the executor uses: better-sqlite3's `Database` has it as is; Bun's
@@ -134,13 +142,27 @@ export class BetterSqlite3Executor<D extends SqliteConnection = SQLiteDatabase> 
     const snap = options.readSnapshot;
     this.#snapshotMaxReads = snap === false ? 0 : Math.max(0, Math.floor(snap?.maxReads ?? 100));
     this.#snapshotMaxMs = snap === false ? 0 : Math.max(0, snap?.maxMs ?? 1);
-    const plain: SyncSqlReader = { first: (sql, params) => this.#prepare(sql).get(...params) as SqlRow | undefined };
+    const plain: SyncSqlReader = {
+      first: (sql, params) => this.#prepare(sql).get(...params) as SqlRow | undefined,
+      prepareKeyed: (sql): SyncKeyedRead => {
+        const st = this.#prepare(sql);
+        return (a, b, c) => st.get(a, b, c) as SqlRow | undefined;
+      },
+    };
     this.#reader =
       this.#snapshotMaxReads > 1
         ? {
             first: (sql, params) => {
               this.#enterSnapshot();
               return this.#prepare(sql).get(...params) as SqlRow | undefined;
+            },
+            // The statement looked up once; each call passes its three values straight to the driver.
+            prepareKeyed: (sql): SyncKeyedRead => {
+              const st = this.#prepare(sql);
+              return (a, b, c) => {
+                this.#enterSnapshot();
+                return st.get(a, b, c) as SqlRow | undefined;
+              };
             },
           }
         : plain;
