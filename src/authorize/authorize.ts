@@ -296,7 +296,13 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       // An org-wide install answers for the org's workspaces until an org admin removes one.
       if (teamAccess && query.isEnterpriseInstall === true && query.enterpriseId !== undefined) {
         const teamId = context.teamId;
-        if (teamId && teamId !== query.enterpriseId && (await revokedTeam(store, query.enterpriseId, teamId))) {
+        const cached = peek ? fast?.peekTeamAccess(query.enterpriseId) : undefined;
+        const revoked = cached !== undefined ? cached.revoked.includes(teamId ?? "") : undefined;
+        if (
+          teamId &&
+          teamId !== query.enterpriseId &&
+          (revoked ?? (await revokedTeam(store, query.enterpriseId, teamId)))
+        ) {
           throw new NotInstalledError("The app's org-wide installation no longer has access to this workspace");
         }
       }

@@ -488,6 +488,19 @@ export class CachingInstallationStore implements InstallationStore {
     return access;
   }
 
+  /**
+   * The org's cached record, without a promise (`undefined` when not cached: then call
+   * {@link findTeamAccess}). Shared: read it, never change it. For `authorize`'s hot path.
+   *
+   * @example
+   * ```ts
+   * const access = cachingStore.peekTeamAccess("E0123") ?? (await cachingStore.findTeamAccess("E0123"));
+   * ```
+   */
+  peekTeamAccess(enterpriseId: string): Readonly<TeamAccess> | undefined {
+    return this.#cache.get(`${this.#p}${orgPrefix(enterpriseId)}ta`) as TeamAccess | undefined;
+  }
+
   /** Passes through to the wrapped store, then drops the org's entries here and, through the bus, everywhere. */
   async updateTeamAccess(enterpriseId: string, change: TeamAccessChange): Promise<void> {
     try {
