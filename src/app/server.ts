@@ -821,6 +821,21 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         ...(a.sandbox?.tokenRotation !== undefined ? { tokenRotation: a.sandbox.tokenRotation } : {}),
         ...(a.sandbox?.tokenExpiresIn !== undefined ? { tokenExpiresIn: a.sandbox.tokenExpiresIn } : {}),
       }));
+      // Each app checked alone first, so that a value the emulator cannot host names its app.
+      const { resolveApp } = await import("../emulator/apps.js");
+      const refused: string[] = [];
+      for (const [i, spec] of specs.entries()) {
+        try {
+          resolveApp(spec, { appUrl: url, index: i });
+        } catch (error) {
+          if (!(error instanceof CodedTypeError)) throw error;
+          refused.push(`app "${spec.name}": ${error.message.replace(/^emulator: /, "")}`);
+        }
+      }
+      if (refused.length > 0)
+        throw new ConfigError(
+          `${APPS_FILE_VARIABLE} (sandbox): the built-in emulator cannot host ${refused.join("; ")}`,
+        );
       let emu: Emulator;
       try {
         emu = await startEmulator({

@@ -303,6 +303,28 @@ describe("an app path on one of the server's own routes", () => {
 });
 
 describe("sandbox mode with an apps file: the emulator hosts every app", () => {
+  it("an app the emulator cannot host stops the start, naming the app", async () => {
+    const d = await mkdtemp(join(tmpdir(), "sok-multi-app-sandbox-bad-"));
+    try {
+      const file = join(d, "apps.json");
+      const app = (name: string, appId: string) => ({
+        name,
+        clientId: name === "ok" ? "1111.2222" : "3333.4444",
+        appId,
+        clientSecret: hex(),
+        signingSecret: hex(),
+      });
+      await writeFile(file, JSON.stringify({ apps: [app("ok", "A0SANDBOX1"), app("short", "A0SHORT")] }));
+      await chmod(file, 0o600);
+      const config = loadConfig({ SLACK_SANDBOX: "1", SLACK_APPS_FILE: file, DATABASE_URL: "memory:", PORT: "0" });
+      await expect(startServer(config, { logger: silentLogger })).rejects.toThrow(
+        /^SLACK_APPS_FILE \(sandbox\): the built-in emulator cannot host app "short": appId must look like A0123456789$/,
+      );
+    } finally {
+      await rm(d, { recursive: true, force: true });
+    }
+  });
+
   let running: RunningServer | undefined;
   let dir = "";
   afterAll(async () => {
