@@ -40,16 +40,35 @@ function rebuild(w: WireError): Error {
   return e;
 }
 
+/**
+ * Requests in flight to workerd at most: enough for every race of the suites (20 concurrent consumes,
+ * concurrent compare-and-sets) to be real, and below what makes workerd reset connections when a suite
+ * fires 1000 calls at once on a loaded machine.
+ */
+const MAX_IN_FLIGHT = 64;
+
 /** One Worker holding stores; `post` sends one request in the wire format. */
 export class StoreWorker {
+  #inFlight = 0;
+  readonly #queue: (() => void)[] = [];
+
   constructor(readonly mf: Miniflare) {}
 
   async post(path: string, body: Record<string, unknown>): Promise<unknown> {
-    const res = await this.mf.dispatchFetch(`http://store.test${path}`, {
-      method: "POST",
-      body: JSON.stringify(encode(body)),
-    });
-    const text = await res.text();
+    if (this.#inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#inFlight++;
+    let res: Response;
+    let text: string;
+    try {
+      res = (await this.mf.dispatchFetch(`http://store.test${path}`, {
+        method: "POST",
+        body: JSON.stringify(encode(body)),
+      })) as unknown as Response;
+      text = await res.text();
+    } finally {
+      this.#inFlight--;
+      this.#queue.shift()?.();
+    }
     if (res.status !== 200) throw new Error(`store worker ${path}: ${res.status} ${text}`);
     const answer = JSON.parse(text) as { ok?: unknown; error?: WireError };
     if (answer.error !== undefined) throw rebuild(answer.error);
