@@ -46,9 +46,7 @@ export function fetchTransport(fetchImpl: typeof fetch): Transport {
     );
     if (redirect === "manual" && response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => undefined);
-      throw new TypeError(
-        `fetch refused a redirect (HTTP ${response.status}): a redirected POST would replay its body`,
-      );
+      throw new Error(`fetch refused a redirect (HTTP ${response.status}): a redirected POST would replay its body`);
     }
     let text: string;
     try {
