@@ -1,7 +1,8 @@
 /**
  * The reference server's operator console (`/console`): the installations of every app this server runs,
  * paginated and searchable, with their health, and four actions (check now, refresh now, delete after a
- * confirmation, a reinstall link to copy). Reached through Sign in with Slack and open only to the users
+ * confirmation, a reinstall link to copy). A refresh records its outcome in the store's health, as the
+ * refresh scheduler does (`refresh_failed` with Slack's error, or `ok` for a new token). Reached through Sign in with Slack and open only to the users
  * named in `CONSOLE_ADMINS` (`team_id:user_id` pairs); with none named the console is off (404).
  *
  * Cross-site protection of every action (a `POST`):
@@ -23,10 +24,10 @@ import type { Installation } from "../model/installation.js";
 import { escapeHtml, HTML_HEADERS, layout } from "../oauth/html.js";
 import { SessionCookie } from "../oidc/session.js";
 import { type Logger, redact } from "../redact.js";
-import type { RotationCoordinator } from "../rotation/coordinator.js";
+import type { BotRotation, RotationCoordinator, UserRotation } from "../rotation/coordinator.js";
 import { consumeState, type StateStore } from "../state/state.js";
 import type { HealthEntry, InstallationHealthStatus, TokenHealth } from "../stores/health.js";
-import type { InstallationStore, WorkspaceInstallations } from "../stores/installation-store.js";
+import type { InstallationStore, TokenExpectation, WorkspaceInstallations } from "../stores/installation-store.js";
 
 /** Where the console lives. */
 export const CONSOLE_PATH = "/console";
@@ -45,6 +46,8 @@ const MAX_FORM_BYTES = 8 * 1024;
 const CONSOLE_SESSION_SECONDS = 3600;
 /** The longest search text kept. */
 const MAX_QUERY = 100;
+/** An error code a health record accepts (see `checkHealthWrite`). */
+const HEALTH_ERROR_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
  * Reads `CONSOLE_ADMINS`: `team_id:user_id` pairs separated by commas and/or spaces
@@ -664,23 +667,70 @@ ${pages > 1 ? nav.replace('id="pages"', 'id="pages-bottom"') : ""}`;
       isEnterpriseInstall: w.isEnterpriseInstall,
     };
     const out: string[] = [];
-    const run = async (label: string, fn: () => Promise<{ status: string }>) => {
+    // As the refresh scheduler does: a failed refresh is recorded as `refresh_failed` (only while the
+    // store still holds the refresh token that was tried), a new token as `ok`; a health write that
+    // fails is logged, never shown as the refresh's result.
+    const record = async (
+      q: { enterpriseId?: string; teamId?: string; isEnterpriseInstall: boolean; userId?: string },
+      health: TokenHealth,
+      expect: TokenExpectation,
+    ) => {
+      await app.store.recordHealth(q, health, expect).catch((e: unknown) => {
+        const code = (e as { code?: unknown })?.code;
+        o.logger.warn(`console: cannot record the health of a refresh (${typeof code === "string" ? code : "error"})`, {
+          app: app.clientId,
+          enterpriseId: q.enterpriseId ?? null,
+          teamId: q.teamId ?? null,
+        });
+        return false;
+      });
+    };
+    const run = async (
+      label: string,
+      kind: "bot" | "user",
+      q: { enterpriseId?: string; teamId?: string; isEnterpriseInstall: boolean; userId?: string },
+      seen: string,
+      fn: () => Promise<BotRotation | UserRotation>,
+    ) => {
+      let r: BotRotation | UserRotation;
       try {
-        out.push(`${label}: ${(await fn()).status.replaceAll("_", " ")}`);
+        r = await fn();
       } catch (error) {
         const code = (error as { code?: unknown })?.code;
         const slack = (error as { slackError?: unknown })?.slackError;
+        const reason = (error as { reason?: unknown })?.reason;
         out.push(
           `${label}: failed (${typeof code === "string" ? code : "error"}${typeof slack === "string" ? `, ${redact(slack)}` : ""})`,
         );
+        const recorded = [slack, reason, code].find((v) => typeof v === "string" && HEALTH_ERROR_RE.test(v));
+        await record(
+          q,
+          { status: "refresh_failed", checkedAt: now() / 1000, error: (recorded as string | undefined) ?? "error" },
+          kind === "bot" ? { botRefreshToken: seen } : { userRefreshToken: seen },
+        );
+        return;
+      }
+      out.push(`${label}: ${r.status.replaceAll("_", " ")}`);
+      if (r.status === "refreshed") {
+        const fresh = r.kind === "bot" ? r.bot?.botToken : r.installation?.userToken;
+        if (typeof fresh === "string") {
+          await record(
+            q,
+            { status: "ok", checkedAt: now() / 1000 },
+            kind === "bot" ? { botToken: fresh } : { userToken: fresh },
+          );
+        }
       }
     };
-    if (w.bot?.botRefreshToken !== undefined) await run("bot token", () => c.refreshBot(ws, { force: true }));
+    const botSeen = w.bot?.botRefreshToken;
+    if (botSeen !== undefined) await run("bot token", "bot", ws, botSeen, () => c.refreshBot(ws, { force: true }));
     else if (w.bot) out.push("bot token: does not rotate (long-lived)");
     for (const i of w.installations) {
       if (i.userToken === undefined) continue;
-      if (i.userRefreshToken === undefined) out.push(`user token of ${i.userId}: does not rotate (long-lived)`);
-      else await run(`user token of ${i.userId}`, () => c.refreshUser({ ...ws, userId: i.userId }, { force: true }));
+      const seen = i.userRefreshToken;
+      const q = { ...ws, userId: i.userId };
+      if (seen === undefined) out.push(`user token of ${i.userId}: does not rotate (long-lived)`);
+      else await run(`user token of ${i.userId}`, "user", q, seen, () => c.refreshUser(q, { force: true }));
     }
     if (out.length === 0) out.push("no token stored");
     return out;

@@ -422,3 +422,77 @@ describe("operator console with an org-wide install", () => {
     ]);
   });
 });
+
+describe("operator console refresh now", () => {
+  /** An app whose Slack answers oauth.v2.access with `reply` (a fake fetch: no network). */
+  async function rotating(reply: () => Record<string, unknown>) {
+    const store = new MemoryInstallationStore();
+    await store.save({
+      ...installation("T0000000007"),
+      botRefreshToken: `xoxe-1-${"r".repeat(40)}`,
+      botTokenExpiresAt: 1_700_000_000 + 43_200,
+    });
+    const lines: string[] = [];
+    const log =
+      (level: string) =>
+      (message: string, ...args: unknown[]) =>
+        lines.push(`${level} ${message} ${JSON.stringify(args)}`);
+    const calls: string[] = [];
+    const fakeFetch = (async (input: string | URL | Request) => {
+      calls.push(String(input));
+      return new Response(JSON.stringify(reply()), { headers: { "content-type": "application/json" } });
+    }) as typeof fetch;
+    const app = createApp({
+      clientId: "111.222",
+      clientSecret: "c".repeat(32),
+      signingSecret: "s".repeat(32),
+      scopes: ["commands"],
+      userScopes: [],
+      redirectUri: `${ORIGIN}/slack/oauth_redirect`,
+      apiUrl: "http://127.0.0.1:9/api/",
+      authorizeUrl: "https://slack.example/oauth/v2/authorize",
+      installationStore: store,
+      stateStore: new MemoryStateStore(),
+      logger: { debug: () => {}, info: log("info"), warn: log("warn"), error: log("error") },
+      api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0, fetch: fakeFetch }),
+      sessionSecret: SECRET,
+      consoleAdmins: ["T0000000001:U0000000001"],
+    });
+    const signedIn = new SessionCookie({ secret: SECRET }).serialize(ADMIN, ORIGIN).split(";")[0]!;
+    return { app, store, lines, calls, signedIn };
+  }
+
+  it("records a failed refresh as refresh_failed (shown on the list), and a later refresh that works as ok", async () => {
+    let answer: Record<string, unknown> = { ok: false, error: "invalid_refresh_token" };
+    const { app, store, lines, calls, signedIn } = await rotating(() => answer);
+    const first = await openConsole(app, signedIn);
+    expect(first.html).toContain('id="refresh-1"');
+    const form = { app: "111.222", team: "T0000000007", csrf: first.csrf, ticket: first.ticket };
+    const failed = await app(post("/console/refresh", first.cookie, form));
+    expect(failed.status).toBe(200);
+    expect(await failed.text()).toContain("bot token: failed (");
+    expect(calls.some((c) => c.includes("oauth.v2.access"))).toBe(true);
+    const recorded = await store.listHealth({ teamId: "T0000000007" });
+    expect(recorded.map((e) => [e.kind, e.health.status, e.health.error])).toEqual([
+      ["bot", "refresh_failed", "invalid_refresh_token"],
+    ]);
+    const listed = await openConsole(app, signedIn);
+    expect(listed.html).toContain('<span class="status status-bad">refresh_failed</span>');
+    // Slack issues a new pair: the earlier refresh_failed is replaced by ok.
+    answer = {
+      ok: true,
+      token_type: "bot",
+      access_token: `xoxe.xoxb-1-${"n".repeat(40)}`,
+      refresh_token: `xoxe-1-${"m".repeat(40)}`,
+      expires_in: 43_200,
+      scope: "commands,chat:write",
+    };
+    const again = await app(
+      post("/console/refresh", listed.cookie, { ...form, csrf: listed.csrf, ticket: listed.ticket }),
+    );
+    expect(await again.text()).toContain("bot token: refreshed");
+    const after = await store.listHealth({ teamId: "T0000000007" });
+    expect(after.map((e) => [e.kind, e.health.status])).toEqual([["bot", "ok"]]);
+    expect(lines.join("\n")).not.toMatch(/xoxe|xoxb-/);
+  });
+});
