@@ -141,8 +141,13 @@ export const rekeyCommand: Command = {
       }
       const anyStore = opened[0]?.store;
       if (app === undefined && anyStore !== undefined) {
-        // Every partition is under the newest key: the older key ids leave the (shared) marker.
-        await anyStore.forgetOldKeys();
+        // Every partition is under the newest key: the older key ids leave the (shared) marker, unless the
+        // store keeps a history it cannot re-encrypt (file store with historicalData).
+        if (!(await anyStore.forgetOldKeys())) {
+          process.stderr.write(
+            "note: the older keys stay recorded in the store's encryption marker: its history (historicalData) is not re-encrypted, so keep them in SLACK_TOKEN_ENCRYPTION_KEY.\n",
+          );
+        }
       } else if (app !== undefined) {
         process.stderr.write(
           "note: the older keys stay recorded in the store's encryption marker (other apps' tokens may use them) until `rekey` without --app re-keys every app.\n",

@@ -467,11 +467,17 @@ export class EncryptedInstallationStore implements InstallationStore {
     await this.#mark();
   }
 
-  /** Drops every key id but the current one from the marker (used by {@link rekey} once nothing else is used). */
-  async forgetOldKeys(): Promise<void> {
-    if (this.#marker === undefined) return;
+  /**
+   * Drops every key id but the current one from the marker (used by {@link rekey} once nothing else is
+   * used). Keeps them, and returns false, when the wrapped store keeps a history it cannot re-encrypt
+   * (memory and file stores with `historicalData`): those older records still need the older keys.
+   */
+  async forgetOldKeys(): Promise<boolean> {
+    if (this.#marker === undefined) return true;
+    if (historyStuck(this.inner)) return false;
     const old = [...(await this.#marker.read()).keys()].filter((id) => id !== this.cipher.currentKeyId);
     if (old.length > 0) await this.#marker.forget(old);
+    return true;
   }
 
   close(): Promise<void> {
@@ -537,6 +543,11 @@ export class EncryptedInstallationStore implements InstallationStore {
   }
 }
 
+/** `SqlInstallationStore.rewriteStoredTokens`, as `rekey` calls it (described here: no import of the SQL core). */
+type SqlRewrite = (
+  rewrite: (value: string, owner: TokenOwnerIds, field: TokenField) => string | undefined,
+) => Promise<{ updated: number; conflicts: number }>;
+
 /**
  * Counts reported by {@link rekey}.
  *
@@ -554,6 +565,17 @@ export interface RekeyProgress {
   skipped: number;
   /** Records changed by someone else meanwhile (not written; run `rekey` again). */
   conflicts: number;
+  /**
+   * Set when the older key ids stay in the store's marker because the store keeps a history that `rekey`
+   * cannot re-encrypt (memory and file stores with `historicalData`): keep the older keys configured.
+   */
+  keptOldKeys?: "history" | undefined;
+}
+
+/** A store that keeps history and cannot rewrite it (SQL stores can: `rewriteStoredTokens`). */
+function historyStuck(inner: InstallationStore): boolean {
+  const s = inner as { historicalData?: unknown; rewriteStoredTokens?: unknown };
+  return s.historicalData === true && typeof s.rewriteStoredTokens !== "function";
 }
 
 /**
@@ -561,7 +583,9 @@ export interface RekeyProgress {
  * included: the latest bot of every workspace and the latest installation of every user, as
  * `listWorkspaces` lists them, through a compare-and-set `updateTokens` (a token rotated meanwhile is
  * never overwritten). Idempotent and resumable: values already under the newest key are skipped.
- * Historical rows (`historicalData: true`) are not re-encrypted.
+ * History (`historicalData: true`) is re-encrypted too on the SQL stores (every row, by
+ * `rewriteStoredTokens`, after a complete pass); memory and file stores cannot, and then keep the older
+ * key ids in the marker (`keptOldKeys: "history"`).
  *
  * @example
  * ```ts
@@ -623,8 +647,19 @@ export async function rekey(
     progress.workspaces++;
     options.onProgress?.({ ...progress });
   }
-  // Every latest record is now under the newest key: older key ids leave the marker, so a restart with
-  // only the newest key opens the store. Not after a filtered or conflicted pass (other records may remain).
+  // History rows (and every other row) of a SQL store: each value not under the newest key, re-encrypted
+  // by a compare-and-set on its row. Counted with the latest records.
+  const rewrite = (inner as { rewriteStoredTokens?: unknown }).rewriteStoredTokens;
+  if (options.filter === undefined && typeof rewrite === "function") {
+    const counts = await (rewrite as SqlRewrite).call(inner, (value, owner, field) =>
+      cipher.isCurrent(value) ? undefined : cipher.encrypt(cipher.decrypt(value, owner, field), owner, field),
+    );
+    progress.updated += counts.updated;
+    progress.conflicts += counts.conflicts;
+  }
+  if (historyStuck(inner)) progress.keptOldKeys = "history";
+  // Every record is now under the newest key: older key ids leave the marker, so a restart with only the
+  // newest key opens the store. Not after a filtered or conflicted pass (other records may remain).
   if (options.filter === undefined && progress.conflicts === 0 && options.forgetOldKeys !== false)
     await store.forgetOldKeys();
   return progress;

@@ -84,7 +84,11 @@ export type {
   SyncSqlReader,
   TableDef,
 } from "./sql/dialect.js";
-export type { InstallationStoreStatements } from "./sql/installation-store.js";
+export type {
+  InstallationStoreStatements,
+  StoredTokenField,
+  StoredTokenRewrite,
+} from "./sql/installation-store.js";
 export type { TableNames } from "./sql/migrations.js";
 export type { StateStoreStatements } from "./sql/state-store.js";
 export type { BetterSqlite3ExecutorOptions, SqliteConnection, SqliteStatement } from "./sqlite/executor.js";

@@ -238,6 +238,11 @@ export class FileInstallationStore implements InstallationStore {
   /** The encryption marker: `<baseDir>/.encryption-keys/<keyId>.json`, read when the store opens. */
   readonly encryptionMarker: EncryptionMarker;
 
+  /** True when the store keeps every saved installation (the `historicalData` option), not only the latest. */
+  get historicalData(): boolean {
+    return this.#history;
+  }
+
   constructor(options: FileInstallationStoreOptions) {
     const base = requireBaseDir(options?.baseDir, "FileInstallationStore");
     const clientId = options.clientId;

@@ -224,6 +224,11 @@ export class MemoryInstallationStore implements InstallationStore {
     this.#apps = new Map([[this.clientId, this]]);
   }
 
+  /** True when the store keeps every saved installation (the `historicalData` option), not only the latest. */
+  get historicalData(): boolean {
+    return this.#history;
+  }
+
   /**
    * The store of another app (client id; `''` for the default partition) in the same memory: its own
    * installations, bots, history and locks, nothing shared with this one but the registry. The same

@@ -7,6 +7,8 @@ export {
   type InstallationStoreStatements,
   SqlInstallationStore,
   type SqlInstallationStoreOptions,
+  type StoredTokenField,
+  type StoredTokenRewrite,
 } from "./installation-store.js";
 export {
   endPool,

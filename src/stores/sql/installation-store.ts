@@ -85,6 +85,32 @@ const WORKSPACE = "client_id = ? AND enterprise_id = ? AND team_id = ?";
 /** Name prefix of the encryption marker's rows in the `meta` table. */
 const MARKER_PREFIX = "encryption-key:";
 
+/** A token field, as `rewriteStoredTokens` of the SQL installation stores names it. */
+export type StoredTokenField = "botToken" | "botRefreshToken" | "userToken" | "userRefreshToken";
+
+/**
+ * The callback of `rewriteStoredTokens` (SQL installation stores): a stored token value, where it belongs
+ * (`''` for no enterprise, an org-wide row's team, a bot row's user) and its field; returns the value to
+ * store instead, or `undefined` to leave it.
+ *
+ * @example
+ * ```ts
+ * const keep: StoredTokenRewrite = () => undefined;
+ * ```
+ */
+export type StoredTokenRewrite = (
+  value: string,
+  owner: { enterpriseId: string; teamId: string; userId: string },
+  field: StoredTokenField,
+) => string | undefined;
+
+const TOKEN_FIELD_OF: Readonly<Record<string, StoredTokenField>> = {
+  bot_token: "botToken",
+  bot_refresh_token: "botRefreshToken",
+  user_token: "userToken",
+  user_refresh_token: "userRefreshToken",
+};
+
 /** {@link botKey}: an org-wide key (team `''`). */
 const ORG = 2;
 /** {@link botKey}: a workspace key. */
@@ -285,6 +311,11 @@ export class SqlInstallationStore implements InstallationStore {
   /** The app partition (the `clientId` option; `''`: the default partition). */
   get clientId(): string {
     return this.#clientId;
+  }
+
+  /** True when the store keeps one row per save (the `historicalData` option), not only the latest. */
+  get historicalData(): boolean {
+    return this.#historical;
   }
 
   constructor(options: SqlInstallationStoreOptions) {
@@ -902,6 +933,67 @@ export class SqlInstallationStore implements InstallationStore {
       throw this.#fail("withLock", e);
     });
     return this.#locksReady;
+  }
+
+  /**
+   * Rewrites every stored token value of this store's client id, in every row (the history kept with
+   * `historicalData` included, and the bot-token copies older versions left in installation rows): for
+   * each value, `rewrite` returns the new one, or `undefined` to leave it. Each change is its own
+   * compare-and-set on the row's id and the old value, so a value written meanwhile (a rotation) is never
+   * overwritten: it counts as a conflict. Used by `rekey` to re-encrypt history.
+   *
+   * @example
+   * ```ts
+   * const { updated } = await store.rewriteStoredTokens((value) => (value.startsWith("xoxb-") ? undefined : value));
+   * ```
+   */
+  async rewriteStoredTokens(rewrite: StoredTokenRewrite): Promise<{ updated: number; conflicts: number }> {
+    if (!this.#migrator.ready) await this.init();
+    const q = this.#dialectQuote;
+    const counts = { updated: 0, conflicts: 0 };
+    const tables = [
+      { table: this.tables.bots, user: false, columns: ["bot_token", "bot_refresh_token"] },
+      {
+        table: this.tables.installations,
+        user: true,
+        columns: ["bot_token", "bot_refresh_token", "user_token", "user_refresh_token"],
+      },
+    ] as const;
+    try {
+      for (const { table, user, columns } of tables) {
+        const select = this.#finalize(
+          `SELECT id, enterprise_id, team_id, ${user ? "user_id" : "''"}, ${columns.join(", ")} FROM ${q(table)} WHERE client_id = ? AND id > ? ORDER BY id LIMIT 500`,
+        );
+        let after = 0;
+        for (;;) {
+          const rows = await this.#exec.query(select, [this.#clientId, after]);
+          if (rows.length === 0) break;
+          for (const row of rows) {
+            after = Number(row[0]);
+            const owner = {
+              enterpriseId: String(row[1] ?? ""),
+              teamId: String(row[2] ?? ""),
+              userId: String(row[3] ?? ""),
+            };
+            for (const [k, column] of columns.entries()) {
+              const value = row[4 + k];
+              if (typeof value !== "string" || value === "") continue;
+              const next = rewrite(value, owner, TOKEN_FIELD_OF[column] as StoredTokenField);
+              if (next === undefined || next === value) continue;
+              const { changes } = await this.#exec.run(
+                this.#finalize(`UPDATE ${q(table)} SET ${column} = ? WHERE id = ? AND ${column} = ?`),
+                [next, row[0] as SqlValue, value],
+              );
+              if (changes === 1) counts.updated++;
+              else counts.conflicts++;
+            }
+          }
+        }
+      }
+    } catch (e) {
+      throw this.#fail("rewriteStoredTokens", e);
+    }
+    return counts;
   }
 
   /** Deletes the bot rows of a workspace (or org). */
