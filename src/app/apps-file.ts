@@ -93,6 +93,14 @@ export function readAppIdentities(path: string): { apps: AppIdentity[]; findings
 }
 
 const NAME_RE = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/**
+ * An unknown key of the file as a message shows it: a word of letters (a misspelt field) is named, anything
+ * else (a value pasted where a key goes may be a secret) is not.
+ */
+function fieldName(key: string): string {
+  return /^[A-Za-z_]{1,40}$/.test(key) ? key : "(a field whose name is not a word)";
+}
 const CLIENT_ID_RE = /^\d{1,20}\.\d{1,20}$/;
 const APP_ID_RE = /^A[A-Z0-9]{1,30}$/;
 const SCOPE_RE = /^[A-Za-z0-9_.:-]+$/;
@@ -170,7 +178,7 @@ export function readAppsFile(
       bad("(entry)", "must be an object");
       return;
     }
-    for (const k of Object.keys(o)) if (!FIELDS.has(k)) bad(k, "is not a known field");
+    for (const k of Object.keys(o)) if (!FIELDS.has(k)) bad(fieldName(k), "is not a known field");
     if (typeof o.name !== "string" || !NAME_RE.test(o.name))
       bad("name", "must be 1-32 lower-case letters, digits, '_' or '-'");
     if (typeof o.clientId !== "string" || !CLIENT_ID_RE.test(o.clientId))
@@ -247,7 +255,7 @@ export function readAppsFile(
         sandbox = {};
         for (const k of Object.keys(sb))
           if (k !== "tokenRotation" && k !== "tokenExpiresIn")
-            bad(`sandbox.${k}`, "is not a known setting (tokenRotation, tokenExpiresIn)");
+            bad(`sandbox.${fieldName(k)}`, "is not a known setting (tokenRotation, tokenExpiresIn)");
         if (sb.tokenRotation !== undefined) {
           if (typeof sb.tokenRotation !== "boolean") bad("sandbox.tokenRotation", "must be true or false");
           else sandbox.tokenRotation = sb.tokenRotation;
@@ -268,7 +276,7 @@ export function readAppsFile(
     };
     for (const k of Object.keys(given)) {
       const v = given[k];
-      if (!(k in paths)) bad(`paths.${k}`, "is not a known path (install, redirect, events, login)");
+      if (!(k in paths)) bad(`paths.${fieldName(k)}`, "is not a known path (install, redirect, events, login)");
       else if (typeof v !== "string" || !PATH_RE.test(v) || v.includes("//") || v.includes("/../"))
         bad(`paths.${k}`, "must be an absolute path of letters, digits and / _ . ~ -");
       else paths[k as keyof AppPaths] = v;

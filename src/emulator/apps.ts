@@ -266,7 +266,10 @@ export function parseEmulatorApps(doc: unknown, source: string): EmulatorAppOpti
     };
     if (o === undefined) bad("(entry)", "must be an object");
     if (o === undefined) continue;
-    for (const k of Object.keys(o)) if (!APP_FILE_FIELDS.has(k)) bad(k, "is not a known field");
+    // A key that is not a word may be a value pasted in the wrong place (a secret): not shown.
+    for (const k of Object.keys(o))
+      if (!APP_FILE_FIELDS.has(k))
+        bad(/^[A-Za-z_]{1,40}$/.test(k) ? k : "(a field whose name is not a word)", "is not a known field");
     if (o.name !== undefined && (typeof o.name !== "string" || o.name.trim() === "" || o.name.length > 80))
       bad("name", "must be a non-empty string of at most 80 characters");
     if (o.clientId !== undefined && (typeof o.clientId !== "string" || !CLIENT_ID_RE.test(o.clientId)))

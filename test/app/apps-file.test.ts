@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { readAppsFile } from "../../src/app/apps-file.js";
+import { parseEmulatorApps } from "../../src/emulator/apps.js";
 
 const dirs: string[] = [];
 afterEach(async () => {
@@ -116,7 +117,7 @@ describe("readAppsFile", () => {
       await file({
         apps: [
           app("a", 1),
-          app("b", 2, { clientSecret: undefined, appId: "nope", extra: 1 }),
+          app("b", 2, { clientSecret: undefined, appId: "nope", extra: 1, [secretValue]: true }),
           { name: "Bad Name", clientId: "x" },
           app("c", 3, { default: true }),
           app("d", 4, { default: true, scopes: ["ok", "not ok"], redirectUri: "ftp://x" }),
@@ -137,6 +138,8 @@ describe("readAppsFile", () => {
     expect(text).toContain('app "b": clientSecret is missing');
     expect(text).toContain('app "b": appId must look like A0123456789');
     expect(text).toContain('app "b": extra is not a known field');
+    // A value pasted where a key goes (a secret, perhaps) is not echoed.
+    expect(text).toContain('app "b": (a field whose name is not a word) is not a known field');
     expect(text).toContain("apps[2]: name must be 1-32 lower-case letters");
     expect(text).toContain("apps[2]: clientSecret is missing");
     expect(text).toContain('app "d": scopes must be a list of scope names');
@@ -176,5 +179,22 @@ describe("readAppsFile: sandbox settings", () => {
       'app "alpha": sandbox.tokenRotation must be true or false',
       'app "alpha": sandbox.tokenExpiresIn must be a whole number of seconds, 1-43200',
     ]);
+  });
+});
+
+describe("emulator apps file", () => {
+  it("names a misspelt field, never a key that is not a word (a secret pasted as a key)", () => {
+    const pasted = hex();
+    expect(() => parseEmulatorApps([{ name: "a", clientSecrett: "x".repeat(32) }], "apps.json")).toThrow(
+      'app "a": clientSecrett is not a known field',
+    );
+    let message = "";
+    try {
+      parseEmulatorApps([{ name: "a", [pasted]: true }], "apps.json");
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain("is not a known field");
+    expect(message).not.toContain(pasted);
   });
 });
