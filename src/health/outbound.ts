@@ -63,6 +63,10 @@ export interface WorkspaceTokenOptions {
  */
 export interface WorkspaceTokenQuery {
   enterpriseId?: string | undefined;
+  /**
+   * The workspace. With `isEnterpriseInstall`, the org's workspace the work is for: one an org admin
+   * removed from the org-wide install is `NotInstalledError`, as `authorize` answers.
+   */
   teamId?: string | undefined;
   /** True for an org-wide install (found by `enterpriseId` alone). */
   isEnterpriseInstall?: boolean | undefined;
@@ -125,7 +129,8 @@ function coordinatorOf(options: WorkspaceTokenOptions): RotationCoordinator | un
  * refreshed once and every caller gets the new one. When the refresh fails but the stored token is still
  * valid, the stored token is returned (`refreshed: false`); when it has expired, the refresh's
  * `TokenRefreshError` is thrown. Throws `NotInstalledError` (`SLACK_OAUTH_NOT_INSTALLED`) when the app
- * has no such installation (or token), `InvalidArgumentError` for a bad query.
+ * has no such installation (or token), or when an org-wide install is asked for a workspace an org admin
+ * removed from it (`teamId` with `isEnterpriseInstall`); `InvalidArgumentError` for a bad query.
  *
  * @example
  * ```ts
@@ -164,6 +169,16 @@ export async function getWorkspaceToken(
   if (kind === "user" && (record as Installation | undefined)?.userId !== q.userId) record = undefined;
   let current = tokensOf(kind, record);
   if (current === undefined) throw new NotInstalledError(notInstalled(kind, q));
+  // As `authorize`: an org-wide install no longer answers for a workspace an org admin removed from it.
+  if (
+    q.isEnterpriseInstall === true &&
+    q.enterpriseId !== undefined &&
+    q.teamId !== undefined &&
+    q.teamId !== q.enterpriseId &&
+    typeof store.findTeamAccess === "function" &&
+    (await store.findTeamAccess(q.enterpriseId)).revoked.includes(q.teamId)
+  )
+    throw new NotInstalledError(`The app's org-wide installation no longer has access to workspace ${q.teamId}`);
 
   let refreshed = false;
   const windowSeconds = window ?? coordinator?.rotator.windowSeconds;
