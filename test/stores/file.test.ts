@@ -174,6 +174,27 @@ describe("FileInstallationStore specifics", () => {
     ]);
   });
 
+  it("the expiry index drops an hour folder once its entries are stale (no empty folder per hour piles up)", async () => {
+    const store = new FileInstallationStore({ baseDir: dir });
+    const hour = 500_000; // epoch hours
+    await store.save(inst("T1", "U1", { botRefreshToken: "xoxe-1-refresh-a", botTokenExpiresAt: hour * 3600 + 60 }));
+    const hours = async () => (await readdir(join(dir, "_default", ".expiry"))).sort();
+    expect(await hours()).toStrictEqual([String(hour)]);
+    // Refreshed: it now expires twelve hours later; the old hour's entry is stale.
+    expect(
+      await store.updateTokens(
+        { teamId: "T1" },
+        { botToken: "xoxe.xoxb-1-new", botRefreshToken: "xoxe-1-refresh-b", botTokenExpiresAt: (hour + 12) * 3600 },
+        { botRefreshToken: "xoxe-1-refresh-a" },
+      ),
+    ).toBe(true);
+    expect(await store.listExpiringTokens((hour + 1) * 3600)).toStrictEqual([]);
+    expect(await hours()).toStrictEqual([String(hour + 12)]);
+    expect((await store.listExpiringTokens((hour + 13) * 3600)).map((t) => [t.kind, t.teamId])).toStrictEqual([
+      ["bot", "T1"],
+    ]);
+  });
+
   it("creates directories 0700 and files 0600, and leaves no temp files", async () => {
     const store = new FileInstallationStore({ baseDir: dir, historicalData: true });
     await store.save(inst("T1", "U1"));

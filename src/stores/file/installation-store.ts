@@ -2,7 +2,7 @@
  * {@link FileInstallationStore}: installations in JSON files, one directory per workspace, on the store
  * rules shared with the memory store (`records.ts`).
  */ import { createHash, randomBytes } from "node:crypto";
-import { link, mkdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { link, mkdir, readFile, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { ConfigError, InvalidArgumentError, StoreError } from "../../errors.js";
 import { type Bot, type Installation, toBot } from "../../model/installation.js";
 import { EncryptionGuard, type EncryptionMarker } from "../encryption-marker.js";
@@ -868,8 +868,8 @@ export class FileInstallationStore implements InstallationStore {
         if (token === undefined) await unlinkIfExists(`${folder}/${entry}`).catch(() => {});
         else if (token.expiresAt <= until) out.push(token);
       }
-      if (entries.length === 0 || (await listDir(folder)).length === 0)
-        await rm(folder, { recursive: false, force: true }).catch(() => {});
+      // An hour folder left empty goes (`rmdir` removes only an empty one: an entry written meanwhile stays).
+      if (entries.length === 0 || (await listDir(folder)).length === 0) await rmdir(folder).catch(() => {});
     }
     return out.sort(compareExpiring).slice(0, n);
   }
@@ -920,9 +920,13 @@ export class FileInstallationStore implements InstallationStore {
     const folder = `${this.#root}/${EXPIRY_DIR}/${hourOf(expiresAt)}`;
     const ws = dir.slice(dir.lastIndexOf("/") + 1);
     const entry = userId === undefined ? `${ws}${PART_SEP}b` : `${ws}${PART_SEP}u${PART_SEP}${userId}`;
-    try {
+    const write = async () => {
       await mkdir(folder, { recursive: true, mode: DIR_MODE });
       await writeFile(`${folder}/${entry}`, "", { mode: FILE_MODE });
+    };
+    try {
+      // A listing may remove the hour folder, empty, between our mkdir and our write: once more then.
+      await write().catch((e: unknown) => (isMissing(e) ? write() : Promise.reject(e)));
     } catch (cause) {
       throw new StoreError(`file store: cannot write the expiry index in ${folder}`, { cause });
     }
