@@ -60,11 +60,20 @@ export function parseConsoleAdmins(value: string | undefined): { admins: string[
   for (const entry of (value ?? "").split(/[\s,]+/).filter(Boolean)) {
     if (!ADMIN_RE.test(entry)) {
       problems.push(
-        `${CONSOLE_ADMINS_VARIABLE}: "${entry.slice(0, 40)}" is not a team_id:user_id pair (e.g. T0123ABCD:U0123ABCD; an org's admins E…:U…)`,
+        `${CONSOLE_ADMINS_VARIABLE}: ${shownEntry(entry)} is not a team_id:user_id pair (e.g. T0123ABCD:U0123ABCD; an org's admins E…:U…)`,
       );
     } else if (!admins.includes(entry)) admins.push(entry);
   }
   return { admins, problems };
+}
+
+/**
+ * A wrong `CONSOLE_ADMINS` entry as a configuration message shows it: quoted when it is made of what ids
+ * are made of (upper-case letters, digits, `:`), else only its length (a secret pasted into the wrong
+ * variable is never printed).
+ */
+function shownEntry(entry: string): string {
+  return /^[A-Z0-9:;]{1,40}$/.test(entry) ? `"${entry}"` : `an entry of ${entry.length} characters`;
 }
 
 /** What the console shows of a workspace's health (from the store's health records). */

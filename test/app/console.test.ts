@@ -118,6 +118,11 @@ describe("CONSOLE_ADMINS", () => {
       expect(parseConsoleAdmins(bad).problems, bad).toHaveLength(1);
       expect(() => loadConfig({ CONSOLE_ADMINS: bad })).toThrow(ConfigProblems);
     }
+    // A wrong entry made of id characters is quoted; anything else (a secret in the wrong variable) is not.
+    expect(parseConsoleAdmins("T0123ABCD").problems[0]).toContain('"T0123ABCD" is not a team_id:user_id pair');
+    const pasted = "8f14e45fceea167a5a36dedd4bea2543";
+    expect(parseConsoleAdmins(pasted).problems[0]).toContain("an entry of 32 characters is not");
+    expect(parseConsoleAdmins(pasted).problems[0]).not.toContain(pasted);
     expect(loadConfig({ CONSOLE_ADMINS: "T0123ABCD:U0123ABCD" }).consoleAdmins).toEqual(["T0123ABCD:U0123ABCD"]);
     expect(loadConfig({}).consoleAdmins).toEqual([]);
   });
