@@ -32,6 +32,7 @@ import {
   type WorkspaceInstallations,
   type WorkspaceQuery,
 } from "./installation-store.js";
+import { sameToken } from "./records.js";
 import { requireStore } from "./store-helpers.js";
 
 /**
@@ -345,7 +346,8 @@ export class EncryptedInstallationStore implements InstallationStore {
       const expected = expect[f];
       if (expected === undefined) continue;
       const stored = (record as Partial<Record<TokenField, string>>)[f];
-      if (stored === undefined || this.cipher.decrypt(stored, record as TokenOwnerIds, f) !== expected) return false;
+      if (stored === undefined || !sameToken(this.cipher.decrypt(stored, record as TokenOwnerIds, f), expected))
+        return false;
       innerExpect[f] = stored;
     }
     return this.inner.recordHealth(q, health, innerExpect);
@@ -533,7 +535,7 @@ export class EncryptedInstallationStore implements InstallationStore {
       const stored = (record as Partial<Record<TokenField, string>>)[f];
       const expected = expect?.[f];
       if (expected !== undefined) {
-        if (stored === undefined || this.cipher.decrypt(stored, record, f) !== expected) return false;
+        if (stored === undefined || !sameToken(this.cipher.decrypt(stored, record, f), expected)) return false;
         innerExpect[f] = stored;
       }
       const value = patch[f];

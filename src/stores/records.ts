@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Installation } from "../model/installation.js";
 import { type ExpiringToken, place } from "./health.js";
 import {
@@ -46,8 +47,19 @@ export function tokenParts(
 }
 
 /**
+ * Whether a stored token equals the expected one, in constant time (both hashed first, so neither the
+ * position of a difference nor the lengths show in the timing). `undefined` stored never matches.
+ */
+export function sameToken(stored: string | undefined, expected: string): boolean {
+  if (stored === undefined) return false;
+  const a = createHash("sha256").update(stored, "utf8").digest();
+  const b = createHash("sha256").update(expected, "utf8").digest();
+  return timingSafeEqual(a, b);
+}
+
+/**
  * The compare of a compare-and-set: true when every part that is checked exists and holds every expected
- * value. Nothing may be written otherwise (both parts, or neither).
+ * value. Nothing may be written otherwise (both parts, or neither). Tokens are compared in constant time.
  */
 export function expectationsHold(
   parts: { checkBot: boolean; checkUser: boolean },
@@ -57,13 +69,14 @@ export function expectationsHold(
 ): boolean {
   if (parts.checkBot) {
     if (bot === undefined) return false;
-    if (expect?.botToken !== undefined && bot.botToken !== expect.botToken) return false;
-    if (expect?.botRefreshToken !== undefined && bot.botRefreshToken !== expect.botRefreshToken) return false;
+    if (expect?.botToken !== undefined && !sameToken(bot.botToken, expect.botToken)) return false;
+    if (expect?.botRefreshToken !== undefined && !sameToken(bot.botRefreshToken, expect.botRefreshToken)) return false;
   }
   if (parts.checkUser) {
     if (user === undefined) return false;
-    if (expect?.userToken !== undefined && user.userToken !== expect.userToken) return false;
-    if (expect?.userRefreshToken !== undefined && user.userRefreshToken !== expect.userRefreshToken) return false;
+    if (expect?.userToken !== undefined && !sameToken(user.userToken, expect.userToken)) return false;
+    if (expect?.userRefreshToken !== undefined && !sameToken(user.userRefreshToken, expect.userRefreshToken))
+      return false;
   }
   return true;
 }
