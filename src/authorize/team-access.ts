@@ -86,6 +86,8 @@ function orgToken(w: WorkspaceInstallations): string | undefined {
  * installed" there. A workspace never recorded and not listed stays unknown (allowed until revoked):
  * run it regularly (the health sweep does) so that every workspace is known. Orgs whose token cannot
  * list its workspaces are reported with `error` and left as they are. Tokens never appear in errors.
+ * Only the changes the run observed are written, and only for workspaces whose record did not change
+ * while Slack was asked: a `team_access_*` event recorded meanwhile is newer than the listing and stays.
  *
  * @example
  * ```ts
@@ -142,14 +144,30 @@ export async function reconcileTeamAccess(options: ReconcileTeamAccessOptions): 
             : redact(String((error as Error)?.name ?? "error"));
       continue;
     }
-    const known = new Set([...before.granted, ...before.revoked]);
-    const revoked = [...known].filter((t) => !allowed.has(t)).sort();
-    const wasRevoked = new Set(before.revoked);
+    // Apply only what this run observed changing since `before`, and only for workspaces whose record is
+    // still what `before` said: an event (`team_access_granted` / `_revoked`) recorded while Slack was being
+    // asked is newer than the listing, so it wins. Workspaces left unchanged are not written at all.
+    const current = await store.findTeamAccess(enterpriseId);
+    const stateIn = (a: { granted: readonly string[]; revoked: readonly string[] }) => {
+      const m = new Map<string, "granted" | "revoked">();
+      for (const t of a.granted) m.set(t, "granted");
+      for (const t of a.revoked) m.set(t, "revoked");
+      return m;
+    };
+    const then = stateIn(before);
+    const now = stateIn(current);
+    const untouched = (t: string) => then.get(t) === now.get(t);
+    // Listed and not recorded as allowed (unknown, or removed before): newly present.
+    const grant = [...allowed].filter((t) => then.get(t) !== "granted" && untouched(t)).sort();
+    // Recorded as allowed and no longer listed: newly removed.
+    const revoke = before.granted.filter((t) => !allowed.has(t) && untouched(t)).sort();
+    if (grant.length > 0 || revoke.length > 0)
+      await store.updateTeamAccess(enterpriseId, { granted: grant, revoked: revoke });
+    const granted = new Set(grant);
     result.allowed = [...allowed].sort();
-    result.revoked = revoked;
-    result.newlyRevoked = revoked.filter((t) => !wasRevoked.has(t));
-    result.newlyGranted = result.allowed.filter((t) => wasRevoked.has(t));
-    await store.updateTeamAccess(enterpriseId, { granted: result.allowed, revoked });
+    result.revoked = [...new Set([...current.revoked.filter((t) => !granted.has(t)), ...revoke])].sort();
+    result.newlyRevoked = revoke;
+    result.newlyGranted = grant.filter((t) => then.get(t) === "revoked");
   }
   return out;
 }
