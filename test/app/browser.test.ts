@@ -15,12 +15,11 @@ import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { chromiumPresent, IN_CI, launchChromium, requireChromium } from "../helpers/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "install");
-const haveChromium = existsSync(CHROMIUM);
-const inCI = process.env.CI === "true";
+const haveChromium = chromiumPresent("browser.test");
 
 /** True when dist/cli/index.js exists and is newer than every file under src/. */
 function distIsFresh(): boolean {
@@ -35,13 +34,7 @@ function distIsFresh(): boolean {
   return newest(join(ROOT, "src")) < builtAt;
 }
 
-if (!haveChromium && !inCI) {
-  console.warn(
-    `[browser.test] SKIPPED: ${CHROMIUM} not found (install Chromium to run the browser test; under CI=true this fails).`,
-  );
-}
-
-describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser", () => {
+describe.runIf(haveChromium || IN_CI)("npm start (sandbox mode) in a real browser", () => {
   let dir: string;
   let server: ChildProcess | undefined;
   let browser: Browser | undefined;
@@ -49,7 +42,7 @@ describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser
   let stderr = "";
 
   beforeAll(() => {
-    if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test cannot run`);
+    requireChromium(haveChromium);
     // The global setup normally built dist/ already; rebuilding while other test files run the CLI would
     // race them (tsc rewrites files in place), so build only when dist/ is missing or older than src/.
     if (!distIsFresh()) {
@@ -106,20 +99,7 @@ describe.runIf(haveChromium || inCI)("npm start (sandbox mode) in a real browser
     expect(url).not.toMatch(/:0$/);
     expect(stdout).toContain("SANDBOX mode");
 
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 420, height: 860 } }); // phone-sized
 
     await page.goto(`${url}/`);

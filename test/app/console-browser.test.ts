@@ -13,7 +13,7 @@
  * Uses the system Chromium (`/usr/bin/chromium`); without it the test is skipped with a warning, except
  * under `CI=true`, where that is a failure.
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
@@ -22,38 +22,31 @@ import { loadConfig } from "../../src/app/config.js";
 import { jsonLogger } from "../../src/app/log.js";
 import { type RunningServer, startServer } from "../../src/app/server.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import {
+  type Audit,
+  auditPage,
+  auditProblems,
+  chromiumPresent,
+  IN_CI,
+  launchChromium,
+  PHONE_WIDTH,
+  requireChromium,
+} from "../helpers/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "console");
-const haveChromium = existsSync(CHROMIUM);
-const inCI = process.env.CI === "true";
-const WIDTH = 390;
-const MIN_CONTRAST = 4.5;
+const haveChromium = chromiumPresent("app/console-browser.test");
 const ADMIN = { team: "T0000000002", user: "U0000000004" };
 const OUTSIDER = { team: "T0000000002", user: "U0000000005" };
 
-if (!haveChromium && !inCI) {
-  console.warn(`[app/console-browser.test] SKIPPED: ${CHROMIUM} not found (under CI=true this fails).`);
-}
-
-interface Audit {
-  scrollWidth: number;
-  findings: Array<{ kind: string; what: string; text: string; fg: string; bg: string; ratio: number }>;
-  checkedText: number;
-  checkedControls: number;
-}
-
-const AUDIT_SOURCE = readFileSync(new URL("./page-audit.browser.js", import.meta.url), "utf8");
-
-describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode)", () => {
+describe.runIf(haveChromium || IN_CI)("operator console in Chromium (sandbox mode)", () => {
   let running: RunningServer | undefined;
   let browser: Browser | undefined;
   const store = new MemoryInstallationStore();
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test cannot run`);
+    requireChromium(haveChromium);
     mkdirSync(SHOTS, { recursive: true });
     running = await startServer(
       { ...loadConfig({ PORT: "0", CONSOLE_ADMINS: `${ADMIN.team}:${ADMIN.user}` }), databaseUrl: "memory:" },
@@ -62,20 +55,7 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
         stores: { installationStore: store, stateStore: new MemoryStateStore(), close: async () => {} },
       },
     );
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -86,7 +66,7 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
   it("admin signs in, sees statuses, checks, deletes after confirming; replays, forgeries and outsiders get 403", async () => {
     const url = running!.url;
     const emulator = running!.emulator!;
-    const context = await browser!.newContext({ viewport: { width: WIDTH, height: 844 } });
+    const context = await browser!.newContext({ viewport: { width: PHONE_WIDTH, height: 844 } });
     const requested: string[] = [];
     context.on("request", (r) => requested.push(r.url()));
     const page = await context.newPage();
@@ -94,11 +74,9 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     let n = 0;
     /** Audits the page as it stands in both schemes and photographs each. */
     const audit = async (name: string, p: Page = page) => {
-      await p.waitForLoadState("load");
       for (const scheme of ["light", "dark"] as const) {
         await p.emulateMedia({ colorScheme: scheme });
-        const a = (await p.evaluate(`(() => {\n${AUDIT_SOURCE}\nreturn auditPage(${MIN_CONTRAST});\n})()`)) as Audit;
-        audits.push({ name: `${scheme} ${name}`, ...a });
+        audits.push({ name: `${scheme} ${name}`, ...(await auditPage(p)) });
         await p.screenshot({
           path: join(SHOTS, `${String(++n).padStart(2, "0")}-${name}-${scheme}.png`),
           fullPage: true,
@@ -248,7 +226,7 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     await context.close();
 
     // Someone signed in with Slack who is not on the list: 403.
-    const other = await browser!.newContext({ viewport: { width: WIDTH, height: 844 } });
+    const other = await browser!.newContext({ viewport: { width: PHONE_WIDTH, height: 844 } });
     const outsider = await other.newPage();
     await outsider.goto(`${url}/console`);
     await outsider.click("#sign-in-with-slack");
@@ -263,17 +241,7 @@ describe.runIf(haveChromium || inCI)("operator console in Chromium (sandbox mode
     await other.close();
 
     // Every console page: contrast and width, in both schemes; nothing loaded from outside the machine.
-    for (const a of audits) {
-      expect(a.checkedText, `${a.name}: text checked`).toBeGreaterThan(2);
-      expect(a.checkedControls, `${a.name}: controls checked`).toBeGreaterThan(0);
-    }
-    const problems = audits.flatMap((a) => [
-      ...(a.scrollWidth > WIDTH ? [`${a.name}: scrollWidth ${a.scrollWidth} > ${WIDTH}`] : []),
-      ...a.findings.map(
-        (f) =>
-          `${a.name}: ${f.kind} ${f.what} "${f.text}" ${f.fg} on ${f.bg} = ${f.ratio.toFixed(2)}:1 (< ${MIN_CONTRAST})`,
-      ),
-    ]);
+    const problems = auditProblems(audits);
     expect(problems, problems.join("\n")).toEqual([]);
     const local = new Set([new URL(url).host, new URL(emulator.url).host, "attacker.test"]);
     expect(requested.filter((r) => !r.startsWith("data:") && !local.has(new URL(r).host))).toEqual([]);

@@ -5,14 +5,14 @@
  */
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Emulator, EmulatorAppCredentials } from "../../src/emulator/index.js";
+import { IN_CI, launchChromium, CHROMIUM as SYSTEM_CHROMIUM } from "../helpers/browser.js";
 import { api, closeAll, exchange, type Json, pkcePair, type Received, receiver, start, verifyJwt } from "./helpers.js";
 
 // CHROMIUM_PATH only exists to exercise the missing-browser path; the system Chromium is the default.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const IN_CI = process.env.CI === "true";
+const CHROMIUM = process.env.CHROMIUM_PATH ?? SYSTEM_CHROMIUM;
 const SHOTS = fileURLToPath(new URL("../../.tmp/screenshots/emulator/", import.meta.url));
 
 function chromiumAvailable(): boolean {
@@ -57,19 +57,7 @@ describe.skipIf(SKIP)("consent pages in a browser", () => {
     });
     rotating = emu.apps[1]!;
     publicClient = emu.apps[2]!;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium(CHROMIUM);
   });
 
   afterAll(async () => {

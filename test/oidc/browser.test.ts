@@ -8,7 +8,7 @@
  * Uses the system Chromium (`/usr/bin/chromium`); it never downloads a browser. Without it the test is
  * skipped with a warning, except under `CI=true`, where that is a failure.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
@@ -19,26 +19,19 @@ import { type RunningServer, startServer } from "../../src/app/server.js";
 import { OIDC_STATE_COOKIE_NAME } from "../../src/oidc/flow.js";
 import { SESSION_COOKIE_NAME } from "../../src/oidc/session.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import { chromiumPresent, IN_CI, launchChromium, requireChromium } from "../helpers/browser.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "oidc");
-const haveChromium = existsSync(CHROMIUM);
-const inCI = process.env.CI === "true";
+const haveChromium = chromiumPresent("oidc/browser.test");
 
-if (!haveChromium && !inCI) {
-  console.warn(
-    `[oidc/browser.test] SKIPPED: ${CHROMIUM} not found (install Chromium to run the browser test; under CI=true this fails).`,
-  );
-}
-
-describe.runIf(haveChromium || inCI)("Sign in with Slack in a real browser (sandbox mode)", () => {
+describe.runIf(haveChromium || IN_CI)("Sign in with Slack in a real browser (sandbox mode)", () => {
   let running: RunningServer | undefined;
   let browser: Browser | undefined;
   const lines: string[] = [];
 
   beforeAll(async () => {
-    if (!haveChromium) throw new Error(`CI=true but ${CHROMIUM} is missing: the browser test cannot run`);
+    requireChromium(haveChromium);
     mkdirSync(SHOTS, { recursive: true });
     running = await startServer(
       { ...loadConfig({ PORT: "0" }), databaseUrl: "memory:" },
@@ -51,20 +44,7 @@ describe.runIf(haveChromium || inCI)("Sign in with Slack in a real browser (sand
         },
       },
     );
-    const { chromium } = await import("playwright-core");
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

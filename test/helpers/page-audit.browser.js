@@ -1,5 +1,5 @@
 /**
- * Runs inside a page (evaluated by test/app/pages.test.ts; plain JavaScript because the project's TypeScript has
+ * Runs inside a page (evaluated by auditPage in test/helpers/browser.ts; plain JavaScript because the project's TypeScript has
  * no DOM types). WCAG 2 contrast of every visible text run against its composited background, and of every
  * button's and field's edge (its fill, or its border when it has none) against its surroundings; and the
  * document's scroll width.
