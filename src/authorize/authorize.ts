@@ -309,7 +309,7 @@ export function createAuthorize(options: AuthorizeOptions): AuthorizeFn {
       // The acting user's own token, from their own workspace's installation (Slack Connect).
       let userQuery: BotQuery = query;
       if (resolution === "actor" && userId !== undefined) {
-        const actor = await actorInstallation(store, context, query, userId);
+        const actor = await actorInstallation(store, context, query, userId, teamAccess);
         if (actor !== undefined) {
           userQuery = actor.query;
           own = actor.installation;
@@ -394,14 +394,16 @@ async function revokedTeam(store: InstallationStore, enterpriseId: string, teamI
 
 /**
  * The acting user's own installation with a user token, looked up in the actor's workspace (then, for a
- * Grid actor, their org's org-wide installation); `undefined` when the payload names no other workspace
- * (the request's lookup already answered) or the actor has none.
+ * Grid actor, their org's org-wide installation, unless an org admin removed the actor's workspace from
+ * it); `undefined` when the payload names no other workspace (the request's lookup already answered) or
+ * the actor has none.
  */
 async function actorInstallation(
   store: InstallationStore,
   context: AuthorizeContext,
   query: BotQuery,
   userId: string,
+  teamAccess: boolean,
 ): Promise<{ query: BotQuery; installation: Installation | undefined } | undefined> {
   const teamId = isValidId(context.actorTeamId) ? context.actorTeamId : undefined;
   const enterpriseId = isValidId(context.actorEnterpriseId) ? context.actorEnterpriseId : undefined;
@@ -430,7 +432,19 @@ async function actorInstallation(
         throw error;
       throw new StoreError("authorize: the installation store failed", { cause: error });
     }
-    if (found !== undefined && found.userId === userId && found.userToken) return { query: q, installation: found };
+    if (found === undefined || found.userId !== userId || !found.userToken) continue;
+    // As for the bot: an org-wide installation no longer answers for a workspace an org admin removed.
+    const org = found.enterpriseId ?? q.enterpriseId;
+    if (
+      teamAccess &&
+      teamId !== undefined &&
+      (found.isEnterpriseInstall === true || q.isEnterpriseInstall === true) &&
+      org !== undefined &&
+      teamId !== org &&
+      (await revokedTeam(store, org, teamId))
+    )
+      continue;
+    return { query: q, installation: found };
   }
   // The actor has no installation with user scopes of their own: no user token, not the requester's.
   return { query: candidates[0] as BotQuery, installation: undefined };

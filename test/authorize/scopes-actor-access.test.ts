@@ -150,6 +150,49 @@ describe("userTokenResolution: actor (Slack Connect)", () => {
     );
   });
 
+  it("actor of an org-wide install: no user token from it for a workspace an org admin removed from it", async () => {
+    const store = new MemoryInstallationStore();
+    const a = { teamId: id("T"), botUserId: id("U") };
+    const e = id("E");
+    const [removed, kept] = [id("T"), id("T")];
+    const actor = id("W");
+    const actorToken = user();
+    await store.save(inst({ teamId: a.teamId, userId: id("U"), botToken: bot(), botUserId: a.botUserId }));
+    // The actor installed the app org-wide in their org, with user scopes.
+    await store.save(
+      inst({
+        enterpriseId: e,
+        isEnterpriseInstall: true,
+        userId: actor,
+        botToken: bot(),
+        userToken: actorToken,
+        userScopes: ["search:read"],
+      }),
+    );
+    const from = (actorTeamId: string) => ({
+      teamId: a.teamId,
+      userId: actor,
+      isEnterpriseInstall: false,
+      actorTeamId,
+      actorEnterpriseId: e,
+    });
+    const caching = new CachingInstallationStore(store);
+    for (const installationStore of [store, caching]) {
+      const authorize = createAuthorize({ installationStore, userTokenResolution: "actor" });
+      expect((await authorize(from(removed))).userToken).toBe(actorToken);
+    }
+    await caching.updateTeamAccess(e, { revoked: [removed] });
+    for (const installationStore of [store, caching]) {
+      const authorize = createAuthorize({ installationStore, userTokenResolution: "actor" });
+      const r = await authorize(from(removed));
+      expect(r.userToken).toBeUndefined();
+      expect(r.userScopes).toStrictEqual([]);
+      expect(r.botToken).toBe((await store.findBot({ teamId: a.teamId }))?.botToken);
+      // The org's other workspaces keep the actor's token.
+      expect((await authorize(from(kept))).userToken).toBe(actorToken);
+    }
+  });
+
   it("refuses an unknown resolution at construction", () => {
     const store = new MemoryInstallationStore();
     expect(() => createAuthorize({ installationStore: store, userTokenResolution: "installer" as "actor" })).toThrow(
