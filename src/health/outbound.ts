@@ -128,7 +128,9 @@ function coordinatorOf(options: WorkspaceTokenOptions): RotationCoordinator | un
  * refreshed first, through {@link RotationCoordinator}: however many processes ask at once, the token is
  * refreshed once and every caller gets the new one. When the refresh fails but the stored token is still
  * valid, the stored token is returned (`refreshed: false`); when it has expired, the refresh's
- * `TokenRefreshError` is thrown. Throws `NotInstalledError` (`SLACK_OAUTH_NOT_INSTALLED`) when the app
+ * `TokenRefreshError` is thrown. An expired token without a refresh token is never returned: that is a
+ * `TokenRefreshError` (`SLACK_OAUTH_TOKEN_REFRESH_FAILED`, `reason: "no_refresh_token"`,
+ * `tokenExpired: true`); only a reinstall helps. Throws `NotInstalledError` (`SLACK_OAUTH_NOT_INSTALLED`) when the app
  * has no such installation (or token), or when an org-wide install is asked for a workspace an org admin
  * removed from it (`teamId` with `isEnterpriseInstall`); `InvalidArgumentError` for a bad query.
  *
@@ -209,10 +211,22 @@ export async function getWorkspaceToken(
         throw error instanceof TokenRefreshError ? error.withExpiredToken() : error;
     }
   }
-  if (coordinator === undefined && current.expiresAt !== undefined && current.expiresAt <= now())
-    throw new ConfigError(
-      "getWorkspaceToken: the token has expired and nothing can refresh it: give a coordinator, a rotator, or clientId and clientSecret",
-    );
+  // Never hand out a token known to have expired.
+  if (current.expiresAt !== undefined && current.expiresAt <= now()) {
+    if (coordinator === undefined && current.refreshToken !== undefined)
+      throw new ConfigError(
+        "getWorkspaceToken: the token has expired and nothing can refresh it: give a coordinator, a rotator, or clientId and clientSecret",
+      );
+    // No refresh token (or a coordinator that answered with an expired one): only a reinstall helps.
+    throw new TokenRefreshError({
+      kind,
+      reason: "no_refresh_token",
+      tokenExpired: true,
+      enterpriseId: q.enterpriseId,
+      teamId: q.teamId,
+      userId: kind === "user" ? q.userId : undefined,
+    });
+  }
   const out: WorkspaceToken = { kind, token: current.token, refreshed };
   if (current.expiresAt !== undefined) out.expiresAt = current.expiresAt;
   if (kind === "bot") {
