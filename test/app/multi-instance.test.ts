@@ -14,46 +14,28 @@
  * instance without the emulator (the uninstall checks) are signed here with the app's signing secret.
  */
 import { randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { INSTALL_PROMPT, OPEN_MODAL_COMMAND } from "../../src/app/slack-app.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { SignatureSigner } from "../../src/signature/signature.js";
 import { freePort, type RunningCli, spawnCli } from "../cli/cli-helpers.js";
-import { type BackendStatus, describeBackend, probeBackend } from "../helpers/backends.js";
+import { describeBackend } from "../helpers/backends.js";
+import {
+  type CommandRouter,
+  createDatabase,
+  deleteRedisKeys,
+  dropDatabase,
+  probePostgresAndRedis,
+  REDIS_URL,
+  startCommandRouter,
+} from "../helpers/instances.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 
-const PG_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** The server's default Redis key prefix (the CLI has no setting for another one). */
 const REDIS_PREFIX = "slack-oauth-kit:";
 
-const pgStatus = await probeBackend("PostgreSQL", PG_URL, async () => {
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  try {
-    await c.query("SELECT 1");
-  } finally {
-    await c.end();
-  }
-});
-const redisStatus = await probeBackend("Redis", REDIS_URL, async () => {
-  const r = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
-const status: BackendStatus = !pgStatus.reachable
-  ? pgStatus
-  : !redisStatus.reachable
-    ? redisStatus
-    : { name: "PostgreSQL + Redis", url: `${pgStatus.url} + ${redisStatus.url}`, reachable: true };
+const status = await probePostgresAndRedis();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -71,41 +53,20 @@ describeBackend(status, () => {
   let dbUrl = "";
   let dbCreated = false;
   let emu: Emulator;
-  let router: Server;
+  let router: CommandRouter | undefined;
   let servers: string[] = [];
   const children: RunningCli[] = [];
   /** OAuth states this file issued: their Redis tombstones (`used`, kept until expiry) are removed after. */
   const states: string[] = [];
 
   beforeAll(async () => {
-    const admin = new pg.Client({ connectionString: PG_URL });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${dbName}`);
-      dbCreated = true;
-    } finally {
-      await admin.end();
-    }
-    const u = new URL(PG_URL);
-    u.pathname = `/${dbName}`;
-    dbUrl = u.toString();
+    dbUrl = await createDatabase(dbName);
+    dbCreated = true;
 
     const ports = [await freePort(), await freePort(), await freePort()];
     servers = ports.map((p) => `http://localhost:${p}`);
-    router = createServer((req, res) => {
-      void route(req).then(
-        (r) => {
-          res.writeHead(r.status, r.contentType ? { "content-type": r.contentType } : {});
-          res.end(r.body);
-        },
-        () => {
-          res.writeHead(502);
-          res.end();
-        },
-      );
-    });
-    await new Promise<void>((r) => router.listen(0, "127.0.0.1", r));
-    const routerUrl = `http://127.0.0.1:${(router.address() as AddressInfo).port}`;
+    router = await startCommandRouter(servers);
+    const routerUrl = router.url;
 
     emu = await startEmulator({
       appUrl: servers[0]!,
@@ -156,52 +117,14 @@ describeBackend(status, () => {
   afterAll(async () => {
     await Promise.allSettled(children.map((c) => c.stop()));
     await emu?.close();
-    await new Promise<void>((r) => (router ? router.close(() => r()) : r()));
+    await router?.close();
     // Only the keys this file's workspaces left behind (locks, if any); the prefix is shared.
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-    try {
-      const keys: string[] = [];
-      let cursor = "0";
-      do {
-        const [next, batch] = await redis.scan(cursor, "MATCH", `${REDIS_PREFIX}*${tag}*`, "COUNT", 1000);
-        cursor = next;
-        keys.push(...batch);
-      } while (cursor !== "0");
-      keys.push(...states.map((st) => `${REDIS_PREFIX}state:${st}`));
-      if (keys.length > 0) await redis.del(...keys);
-    } finally {
-      redis.disconnect();
-    }
-    if (dbCreated) {
-      const admin = new pg.Client({ connectionString: PG_URL });
-      await admin.connect();
-      try {
-        await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
-      } finally {
-        await admin.end();
-      }
-    }
+    await deleteRedisKeys(
+      `${REDIS_PREFIX}*${tag}*`,
+      states.map((st) => `${REDIS_PREFIX}state:${st}`),
+    );
+    if (dbCreated) await dropDatabase(dbName);
   });
-
-  /** The emulator's deliveries go to the instance named by `server=N` in a command's text (default 0). */
-  async function route(req: IncomingMessage): Promise<{ status: number; body: string; contentType: string | null }> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks).toString("utf8");
-    const contentType = req.headers["content-type"] ?? "";
-    let index = 0;
-    if (contentType.startsWith("application/x-www-form-urlencoded")) {
-      const m = /^server=(\d)$/.exec(new URLSearchParams(body).get("text") ?? "");
-      if (m) index = Number(m[1]);
-    }
-    const headers: Record<string, string> = { "content-type": contentType };
-    for (const h of ["x-slack-signature", "x-slack-request-timestamp", "x-slack-retry-num", "x-slack-retry-reason"]) {
-      const v = req.headers[h];
-      if (typeof v === "string") headers[h] = v;
-    }
-    const res = await fetch(`${servers[index]}/slack/events`, { method: "POST", headers, body });
-    return { status: res.status, body: await res.text(), contentType: res.headers.get("content-type") };
-  }
 
   /** Starts an install on instance `from`, consents at the emulator, finishes on instance 1 (the callback). */
   async function installAcross(team: string, user: string, from = 0): Promise<{ status: number; html: string }> {
