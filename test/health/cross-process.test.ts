@@ -8,18 +8,17 @@
  * servers (POSTGRES_URL, REDIS_URL; defaults on 127.0.0.1), skipped with a warning when unreachable, or
  * failing under CI=true.
  */
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
 import {
   api,
   type Backend,
   closeAll,
-  install,
-  openStore,
+  pingPostgres,
+  pingRedis,
   refreshCalls,
-  rotatingEmulator,
   SERVER_URLS,
+  seededStore,
   spawnTsx,
   teamOf,
   userOf,
@@ -33,18 +32,8 @@ afterEach(async () => {
 });
 
 /** `n` workspaces installed (bot + installer's user token, 12 h tokens) into a fresh store of `backend`. */
-async function setup(backend: Backend, n: number) {
-  const emu = await rotatingEmulator(n, { tokenExpiresIn: 43_200 });
-  const s = await openStore(backend);
-  cleanups.push(s.cleanup);
-  for (let i = 1; i <= n; i++) await s.store.save((await install(emu, i)).installation);
-  const env = {
-    ROT_STORE: s.spec,
-    ROT_API_URL: emu.apiUrl,
-    SLACK_CLIENT_ID: emu.app.clientId,
-    SLACK_CLIENT_SECRET: emu.app.clientSecret,
-  };
-  return { emu, ...s, env };
+function setup(backend: Backend, n: number) {
+  return seededStore(backend, n, 43_200, cleanups);
 }
 
 /**
@@ -151,22 +140,8 @@ describe("sqlite: refresh without traffic across processes", () => {
 });
 
 const postgresRedis = await probeBackend("PostgreSQL + Redis", SERVER_URLS.postgres, async () => {
-  const c = new pg.Client({ connectionString: SERVER_URLS.postgres, connectionTimeoutMillis: 3000 });
-  await c.connect();
-  try {
-    await c.query("SELECT 1");
-  } finally {
-    await c.end();
-  }
-  const { Redis } = await import("ioredis");
-  const r = new Redis(SERVER_URLS.redis, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000 });
-  r.on("error", () => {});
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
+  await pingPostgres(SERVER_URLS.postgres);
+  await pingRedis(SERVER_URLS.redis);
 });
 
 describeBackend(postgresRedis, () => {

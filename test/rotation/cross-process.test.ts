@@ -14,7 +14,6 @@
  * key prefix and drops its tables / deletes its keys afterwards.
  */
 import mysql from "mysql2/promise";
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAuthorize } from "../../src/authorize/authorize.js";
 import type { AuthorizeContext } from "../../src/authorize/context.js";
@@ -25,13 +24,13 @@ import {
   api,
   type Backend,
   closeAll,
-  install,
-  openStore,
+  pingPostgres,
+  pingRedis,
   raceChildren,
   refreshCalls,
-  rotatingEmulator,
   SERVER_URLS,
   type ServerBackend,
+  seededStore,
   teamOf,
   userOf,
 } from "./helpers.js";
@@ -54,28 +53,13 @@ interface ChildResult {
 
 /** `n` installations (bot + the installer's user token) saved into a fresh store of `backend`. */
 async function setup(backend: Backend, n: number) {
-  const emu = await rotatingEmulator(n, { tokenExpiresIn: 3600 });
-  const s = await openStore(backend);
-  cleanups.push(s.cleanup);
-  const installs = [];
-  for (let i = 1; i <= n; i++) {
-    const { installation } = await install(emu, i);
-    await s.store.save(installation);
-    installs.push(installation);
-  }
-  const contexts: AuthorizeContext[] = installs.map((_inst, k) => ({
+  const s = await seededStore(backend, n, 3600, cleanups);
+  const contexts: AuthorizeContext[] = s.installs.map((_inst, k) => ({
     teamId: teamOf(k + 1),
     userId: userOf(k + 1, 1),
     isEnterpriseInstall: false,
   }));
-  const env = {
-    ROT_STORE: s.spec,
-    ROT_API_URL: emu.apiUrl,
-    SLACK_CLIENT_ID: emu.app.clientId,
-    SLACK_CLIENT_SECRET: emu.app.clientSecret,
-    ROT_CONTEXTS: JSON.stringify(contexts),
-  };
-  return { emu, ...s, installs, contexts, env };
+  return { ...s, contexts, env: { ...s.env, ROT_CONTEXTS: JSON.stringify(contexts) } };
 }
 
 /** The two cross-process scenarios, for one backend. */
@@ -141,15 +125,7 @@ describe.each(["sqlite", "file"] as const)("%s: OS processes refreshing at the s
 });
 
 const statuses: Record<ServerBackend, Awaited<ReturnType<typeof probeBackend>>> = {
-  postgres: await probeBackend("PostgreSQL", SERVER_URLS.postgres, async () => {
-    const c = new pg.Client({ connectionString: SERVER_URLS.postgres, connectionTimeoutMillis: 3000 });
-    await c.connect();
-    try {
-      await c.query("SELECT 1");
-    } finally {
-      await c.end();
-    }
-  }),
+  postgres: await probeBackend("PostgreSQL", SERVER_URLS.postgres, () => pingPostgres(SERVER_URLS.postgres)),
   mysql: await probeBackend("MySQL", SERVER_URLS.mysql, async () => {
     const c = await mysql.createConnection({ uri: SERVER_URLS.mysql, connectTimeout: 3000 });
     try {
@@ -158,17 +134,7 @@ const statuses: Record<ServerBackend, Awaited<ReturnType<typeof probeBackend>>> 
       await c.end();
     }
   }),
-  "sqlite+redis": await probeBackend("Redis", SERVER_URLS.redis, async () => {
-    const { Redis } = await import("ioredis");
-    const r = new Redis(SERVER_URLS.redis, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000 });
-    r.on("error", () => {});
-    try {
-      await r.connect();
-      await r.ping();
-    } finally {
-      r.disconnect();
-    }
-  }),
+  "sqlite+redis": await probeBackend("Redis", SERVER_URLS.redis, () => pingRedis(SERVER_URLS.redis)),
 };
 
 for (const backend of ["postgres", "mysql", "sqlite+redis"] as const) {

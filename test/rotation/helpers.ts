@@ -368,3 +368,57 @@ export function gatedApi(
     },
   };
 }
+
+/**
+ * An emulator with `n` workspaces whose tokens live `tokenExpiresIn` seconds, a fresh store of `backend`
+ * (its cleanup pushed onto `cleanups` at once), one installation per workspace (bot + the installer's user
+ * token) saved into it, and the environment a child process needs to open the same store and refresh.
+ */
+export async function seededStore(
+  backend: Backend,
+  n: number,
+  tokenExpiresIn: number,
+  cleanups: (() => Promise<void>)[],
+) {
+  const emu = await rotatingEmulator(n, { tokenExpiresIn });
+  const s = await openStore(backend);
+  cleanups.push(s.cleanup);
+  const installs: Installation[] = [];
+  for (let i = 1; i <= n; i++) {
+    const { installation } = await install(emu, i);
+    await s.store.save(installation);
+    installs.push(installation);
+  }
+  const env: Record<string, string> = {
+    ROT_STORE: s.spec,
+    ROT_API_URL: emu.apiUrl,
+    SLACK_CLIENT_ID: emu.app.clientId,
+    SLACK_CLIENT_SECRET: emu.app.clientSecret,
+  };
+  return { emu, ...s, installs, env };
+}
+
+/** A probe (for `probeBackend`) of the PostgreSQL server at `url`: connect and `SELECT 1`, 3 s at most. */
+export async function pingPostgres(url: string): Promise<void> {
+  const { default: pg } = await import("pg");
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  await c.connect();
+  try {
+    await c.query("SELECT 1");
+  } finally {
+    await c.end();
+  }
+}
+
+/** A probe (for `probeBackend`) of the Redis server at `url`: connect and `PING`, 3 s at most. */
+export async function pingRedis(url: string): Promise<void> {
+  const { Redis } = await import("ioredis");
+  const r = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 3000 });
+  r.on("error", () => {});
+  try {
+    await r.connect();
+    await r.ping();
+  } finally {
+    r.disconnect();
+  }
+}
