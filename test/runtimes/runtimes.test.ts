@@ -15,15 +15,12 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ErrorCode } from "../../src/errors.js";
-import { SignatureSigner } from "../../src/signature/signature.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { PostgresInstallationStore } from "../../src/stores/postgres.js";
 import { tableNames } from "../../src/stores/sql/migrations.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
-import { callback, consent, startInstall } from "../oauth/flow-harness.js";
-import { cookiePair } from "../oidc/helpers.js";
+import { expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
 import {
   type AppProcess,
   BUN,
@@ -114,18 +111,8 @@ function exampleSuite(t: Target): void {
   const probed = () => app.lines.filter((l) => l.startsWith("fetch-probe "));
 
   it("installs: the state cookie set by /slack/install comes back on the callback; Slack is called through fetch", async () => {
-    const home = await fetch(`${app.url}/`);
-    expect(await home.text()).toContain('href="/slack/install"');
-
-    const started = await startInstall({ url: app.url });
-    const location = await consent(started.authorizeUrl, { team: TEAM, user: USER });
-    // The same callback without the cookie is refused, and does not use up the state.
-    const cookieless = await callback(location);
-    expect(cookieless.status).toBe(400);
-    expect(cookieless.headers.get("x-slack-oauth-error")).toBe(ErrorCode.StateCookieMissing);
-    const response = await callback(location, started.cookie);
-    const html = await response.text();
-    expect(response.status, html).toBe(200);
+    const { status, html } = await installWithStateCookie(app.url, TEAM, USER);
+    expect(status, html).toBe(200);
     expect(html).toContain("Installation complete");
 
     const saved = await store.findInstallation({ teamId: TEAM });
@@ -138,26 +125,7 @@ function exampleSuite(t: Target): void {
   });
 
   it("Sign in with Slack: login page → Slack → callback verifies the id_token and shows the user", async () => {
-    const page = await fetch(`${app.url}/slack/login`);
-    const html = await page.text();
-    expect(page.status, html).toBe(200);
-    const href = /id="sign-in-with-slack" href="([^"]+)"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
-    expect(href, html).toBeDefined();
-    const stateCookie = cookiePair(page, "slack-app-oidc-state");
-    expect(stateCookie).toBeDefined();
-    const allowed = await fetch(href!, {
-      method: "POST",
-      body: new URLSearchParams({ team: TEAM, user: USER, decision: "allow" }),
-      redirect: "manual",
-    });
-    expect(allowed.status).toBe(302);
-    const done = await fetch(allowed.headers.get("location")!, {
-      headers: { cookie: stateCookie! },
-      redirect: "manual",
-    });
-    const signedIn = await done.text();
-    expect(done.status, signedIn).toBe(200);
-    expect(signedIn).toContain("<h1>Signed in</h1>");
+    const signedIn = await signInWithSlack(app.url, TEAM, USER);
     expect(signedIn).toContain("Globex"); // the emulator's name for T0000000002
     expect(probed().map((l) => l.split(" ")[1])).toEqual(
       expect.arrayContaining(["/api/openid.connect.token", "/openid/connect/keys"]),
@@ -175,15 +143,7 @@ function exampleSuite(t: Target): void {
   });
 
   it("a bad or missing signature → 401, and nothing is called", async () => {
-    const body = new URLSearchParams({ command: "/open-modal", team_id: TEAM, user_id: USER, trigger_id: "1.2.x" });
-    const type = { "content-type": "application/x-www-form-urlencoded" };
-    const forged = new SignatureSigner(randomBytes(16).toString("hex")).headers(body.toString());
-    const calls = emu.calls("views.open").length;
-    expect(
-      (await fetch(`${app.url}/slack/events`, { method: "POST", headers: { ...type, ...forged }, body })).status,
-    ).toBe(401);
-    expect((await fetch(`${app.url}/slack/events`, { method: "POST", headers: type, body })).status).toBe(401);
-    expect(emu.calls("views.open").length).toBe(calls);
+    await expectBadSignaturesRefused(app.url, emu, TEAM, USER);
   });
 
   it("an uninstall (signed app_uninstalled + tokens_revoked) removes the workspace's tokens", async () => {

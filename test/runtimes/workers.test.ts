@@ -10,11 +10,9 @@ import { randomBytes } from "node:crypto";
 import type { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
-import { ErrorCode } from "../../src/errors.js";
 import { SignatureSigner } from "../../src/signature/signature.js";
-import { callback, consent, startInstall } from "../oauth/flow-harness.js";
-import { cookiePair } from "../oidc/helpers.js";
 import { bundleWorker, nodeImports, optionsFromWrangler, readWranglerConfig, startWorker } from "../workers/workerd.js";
+import { expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
 import { freePort } from "./runtimes.js";
 
 const TEAM = "T0000000002";
@@ -87,17 +85,8 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
   });
 
   it("installs: the state cookie set by /slack/install comes back on the callback; the installation is in D1", async () => {
-    const home = await fetch(`${url}/`);
-    expect(await home.text()).toContain('href="/slack/install"');
-    const started = await startInstall({ url });
-    const location = await consent(started.authorizeUrl, { team: TEAM, user: USER });
-    // Without the cookie the callback is refused and the state stays unused.
-    const cookieless = await callback(location);
-    expect(cookieless.status).toBe(400);
-    expect(cookieless.headers.get("x-slack-oauth-error")).toBe(ErrorCode.StateCookieMissing);
-    const response = await callback(location, started.cookie);
-    const html = await response.text();
-    expect(response.status, `${html}\n${stderr}`).toBe(200);
+    const { status, html } = await installWithStateCookie(url, TEAM, USER);
+    expect(status, `${html}\n${stderr}`).toBe(200);
     expect(html).toContain("Installation complete");
     const rows = await sql(`SELECT bot_token, team_id FROM "${prefix}bots"`);
     expect(rows).toHaveLength(1);
@@ -111,26 +100,7 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
   });
 
   it("Sign in with Slack: login page → Slack → callback verifies the id_token and shows the user", async () => {
-    const page = await fetch(`${url}/slack/login`);
-    const html = await page.text();
-    expect(page.status, html).toBe(200);
-    const href = /id="sign-in-with-slack" href="([^"]+)"/.exec(html)?.[1]?.replaceAll("&amp;", "&");
-    expect(href, html).toBeDefined();
-    const stateCookie = cookiePair(page, "slack-app-oidc-state");
-    expect(stateCookie).toBeDefined();
-    const allowed = await fetch(href!, {
-      method: "POST",
-      body: new URLSearchParams({ team: TEAM, user: USER, decision: "allow" }),
-      redirect: "manual",
-    });
-    expect(allowed.status).toBe(302);
-    const done = await fetch(allowed.headers.get("location")!, {
-      headers: { cookie: stateCookie! },
-      redirect: "manual",
-    });
-    const signedIn = await done.text();
-    expect(done.status, signedIn).toBe(200);
-    expect(signedIn).toContain("<h1>Signed in</h1>");
+    await signInWithSlack(url, TEAM, USER);
   });
 
   it("a signed /open-modal opens the modal with the installed bot token (looked up through KV)", async () => {
@@ -147,15 +117,7 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
   });
 
   it("a bad or missing signature → 401, and nothing is called", async () => {
-    const body = new URLSearchParams({ command: "/open-modal", team_id: TEAM, user_id: USER, trigger_id: "1.2.x" });
-    const type = { "content-type": "application/x-www-form-urlencoded" };
-    const forged = new SignatureSigner(randomBytes(16).toString("hex")).headers(body.toString());
-    const calls = emu.calls("views.open").length;
-    expect((await fetch(`${url}/slack/events`, { method: "POST", headers: { ...type, ...forged }, body })).status).toBe(
-      401,
-    );
-    expect((await fetch(`${url}/slack/events`, { method: "POST", headers: type, body })).status).toBe(401);
-    expect(emu.calls("views.open").length).toBe(calls);
+    await expectBadSignaturesRefused(url, emu, TEAM, USER);
   });
 
   it("an uninstall (signed app_uninstalled + tokens_revoked) removes the tokens from D1 and the KV entries", async () => {
