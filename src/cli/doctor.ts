@@ -415,23 +415,32 @@ export async function runDoctor(
       checks.push({ name: "auth.test", status: "skip", message: "the tokens are not well-formed (see above)" });
     }
   } else if (mode === "multi-workspace") {
-    const api = new SlackApiClient({ baseUrl: config.apiUrl, timeoutMs: 5000, maxRetries: 0 });
-    try {
-      await api.call("api.test", {}, { idempotent: true });
-      checks.push({ name: "slack", status: "ok", message: `the Web API answers at ${config.apiUrl}` });
-    } catch (error) {
-      checks.push({
-        name: "slack",
-        status: "fail",
-        message: `the Web API at ${config.apiUrl} does not answer: ${describeSlackError(error)}`,
-        fix: "check SLACK_API_URL and this host's outbound network (proxy, firewall)",
-      });
-    }
+    const { api, check } = await checkWebApi(config.apiUrl);
+    checks.push(check);
     if (storeReady) checks.push(...(await checkStoredTokens(api, databaseUrl, options.maxTokenChecks ?? 20)));
     else checks.push({ name: "tokens", status: "skip", message: "the store is not ready (see above)" });
   }
 
   return { mode, ok: !checks.some((c) => c.status === "fail"), checks };
+}
+
+/** Whether the Web API at `apiUrl` answers `api.test`; returns the client for the token checks that follow. */
+async function checkWebApi(apiUrl: string): Promise<{ api: SlackApiClient; check: DoctorCheck }> {
+  const api = new SlackApiClient({ baseUrl: apiUrl, timeoutMs: 5000, maxRetries: 0 });
+  try {
+    await api.call("api.test", {}, { idempotent: true });
+    return { api, check: { name: "slack", status: "ok", message: `the Web API answers at ${apiUrl}` } };
+  } catch (error) {
+    return {
+      api,
+      check: {
+        name: "slack",
+        status: "fail",
+        message: `the Web API at ${apiUrl} does not answer: ${describeSlackError(error)}`,
+        fix: "check SLACK_API_URL and this host's outbound network (proxy, firewall)",
+      },
+    };
+  }
 }
 
 /**
@@ -680,18 +689,8 @@ async function runAppsDoctor(
   // 4. Slack: the Web API, then each app's stored tokens.
   if (options.offline) checks.push({ name: "slack", status: "skip", message: "--offline: no call to Slack" });
   else if (apps.length > 0) {
-    const api = new SlackApiClient({ baseUrl: config.apiUrl, timeoutMs: 5000, maxRetries: 0 });
-    try {
-      await api.call("api.test", {}, { idempotent: true });
-      checks.push({ name: "slack", status: "ok", message: `the Web API answers at ${config.apiUrl}` });
-    } catch (error) {
-      checks.push({
-        name: "slack",
-        status: "fail",
-        message: `the Web API at ${config.apiUrl} does not answer: ${describeSlackError(error)}`,
-        fix: "check SLACK_API_URL and this host's outbound network (proxy, firewall)",
-      });
-    }
+    const { api, check } = await checkWebApi(config.apiUrl);
+    checks.push(check);
     if (storeReady)
       for (const p of partitions)
         checks.push(...(await checkStoredTokens(api, databaseUrl, options.maxTokenChecks ?? 20, p)));
