@@ -322,6 +322,29 @@ export class FileInstallationStore implements InstallationStore {
     });
   }
 
+  /**
+   * The workspace folders under the root that `filter` admits, with their ids and listing head. Only
+   * folders this store names: anything else (temp files, foreign names) is skipped.
+   */
+  async *#workspaceFolders(filter: WorkspaceQuery | undefined): AsyncGenerator<{
+    dir: string;
+    enterpriseId: string | undefined;
+    teamId: string | undefined;
+    head: WorkspaceInstallations;
+  }> {
+    for (const name of await listDir(this.#root)) {
+      const parts = name.split(PART_SEP);
+      if (parts.length !== 2) continue;
+      const [e, t] = parts as [string, string];
+      if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) continue;
+      const enterpriseId = e === NO_ENTERPRISE ? undefined : e;
+      const teamId = t === ORG_WIDE ? undefined : t;
+      const head = workspaceHead(enterpriseId, teamId, filter);
+      if (head === undefined) continue;
+      yield { dir: `${this.#root}/${name}`, enterpriseId, teamId, head };
+    }
+  }
+
   /** Removes orphan temp files (every store folder) and `.deleted-*` folders a crashed `deleteAll` left. */
   async #sweep(): Promise<void> {
     const dirs: string[] = [`${this.#base}/${MARKER_DIR}`, `${this.#root}/${LOCKS_DIR}`];
@@ -619,14 +642,6 @@ export class FileInstallationStore implements InstallationStore {
   }
 
   /**
-   * Waits for this process's pending writes. Nothing else to release.
-   *
-   * @example
-   * ```ts
-   * await store.close();
-   * ```
-   */
-  /**
    * Lists every workspace (and org) under this store's directory: its latest bot and the latest
    * installation of each user, newest first. Reads the whole tree: for admin tools, not requests.
    *
@@ -640,15 +655,7 @@ export class FileInstallationStore implements InstallationStore {
     if (!this.#open) await this.open();
     this.#guard.check();
     const out: WorkspaceInstallations[] = [];
-    for (const name of await listDir(this.#root)) {
-      const parts = name.split(PART_SEP);
-      if (parts.length !== 2) continue;
-      const [e, t] = parts as [string, string];
-      // Only directories this store names; anything else (temp files, foreign names) is skipped.
-      if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) continue;
-      const head = workspaceHead(e === NO_ENTERPRISE ? undefined : e, t === ORG_WIDE ? undefined : t, filter);
-      if (head === undefined) continue;
-      const dir = `${this.#root}/${name}`;
+    for await (const { dir, head } of this.#workspaceFolders(filter)) {
       const bot = await this.#read(`${dir}/${BOT_LATEST}`)
         .then((v) => asBotRecord(v, BOT_LATEST))
         .catch(() => undefined);
@@ -817,15 +824,7 @@ export class FileInstallationStore implements InstallationStore {
     if (!this.#open) await this.open();
     this.#guard.check();
     const out: HealthEntry[] = [];
-    for (const name of await listDir(this.#root)) {
-      const parts = name.split(PART_SEP);
-      if (parts.length !== 2) continue;
-      const [e, t] = parts as [string, string];
-      if ((e !== NO_ENTERPRISE && !isValidId(e)) || (t !== ORG_WIDE && !isValidId(t))) continue;
-      const enterpriseId = e === NO_ENTERPRISE ? undefined : e;
-      const teamId = t === ORG_WIDE ? undefined : t;
-      if (workspaceHead(enterpriseId, teamId, filter) === undefined) continue;
-      const dir = `${this.#root}/${name}`;
+    for await (const { dir, enterpriseId, teamId } of this.#workspaceFolders(filter)) {
       for (const file of await listDir(dir)) {
         const userId = file === BOT_HEALTH ? undefined : USER_HEALTH_RE.exec(file)?.[1];
         if (file !== BOT_HEALTH && (userId === undefined || !isValidId(userId))) continue;
@@ -968,6 +967,14 @@ export class FileInstallationStore implements InstallationStore {
     );
   }
 
+  /**
+   * Waits for this process's pending writes. Nothing else to release.
+   *
+   * @example
+   * ```ts
+   * await store.close();
+   * ```
+   */
   async close(): Promise<void> {
     await this.#opening?.catch(() => {});
     await Promise.allSettled([...this.#locks.values()]);
