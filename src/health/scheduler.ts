@@ -217,6 +217,8 @@ export class RefreshScheduler {
   #running: Promise<RefreshPassReport> | undefined;
   #started = false;
   #stop = new AbortController();
+  /** Bumped by every start and stop: a timer chain of an earlier start never schedules again. */
+  #generation = 0;
 
   constructor(options: RefreshSchedulerOptions) {
     if (options === null || typeof options !== "object")
@@ -287,6 +289,8 @@ export class RefreshScheduler {
   /**
    * Starts the passes: one now (unless `runOnStart: false`), then one every `intervalMs` (± `jitter`) after
    * the previous one ended. The timer does not keep the process alive. Calling it again does nothing.
+   * Safe with a {@link stop} not awaited: if the stopped pass is still running, the first pass of this start
+   * waits for it to end, then runs afresh; at most one timer is ever pending.
    *
    * @example
    * ```ts
@@ -297,8 +301,14 @@ export class RefreshScheduler {
     if (this.#started) return;
     this.#started = true;
     this.#stop = new AbortController();
-    if (this.#options.runOnStart === false) this.#schedule();
-    else this.#tick();
+    const generation = ++this.#generation;
+    if (this.#options.runOnStart === false) this.#schedule(generation);
+    else if (this.#running === undefined) this.#tick(generation);
+    // A pass still running (a stop not awaited, or a runOnce): wait for it, then this start's own pass.
+    else {
+      const tick = () => this.#tick(generation);
+      void this.#running.then(tick, tick);
+    }
   }
 
   /**
@@ -312,6 +322,7 @@ export class RefreshScheduler {
    */
   async stop(): Promise<void> {
     this.#started = false;
+    this.#generation++;
     this.#stop.abort();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -324,16 +335,17 @@ export class RefreshScheduler {
     return Math.max(1, Math.round(this.intervalMs - spread + 2 * spread * this.#random()));
   }
 
-  #schedule(): void {
-    if (!this.#started) return;
-    this.#timer = setTimeout(() => this.#tick(), this.nextDelayMs());
+  #schedule(generation: number): void {
+    if (!this.#started || generation !== this.#generation) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#tick(generation), this.nextDelayMs());
     this.#timer.unref?.();
   }
 
-  #tick(): void {
+  #tick(generation: number): void {
+    if (!this.#started || generation !== this.#generation) return;
     this.#timer = undefined;
-    if (!this.#started) return;
-    void this.runOnce().finally(() => this.#schedule());
+    void this.runOnce().finally(() => this.#schedule(generation));
   }
 
   /**

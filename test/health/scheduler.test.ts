@@ -136,6 +136,66 @@ describe("RefreshScheduler", () => {
     expect(low.refreshBeforeSeconds).toBe(7200);
   });
 
+  it("start and stop in any order, stop not awaited: one timer at most; a start during a stopping pass runs once", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const store = new MemoryInstallationStore();
+    const list = store.listExpiringTokens.bind(store);
+    // Each pass hangs in its listing until the test lets it go.
+    const held: Array<() => void> = [];
+    store.listExpiringTokens = async (...args) => {
+      await new Promise<void>((resolve) => held.push(resolve));
+      return list(...args);
+    };
+    let passes = 0;
+    const scheduler = new RefreshScheduler({
+      installationStore: store,
+      clientId: "111.222",
+      clientSecret: "secret",
+      intervalMs: 60_000,
+      jitter: 0,
+      onPass: () => {
+        passes++;
+      },
+    });
+    const release = async () => {
+      for (const go of held.splice(0)) go();
+      await vi.advanceTimersByTimeAsync(0);
+    };
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(held).toHaveLength(1); // the first pass is in its listing
+    const stopping = scheduler.stop(); // not awaited
+    scheduler.start();
+    void scheduler.stop();
+    scheduler.start();
+    await release(); // the stopped pass ends; the last start's own pass begins
+    expect(passes).toBe(1);
+    expect(held).toHaveLength(1);
+    await stopping;
+    expect(vi.getTimerCount()).toBe(0);
+    await release();
+    expect(passes).toBe(2);
+    expect(vi.getTimerCount()).toBe(1); // one chain, not two or three
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(held).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+    await release();
+    expect(passes).toBe(3);
+    expect(vi.getTimerCount()).toBe(1);
+    // Stop then start while idle (a timer pending): still one timer.
+    void scheduler.stop();
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await release();
+    expect(passes).toBe(4);
+    expect(vi.getTimerCount()).toBe(1);
+    await scheduler.stop();
+    expect(vi.getTimerCount()).toBe(0);
+    await vi.advanceTimersByTimeAsync(600_000);
+    expect(held).toHaveLength(0);
+    expect(passes).toBe(4);
+  });
+
   it("a store failure fails the pass (reported, never thrown); the next pass tries again", async () => {
     const store = new MemoryInstallationStore();
     const reports: RefreshPassReport[] = [];
