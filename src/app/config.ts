@@ -104,7 +104,7 @@ export interface ConfigFinding {
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
    * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`,
-   * `console-admins`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
+   * `console-admins`, `refresh-interval`, `redis-key-prefix`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
    */
   code: string;
   message: string;
@@ -285,7 +285,7 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
     else
       problem(
         "REDIS_KEY_PREFIX",
-        "url",
+        "redis-key-prefix",
         "REDIS_KEY_PREFIX must be 1-100 printable ASCII characters without spaces (e.g. myapp:)",
       );
   }

@@ -79,6 +79,8 @@ const FIXES: Record<string, string> = {
   port: "set PORT to a port number (0 = any free port), or unset it for 3000",
   "scope-syntax": "list scopes separated by commas, e.g. SLACK_SCOPES=commands,chat:write",
   url: "give a full http(s) URL",
+  "redis-key-prefix": "use 1-100 printable ASCII characters without spaces, e.g. REDIS_KEY_PREFIX=myapp:",
+  "refresh-interval": "give a whole number of seconds from 10 to 86400, e.g. SLACK_REFRESH_INTERVAL_SECONDS=300",
   ignored: "unset it, so that the configuration says what the server does",
   "client-id-shape": "copy the Client ID from the App Credentials of your app's settings (api.slack.com/apps)",
   "secret-missing": "copy it from the App Credentials of your app's settings (api.slack.com/apps) into the environment",

@@ -1,7 +1,7 @@
 /** `loadConfig`: environment → server configuration, every problem listed, secrets never echoed. */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { ConfigProblems, loadConfig } from "../../src/app/config.js";
+import { ConfigProblems, inspectConfig, loadConfig } from "../../src/app/config.js";
 
 /** Fake credentials, generated per run (never real-looking constants in the code). */
 const fakeSecret = () => randomBytes(16).toString("hex");
@@ -183,5 +183,16 @@ describe("REDIS_KEY_PREFIX", () => {
     expect(loadConfig(base).redisKeyPrefix).toBeUndefined();
     for (const bad of ["a b", "x".repeat(101)])
       expect(() => loadConfig({ ...base, REDIS_KEY_PREFIX: bad })).toThrow(/REDIS_KEY_PREFIX must be 1-100 printable/);
+  });
+
+  it("a bad prefix is reported under its own finding code, and doctor's fix is about the prefix, not a URL", async () => {
+    const base = { SLACK_SANDBOX: "1", REDIS_URL: "redis://127.0.0.1:6379", REDIS_KEY_PREFIX: "a b" };
+    const findings = inspectConfig(base).findings.filter((f) => f.variable === "REDIS_KEY_PREFIX");
+    expect(findings.map((f) => [f.level, f.code])).toStrictEqual([["problem", "redis-key-prefix"]]);
+    const { runDoctor } = await import("../../src/cli/doctor.js");
+    const report = await runDoctor(base, { offline: true, databaseUrl: "memory:" });
+    const check = report.checks.find((c) => c.name === "REDIS_KEY_PREFIX");
+    expect(check?.status).toBe("fail");
+    expect(check?.fix).toMatch(/printable ASCII/);
   });
 });
