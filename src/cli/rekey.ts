@@ -57,15 +57,19 @@ export const rekeyCommand: Command = {
 
     // Every partition shares the store's encryption marker: all of them are re-keyed (or, with --app, one).
     const opened: Array<{ app: SelectedApp | undefined; stores: OpenedStores; store: EncryptedInstallationStore }> = [];
+    // Opened before the partitions are listed (it checks the encryption marker): closed in `finally` too when
+    // it never joins `opened` (the listing failed).
+    let first: OpenedStores | undefined;
     try {
       try {
-        const first = await openAdminStores(databaseUrl, { clientId: app?.partition });
+        first = await openAdminStores(databaseUrl, { clientId: app?.partition });
         const partitions = app === undefined ? await listPartitions(databaseUrl) : [app.partition];
         for (const partition of partitions) {
           const stores =
             partition === app?.partition ? first : await openAdminStores(databaseUrl, { clientId: partition });
           const store = stores.installationStore;
           if (!(store instanceof EncryptedInstallationStore)) {
+            if (stores === first) first = undefined; // closed here, not again in `finally`
             await stores.close();
             throw new ConfigError(
               "this store cannot be re-keyed (it is not encrypted: set SLACK_TOKEN_ENCRYPTION_KEY)",
@@ -155,6 +159,7 @@ export const rekeyCommand: Command = {
       }
       return ExitCode.Ok;
     } finally {
+      if (first !== undefined && !opened.some(({ stores }) => stores === first)) await first.close();
       for (const { stores } of opened) await stores.close();
     }
   },
