@@ -592,39 +592,41 @@ export class MemoryInstallationStore implements InstallationStore {
    */
   async close(): Promise<void> {}
 
+  /**
+   * Sets the expiry index entry of a workspace's bot (`userId` undefined) or of one user's token from its
+   * refresh token and expiry; clears it when there is none (no token, or one that does not expire).
+   */
+  #setExpiry(
+    e: string,
+    t: string,
+    userId: string | undefined,
+    refreshToken: string | undefined,
+    expiresAt: number | undefined,
+  ): void {
+    this.#expiry.set(
+      expiryKey(e, t, userId),
+      expiringOf(
+        userId === undefined ? "bot" : "user",
+        e === NO_ENTERPRISE ? undefined : e,
+        t === ORG ? undefined : t,
+        userId,
+        refreshToken,
+        expiresAt,
+      ),
+    );
+  }
+
   /** Sets (or clears) a user's latest installation, and its entry in the expiry index. */
   #setUser(e: string, t: string, ws: Workspace, userId: string, row: Row | undefined): void {
     if (row === undefined) ws.users.delete(userId);
     else ws.users.set(userId, row);
-    this.#expiry.set(
-      expiryKey(e, t, userId),
-      row &&
-        expiringOf(
-          "user",
-          e === NO_ENTERPRISE ? undefined : e,
-          t === ORG ? undefined : t,
-          userId,
-          row.inst.userRefreshToken,
-          row.inst.userTokenExpiresAt,
-        ),
-    );
+    this.#setExpiry(e, t, userId, row?.inst.userRefreshToken, row?.inst.userTokenExpiresAt);
   }
 
   /** Sets (or clears) a workspace's latest bot in both indexes, and its entry in the expiry index. */
   #setBot(e: string, t: string, ws: Workspace, bot: StoredBot | undefined): void {
     ws.bot = bot;
-    this.#expiry.set(
-      expiryKey(e, t, undefined),
-      bot &&
-        expiringOf(
-          "bot",
-          e === NO_ENTERPRISE ? undefined : e,
-          t === ORG ? undefined : t,
-          undefined,
-          bot.botRefreshToken,
-          bot.botTokenExpiresAt,
-        ),
-    );
+    this.#setExpiry(e, t, undefined, bot?.botRefreshToken, bot?.botTokenExpiresAt);
     let teams = this.#bots.get(e);
     if (bot !== undefined) {
       if (teams === undefined) {
