@@ -18,10 +18,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/app/config.js";
-import { jsonLogger } from "../../src/app/log.js";
-import { type RunningServer, startServer } from "../../src/app/server.js";
-import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import type { RunningServer } from "../../src/app/server.js";
+import { MemoryInstallationStore } from "../../src/stores/memory.js";
 import {
   type Audit,
   auditPage,
@@ -32,6 +30,7 @@ import {
   PHONE_WIDTH,
   requireChromium,
 } from "../helpers/browser.js";
+import { startSandbox } from "../helpers/sandbox.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "console");
@@ -48,13 +47,11 @@ describe.runIf(haveChromium || IN_CI)("operator console in Chromium (sandbox mod
   beforeAll(async () => {
     requireChromium(haveChromium);
     mkdirSync(SHOTS, { recursive: true });
-    running = await startServer(
-      { ...loadConfig({ PORT: "0", CONSOLE_ADMINS: `${ADMIN.team}:${ADMIN.user}` }), databaseUrl: "memory:" },
-      {
-        logger: jsonLogger((line) => logLines.push(line)),
-        stores: { installationStore: store, stateStore: new MemoryStateStore(), close: async () => {} },
-      },
-    );
+    running = await startSandbox({
+      env: { CONSOLE_ADMINS: `${ADMIN.team}:${ADMIN.user}` },
+      installationStore: store,
+      log: (line) => logLines.push(line),
+    });
     browser = await launchChromium();
   }, 60_000);
 

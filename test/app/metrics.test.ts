@@ -5,12 +5,11 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { ConfigProblems, inspectConfig, loadConfig, type ServerConfig } from "../../src/app/config.js";
-import { jsonLogger } from "../../src/app/log.js";
-import { type RunningServer, startServer } from "../../src/app/server.js";
+import type { RunningServer } from "../../src/app/server.js";
 import { INSTALL_PROMPT } from "../../src/app/slack-app.js";
-import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 import { runCli } from "../cli/cli-helpers.js";
 import { type Family, parsePrometheusText, sampleValue } from "../helpers/prom-text.js";
+import { startSandbox } from "../helpers/sandbox.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -19,17 +18,7 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>, config: Partial<ServerConfig> = {}): Promise<RunningServer> {
-  const running = await startServer(
-    { ...loadConfig({ PORT: "0", ...env }), databaseUrl: "memory:", ...config },
-    {
-      logger: jsonLogger(() => {}),
-      stores: {
-        installationStore: new MemoryInstallationStore(),
-        stateStore: new MemoryStateStore(),
-        close: async () => {},
-      },
-    },
-  );
+  const running = await startSandbox({ env, config });
   cleanup.push(() => running.close());
   return running;
 }

@@ -19,10 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/app/config.js";
-import { jsonLogger } from "../../src/app/log.js";
-import { type RunningServer, startServer } from "../../src/app/server.js";
-import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import type { RunningServer } from "../../src/app/server.js";
 import {
   type Audit,
   auditPage,
@@ -33,6 +30,7 @@ import {
   PHONE_WIDTH,
   requireChromium,
 } from "../helpers/browser.js";
+import { startSandbox } from "../helpers/sandbox.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "pages");
@@ -50,17 +48,7 @@ describe.runIf(haveChromium || IN_CI)("pages on a 390 px phone, light and dark (
   beforeAll(async () => {
     requireChromium(haveChromium);
     mkdirSync(SHOTS, { recursive: true });
-    running = await startServer(
-      { ...loadConfig({ PORT: "0" }), databaseUrl: "memory:" },
-      {
-        logger: jsonLogger(() => {}),
-        stores: {
-          installationStore: new MemoryInstallationStore(),
-          stateStore: new MemoryStateStore(),
-          close: async () => {},
-        },
-      },
-    );
+    running = await startSandbox();
     browser = await launchChromium();
   }, 60_000);
 

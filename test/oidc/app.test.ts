@@ -4,15 +4,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/app/config.js";
 import { jsonLogger } from "../../src/app/log.js";
-import { createApp, type RunningServer, startServer } from "../../src/app/server.js";
+import { createApp, type RunningServer } from "../../src/app/server.js";
 import { startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
 import { OIDC_STATE_COOKIE_NAME } from "../../src/oidc/flow.js";
 import { SESSION_COOKIE_NAME } from "../../src/oidc/session.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import { startSandbox } from "../helpers/sandbox.js";
 import { cookiePair } from "./helpers.js";
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -22,17 +22,7 @@ afterEach(async () => {
 
 async function sandbox(): Promise<{ running: RunningServer; lines: string[] }> {
   const lines: string[] = [];
-  const running = await startServer(
-    { ...loadConfig({ PORT: "0" }), databaseUrl: "memory:" },
-    {
-      logger: jsonLogger((l) => lines.push(l)),
-      stores: {
-        installationStore: new MemoryInstallationStore(),
-        stateStore: new MemoryStateStore(),
-        close: async () => {},
-      },
-    },
-  );
+  const running = await startSandbox({ log: (l) => lines.push(l) });
   cleanup.push(() => running.close());
   return { running, lines };
 }

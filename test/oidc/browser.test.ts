@@ -13,13 +13,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/app/config.js";
-import { jsonLogger } from "../../src/app/log.js";
-import { type RunningServer, startServer } from "../../src/app/server.js";
+import type { RunningServer } from "../../src/app/server.js";
 import { OIDC_STATE_COOKIE_NAME } from "../../src/oidc/flow.js";
 import { SESSION_COOKIE_NAME } from "../../src/oidc/session.js";
-import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
 import { chromiumPresent, IN_CI, launchChromium, requireChromium } from "../helpers/browser.js";
+import { startSandbox } from "../helpers/sandbox.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const SHOTS = join(ROOT, ".tmp", "screenshots", "oidc");
@@ -33,17 +31,7 @@ describe.runIf(haveChromium || IN_CI)("Sign in with Slack in a real browser (san
   beforeAll(async () => {
     requireChromium(haveChromium);
     mkdirSync(SHOTS, { recursive: true });
-    running = await startServer(
-      { ...loadConfig({ PORT: "0" }), databaseUrl: "memory:" },
-      {
-        logger: jsonLogger((l) => lines.push(l)),
-        stores: {
-          installationStore: new MemoryInstallationStore(),
-          stateStore: new MemoryStateStore(),
-          close: async () => {},
-        },
-      },
-    );
+    running = await startSandbox({ log: (l) => lines.push(l) });
     browser = await launchChromium();
   }, 60_000);
 
