@@ -102,6 +102,11 @@ const USAGE = [
   "    --status S               only workspaces with a token in status S: ok, revoked, invalid, expired,",
   "                             refresh_failed, unknown, or unchecked (never checked)",
   "    --enterprise E…          only this Enterprise Grid org (its org-wide install and workspaces)",
+  "    --needs-reinstall        only workspaces lacking a scope the app asks for now, compared with",
+  "                             --scopes / --user-scopes, else --app's scopes in the apps file, else",
+  "                             SLACK_SCOPES / SLACK_USER_SCOPES as the server reads them (default",
+  "                             commands,chat:write); a first line names the lists and their source",
+  "                             (on stderr with --json)",
   "    --json                   a JSON array instead of the table (no token values):",
   "                             [{ enterpriseId, teamId, isEnterpriseInstall, botId, botUserId,",
   "                                users: [{ userId, installedAt, userTokenExpiresAt, health }],",
@@ -186,14 +191,16 @@ function filterOf(values: Values): WorkspaceQuery | undefined {
 }
 
 /**
- * The scopes `--needs-reinstall` compares with: `--scopes` / `--user-scopes`, else the server's
- * `SLACK_SCOPES` / `SLACK_USER_SCOPES`. `undefined` without `--needs-reinstall`.
+ * The scopes `--needs-reinstall` compares with: `--scopes` / `--user-scopes`, else `--app`'s scopes in the
+ * apps file, else `SLACK_SCOPES` / `SLACK_USER_SCOPES` as the server reads them (its default bot scopes when
+ * `SLACK_SCOPES` is unset: the same list the server asks for), with `source`, a line saying which lists were
+ * used and where they came from. `undefined` without `--needs-reinstall`.
  */
 function requiredScopesOf(
   values: Values,
   env: Record<string, string | undefined>,
   app: SelectedApp | undefined,
-): RequiredScopes | undefined {
+): { required: RequiredScopes; source: string } | undefined {
   if (!values["needs-reinstall"]) {
     if (values.scopes !== undefined || values["user-scopes"] !== undefined)
       throw new UsageError("--scopes and --user-scopes go with --needs-reinstall");
@@ -209,9 +216,22 @@ function requiredScopesOf(
   });
   const bad = fromEnv.invalid[0];
   if (bad !== undefined) throw new UsageError(`"${redact(bad.slice(0, 40))}" is not a Slack scope`);
-  if (fromEnv.bot.length === 0 && fromEnv.user.length === 0)
-    throw new UsageError("--needs-reinstall needs the app's scopes: --scopes, or SLACK_SCOPES");
-  return { bot: fromEnv.bot, user: fromEnv.user };
+  // configuredScopes always yields the server's bot scopes (its default when SLACK_SCOPES is unset), so there
+  // is always a list to compare with; the line below says which one and where it came from.
+  const inFile = app !== undefined ? `the apps file's ${describeApp(app)}` : "the apps file";
+  const whence = (flag: "scopes" | "user-scopes", variable: string) =>
+    values[flag] !== undefined
+      ? `--${flag}`
+      : ofApp !== undefined
+        ? inFile
+        : env[variable] !== undefined
+          ? variable
+          : `the server's default: ${variable} is unset`;
+  const names = (scopes: string[]) => (scopes.length > 0 ? scopes.join(",") : "(none)");
+  const source =
+    `Compared with bot scopes ${names(fromEnv.bot)} (from ${whence("scopes", "SLACK_SCOPES")})` +
+    ` and user scopes ${names(fromEnv.user)} (from ${whence("user-scopes", "SLACK_USER_SCOPES")}).`;
+  return { required: { bot: fromEnv.bot, user: fromEnv.user }, source };
 }
 
 /** One workspace of `list --needs-reinstall --json`: the listing plus what it lacks. */
@@ -492,7 +512,7 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
       idOption(values, "user");
       const app = selectApp(values, io.env, io.err);
       const clientId = app?.partition;
-      const required = requiredScopesOf(values, io.env, app);
+      const reinstall = requiredScopesOf(values, io.env, app);
       if (sub === "delete" && !values.yes && !io.isTTY) {
         throw new UsageError(
           "installations delete: refusing to delete without confirmation: stdin is not a terminal. Pass --yes to delete from a script.",
@@ -518,7 +538,8 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
           const s = statusesOf(w, health);
           return s.bot === status || s.users.includes(status);
         };
-        if (sub === "list" && required !== undefined) {
+        if (sub === "list" && reinstall !== undefined) {
+          const { required, source } = reinstall;
           const filter = filterOf(values);
           const [all, entries] = await Promise.all([list(filter), store.listHealth(filter)]);
           const health = indexHealth(entries);
@@ -528,6 +549,8 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
             if (needsReinstall(d) && hasStatus(w, health)) drift.set(w, d);
           }
           const workspaces = [...drift.keys()];
+          // Which scope lists were compared, and where they came from: on stderr with --json (stdout stays JSON).
+          if (values.json) io.err(`${source}\n`);
           if (values.json)
             io.out(
               `${JSON.stringify(
@@ -536,8 +559,8 @@ export function createInstallationsCommand(ioFactory: () => CliIO = processIO): 
                 2,
               )}\n`,
             );
-          else if (workspaces.length === 0) io.out(`${title}No installation lacks the configured scopes.\n`);
-          else io.out(`${title}${listTable(workspaces, now, health, drift)}\n`);
+          else if (workspaces.length === 0) io.out(`${title}${source}\nNo installation lacks these scopes.\n`);
+          else io.out(`${title}${source}\n${listTable(workspaces, now, health, drift)}\n`);
           return ExitCode.Ok;
         }
         if (sub === "list") {

@@ -145,6 +145,9 @@ describe("--app on installations", () => {
     const env = { SLACK_APPS_FILE: withScopes, SLACK_SCOPES: "commands,chat:write,users:read" };
     const staging = await installations(["list", "--app", "staging", "--needs-reinstall", "--json"], env);
     expect(staging.code, staging.err).toBe(0);
+    expect(staging.err).toMatch(
+      /^Compared with bot scopes commands,channels:read \(from the apps file's app "staging"/,
+    );
     const rows = JSON.parse(staging.out) as Array<{ teamId: string; missingBotScopes: string[] }>;
     expect(rows.map((r) => [r.teamId, r.missingBotScopes])).toEqual([
       ["T0000000001", ["commands", "channels:read"]],
@@ -152,6 +155,7 @@ describe("--app on installations", () => {
     ]);
     // prod names no scopes in the file: SLACK_SCOPES is used.
     const prod = await installations(["list", "--app", "prod", "--needs-reinstall", "--json"], env);
+    expect(prod.err).toMatch(/^Compared with bot scopes commands,chat:write,users:read \(from SLACK_SCOPES\)/);
     expect((JSON.parse(prod.out) as Array<{ missingBotScopes: string[] }>)[0]?.missingBotScopes).toEqual([
       "commands",
       "chat:write",

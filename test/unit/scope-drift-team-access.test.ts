@@ -134,12 +134,50 @@ describe("installations list --needs-reinstall", () => {
       { teamId: "T0000000002", missingUserScopes: [{ userId: "U2", scopes: ["search:read"] }] },
     ]);
     expect((await run(["list", "--needs-reinstall", ...db], { SLACK_SCOPES: "commands" })).out).toBe(
-      "No installation lacks the configured scopes.\n",
+      "Compared with bot scopes commands (from SLACK_SCOPES) and user scopes (none) (from the server's default: SLACK_USER_SCOPES is unset).\nNo installation lacks these scopes.\n",
     );
     const bad = await run(["list", "--needs-reinstall", "--scopes", "chat:write&x=1", ...db]);
     expect([bad.code, bad.err]).toEqual([2, expect.stringContaining("is not a Slack scope")]);
     expect((await run(["list", "--scopes", "commands", ...db])).code).toBe(2);
     expect((await run(["show", "--team", "T0000000001", "--needs-reinstall", ...db])).code).toBe(2);
+  });
+
+  it("without SLACK_SCOPES it compares with the server's default scopes, and says which lists it used and whence", async () => {
+    const filename = join(dir, "defaults.db");
+    const store = new SQLiteInstallationStore({ filename });
+    await store.save(inst({ teamId: "T0000000001", userId: "U1", botToken: "xoxb-test-1", botScopes: ["commands"] }));
+    await store.save(
+      inst({ teamId: "T0000000002", userId: "U2", botToken: "xoxb-test-2", botScopes: ["commands", "chat:write"] }),
+    );
+    await store.close();
+    const db = ["--database-url", `sqlite:${filename}`];
+    // SLACK_SCOPES unset: the server asks for commands,chat:write, so that is what is compared.
+    const unset = await run(["list", "--needs-reinstall", ...db]);
+    expect(unset.code, unset.err).toBe(0);
+    const [line, ...table] = unset.out.split("\n");
+    expect(line).toBe(
+      "Compared with bot scopes commands,chat:write (from the server's default: SLACK_SCOPES is unset) and user scopes (none) (from the server's default: SLACK_USER_SCOPES is unset).",
+    );
+    expect(table.join("\n")).toMatch(/T0000000001.*bot: chat:write/);
+    expect(table.join("\n")).not.toContain("T0000000002");
+    // --json: stdout stays JSON; the line goes to stderr.
+    const json = await run(["list", "--needs-reinstall", "--json", ...db]);
+    expect((JSON.parse(json.out) as Array<{ teamId: string }>).map((w) => w.teamId)).toStrictEqual(["T0000000001"]);
+    expect(json.err).toMatch(/^Compared with bot scopes commands,chat:write \(from the server's default/);
+    // The flags and the variables are named as the source.
+    const flags = await run(
+      ["list", "--needs-reinstall", "--scopes", "commands", "--user-scopes", "search:read", ...db],
+      {
+        SLACK_SCOPES: "chat:write",
+      },
+    );
+    expect(flags.out).toMatch(
+      /^Compared with bot scopes commands \(from --scopes\) and user scopes search:read \(from --user-scopes\)\./,
+    );
+    // Set but empty, as the server would read it: nothing to ask for, and the line says so.
+    const empty = await run(["list", "--needs-reinstall", ...db], { SLACK_SCOPES: "" });
+    expect(empty.code).toBe(0);
+    expect(empty.out).toMatch(/^Compared with bot scopes \(none\) \(from SLACK_SCOPES\)/);
   });
 });
 
