@@ -37,10 +37,11 @@ function installation(teamId: string, userId = "U0000000009"): Installation {
   };
 }
 
-async function setup(admins: string[] = ["T0000000001:U0000000001"]) {
-  const store = new MemoryInstallationStore();
-  await store.save(installation("T0000000007"));
-  await store.save(installation("T0000000008"));
+/**
+ * The reference app with its console for `admins`, on `store`, its log lines in `lines`; Slack is
+ * `fetch` (by default a port where nothing listens).
+ */
+function consoleApp(store: MemoryInstallationStore, admins: string[], fetch?: typeof globalThis.fetch) {
   const lines: string[] = [];
   const log =
     (level: string) =>
@@ -59,10 +60,18 @@ async function setup(admins: string[] = ["T0000000001:U0000000001"]) {
     installationStore: store,
     stateStore: new MemoryStateStore(),
     logger,
-    api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0 }),
+    api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0, ...(fetch ? { fetch } : {}) }),
     sessionSecret: SECRET,
     consoleAdmins: admins,
   });
+  return { app, lines };
+}
+
+async function setup(admins: string[] = ["T0000000001:U0000000001"]) {
+  const store = new MemoryInstallationStore();
+  await store.save(installation("T0000000007"));
+  await store.save(installation("T0000000008"));
+  const { app, lines } = consoleApp(store, admins);
   // The sign-in session cookie as /slack/login/callback sets it (same secret, same name).
   const signedIn = (who: { teamId: string; userId: string }) =>
     new SessionCookie({ secret: SECRET }).serialize(who, ORIGIN).split(";")[0]!;
@@ -437,32 +446,12 @@ describe("operator console refresh now", () => {
       botRefreshToken: `xoxe-1-${"r".repeat(40)}`,
       botTokenExpiresAt: 1_700_000_000 + 43_200,
     });
-    const lines: string[] = [];
-    const log =
-      (level: string) =>
-      (message: string, ...args: unknown[]) =>
-        lines.push(`${level} ${message} ${JSON.stringify(args)}`);
     const calls: string[] = [];
     const fakeFetch = (async (input: string | URL | Request) => {
       calls.push(String(input));
       return new Response(JSON.stringify(reply()), { headers: { "content-type": "application/json" } });
     }) as typeof fetch;
-    const app = createApp({
-      clientId: "111.222",
-      clientSecret: "c".repeat(32),
-      signingSecret: "s".repeat(32),
-      scopes: ["commands"],
-      userScopes: [],
-      redirectUri: `${ORIGIN}/slack/oauth_redirect`,
-      apiUrl: "http://127.0.0.1:9/api/",
-      authorizeUrl: "https://slack.example/oauth/v2/authorize",
-      installationStore: store,
-      stateStore: new MemoryStateStore(),
-      logger: { debug: () => {}, info: log("info"), warn: log("warn"), error: log("error") },
-      api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0, fetch: fakeFetch }),
-      sessionSecret: SECRET,
-      consoleAdmins: ["T0000000001:U0000000001"],
-    });
+    const { app, lines } = consoleApp(store, ["T0000000001:U0000000001"], fakeFetch);
     const signedIn = new SessionCookie({ secret: SECRET }).serialize(ADMIN, ORIGIN).split(";")[0]!;
     return { app, store, lines, calls, signedIn };
   }
