@@ -16,18 +16,32 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+/**
+ * An emulator with `n` workspaces (long-lived tokens; no app server: its app URL is a closed port) and a
+ * SQLite file holding one installation of each, closed for the CLI to open.
+ */
+async function installedSqlite(n: number) {
+  const emu = await rotatingEmulator(n, {
+    tokenRotation: false,
+    appUrl: (await closedPortUrl()).replace("/api/", ""),
+  });
+  const dir = mkdtempSync(join(tmpdir(), "sok-health-"));
+  dirs.push(dir);
+  const db = join(dir, "app.db");
+  const store = new SQLiteInstallationStore({ filename: db });
+  const installations = [];
+  for (let i = 1; i <= n; i++) {
+    const { installation } = await install(emu, i);
+    await store.save(installation);
+    installations.push(installation);
+  }
+  await store.close();
+  return { emu, db, installations };
+}
+
 describe("slack-oauth-kit health", () => {
   it("a bot token revoked in the emulator is revoked after the next run, the untouched one stays ok, exit 1", async () => {
-    const emu = await rotatingEmulator(2, {
-      tokenRotation: false,
-      appUrl: (await closedPortUrl()).replace("/api/", ""),
-    });
-    const dir = mkdtempSync(join(tmpdir(), "sok-health-"));
-    dirs.push(dir);
-    const db = join(dir, "app.db");
-    const store = new SQLiteInstallationStore({ filename: db });
-    for (const i of [1, 2]) await store.save((await install(emu, i)).installation);
-    await store.close();
+    const { emu, db } = await installedSqlite(2);
     const env = { SLACK_API_URL: emu.apiUrl };
     const run = (...args: string[]) =>
       runCli(["health", "--database-url", `sqlite:${db}`, ...args], { env, timeoutMs: 30_000 });
@@ -66,18 +80,8 @@ describe("slack-oauth-kit health", () => {
   }, 60_000);
 
   it("with SLACK_SCOPES naming a scope added later, older tokens are missing_scopes; --status finds them", async () => {
-    const emu = await rotatingEmulator(1, {
-      tokenRotation: false,
-      appUrl: (await closedPortUrl()).replace("/api/", ""),
-    });
-    const dir = mkdtempSync(join(tmpdir(), "sok-health-"));
-    dirs.push(dir);
-    const db = join(dir, "app.db");
-    const store = new SQLiteInstallationStore({ filename: db });
-    const { installation } = await install(emu, 1);
-    await store.save(installation);
-    await store.close();
-    const scopes = [...installation.botScopes, "channels:read"].join(",");
+    const { emu, db, installations } = await installedSqlite(1);
+    const scopes = [...installations[0]!.botScopes, "channels:read"].join(",");
     const env = { SLACK_API_URL: emu.apiUrl, SLACK_SCOPES: scopes };
     const run = await runCli(["health", "--json", "--database-url", `sqlite:${db}`], { env, timeoutMs: 30_000 });
     expect(run.code, run.stderr).toBe(1);
