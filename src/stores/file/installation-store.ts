@@ -191,6 +191,15 @@ function asBotRecord(v: unknown, path: string): BotRecord | undefined {
   return r as BotRecord;
 }
 
+/** Creates `dir` (and its parents) with the store's folder mode, or fails with a StoreError naming it. */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: DIR_MODE });
+  } catch (cause) {
+    throw new StoreError(`file store: cannot create ${dir}`, { cause });
+  }
+}
+
 /**
  * An {@link InstallationStore} on JSON files, one directory per workspace, safe for several processes:
  *
@@ -310,9 +319,7 @@ export class FileInstallationStore implements InstallationStore {
       list,
       put: async (keyId, check) => {
         if ((await list()).has(keyId)) return;
-        await mkdir(dir, { recursive: true, mode: DIR_MODE }).catch((cause) => {
-          throw new StoreError(`file store: cannot create ${dir}`, { cause });
-        });
+        await makeDir(dir);
         await writeAtomic(dir, `${keyId}.json`, JSON.stringify({ v: 1, check }));
       },
       remove: async (keyId) => {
@@ -381,11 +388,7 @@ export class FileInstallationStore implements InstallationStore {
     const dir = this.#dir(inst.enterpriseId, inst.isEnterpriseInstall ? undefined : inst.teamId);
     await this.#readyToWrite();
     await this.#locked(dir, async () => {
-      try {
-        await mkdir(dir, { recursive: true, mode: DIR_MODE });
-      } catch (cause) {
-        throw new StoreError(`file store: cannot create ${dir}`, { cause });
-      }
+      await makeDir(dir);
       // Only their sequence numbers matter here; a damaged file is about to be replaced, so it must not block saves.
       const [prev, prevBot] = await Promise.all([
         readJson(`${dir}/${INSTALLER_LATEST}`)
@@ -403,9 +406,7 @@ export class FileInstallationStore implements InstallationStore {
       const botRecord = bot && JSON.stringify({ v: 1, seq, bot } satisfies BotRecord);
       if (this.#history) {
         const hist = `${dir}/${HISTORY_DIR}`;
-        await mkdir(hist, { recursive: true, mode: DIR_MODE }).catch((cause) => {
-          throw new StoreError(`file store: cannot create ${hist}`, { cause });
-        });
+        await makeDir(hist);
         const suffix = `${PART_SEP}${seq}${PART_SEP}${randomBytes(4).toString("hex")}.json`;
         await writeAtomic(hist, `installer${PART_SEP}${inst.userId}${suffix}`, record);
         if (botRecord) await writeAtomic(hist, `bot${suffix}`, botRecord);
@@ -564,11 +565,7 @@ export class FileInstallationStore implements InstallationStore {
     const dir = this.#dir(c.enterpriseId, undefined);
     await this.#readyToWrite();
     await this.#locked(dir, async () => {
-      try {
-        await mkdir(dir, { recursive: true, mode: DIR_MODE });
-      } catch (cause) {
-        throw new StoreError(`file store: cannot create ${dir}`, { cause });
-      }
+      await makeDir(dir);
       const teams = await this.#readTeamAccess(dir);
       for (const t of c.granted) teams[t] = "granted";
       for (const t of c.revoked) teams[t] = "revoked";
@@ -950,11 +947,7 @@ export class FileInstallationStore implements InstallationStore {
     return this.#keyLocks.run(
       key,
       async () => {
-        try {
-          await mkdir(dir, { recursive: true, mode: DIR_MODE });
-        } catch (cause) {
-          throw new StoreError(`file store: cannot create ${dir}`, { cause });
-        }
+        await makeDir(dir);
         const owner = lockOwner();
         await pollForLock(() => this.#tryLease(dir, file, owner, leaseMs), deadline, key, timeoutMs);
         try {
