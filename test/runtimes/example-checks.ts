@@ -11,6 +11,19 @@ import { SignatureSigner } from "../../src/signature/signature.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 import { cookiePair } from "../oidc/helpers.js";
 
+/** The settings an example reads to serve at `appUrl` as the emulator's app, against the emulator. */
+export function exampleEnv(emu: Emulator, appUrl: string): Record<string, string> {
+  return {
+    APP_URL: appUrl,
+    SLACK_CLIENT_ID: emu.app.clientId,
+    SLACK_CLIENT_SECRET: emu.app.clientSecret,
+    SLACK_SIGNING_SECRET: emu.app.signingSecret,
+    SLACK_API_URL: emu.apiUrl,
+    SLACK_AUTHORIZE_URL: `${emu.url}/oauth/v2/authorize`,
+    SLACK_OIDC_BASE_URL: emu.url,
+  };
+}
+
 /**
  * Installs through the example at `url` into `team` as `user`: the home page links to the install page;
  * the callback without the state cookie is refused (and does not use up the state); the callback with it

@@ -20,7 +20,7 @@ import { PostgresInstallationStore } from "../../src/stores/postgres.js";
 import { tableNames } from "../../src/stores/sql/migrations.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
-import { expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
+import { exampleEnv, expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
 import {
   type AppProcess,
   BUN,
@@ -88,13 +88,7 @@ function exampleSuite(t: Target): void {
         ...t.env(),
         PORT: String(port),
         HOST: "127.0.0.1",
-        APP_URL: appUrl,
-        SLACK_CLIENT_ID: emu.app.clientId,
-        SLACK_CLIENT_SECRET: emu.app.clientSecret,
-        SLACK_SIGNING_SECRET: emu.app.signingSecret,
-        SLACK_API_URL: emu.apiUrl,
-        SLACK_AUTHORIZE_URL: `${emu.url}/oauth/v2/authorize`,
-        SLACK_OIDC_BASE_URL: emu.url,
+        ...exampleEnv(emu, appUrl),
       },
     });
     store = t.reader();

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { SignatureSigner } from "../../src/signature/signature.js";
 import { bundleWorker, nodeImports, optionsFromWrangler, readWranglerConfig, startWorker } from "../workers/workerd.js";
-import { expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
+import { exampleEnv, expectBadSignaturesRefused, installWithStateCookie, signInWithSlack } from "./example-checks.js";
 import { freePort } from "./runtimes.js";
 
 const TEAM = "T0000000002";
@@ -50,15 +50,7 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
     url = `http://127.0.0.1:${port}`;
     emu = await startEmulator({ appUrl: url, signingSecret: randomBytes(16).toString("hex") });
     mf = await startWorker(code, {
-      ...optionsFromWrangler(config, {
-        APP_URL: url,
-        SLACK_CLIENT_ID: emu.app.clientId,
-        SLACK_CLIENT_SECRET: emu.app.clientSecret,
-        SLACK_SIGNING_SECRET: emu.app.signingSecret,
-        SLACK_API_URL: emu.apiUrl,
-        SLACK_AUTHORIZE_URL: `${emu.url}/oauth/v2/authorize`,
-        SLACK_OIDC_BASE_URL: emu.url,
-      }),
+      ...optionsFromWrangler(config, exampleEnv(emu, url)),
       host: "127.0.0.1",
       port,
       handleRuntimeStdio(out: NodeJS.ReadableStream, err: NodeJS.ReadableStream) {
