@@ -2,7 +2,9 @@
  * The Cloudflare Workers example (examples/cloudflare: worker.ts and its wrangler.jsonc) in workerd,
  * against the emulator (which runs here, in Node; the Worker reaches it over 127.0.0.1): a full install
  * with the state cookie kept across the redirect, Sign in with Slack, a signed `/open-modal` answered with
- * the installed bot token, a bad signature refused, an uninstall removing the tokens from D1 and KV. The
+ * the installed bot token, a bad signature refused, an uninstall removing the tokens from D1 and KV; the
+ * tokens are encrypted at rest (no plaintext token in a D1 row or a KV value), and without its key the
+ * Worker refuses to run. The
  * Worker is bundled from the same file wrangler deploys and run with the settings and bindings its
  * wrangler.jsonc names (D1 and KV local to Miniflare).
  */
@@ -43,25 +45,38 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
     };
     return (await kv.list()).keys.map((k) => k.name);
   };
+  /** Every KV entry as stored (the raw value text). */
+  const kvValues = async () => {
+    const kv = (await mf.getKVNamespace("INSTALLATION_CACHE")) as unknown as {
+      list(): Promise<{ keys: { name: string }[] }>;
+      get(name: string): Promise<string | null>;
+    };
+    const names = (await kv.list()).keys.map((k) => k.name);
+    return Promise.all(names.map(async (name) => ({ name, value: (await kv.get(name)) ?? "" })));
+  };
+  // The Worker's token encryption key, as `slack-oauth-kit keygen` prints it.
+  const encryptionKey = `k1:${randomBytes(32).toString("base64")}`;
+  const bindings = (): Record<string, string> => ({
+    ...exampleEnv(emu, url),
+    SLACK_TOKEN_ENCRYPTION_KEY: encryptionKey,
+  });
+  const stdio = {
+    handleRuntimeStdio(out: NodeJS.ReadableStream, err: NodeJS.ReadableStream) {
+      out.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      err.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+    },
+  };
 
   beforeAll(async () => {
     code = await bundleWorker(`examples/cloudflare/${config.main}`);
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
     emu = await startEmulator({ appUrl: url, signingSecret: randomBytes(16).toString("hex") });
-    mf = await startWorker(code, {
-      ...optionsFromWrangler(config, exampleEnv(emu, url)),
-      host: "127.0.0.1",
-      port,
-      handleRuntimeStdio(out: NodeJS.ReadableStream, err: NodeJS.ReadableStream) {
-        out.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-        err.on("data", (d: Buffer) => {
-          stderr += d.toString();
-        });
-      },
-    });
+    mf = await startWorker(code, { ...optionsFromWrangler(config, bindings()), host: "127.0.0.1", port, ...stdio });
   });
 
   afterAll(async () => {
@@ -82,8 +97,13 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
     expect(html).toContain("Installation complete");
     const rows = await sql(`SELECT bot_token, team_id FROM "${prefix}bots"`);
     expect(rows).toHaveLength(1);
-    expect(rows[0]?.[0]).toMatch(/^xoxb-/);
+    // Encrypted at rest: the raw D1 row holds a ciphertext under the configured key id, no token.
+    expect(rows[0]?.[0]).toMatch(/^enc:v1:k1:/);
     expect(rows[0]?.[1]).toBe(TEAM);
+    const users = await sql(`SELECT user_token FROM "${prefix}installations" WHERE team_id = ?`, TEAM);
+    for (const [token] of users) if (token !== null) expect(token).toMatch(/^enc:v1:k1:/);
+    expect(JSON.stringify(await sql(`SELECT * FROM "${prefix}bots"`))).not.toMatch(/xox[bp]-/);
+    expect(JSON.stringify(await sql(`SELECT * FROM "${prefix}installations"`))).not.toMatch(/xox[bp]-/);
     // The state was spent in D1 (a tombstone), never in KV.
     const states = await sql(`SELECT consumed_at FROM "${prefix}oauth_states" WHERE consumed_at IS NOT NULL`);
     expect(states.length).toBeGreaterThanOrEqual(1);
@@ -101,8 +121,12 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
     expect(res.body).toBe("");
     expect(emu.calls("views.open").at(-1)).toEqual({ method: "views.open", teamId: TEAM, ok: true, error: null });
     expect(emu.views().at(-1)).toMatchObject({ teamId: TEAM, userId: USER, view: { callback_id: "modal-id" } });
-    // The lookup filled the KV cache; a second command is answered from it.
+    // The lookup filled the KV cache with what D1 holds: ciphertexts, no plaintext token.
     expect(await kvKeys()).toContain(`slack-oauth-kit:::${TEAM}:bot`);
+    const cachedValues = await kvValues();
+    expect(cachedValues.find((e) => e.name === `slack-oauth-kit:::${TEAM}:bot`)?.value).toMatch(/"enc:v1:k1:/);
+    for (const { value } of cachedValues) expect(value).not.toMatch(/xox[bp]-/);
+    // A second command is answered from KV (decrypted in the Worker).
     const again = await emu.sendSlashCommand({ teamId: TEAM, userId: USER, command: "/open-modal" });
     expect(again.status, again.body).toBe(200);
     expect(emu.calls("views.open").filter((c) => c.ok)).toHaveLength(2);
@@ -132,5 +156,27 @@ describe("examples/cloudflare/worker.ts in workerd (D1 + KV, nodejs_compat)", ()
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("Please install this app first!");
     expect(stderr).not.toMatch(/xox[bpe]-/);
+  });
+
+  it("without SLACK_TOKEN_ENCRYPTION_KEY the Worker refuses every request (fails closed, naming what is missing)", async () => {
+    const { SLACK_TOKEN_ENCRYPTION_KEY: _key, ...rest } = bindings();
+    const port = Number(new URL(url).port);
+    await mf.setOptions({
+      ...optionsFromWrangler(config, rest),
+      host: "127.0.0.1",
+      port,
+      ...stdio,
+      modules: true,
+      script: code,
+    } as never);
+    const before = (await sql(`SELECT COUNT(*) FROM "${prefix}oauth_states"`))[0]?.[0];
+    const res = await fetch(`${url}/slack/install`, { redirect: "manual" });
+    expect(res.status).toBe(500);
+    // The Worker's exception (Miniflare shows it in the response; Cloudflare puts it in the Worker's logs).
+    const body = await res.text();
+    expect(body).toContain("SLACK_TOKEN_ENCRYPTION_KEY is not set");
+    // Nothing was started: no state written, no redirect to Slack.
+    expect((await sql(`SELECT COUNT(*) FROM "${prefix}oauth_states"`))[0]?.[0]).toBe(before);
+    expect(body + stderr).not.toContain(encryptionKey.slice(3));
   });
 });
