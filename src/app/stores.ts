@@ -1,6 +1,11 @@
 import { ConfigError } from "../errors.js";
 import type { StateStore } from "../state/state.js";
 import type { InstallationStore } from "../stores/installation-store.js";
+import type { MySQLPoolLike } from "../stores/mysql/executor.js";
+import type { PgPoolLike } from "../stores/postgres/executor.js";
+import type { RedisClientLike } from "../stores/redis/connection.js";
+import type { RedisInvalidationBus } from "../stores/redis/invalidation-bus.js";
+import type { SQLiteDatabase } from "../stores/sqlite/executor.js";
 
 /** The stores selected by `DATABASE_URL`. */
 export interface OpenedStores {
@@ -37,6 +42,59 @@ export interface OpenStoresOptions {
  * `file:DIR` (JSON files), `memory:`, `postgres://…` and `mysql://…` / `mariadb://…`.
  */
 export async function openStores(databaseUrl: string, options: OpenStoresOptions = {}): Promise<OpenedStores> {
+  return openStoresOn(databaseUrl, options, undefined);
+}
+
+/**
+ * The database connection several apps' stores share ({@link openAppsStores}): one PostgreSQL pool, one
+ * MySQL pool or one SQLite connection. The stores borrow it (their `close()` leaves it open); `close()`
+ * here closes it, once every store is closed.
+ */
+interface SharedDatabase {
+  pg?: PgPoolLike;
+  mysql?: MySQLPoolLike;
+  sqlite?: SQLiteDatabase;
+  close(): Promise<void>;
+}
+
+/** Opens the one connection the apps of `databaseUrl` share; `undefined` for `memory:` and `file:` (none). */
+async function openSharedDatabase(url: string): Promise<SharedDatabase | undefined> {
+  if (url === "memory:" || url === "memory" || url.startsWith("file:")) return undefined;
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    const { createPool } = await import("../stores/postgres/connection.js");
+    const pg = await createPool(url, SHARED_POOL_SIZE, "openAppsStores");
+    return { pg, close: async () => pg.end?.() };
+  }
+  if (/^(mysql|mariadb):\/\//i.test(url)) {
+    const { createPool } = await import("../stores/mysql/connection.js");
+    const mysql = await createPool(url, SHARED_POOL_SIZE, "openAppsStores");
+    return { mysql, close: async () => mysql.end?.() };
+  }
+  const filename = sqliteFilename(url);
+  const { closeDatabase, executorFor, open } = await import("../stores/sqlite/connection.js");
+  // Opened as a store opens its own file (WAL, busy timeout, mmap), and registered as ours, so the
+  // borrowing stores keep the shared read snapshots of an owned file.
+  const { db } = open({ filename }, "openAppsStores");
+  executorFor(db, true);
+  return { sqlite: db, close: () => closeDatabase(db) };
+}
+
+/** Largest number of connections of the pool the apps of one deployment share (a store's own default). */
+const SHARED_POOL_SIZE = 10;
+
+/** The file of a `sqlite:PATH` URL (or a bare path); `ConfigError` when there is none. */
+function sqliteFilename(url: string): string {
+  const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
+  if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
+  return filename;
+}
+
+/** {@link openStores}, on `shared`'s connection when given (the stores then leave it open). */
+async function openStoresOn(
+  databaseUrl: string,
+  options: OpenStoresOptions,
+  shared: SharedDatabase | undefined,
+): Promise<OpenedStores> {
   const url = databaseUrl.trim();
   const { clientId } = options;
   const migrate = options.readOnly === true ? false : undefined;
@@ -56,21 +114,23 @@ export async function openStores(databaseUrl: string, options: OpenStoresOptions
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
-    const installationStore = new PostgresInstallationStore({ url, clientId, migrate });
-    const stateStore = new PostgresStateStore({ url, migrate });
+    const conn = shared?.pg ? { pool: shared.pg } : { url };
+    const installationStore = new PostgresInstallationStore({ ...conn, clientId, migrate });
+    const stateStore = new PostgresStateStore({ ...conn, migrate });
     return opened(installationStore, stateStore);
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
-    const installationStore = new MySQLInstallationStore({ url, clientId, migrate });
-    const stateStore = new MySQLStateStore({ url, migrate });
+    const conn = shared?.mysql ? { pool: shared.mysql } : { url };
+    const installationStore = new MySQLInstallationStore({ ...conn, clientId, migrate });
+    const stateStore = new MySQLStateStore({ ...conn, migrate });
     return opened(installationStore, stateStore);
   }
-  const filename = url.startsWith("sqlite:") ? url.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "") : url;
-  if (!filename) throw new ConfigError("DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/app.db");
+  const filename = sqliteFilename(url);
   const { SQLiteInstallationStore, SQLiteStateStore } = await import("../stores/sqlite.js");
-  const installationStore = new SQLiteInstallationStore({ filename, clientId, migrate });
-  const stateStore = new SQLiteStateStore({ filename, migrate });
+  const conn = shared?.sqlite ? { database: shared.sqlite } : { filename };
+  const installationStore = new SQLiteInstallationStore({ ...conn, clientId, migrate });
+  const stateStore = new SQLiteStateStore({ ...conn, migrate });
   return opened(installationStore, stateStore);
 }
 
@@ -109,6 +169,11 @@ export async function applyStoreOptions(
     tokenEncryptionKey?: string | undefined;
     /** The app partition of the Redis states (`state@<clientId>:`); default the default partition. */
     clientId?: string | undefined;
+    /**
+     * Redis connections shared with other apps ({@link openAppsStores}): the lock, the states and the
+     * cache use them and leave them open. Default: this app opens (and closes) its own.
+     */
+    redis?: SharedRedis | undefined;
   },
 ): Promise<OpenedStores> {
   let installationStore = opened.installationStore;
@@ -124,14 +189,24 @@ export async function applyStoreOptions(
     const { RedisLock, RedisStateStore, createRedisCachingStore, withRedisLock } = await import("../stores/redis.js");
     const url = options.redisUrl;
     const keyPrefix = options.redisKeyPrefix;
-    const lock = new RedisLock({ url, keyPrefix });
-    const redisStates = new RedisStateStore({ url, keyPrefix, clientId: options.clientId });
+    const shared = options.redis;
+    // The same keys and channel either way: a shared client only changes which connection carries them.
+    const conn = shared ? { client: shared.client, keyPrefix } : { url, keyPrefix };
+    const lock = new RedisLock(conn);
+    const redisStates = new RedisStateStore({ ...conn, clientId: options.clientId });
     // Cache outside the encryption: cached entries are decrypted, and Redis pub/sub keeps instances coherent.
-    const cached = createRedisCachingStore(withRedisLock(installationStore, lock), { url, keyPrefix });
-    installationStore = cached;
+    const locked = withRedisLock(installationStore, lock);
+    if (shared) {
+      // The shared bus stays open: the cache's close() only unsubscribes its handler.
+      const { CachingInstallationStore } = await import("../stores/cache.js");
+      installationStore = new CachingInstallationStore(locked, { invalidation: shared.bus });
+    } else {
+      const cached = createRedisCachingStore(locked, { url, keyPrefix });
+      installationStore = cached;
+      extra.push(() => cached.bus.close());
+    }
     stateStore = redisStates;
     extra.push(
-      () => cached.bus.close(),
       () => lock.close(),
       () => redisStates.close(),
     );
@@ -171,22 +246,31 @@ export async function openAppsStores(
 ): Promise<{ stores: OpenedStores[]; close(): Promise<void> }> {
   const url = databaseUrl.trim();
   const out: OpenedStores[] = [];
+  let database: SharedDatabase | undefined;
+  let redis: SharedRedis | undefined;
   const close = async () => {
     for (const s of out.splice(0).reverse()) await s.close().catch(() => {});
+    // The shared connections last, once: every store that borrowed them is closed.
+    const owned = [redis, database];
+    redis = database = undefined;
+    for (const r of owned) await r?.close().catch(() => {});
   };
   try {
     if (url === "memory:" || url === "memory") {
       const { MemoryInstallationStore, MemoryStateStore } = await import("../stores/memory.js");
       const root = new MemoryInstallationStore();
       const states = new MemoryStateStore();
+      if (options.redisUrl) redis = await openSharedRedis(options.redisUrl, options.redisKeyPrefix);
       for (const app of apps) {
         const store = app.default ? root : root.forApp(app.clientId);
-        out.push(await applyStoreOptions(opened(store, states), { ...options, clientId: partitionOf(app) }));
+        out.push(await applyStoreOptions(opened(store, states), { ...options, clientId: partitionOf(app), redis }));
       }
     } else {
+      database = await openSharedDatabase(url);
+      if (options.redisUrl) redis = await openSharedRedis(options.redisUrl, options.redisKeyPrefix);
       for (const app of apps) {
-        const base = await openStores(url, { clientId: partitionOf(app) });
-        out.push(await applyStoreOptions(base, { ...options, clientId: partitionOf(app) }));
+        const base = await openStoresOn(url, { clientId: partitionOf(app) }, database);
+        out.push(await applyStoreOptions(base, { ...options, clientId: partitionOf(app), redis }));
       }
     }
   } catch (error) {
@@ -194,6 +278,56 @@ export async function openAppsStores(
     throw error;
   }
   return { stores: [...out], close };
+}
+
+/**
+ * The Redis connections of every app of a deployment: one command connection (states, locks, publishing
+ * invalidations) and one bus with its one subscriber connection. Each app keeps its own keys (its client
+ * id in them) on the one channel they always shared; `close()` closes both connections.
+ */
+export interface SharedRedis {
+  client: RedisClientLike;
+  bus: RedisInvalidationBus;
+  close(): Promise<void>;
+}
+
+/** Opens the {@link SharedRedis} of `url` (with the apps' key prefix, for the bus's channel). */
+async function openSharedRedis(url: string, keyPrefix: string | undefined): Promise<SharedRedis> {
+  const { RedisInvalidationBus } = await import("../stores/redis.js");
+  const { openIoRedis, RedisConnection } = await import("../stores/redis/connection.js");
+  // Checks the URL as the per-app pieces would (ConfigError before any connection).
+  new RedisConnection({ url });
+  const command = await openIoRedis(url, undefined);
+  let subscriber: Awaited<ReturnType<typeof openIoRedis>> | undefined;
+  // The bus borrows the command connection to publish, and takes the subscriber as its "duplicate".
+  const client: RedisClientLike = {
+    eval: (script, numKeys, ...args) => command.eval(script, numKeys, ...args),
+    publish: (channel, message) => command.publish(channel, message),
+    quit: () => command.quit(),
+    duplicate: () => {
+      if (subscriber === undefined) throw new Error("unreachable: the subscriber opens before the bus");
+      return subscriber;
+    },
+  };
+  let bus: RedisInvalidationBus;
+  try {
+    subscriber = await openIoRedis(url, undefined);
+    bus = new RedisInvalidationBus({ client, keyPrefix });
+  } catch (error) {
+    await subscriber?.quit().catch(() => {});
+    await command.quit().catch(() => {});
+    throw error;
+  }
+  return {
+    client,
+    bus,
+    async close() {
+      await bus.close();
+      // The bus quits the subscriber if it took it; a bus nobody subscribed to never did.
+      await subscriber?.quit().catch(() => {});
+      await command.quit().catch(() => {});
+    },
+  };
 }
 
 /** The `clientId` option of an app's stores: none for the default app (it owns the default partition). */
