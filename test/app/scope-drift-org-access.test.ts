@@ -9,7 +9,6 @@
  *   lost and the change found by a health run (its reconcile with `auth.teams.list`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -25,6 +24,7 @@ import { runHealthCheck } from "../../src/health/index.js";
 import { CachingInstallationStore } from "../../src/stores/cache.js";
 import { MemoryStateStore } from "../../src/stores/memory.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
+import { freePort } from "../helpers/ports.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 
 const NORTHWIND = "T0000000001";
@@ -40,14 +40,6 @@ let emu: Emulator;
 let port: number;
 let appUrl: string;
 const servers: RunningServer[] = [];
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const p = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
 
 /** The reference server with these scopes, on the shared port and database (a caching store in front). */
 async function serve(scopes: string): Promise<RunningServer> {

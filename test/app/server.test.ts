@@ -1,5 +1,3 @@
-/** The reference server (`startServer` / `createApp`) over real sockets, in sandbox and real mode. */
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig, type ServerConfig } from "../../src/app/config.js";
 import { jsonLogger } from "../../src/app/log.js";
@@ -8,6 +6,7 @@ import type { OpenedStores } from "../../src/app/stores.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { ErrorCode } from "../../src/errors.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
+import { freePort } from "../helpers/ports.js";
 import { callback, consent, startInstall } from "../oauth/flow-harness.js";
 
 const cleanup: Array<() => Promise<void>> = [];
@@ -246,15 +245,6 @@ describe("reference server (sandbox mode)", () => {
     await expect(fetch(`${running.url}/healthz`)).rejects.toThrow();
   });
 });
-
-/** A free TCP port (for the real-mode test, where the emulator must know the app's URL first). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 describe("reference server (real mode, against an external emulator)", () => {
   it("uses SLACK_* settings: no emulator of its own, installs against the configured Slack", async () => {

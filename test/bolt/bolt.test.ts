@@ -1,11 +1,3 @@
-/**
- * Bolt JS interop: a real `@slack/bolt` App stores its installs in our SQLiteInstallationStore through
- * `toBoltInstallationStore`, installs against the emulator and answers a signed slash command with the
- * token our store returns; `toBoltAuthorize` presents `createAuthorize` as Bolt's `authorize`.
- */
-
-import type { AddressInfo } from "node:net";
-import { createServer } from "node:net";
 import type {
   Authorize as BoltAuthorizeType,
   InstallationStore as BoltInstallationStoreType,
@@ -25,6 +17,7 @@ import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { installationFromV2Response } from "../../src/model/parse.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { install } from "../emulator/helpers.js";
+import { freePort } from "../helpers/ports.js";
 
 const TEAM = "T0000000001";
 
@@ -35,14 +28,6 @@ const _installationFits = (i: BoltInstallationType): BoltInstallation => i;
 void _storeFits;
 void _authorizeFits;
 void _installationFits;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe("toBoltInstallation / fromBoltInstallation", () => {
   it("round-trips Bolt's nested shape (rotation, webhook, org, metadata, authVersion)", () => {

@@ -4,7 +4,6 @@
  * uninstalling A leaves B working.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,16 +11,9 @@ import { type BoltApps, startBoltApps } from "../../examples/bolt/multi-app.js";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { installationFromV2Response } from "../../src/model/parse.js";
 import { api, authorize } from "../emulator/helpers.js";
+import { freePort } from "../helpers/ports.js";
 
 const TEAM = "T0000000001";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
 
 describe("one Bolt App per Slack app over one shared store (examples/bolt/multi-app.ts)", () => {
   let emu: Emulator;

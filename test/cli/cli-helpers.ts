@@ -3,9 +3,10 @@
  * that holds only what the test gives it (nothing leaks in from the developer's shell).
  */
 import { type ChildProcessByStdio, spawn, spawnSync } from "node:child_process";
-import { createServer } from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+
+export { freePort } from "../helpers/ports.js";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const BIN = "bin/slack-oauth-kit.js";
@@ -130,19 +131,6 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
       return info;
     },
   };
-}
-
-/** A port that was free a moment ago (for an emulator that must know the app's URL before it starts). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const address = s.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** True when util-linux `script` can give a child process a pseudo-terminal here. */

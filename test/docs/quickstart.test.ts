@@ -1,11 +1,11 @@
 import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { consent } from "../emulator/helpers.js";
+import { freePort } from "../helpers/ports.js";
 
 // The README's quick start is run as written: its ```ts block is copied into a file inside the package
 // (so `slack-oauth-kit` resolves to this package's own dist/ by self-reference), started with the emulator's
@@ -14,17 +14,6 @@ const root = new URL("../../", import.meta.url).pathname;
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const section = readme.slice(readme.indexOf("## Quick start"));
 const code = /```ts\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe("README quick start", () => {
   const dir = join(root, ".tmp", `quickstart-${process.pid}`);

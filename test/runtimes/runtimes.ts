@@ -7,9 +7,10 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+
+export { freePort } from "../helpers/ports.js";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -44,15 +45,6 @@ function probe(name: Runtime["name"], packageName: string, relative: string): Ru
 
 export const DENO = probe("Deno", "@deno/linux-x64-glibc", "deno");
 export const BUN = probe("Bun", "@oven/bun-linux-x64", "bin/bun");
-
-/** A free TCP port on 127.0.0.1 (released before returning: the child binds it right after). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A runtime process serving one of the examples. */
 export interface AppProcess {
