@@ -56,6 +56,22 @@ function errno(e: unknown): number | undefined {
 
 type Queryable = Pick<MySQLPoolLike, "query">;
 
+/**
+ * A single statement in autocommit mode that InnoDB picked as a deadlock victim (or that waited too long
+ * for a lock) was rolled back whole, so it changed nothing and may simply run again: up to
+ * {@link MAX_ATTEMPTS} times, after a short random pause so the two sides part (as a batch does).
+ */
+async function retryRolledBack<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(errno(e) ?? 0)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+}
+
 async function exec(target: Queryable, sql: string, params: readonly SqlValue[]): Promise<unknown> {
   try {
     const [result] = await target.query({ sql, values: params as unknown[], rowsAsArray: true });
@@ -87,7 +103,8 @@ function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
 /**
  * {@link SqlExecutor} over a `mysql2/promise` pool (or a compatible one). Rows come back as arrays
  * (`rowsAsArray`); a batch is one transaction on one connection, run again (up to 8 times) after a
- * deadlock or lock wait timeout, which InnoDB resolves by rolling one side back. Transactions run at READ
+ * deadlock or lock wait timeout, which InnoDB resolves by rolling one side back; a single statement outside
+ * a batch likewise. Transactions run at READ
  * COMMITTED (no gap locks). Named locks (`GET_LOCK`) taken in a batch are released when it ends, so a
  * pooled connection never keeps one.
  *
@@ -113,11 +130,13 @@ export class MySQLExecutor implements SqlExecutor {
   }
 
   async query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    return over(await this.#pool).query(sql, params);
+    const target = over(await this.#pool);
+    return retryRolledBack(() => target.query(sql, params));
   }
 
   async run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
-    return over(await this.#pool).run(sql, params);
+    const target = over(await this.#pool);
+    return retryRolledBack(() => target.run(sql, params));
   }
 
   /**
