@@ -5,10 +5,28 @@
  * every failure); `FUZZ_SEED=<seed> npx vitest run test/stress/fuzz.test.ts` replays a run.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FUZZ_TARGET_ENV, formatReport, fuzzTarget, spawnTarget, TARGET_KINDS, type Target } from "./fuzz.js";
+import {
+  FUZZ_TARGET_ENV,
+  formatReport,
+  fuzzTarget,
+  rawRequest,
+  spawnTarget,
+  TARGET_KINDS,
+  type Target,
+  type TargetKind,
+} from "./fuzz.js";
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : (Date.now() % 2_147_483_647) | 0;
 const CASES = 1000;
+
+/** A well-formed request each target answers with 200: after the fuzz, the target still serves. */
+const PROBE: Record<TargetKind, string> = {
+  production: "/healthz",
+  sandbox: "/healthz",
+  emulator: "/openid/connect/keys",
+};
+/** Statuses Node's HTTP parser (or its timeouts) can answer without reaching our handlers. */
+const PARSER_STATUSES = new Set(["400", "408", "413", "417", "431", "505"]);
 
 describe(`fuzz slice (${CASES} cases, seed ${SEED})`, () => {
   const targets: Target[] = [];
@@ -29,8 +47,18 @@ describe(`fuzz slice (${CASES} cases, seed ${SEED})`, () => {
       expect(r.serverErrors, `${r.kind} 5xx (seed ${SEED})`).toEqual([]);
       expect(r.hangs, `${r.kind} hangs (seed ${SEED})`).toEqual([]);
       expect(r.crash, `${r.kind} crash (seed ${SEED})`).toBeUndefined();
-      // The requests reach the handlers, not only Node's parser.
-      expect(r.statuses["200"] ?? 0, `${r.kind}: some requests succeed`).toBeGreaterThan(0);
+      // The requests reach the handlers, not only Node's parser (a 200 among random cases is too rare to
+      // count on: about 3 in 334 on the sandbox, so some seeds have none).
+      const handled = Object.entries(r.statuses)
+        .filter(([status]) => !PARSER_STATUSES.has(status))
+        .reduce((sum, [, n]) => sum + n, 0);
+      expect(handled, `${r.kind}: some requests reach the handlers (seed ${SEED})`).toBeGreaterThan(0);
+    }
+    // And every target still answers a well-formed request after the fuzz.
+    for (const t of targets) {
+      const request = `GET ${PROBE[t.kind]} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;
+      const reply = await rawRequest(t.port, new TextEncoder().encode(request));
+      expect(reply.status, `${t.kind}: GET ${PROBE[t.kind]} after the fuzz`).toBe(200);
     }
   });
 });
