@@ -66,6 +66,21 @@ async function exec(target: Queryable, sql: string, params: readonly SqlValue[])
   }
 }
 
+/**
+ * A single statement outside a transaction that PostgreSQL aborted as a deadlock victim (or on a
+ * serialization failure) was rolled back whole, so it changed nothing and may simply run again: up to
+ * {@link MAX_ATTEMPTS} times.
+ */
+async function retryRolledBack<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(code(e) ?? "")) throw e;
+    }
+  }
+}
+
 function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
   return {
     query: async (sql, params) => (await exec(target, sql, params)).rows as SqlRow[],
@@ -76,7 +91,7 @@ function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
 /**
  * {@link SqlExecutor} over a `pg` pool (or a compatible one). Rows come back as arrays
  * (`rowMode: "array"`); a batch is one transaction on one connection, run again (up to 5 times) after a
- * deadlock or serialization failure.
+ * deadlock or serialization failure; a single statement outside a batch likewise.
  *
  * @example
  * ```ts
@@ -101,11 +116,13 @@ export class PgExecutor implements SqlExecutor {
   }
 
   async query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    return over(await this.#pool).query(sql, params);
+    const target = over(await this.#pool);
+    return retryRolledBack(() => target.query(sql, params));
   }
 
   async run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
-    return over(await this.#pool).run(sql, params);
+    const target = over(await this.#pool);
+    return retryRolledBack(() => target.run(sql, params));
   }
 
   /** The statements in one transaction on one connection, run again (up to 5 times) after a deadlock or serialization failure. */

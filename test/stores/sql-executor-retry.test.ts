@@ -1,11 +1,12 @@
 /**
- * MySQLExecutor over a fake pool (no server): a single statement that InnoDB rolled back as a deadlock
- * victim (ER_LOCK_DEADLOCK 1213) or after a lock wait timeout (1205) runs again; any other error, and the
- * last allowed attempt, reach the caller. Seen for real: a health write racing a token refresh on MariaDB
- * made `updateTokens` fail with ER_LOCK_DEADLOCK.
+ * MySQLExecutor and PgExecutor over fake pools (no server): a single statement that the database rolled
+ * back as a deadlock victim (MySQL ER_LOCK_DEADLOCK 1213, lock wait timeout 1205; PostgreSQL 40P01, 40001)
+ * runs again; any other error, and the last allowed attempt, reach the caller. Seen for real: a health write
+ * racing a token refresh on MariaDB made `updateTokens` fail with ER_LOCK_DEADLOCK.
  */
 import { describe, expect, it } from "vitest";
 import { MySQLExecutor, type MySQLPoolLike } from "../../src/stores/mysql.js";
+import { PgExecutor, type PgPoolLike } from "../../src/stores/postgres.js";
 
 function mysqlError(errno: number, message: string): Error {
   return Object.assign(new Error(message), { errno, code: errno === 1213 ? "ER_LOCK_DEADLOCK" : "ER_OTHER" });
@@ -56,5 +57,49 @@ describe("MySQLExecutor: single statements rolled back by InnoDB run again", () 
     );
     await expect(new MySQLExecutor(pool).run("UPDATE t SET a = 1", [])).rejects.toMatchObject({ errno: 1213 });
     expect(calls()).toBe(8);
+  });
+});
+
+function pgError(code: string): Error {
+  return Object.assign(new Error(`pg ${code}`), { code });
+}
+
+/** A pg pool whose `query` throws the given errors first, then answers `rows`. */
+function flakyPg(errors: Error[], rows: unknown[][]): { pool: PgPoolLike; calls: () => number } {
+  let calls = 0;
+  const pool = {
+    query: async () => {
+      calls++;
+      const e = errors.shift();
+      if (e) throw e;
+      return { rows, rowCount: rows.length };
+    },
+    connect: async () => {
+      throw new Error("no transaction expected");
+    },
+  } as unknown as PgPoolLike;
+  return { pool, calls: () => calls };
+}
+
+describe("PgExecutor: single statements aborted as deadlock victims run again", () => {
+  it("run and query retry 40P01 / 40001 and return the result", async () => {
+    const a = flakyPg([pgError("40P01"), pgError("40001")], [[1]]);
+    expect(await new PgExecutor(a.pool).run("UPDATE t SET a = 1", [])).toEqual({ changes: 1 });
+    expect(a.calls()).toBe(3);
+    const b = flakyPg([pgError("40P01")], [["x"]]);
+    expect(await new PgExecutor(b.pool).query("SELECT a FROM t", [])).toEqual([["x"]]);
+    expect(b.calls()).toBe(2);
+  });
+
+  it("other errors are not retried; the last attempt's error reaches the caller", async () => {
+    const a = flakyPg([pgError("23505")], []);
+    await expect(new PgExecutor(a.pool).run("INSERT INTO t VALUES (1)", [])).rejects.toMatchObject({ code: "23505" });
+    expect(a.calls()).toBe(1);
+    const b = flakyPg(
+      Array.from({ length: 20 }, () => pgError("40P01")),
+      [],
+    );
+    await expect(new PgExecutor(b.pool).run("UPDATE t SET a = 1", [])).rejects.toMatchObject({ code: "40P01" });
+    expect(b.calls()).toBe(5);
   });
 });
