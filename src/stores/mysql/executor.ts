@@ -1,4 +1,5 @@
 import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue } from "../sql/dialect.js";
+import { retryRolledBack } from "../sql/lifecycle.js";
 
 /** Options of one mysql2 query, as the MySQL executor passes them. */
 export interface MySQLQueryOptions {
@@ -55,22 +56,6 @@ function errno(e: unknown): number | undefined {
 }
 
 type Queryable = Pick<MySQLPoolLike, "query">;
-
-/**
- * A single statement in autocommit mode that InnoDB picked as a deadlock victim (or that waited too long
- * for a lock) was rolled back whole, so it changed nothing and may simply run again: up to
- * {@link MAX_ATTEMPTS} times, after a short random pause so the two sides part (as a batch does).
- */
-async function retryRolledBack<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(errno(e) ?? 0)) throw e;
-      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
-    }
-  }
-}
 
 async function exec(target: Queryable, sql: string, params: readonly SqlValue[]): Promise<unknown> {
   try {
@@ -131,12 +116,20 @@ export class MySQLExecutor implements SqlExecutor {
 
   async query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
     const target = over(await this.#pool);
-    return retryRolledBack(() => target.query(sql, params));
+    return retryRolledBack(
+      () => target.query(sql, params),
+      (e) => RETRYABLE.has(errno(e) ?? 0),
+      MAX_ATTEMPTS,
+    );
   }
 
   async run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
     const target = over(await this.#pool);
-    return retryRolledBack(() => target.run(sql, params));
+    return retryRolledBack(
+      () => target.run(sql, params),
+      (e) => RETRYABLE.has(errno(e) ?? 0),
+      MAX_ATTEMPTS,
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { SqlExecutor, SqlResult, SqlRow, SqlStatement, SqlValue } from "../sql/dialect.js";
+import { retryRolledBack } from "../sql/lifecycle.js";
 
 /**
  * What the PostgreSQL executor calls on a connection: the subset of `pg.PoolClient` it needs.
@@ -66,21 +67,6 @@ async function exec(target: Queryable, sql: string, params: readonly SqlValue[])
   }
 }
 
-/**
- * A single statement outside a transaction that PostgreSQL aborted as a deadlock victim (or on a
- * serialization failure) was rolled back whole, so it changed nothing and may simply run again: up to
- * {@link MAX_ATTEMPTS} times.
- */
-async function retryRolledBack<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= MAX_ATTEMPTS || !RETRYABLE.has(code(e) ?? "")) throw e;
-    }
-  }
-}
-
 function over(target: Queryable): Pick<SqlExecutor, "query" | "run"> {
   return {
     query: async (sql, params) => (await exec(target, sql, params)).rows as SqlRow[],
@@ -117,12 +103,20 @@ export class PgExecutor implements SqlExecutor {
 
   async query(sql: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
     const target = over(await this.#pool);
-    return retryRolledBack(() => target.query(sql, params));
+    return retryRolledBack(
+      () => target.query(sql, params),
+      (e) => RETRYABLE.has(code(e) ?? ""),
+      MAX_ATTEMPTS,
+    );
   }
 
   async run(sql: string, params: readonly SqlValue[]): Promise<{ changes: number }> {
     const target = over(await this.#pool);
-    return retryRolledBack(() => target.run(sql, params));
+    return retryRolledBack(
+      () => target.run(sql, params),
+      (e) => RETRYABLE.has(code(e) ?? ""),
+      MAX_ATTEMPTS,
+    );
   }
 
   /** The statements in one transaction on one connection, run again (up to 5 times) after a deadlock or serialization failure. */

@@ -170,3 +170,24 @@ export async function endPool(executor: { pool(): Promise<{ end?: () => unknown 
   const pool = await executor.pool().catch(() => undefined);
   await pool?.end?.();
 }
+
+/**
+ * Runs `statement` again after the database rolled it back whole (a deadlock victim, a lock wait timeout, a
+ * serialization failure: `rolledBack(error)` says which errors those are), so that a retry cannot apply it
+ * twice. For single statements outside a transaction; up to `maxAttempts` runs, with a short random pause
+ * (up to 5 ms × attempt) so that the two sides part. Any other error, or the last attempt's, is thrown.
+ */
+export async function retryRolledBack<T>(
+  statement: () => Promise<T>,
+  rolledBack: (error: unknown) => boolean,
+  maxAttempts: number,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (e) {
+      if (attempt >= maxAttempts || !rolledBack(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
+    }
+  }
+}
