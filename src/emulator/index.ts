@@ -167,6 +167,13 @@ export interface EmulatorOptions extends EmulatorAppOptions {
   /** Where to log requests and deliveries (never secrets). Default: silent. */
   logger?: EmulatorLogger;
   /**
+   * How long a client may take to send a request's headers, ms; then the emulator answers 408 and closes
+   * the connection (checked every second). A whole request may take three times as long.
+   *
+   * @default 10000
+   */
+  headersTimeoutMs?: number;
+  /**
    * How long to wait for the app when delivering, ms.
    *
    * @default 3000, Slack's limit
@@ -278,6 +285,14 @@ function validatePort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CodedTypeError("emulator: port must be 0-65535");
 }
 
+/** `headersTimeoutMs`, checked: a positive whole number of milliseconds. */
+function validateHeadersTimeout(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 1) {
+    throw new CodedTypeError("emulator: headersTimeoutMs must be a positive integer (milliseconds)");
+  }
+  return ms;
+}
+
 /**
  * Starts the Slack emulator.
  *
@@ -296,6 +311,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   rejectRenamedClock(options, "startEmulator", { now: "nowMs" });
   const port = options.port ?? 0;
   validatePort(port);
+  const headersTimeout = validateHeadersTimeout(options.headersTimeoutMs ?? 10_000);
   const host = options.host ?? "127.0.0.1";
   const appUrl = options.appUrl ?? "http://localhost:3000";
   const apps: EmulatedApp[] = [resolveApp(options, { appUrl, index: 0 })];
@@ -355,7 +371,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
   };
 
-  const server = createServer((req, res) => {
+  // A client that sends part of a request and stops gets a 408 after headersTimeoutMs, not Node's 60 s
+  // (checked every second rather than every 30 s), so a stuck test client never holds a socket for long.
+  const serverOptions = { headersTimeout, requestTimeout: headersTimeout * 3, connectionsCheckingInterval: 1000 };
+  const server = createServer(serverOptions, (req, res) => {
     route(ctx, hooks, req, res).catch((err: unknown) => {
       logger?.error(`emulator: ${req.method} ${safePath(req)} failed: ${(err as Error)?.name ?? "error"}`);
       if (!res.headersSent) {

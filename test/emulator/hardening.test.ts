@@ -4,9 +4,10 @@
  * commas (slack_sdk does), and avatars that must not come from the internet.
  */
 import { request } from "node:http";
+import { connect } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Emulator } from "../../src/emulator/index.js";
+import { type Emulator, startEmulator } from "../../src/emulator/index.js";
 import { api, authorize, closeAll, install, type Json, start, verifyJwt } from "./helpers.js";
 
 /** One raw HTTP request (the target sent exactly as given, any Host and Origin): status and body. */
@@ -199,5 +200,35 @@ describe("avatars come from the emulator, never from the internet", () => {
     for (const path of ["/avatars/U9999999999_72.svg", "/avatars/U0000000001_4096.svg", "/avatars/../x.svg"]) {
       expect((await fetch(`${emu.url}${path}`)).status, path).toBe(404);
     }
+  });
+});
+
+describe("a client that sends part of a request and stops", () => {
+  it("gets 408 after headersTimeoutMs and the connection is closed (not Node's 60 s)", async () => {
+    const emu = await startEmulator({ headersTimeoutMs: 1000 });
+    try {
+      const port = new URL(emu.url).port;
+      const reply = await new Promise<string>((resolve, reject) => {
+        const socket = connect({ host: "127.0.0.1", port: Number(port) });
+        let data = "";
+        socket.on("data", (c) => {
+          data += c.toString("latin1");
+        });
+        socket.on("close", () => resolve(data));
+        socket.on("error", reject);
+        socket.on("connect", () => socket.write("G")); // a method's first letter, then nothing
+      });
+      // Without the emulator's own timeout Node would wait 60 s: past this test's time limit.
+      expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it("refuses a headersTimeoutMs that is not a positive whole number", async () => {
+    await expect(startEmulator({ headersTimeoutMs: 0 })).rejects.toMatchObject({
+      code: "SLACK_OAUTH_INVALID_ARGUMENT",
+    });
+    await expect(startEmulator({ headersTimeoutMs: 1.5 })).rejects.toThrow(/headersTimeoutMs/);
   });
 });
