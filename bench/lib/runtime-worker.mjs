@@ -1,69 +1,19 @@
 /**
- * The app of `npm run bench -- runtimes` as a Cloudflare Worker (workerd, through Miniflare): the same
- * handler as runtime-app.mjs (`toFetchHandler` over `OAuthFlow` + `SlackRequestHandler`, `createAuthorize`
- * over a `CachingInstallationStore` of BENCH_INSTALLATIONS workspaces in memory), built by the first
- * request of the isolate from the bindings SIGNING_SECRET and BENCH_INSTALLATIONS (a Worker gets its
- * configuration with its first request). Bundled by esbuild; `nodejs_compat` provides node:crypto.
+ * The app of `npm run bench -- runtimes` as a Cloudflare Worker (workerd, through Miniflare): the handler
+ * of runtime-handler.mjs, as runtime-app.mjs serves it on the other runtimes, built by the first request of
+ * the isolate from the bindings SIGNING_SECRET and BENCH_INSTALLATIONS (a Worker gets its configuration with
+ * its first request). Bundled by esbuild; `nodejs_compat` provides node:crypto.
  */
-import {
-  CachingInstallationStore,
-  createAuthorize,
-  OAuthFlow,
-  SlackApiClient,
-  SlackRequestHandler,
-} from "slack-oauth-kit";
-import { toFetchHandler } from "slack-oauth-kit/http/core";
-import { MemoryInstallationStore, MemoryStateStore } from "slack-oauth-kit/stores/memory";
-
-const pad = (i, n) => i.toString().padStart(n, "0");
-const randomHex = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0")).join("");
-
-async function build(env) {
-  const store = new CachingInstallationStore(new MemoryInstallationStore());
-  const installations = Number(env.BENCH_INSTALLATIONS ?? 1000);
-  for (let i = 0; i < installations; i++) {
-    await store.save({
-      appId: "A0BENCH0001",
-      teamId: `T${pad(i, 10)}`,
-      botToken: `xoxb-${pad(i, 12)}-${randomHex()}`,
-      botId: `B${pad(i, 10)}`,
-      botUserId: `U${pad(i, 9)}B`,
-      botScopes: ["commands", "chat:write"],
-      userId: `U${pad(i, 10)}`,
-      userToken: `xoxp-${pad(i, 12)}-${randomHex()}`,
-      userScopes: ["search:read"],
-      isEnterpriseInstall: false,
-      tokenType: "bot",
-      installedAt: 1732520000.123,
-      customValues: {},
-    });
-  }
-  const oauth = new OAuthFlow({
-    clientId: "1234567890.1234567890",
-    clientSecret: "bench-client-secret",
-    scopes: ["commands"],
-    stateStore: new MemoryStateStore(),
-    installationStore: store,
-    api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/" }),
-  });
-  const events = new SlackRequestHandler({
-    signingSecret: env.SIGNING_SECRET ?? "",
-    authorize: createAuthorize({ installationStore: store }),
-    installationStore: store,
-    async onCommand(req) {
-      const { botToken } = await req.authorize();
-      return { response_type: "ephemeral", text: botToken ? "found" : "no bot" };
-    },
-  });
-  return toFetchHandler({ oauth, events });
-}
+import { buildBenchHandler } from "./runtime-handler.mjs";
 
 let handler;
 
 export default {
   async fetch(request, env) {
-    handler ??= build(env);
+    handler ??= buildBenchHandler({
+      signingSecret: env.SIGNING_SECRET ?? "",
+      installations: Number(env.BENCH_INSTALLATIONS ?? 1000),
+    });
     return (await handler)(request);
   },
 };
