@@ -81,6 +81,7 @@ export type {
   SqlStatement,
   SqlValue,
   SyncKeyedRead,
+  SyncKeyedValueRead,
   SyncSqlReader,
   TableDef,
 } from "./sql/dialect.js";

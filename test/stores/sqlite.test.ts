@@ -504,7 +504,7 @@ describe("SQLiteInstallationStore: schema and storage", () => {
     expect(exec.cachedStatements).toBe(2);
   });
 
-  it("opening a database with the earlier lookup index (client, enterprise, team) swaps it for the team-first one", async () => {
+  it("opening a database with the earlier lookup indexes (every column; client-first, team-first) swaps them for the packed one", async () => {
     const db = new Database(":memory:");
     const first = new SQLiteInstallationStore({ database: db });
     await first.init();
@@ -513,14 +513,17 @@ describe("SQLiteInstallationStore: schema and storage", () => {
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'slack_bots_%lookup_idx'")
         .pluck()
         .all();
-    expect(indexes()).toEqual(["slack_bots_team_lookup_idx"]);
+    expect(indexes()).toEqual(["slack_bots_packed_lookup_idx"]);
+    const cols =
+      "app_id, enterprise_name, enterprise_url, team_name, bot_token, bot_id, bot_user_id, bot_scopes, bot_refresh_token, bot_token_expires_at, is_enterprise_install, installed_at, custom_values";
+    db.exec(`CREATE INDEX "slack_bots_lookup_idx" ON "slack_bots" (client_id, enterprise_id, team_id, id, ${cols})`);
     db.exec(
-      'CREATE INDEX "slack_bots_lookup_idx" ON "slack_bots" (client_id, enterprise_id, team_id, id, app_id, enterprise_name, enterprise_url, team_name, bot_token, bot_id, bot_user_id, bot_scopes, bot_refresh_token, bot_token_expires_at, is_enterprise_install, installed_at, custom_values)',
+      `CREATE INDEX "slack_bots_team_lookup_idx" ON "slack_bots" (team_id, enterprise_id, client_id, id, ${cols})`,
     );
     const saved = install("T1", "U1");
     await first.save(saved);
     await new SQLiteInstallationStore({ database: db }).init();
-    expect(indexes()).toEqual(["slack_bots_team_lookup_idx"]);
+    expect(indexes()).toEqual(["slack_bots_packed_lookup_idx"]);
     expect((await first.findBot({ teamId: "T1" }))?.botToken).toBe(saved.botToken);
     db.close();
   });
@@ -585,6 +588,7 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
     const state = generateState();
     const params: Record<string, unknown[]> = {
       findBot: ["", "E1", "T1"],
+      findBotPacked: ["", "E1", "T1"],
       findInstallation: ["", "E1", "T1", "", "E1", "T1"],
       findUserInstallation: ["", "E1", "T1", "", "E1", "T1", "U1"],
       deleteBot: ["", "E1", "T1"],
@@ -616,6 +620,7 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
         "expiringBots",
         "expiringUsers",
         "findBot",
+        "findBotPacked",
         "findInstallation",
         "findUserInstallation",
         "markConsumed",
@@ -633,8 +638,9 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
         if (line.startsWith("SEARCH")) expect(line, name).toMatch(/USING (COVERING )?INDEX|PRIMARY KEY/);
       }
     }
-    // findBot reads the covering lookup index alone: no second search in the table.
-    expect(plans.findBot?.join()).toContain("COVERING INDEX slack_bots_team_lookup_idx");
+    // findBot's packed read uses the lookup index alone: no second search in the table.
+    expect(plans.findBotPacked?.join()).toContain("COVERING INDEX slack_bots_packed_lookup_idx");
+    expect(plans.findBot?.join()).toMatch(/SEARCH slack_bots USING INDEX slack_bots_(workspace|packed_lookup)_idx/);
     expect(plans.findInstallation?.join()).toContain("slack_installations_workspace_idx");
     expect(plans.findUserInstallation?.join()).toContain("slack_installations_user_idx");
     expect(plans.deleteUserInstallations?.join()).toContain("slack_installations_user_idx");

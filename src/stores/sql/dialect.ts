@@ -110,7 +110,26 @@ export interface SyncSqlReader {
    * parameter array, no statement look-up per call. Without it the core uses {@link SyncSqlReader.first}.
    */
   prepareKeyed?(sql: string): SyncKeyedRead;
+  /**
+   * Optional: as {@link SyncSqlReader.prepareKeyed} for a statement of one column, returning that
+   * column's value of the first row (`undefined` for no row) without building a row array. Without it the
+   * core reads the row and takes its first value.
+   */
+  prepareKeyedValue?(sql: string): SyncKeyedValueRead;
 }
+
+/**
+ * A prepared single-value read of a one-column statement with three parameters, from
+ * {@link SyncSqlReader.prepareKeyedValue}: the first row's value, or `undefined` for no row. Throws the
+ * driver's error.
+ *
+ * @example
+ * ```ts
+ * const read = executor.syncReader?.()?.prepareKeyedValue?.("SELECT bot_id FROM bots WHERE client_id = ? AND enterprise_id = ? AND team_id = ?");
+ * const botId = read?.("", "", "T0123456");
+ * ```
+ */
+export type SyncKeyedValueRead = (a: SqlValue, b: SqlValue, c: SqlValue) => SqlValue | undefined;
 
 /**
  * A prepared single-row read of a statement with three parameters, from {@link SyncSqlReader.prepareKeyed}:
@@ -231,6 +250,12 @@ export interface Dialect {
    * earlier version created for the same purpose (`DROP INDEX IF EXISTS`).
    */
   lookupIndexes(tables: { bots: string }): string[];
+  /**
+   * Optional: the SQL expression `findBot` selects, on a synchronous driver, instead of its columns (one
+   * text value holding them all; see `PACKED_BOT_SELECT` in `sql/rows.ts`). Set by SQLite, whose
+   * {@link Dialect.lookupIndexes} index this very expression, so the lookup reads the index alone.
+   */
+  readonly packedBotSelect?: string;
   /**
    * An `INSERT … VALUES (…)` (core SQL) that does nothing, instead of failing, when the row's primary
    * key is taken: `INSERT OR IGNORE` (SQLite), `… ON CONFLICT DO NOTHING` (PostgreSQL), `INSERT IGNORE`

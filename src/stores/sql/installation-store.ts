@@ -51,7 +51,16 @@ import {
 } from "../installation-store.js";
 import { KeyedMutex, lockOwner, pollForLock } from "../locks.js";
 import { checkListFilter, workspaceHead } from "../records.js";
-import type { Dialect, SqlExecutor, SqlRow, SqlStatement, SqlValue, SyncKeyedRead, SyncSqlReader } from "./dialect.js";
+import type {
+  Dialect,
+  SqlExecutor,
+  SqlRow,
+  SqlStatement,
+  SqlValue,
+  SyncKeyedRead,
+  SyncKeyedValueRead,
+  SyncSqlReader,
+} from "./dialect.js";
 import {
   type InFlight,
   type Migrator,
@@ -72,6 +81,7 @@ import {
   LATEST_BOT_COLUMNS,
   rowToBot,
   rowToInstallation,
+  unpackBotRow,
 } from "./rows.js";
 
 /**
@@ -222,6 +232,11 @@ export interface InstallationStoreStatements {
   insertInstallation: string;
   insertBot: string;
   findBot: string;
+  /**
+   * `findBot` as one packed text value ({@link Dialect.packedBotSelect}; SQLite only), read on a
+   * synchronous driver; `findBot` serves when a value cannot be unpacked.
+   */
+  findBotPacked?: string;
   findInstallation: string;
   findUserInstallation: string;
   deleteBot: string;
@@ -250,6 +265,9 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
     insertInstallation: `INSERT INTO ${inst} (${INSTALLATION_COLUMNS.join(", ")}) VALUES (${placeholders(INSTALLATION_COLUMNS.length)})`,
     insertBot: `INSERT INTO ${bots} (${BOT_COLUMNS.join(", ")}) VALUES (${placeholders(BOT_COLUMNS.length)})`,
     findBot: `SELECT ${BOT_SELECT.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`,
+    ...(d.packedBotSelect === undefined
+      ? {}
+      : { findBotPacked: `SELECT ${d.packedBotSelect} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1` }),
     findInstallation: findInstallation(false),
     findUserInstallation: findInstallation(true),
     deleteBot: `DELETE FROM ${bots} WHERE ${ws}`,
@@ -268,7 +286,7 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
       `AND r.id = (SELECT MAX(l.id) FROM ${inst} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id AND l.user_id = r.user_id) ` +
       "ORDER BY r.user_token_expires_at LIMIT ?",
   };
-  for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k]);
+  for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k] as string);
   return s;
 }
 
@@ -532,8 +550,7 @@ export class SqlInstallationStore implements InstallationStore {
     try {
       let read = this.#botRead;
       if (read === undefined || this.#botReader !== reader) {
-        const sql = this.statements.findBot;
-        read = reader.prepareKeyed?.(sql) ?? ((a, b, c) => reader.first(sql, [a, b, c]));
+        read = this.#prepareBotRead(reader);
         this.#botRead = read;
         this.#botReader = reader;
       }
@@ -541,6 +558,24 @@ export class SqlInstallationStore implements InstallationStore {
     } catch (err) {
       return Promise.reject(this.#fail("findBot", err));
     }
+  }
+
+  /**
+   * `findBot`'s read on a synchronous driver: the packed statement when the dialect has one (one value,
+   * unpacked here), the columns otherwise and for a value that cannot be unpacked.
+   */
+  #prepareBotRead(reader: SyncSqlReader): SyncKeyedRead {
+    const sql = this.statements.findBot;
+    const columns: SyncKeyedRead = reader.prepareKeyed?.(sql) ?? ((a, b, c) => reader.first(sql, [a, b, c]));
+    const packedSql = this.statements.findBotPacked;
+    if (packedSql === undefined) return columns;
+    const packed: SyncKeyedValueRead =
+      reader.prepareKeyedValue?.(packedSql) ??
+      ((a, b, c) => reader.first(packedSql, [a, b, c])?.[0] as SqlValue | undefined);
+    return (a, b, c) => {
+      const v = packed(a, b, c);
+      return v === undefined ? undefined : (unpackBotRow(v) ?? columns(a, b, c));
+    };
   }
 
   /** A bot read without an encryption wrapper never hands out a ciphertext (one written before markers existed). */

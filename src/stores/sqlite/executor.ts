@@ -5,6 +5,7 @@ import type {
   SqlStatement,
   SqlValue,
   SyncKeyedRead,
+  SyncKeyedValueRead,
   SyncSqlReader,
 } from "../sql/dialect.js";
 
@@ -31,6 +32,8 @@ export interface SqliteStatement {
   readonly reader: boolean;
   /** Rows as arrays of column values rather than objects. */
   raw(toggle: boolean): unknown;
+  /** Optional: rows as their first column only (better-sqlite3 has it; without it a row array is read). */
+  pluck?(toggle: boolean): unknown;
   /** Runs the statement and returns its first row. */
   get(...params: unknown[]): unknown;
   /** Runs the statement and returns every row. */
@@ -148,6 +151,7 @@ export class BetterSqlite3Executor<D extends SqliteConnection = SQLiteDatabase> 
         const st = this.#prepare(sql);
         return (a, b, c) => st.get(a, b, c) as SqlRow | undefined;
       },
+      prepareKeyedValue: (sql) => this.#prepareValue(sql),
     };
     this.#reader =
       this.#snapshotMaxReads > 1
@@ -164,6 +168,13 @@ export class BetterSqlite3Executor<D extends SqliteConnection = SQLiteDatabase> 
                 return st.get(a, b, c) as SqlRow | undefined;
               };
             },
+            prepareKeyedValue: (sql): SyncKeyedValueRead => {
+              const read = this.#prepareValue(sql);
+              return (a, b, c) => {
+                this.#enterSnapshot();
+                return read(a, b, c);
+              };
+            },
           }
         : plain;
   }
@@ -171,6 +182,20 @@ export class BetterSqlite3Executor<D extends SqliteConnection = SQLiteDatabase> 
   /** Number of cached prepared statements (for tests). */
   get cachedStatements(): number {
     return this.#statements.size;
+  }
+
+  /**
+   * A one-column statement of its own (not shared with the row-array cache: plucking changes what `get`
+   * returns), as a function of its three parameters returning the first row's value.
+   */
+  #prepareValue(sql: string): SyncKeyedValueRead {
+    const st = this.db.prepare(sql);
+    if (typeof st.pluck === "function") {
+      st.pluck(true);
+      return (a, b, c) => st.get(a, b, c) as SqlValue | undefined;
+    }
+    st.raw(true);
+    return (a, b, c) => (st.get(a, b, c) as SqlRow | undefined)?.[0] as SqlValue | undefined;
   }
 
   #prepare(sql: string): SqliteStatement {

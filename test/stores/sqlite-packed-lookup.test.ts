@@ -1,0 +1,194 @@
+// findBot on SQLite reads one packed text value from its lookup index (PACKED_BOT_SELECT); these cases
+// hold values that packing could get wrong, and check that every one comes back exactly as saved, through
+// the packed read or, where it cannot be unpacked for certain, through the columns.
+import Database from "better-sqlite3";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Bot, Installation } from "../../src/model/installation.js";
+import { SqlInstallationStore } from "../../src/stores/sql/core.js";
+import type { SqlValue } from "../../src/stores/sql/dialect.js";
+import { BOT_SELECT, PACKED_BOT_SELECT, unpackBotRow } from "../../src/stores/sql/rows.js";
+import { BetterSqlite3Executor, type SQLiteDatabase, sqliteDialect } from "../../src/stores/sqlite.js";
+
+const US = "\x1f";
+
+function install(teamId: string, o: Partial<Installation> = {}): Installation {
+  return {
+    teamId,
+    userId: "U0USER0001",
+    botToken: `xoxb-test-${teamId}`,
+    botId: "B0BOT00001",
+    botUserId: "U0BOTUSER1",
+    botScopes: ["chat:write", "commands"],
+    userScopes: [],
+    isEnterpriseInstall: false,
+    tokenType: "bot",
+    installedAt: 1732520000.5,
+    customValues: {},
+    ...o,
+  };
+}
+
+/** What findBot must return for a saved installation: its bot fields, and nothing of the user's. */
+function expectedBot(i: Installation): Bot {
+  const b: Record<string, unknown> = {
+    botToken: i.botToken,
+    botScopes: i.botScopes,
+    isEnterpriseInstall: i.isEnterpriseInstall,
+    installedAt: i.installedAt,
+    customValues: i.customValues,
+  };
+  for (const k of [
+    "appId",
+    "enterpriseId",
+    "enterpriseName",
+    "enterpriseUrl",
+    "teamId",
+    "teamName",
+    "botId",
+    "botUserId",
+    "botRefreshToken",
+    "botTokenExpiresAt",
+  ] as const) {
+    if (i[k] !== undefined) b[k] = i[k];
+  }
+  return b as unknown as Bot;
+}
+
+describe("SQLite findBot: the packed lookup", () => {
+  let db: SQLiteDatabase;
+  let store: SqlInstallationStore;
+  /** The packed values read, in order (through a wrapped executor). */
+  let reads: (SqlValue | undefined)[];
+
+  beforeEach(async () => {
+    db = new Database(":memory:") as unknown as SQLiteDatabase;
+    const exec = new BetterSqlite3Executor(db);
+    const reader = exec.syncReader();
+    const prepareKeyedValue = reader.prepareKeyedValue?.bind(reader);
+    reads = [];
+    // Record what the packed statement returns, so a case can tell which path answered.
+    reader.prepareKeyedValue = (sql) => {
+      const read = prepareKeyedValue?.(sql);
+      if (read === undefined) throw new Error("no prepareKeyedValue");
+      return (a, b, c) => {
+        const v = read(a, b, c);
+        reads.push(v);
+        return v;
+      };
+    };
+    store = new SqlInstallationStore({ executor: exec, dialect: sqliteDialect });
+    await store.init();
+  });
+  afterEach(async () => {
+    await store.close();
+    db.close();
+  });
+
+  const cases: [string, Partial<Installation>, "packed" | "columns"][] = [
+    ["plain", {}, "packed"],
+    [
+      "every optional bot field set",
+      {
+        appId: "A0APP00001",
+        enterpriseId: "E0ORG00001",
+        enterpriseName: "Org",
+        enterpriseUrl: "https://org.enterprise.slack.com/",
+        teamName: "Team",
+        botRefreshToken: "xoxe-1-test-refresh",
+        botTokenExpiresAt: 1732563200,
+        customValues: { plan: "pro", seats: 12, nested: { a: [1, "x"] } },
+      },
+      "packed",
+    ],
+    ["empty strings kept apart from missing values", { teamName: "", enterpriseName: "" }, "packed"],
+    [
+      "names with '=' and separators of other kinds",
+      { teamName: "=a=b,c|d\t\n", enterpriseName: "\x1e\x1d" },
+      "packed",
+    ],
+    ["non-ASCII names (astral characters too)", { teamName: "Équipe 🚀 チーム", enterpriseName: "😀" }, "packed"],
+    [
+      "fractional and large numbers to the last digit",
+      { installedAt: 1700000000000.123, botTokenExpiresAt: 9007199254740991 },
+      "packed",
+    ],
+    ["zero and tiny numbers", { installedAt: 5e-324, botTokenExpiresAt: 0 }, "packed"],
+    ["custom values holding U+001F (escaped by JSON)", { customValues: { s: `a${US}b` } }, "packed"],
+    ["a team name holding U+001F (read from the columns)", { teamName: `a${US}b` }, "columns"],
+    [
+      "an enterprise URL holding U+001F (read from the columns)",
+      { enterpriseId: "E0ORG00002", enterpriseUrl: `https://x/${US}` },
+      "columns",
+    ],
+  ];
+  for (const [name, o, path] of cases) {
+    it(`${name}: returned exactly as saved (${path})`, async () => {
+      const i = install("T0PACKED01", o);
+      await store.save(i);
+      const bot = await store.findBot({ enterpriseId: i.enterpriseId, teamId: i.teamId });
+      expect(bot).toStrictEqual(expectedBot(i));
+      expect(reads).toHaveLength(1);
+      expect(unpackBotRow(reads[0]) === undefined).toBe(path === "columns");
+    });
+  }
+
+  it("an org-wide bot and a missing one", async () => {
+    const org = install("T0IGNORED1", { enterpriseId: "E0ORG00003", isEnterpriseInstall: true });
+    delete (org as Partial<Installation>).teamId;
+    await store.save(org);
+    expect(
+      await store.findBot({ enterpriseId: "E0ORG00003", teamId: "T0ANYTEAM1", isEnterpriseInstall: true }),
+    ).toStrictEqual(expectedBot(org));
+    expect(await store.findBot({ teamId: "T0NOBODY01" })).toBeUndefined();
+    expect(reads.at(-1)).toBeUndefined();
+  });
+
+  it("after a token refresh, the packed value in the index follows the row", async () => {
+    const i = install("T0PACKED02", { botRefreshToken: "xoxe-1-old", botTokenExpiresAt: 1732563200 });
+    await store.save(i);
+    expect((await store.findBot({ teamId: "T0PACKED02" }))?.botToken).toBe("xoxb-test-T0PACKED02");
+    db.prepare("UPDATE slack_bots SET bot_token = ?, bot_token_expires_at = ? WHERE team_id = ?").run(
+      "xoxb-test-new",
+      1732570000.25,
+      "T0PACKED02",
+    );
+    const bot = await store.findBot({ teamId: "T0PACKED02" });
+    expect(bot?.botToken).toBe("xoxb-test-new");
+    expect(bot?.botTokenExpiresAt).toBe(1732570000.25);
+    expect(unpackBotRow(reads.at(-1))).toBeDefined();
+  });
+});
+
+describe("unpackBotRow", () => {
+  const pack = (values: (string | number | null)[]) => values.map((v) => (v === null ? "" : `=${v}`)).join(US);
+  const row = (n: number) => Array.from({ length: BOT_SELECT.length }, (_, k) => (k === n ? null : `v${k}`));
+
+  it("mirrors PACKED_BOT_SELECT: one part per BOT_SELECT column", () => {
+    expect(PACKED_BOT_SELECT.split("char(31)")).toHaveLength(BOT_SELECT.length);
+    for (const c of BOT_SELECT) expect(PACKED_BOT_SELECT).toContain(`'=' || ${c}`);
+  });
+  it("'' is NULL, '=' is an empty string, numbers come back as numbers", () => {
+    const v = row(0);
+    v[1] = "";
+    v[9] = "1732563200.0";
+    v[10] = "1";
+    v[11] = "1.0e+300";
+    const r = unpackBotRow(pack(v)) as SqlValue[];
+    expect(r[0]).toBeNull();
+    expect(r[1]).toBe("");
+    expect(r[9]).toBe(1732563200);
+    expect(r[10]).toBe(1);
+    expect(r[11]).toBe(1e300);
+    expect(r[4]).toBe("v4");
+  });
+  it("undefined for anything it cannot read back for certain", () => {
+    expect(unpackBotRow(undefined)).toBeUndefined();
+    expect(unpackBotRow(null)).toBeUndefined();
+    expect(unpackBotRow(12)).toBeUndefined();
+    expect(unpackBotRow(pack(row(0)).replace("=v3", `=v${US}3`))).toBeUndefined();
+    expect(unpackBotRow(pack(row(0).slice(1)))).toBeUndefined();
+    const inf = row(0);
+    inf[11] = "Inf";
+    expect(unpackBotRow(pack(inf))).toBeUndefined();
+  });
+});
