@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Bot, Installation } from "../../src/model/installation.js";
 import { SqlInstallationStore } from "../../src/stores/sql/core.js";
-import type { SqlValue } from "../../src/stores/sql/dialect.js";
+import type { SqlExecutor, SqlValue } from "../../src/stores/sql/dialect.js";
 import { BOT_SELECT, PACKED_BOT_SELECT, unpackBotRow } from "../../src/stores/sql/rows.js";
 import { BetterSqlite3Executor, type SQLiteDatabase, sqliteDialect } from "../../src/stores/sqlite.js";
 
@@ -54,7 +54,9 @@ function expectedBot(i: Installation): Bot {
   return b as unknown as Bot;
 }
 
-describe("SQLite findBot: the packed lookup", () => {
+// "sync": better-sqlite3's synchronous reader (prepareKeyedValue); "query": an executor without one, as D1's,
+// where findBot goes through query().
+describe.each(["sync", "query"] as const)("SQLite findBot: the packed lookup (%s)", (mode) => {
   let db: SQLiteDatabase;
   let store: SqlInstallationStore;
   /** The packed values read, in order (through a wrapped executor). */
@@ -62,20 +64,33 @@ describe("SQLite findBot: the packed lookup", () => {
 
   beforeEach(async () => {
     db = new Database(":memory:") as unknown as SQLiteDatabase;
-    const exec = new BetterSqlite3Executor(db);
-    const reader = exec.syncReader();
-    const prepareKeyedValue = reader.prepareKeyedValue?.bind(reader);
+    const base = new BetterSqlite3Executor(db);
     reads = [];
+    let exec: SqlExecutor = base;
     // Record what the packed statement returns, so a case can tell which path answered.
-    reader.prepareKeyedValue = (sql) => {
-      const read = prepareKeyedValue?.(sql);
-      if (read === undefined) throw new Error("no prepareKeyedValue");
-      return (a, b, c) => {
-        const v = read(a, b, c);
-        reads.push(v);
-        return v;
+    if (mode === "sync") {
+      const reader = base.syncReader();
+      const prepareKeyedValue = reader.prepareKeyedValue?.bind(reader);
+      reader.prepareKeyedValue = (sql) => {
+        const read = prepareKeyedValue?.(sql);
+        if (read === undefined) throw new Error("no prepareKeyedValue");
+        return (a, b, c) => {
+          const v = read(a, b, c);
+          reads.push(v);
+          return v;
+        };
       };
-    };
+    } else {
+      exec = {
+        query: async (sql, params) => {
+          const rows = await base.query(sql, params);
+          if (sql === store.statements.findBotPacked) reads.push(rows[0]?.[0] as SqlValue | undefined);
+          return rows;
+        },
+        run: (sql, params) => base.run(sql, params),
+        batch: (statements) => base.batch(statements),
+      };
+    }
     store = new SqlInstallationStore({ executor: exec, dialect: sqliteDialect });
     await store.init();
   });

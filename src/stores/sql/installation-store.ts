@@ -540,8 +540,8 @@ export class SqlInstallationStore implements InstallationStore {
     }
     const reader = this.#exec.syncReader?.();
     if (reader === undefined) {
-      return this.#exec.query(this.statements.findBot, [this.#clientId, e, t]).then(
-        (rows) => this.#checkedBot(rowToBot(rows[0], e, t), guarded),
+      return this.#queryBotRow(e, t).then(
+        (row) => this.#checkedBot(rowToBot(row, e, t), guarded),
         (err) => {
           throw this.#fail("findBot", err);
         },
@@ -558,6 +558,22 @@ export class SqlInstallationStore implements InstallationStore {
     } catch (err) {
       return Promise.reject(this.#fail("findBot", err));
     }
+  }
+
+  /**
+   * `findBot`'s row through {@link SqlExecutor.query}: the packed statement when the dialect has one (on D1
+   * the lookup then reads the index alone), the columns otherwise and for a value that cannot be unpacked.
+   */
+  async #queryBotRow(e: string, t: string): Promise<SqlRow | undefined> {
+    const params = [this.#clientId, e, t];
+    const packedSql = this.statements.findBotPacked;
+    if (packedSql !== undefined) {
+      const rows = await this.#exec.query(packedSql, params);
+      if (rows.length === 0) return undefined;
+      const row = unpackBotRow(rows[0]?.[0] as SqlValue | undefined);
+      if (row !== undefined) return row;
+    }
+    return (await this.#exec.query(this.statements.findBot, params))[0];
   }
 
   /**
