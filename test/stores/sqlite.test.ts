@@ -640,6 +640,9 @@ describe("SQLiteInstallationStore: every lookup and delete uses an index (EXPLAI
     }
     // findBot's packed read uses the lookup index alone: no second search in the table.
     expect(plans.findBotPacked?.join()).toContain("COVERING INDEX slack_bots_packed_lookup_idx");
+    // findInstallation's latest bot too (the packed value, from the index alone).
+    expect(plans.findInstallation?.join()).toContain("COVERING INDEX slack_bots_packed_lookup_idx");
+    expect(plans.findUserInstallation?.join()).toContain("COVERING INDEX slack_bots_packed_lookup_idx");
     expect(plans.findBot?.join()).toMatch(/SEARCH slack_bots USING INDEX slack_bots_(workspace|packed_lookup)_idx/);
     expect(plans.findInstallation?.join()).toContain("slack_installations_workspace_idx");
     expect(plans.findUserInstallation?.join()).toContain("slack_installations_user_idx");

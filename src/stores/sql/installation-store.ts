@@ -79,6 +79,7 @@ import {
   installationParams,
   json,
   LATEST_BOT_COLUMNS,
+  packedRowToInstallation,
   rowToBot,
   rowToInstallation,
   unpackBotRow,
@@ -237,6 +238,10 @@ export interface InstallationStoreStatements {
    * synchronous driver; `findBot` serves when a value cannot be unpacked.
    */
   findBotPacked?: string;
+  /**
+   * The latest installation of a workspace with its latest bot's fields (as one packed value when the
+   * dialect has {@link Dialect.packedBotSelect}).
+   */
   findInstallation: string;
   findUserInstallation: string;
   deleteBot: string;
@@ -254,10 +259,18 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
   const bots = q(t.bots);
   const ws = "client_id = ? AND enterprise_id = ? AND team_id = ?";
   const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(", ");
-  const latestBot = `SELECT id, ${LATEST_BOT_COLUMNS.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`;
+  // With a packed select (SQLite), the latest bot is one value read from the lookup index alone.
+  const packed = d.packedBotSelect;
+  const latestBot =
+    packed === undefined
+      ? `SELECT id, ${LATEST_BOT_COLUMNS.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`
+      : `SELECT id, ${packed} AS packed FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`;
+  const latestBotColumns =
+    packed === undefined
+      ? LATEST_BOT_COLUMNS.map((c) => `b.${c} AS latest_${c}`).join(", ")
+      : "b.packed AS latest_packed";
   const findInstallation = (byUser: boolean) =>
-    `SELECT ${INSTALLATION_SELECT.map((c) => `i.${c}`).join(", ")}, ` +
-    `${LATEST_BOT_COLUMNS.map((c) => `b.${c} AS latest_${c}`).join(", ")} ` +
+    `SELECT ${INSTALLATION_SELECT.map((c) => `i.${c}`).join(", ")}, ${latestBotColumns} ` +
     `FROM ${inst} i LEFT JOIN (${latestBot}) b ON 1 = 1 ` +
     `WHERE i.client_id = ? AND i.enterprise_id = ? AND i.team_id = ?${byUser ? " AND i.user_id = ?" : ""} ` +
     "ORDER BY i.id DESC LIMIT 1";
@@ -265,9 +278,9 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
     insertInstallation: `INSERT INTO ${inst} (${INSTALLATION_COLUMNS.join(", ")}) VALUES (${placeholders(INSTALLATION_COLUMNS.length)})`,
     insertBot: `INSERT INTO ${bots} (${BOT_COLUMNS.join(", ")}) VALUES (${placeholders(BOT_COLUMNS.length)})`,
     findBot: `SELECT ${BOT_SELECT.join(", ")} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1`,
-    ...(d.packedBotSelect === undefined
+    ...(packed === undefined
       ? {}
-      : { findBotPacked: `SELECT ${d.packedBotSelect} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1` }),
+      : { findBotPacked: `SELECT ${packed} FROM ${bots} WHERE ${ws} ORDER BY id DESC LIMIT 1` }),
     findInstallation: findInstallation(false),
     findUserInstallation: findInstallation(true),
     deleteBot: `DELETE FROM ${bots} WHERE ${ws}`,
@@ -618,7 +631,12 @@ export class SqlInstallationStore implements InstallationStore {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#first("findInstallation", sql, params, rowToInstallation);
+    return this.#first(
+      "findInstallation",
+      sql,
+      params,
+      this.statements.findBotPacked === undefined ? rowToInstallation : packedRowToInstallation,
+    );
   }
 
   /**
