@@ -3,7 +3,7 @@
 // the packed read or, where it cannot be unpacked for certain, through the columns.
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Bot, Installation } from "../../src/model/installation.js";
+import { type Installation, toBot } from "../../src/model/installation.js";
 import { SqlInstallationStore } from "../../src/stores/sql/core.js";
 import type { SqlExecutor, SqlValue } from "../../src/stores/sql/dialect.js";
 import { BOT_SELECT, PACKED_BOT_SELECT, unpackBotRow } from "../../src/stores/sql/rows.js";
@@ -27,32 +27,6 @@ function install(teamId: string, o: Partial<Installation> = {}): Installation {
     customValues: {},
     ...o,
   };
-}
-
-/** What findBot must return for a saved installation: its bot fields, and nothing of the user's. */
-function expectedBot(i: Installation): Bot {
-  const b: Record<string, unknown> = {
-    botToken: i.botToken,
-    botScopes: i.botScopes,
-    isEnterpriseInstall: i.isEnterpriseInstall,
-    installedAt: i.installedAt,
-    customValues: i.customValues,
-  };
-  for (const k of [
-    "appId",
-    "enterpriseId",
-    "enterpriseName",
-    "enterpriseUrl",
-    "teamId",
-    "teamName",
-    "botId",
-    "botUserId",
-    "botRefreshToken",
-    "botTokenExpiresAt",
-  ] as const) {
-    if (i[k] !== undefined) b[k] = i[k];
-  }
-  return b as unknown as Bot;
 }
 
 // "sync": better-sqlite3's synchronous reader (prepareKeyedValue); "query": an executor without one, as D1's,
@@ -146,7 +120,7 @@ describe.each(["sync", "query"] as const)("SQLite findBot: the packed lookup (%s
       const i = install("T0PACKED01", o);
       await store.save(i);
       const bot = await store.findBot({ enterpriseId: i.enterpriseId, teamId: i.teamId });
-      expect(bot).toStrictEqual(expectedBot(i));
+      expect(bot).toStrictEqual(toBot(i));
       expect(reads).toHaveLength(1);
       expect(unpackBotRow(reads[0])).toBeDefined();
       // findInstallation takes its bot fields from the same packed value: the same answer as reading columns.
@@ -167,7 +141,7 @@ describe.each(["sync", "query"] as const)("SQLite findBot: the packed lookup (%s
     await store.save(org);
     expect(
       await store.findBot({ enterpriseId: "E0ORG00003", teamId: "T0ANYTEAM1", isEnterpriseInstall: true }),
-    ).toStrictEqual(expectedBot(org));
+    ).toStrictEqual(toBot(org));
     expect(await store.findBot({ teamId: "T0NOBODY01" })).toBeUndefined();
     expect(reads.at(-1)).toBeUndefined();
   });
