@@ -79,6 +79,11 @@ export interface ServerConfig {
    * 10 to 86400). Absent: off (tokens are refreshed when requests need them).
    */
   refreshIntervalSeconds?: number;
+  /**
+   * Largest number of connections of each PostgreSQL or MySQL pool the server opens
+   * (`DATABASE_MAX_CONNECTIONS`, 1 to 1000). Absent: 10. With several apps they share one pool of this size.
+   */
+  databaseMaxConnections?: number;
 }
 
 /** A configuration problem: the server prints every one of them and exits with code 2. */
@@ -104,7 +109,7 @@ export interface ConfigFinding {
   /**
    * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
    * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`,
-   * `console-admins`, `refresh-interval`, `redis-key-prefix`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
+   * `console-admins`, `refresh-interval`, `redis-key-prefix`, `database-max-connections`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
    */
   code: string;
   message: string;
@@ -277,6 +282,23 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
         "SLACK_REFRESH_INTERVAL_SECONDS is set but single-workspace tokens do not rotate: it is ignored",
       );
     else config.refreshIntervalSeconds = seconds;
+  }
+  const maxConnections = env.DATABASE_MAX_CONNECTIONS?.trim();
+  if (maxConnections) {
+    const n = Number(maxConnections);
+    if (!/^\d+$/.test(maxConnections) || n < 1 || n > 1000)
+      problem(
+        "DATABASE_MAX_CONNECTIONS",
+        "database-max-connections",
+        "DATABASE_MAX_CONNECTIONS must be a whole number of connections from 1 to 1000 (e.g. 20)",
+      );
+    else if (!/^(postgres(ql)?|mysql|mariadb):\/\//i.test(config.databaseUrl.trim()))
+      warning(
+        "DATABASE_MAX_CONNECTIONS",
+        "ignored",
+        "DATABASE_MAX_CONNECTIONS is set but DATABASE_URL is not a PostgreSQL or MySQL database (no pool): it is ignored",
+      );
+    else config.databaseMaxConnections = n;
   }
   if (env.REDIS_URL) config.redisUrl = env.REDIS_URL;
   const redisPrefix = env.REDIS_KEY_PREFIX;

@@ -763,6 +763,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         redisUrl: config.redisUrl,
         redisKeyPrefix: config.redisKeyPrefix,
         tokenEncryptionKey: config.tokenEncryptionKey,
+        maxConnections: config.databaseMaxConnections,
       });
       appStores = opened.stores;
       stores = { ...(opened.stores[0] as OpenedStores), close: opened.close };
@@ -771,11 +772,14 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
         options.stores ??
         (config.singleWorkspace
           ? await openStores("memory:")
-          : await applyStoreOptions(await openStores(config.databaseUrl), {
-              redisUrl: config.redisUrl,
-              redisKeyPrefix: config.redisKeyPrefix,
-              tokenEncryptionKey: config.tokenEncryptionKey,
-            }));
+          : await applyStoreOptions(
+              await openStores(config.databaseUrl, { maxConnections: config.databaseMaxConnections }),
+              {
+                redisUrl: config.redisUrl,
+                redisKeyPrefix: config.redisKeyPrefix,
+                tokenEncryptionKey: config.tokenEncryptionKey,
+              },
+            ));
   } catch (error) {
     await new Promise<void>((r) => server.close(() => r()));
     await closeMetricsServer();

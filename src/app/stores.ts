@@ -35,6 +35,8 @@ export interface OpenStoresOptions {
   clientId?: string | undefined;
   /** Never create or migrate tables (the admin CLI's read-only commands): the SQL stores get `migrate: false`. */
   readOnly?: boolean | undefined;
+  /** Largest number of connections of each PostgreSQL or MySQL pool opened (default 10); others ignore it. */
+  maxConnections?: number | undefined;
 }
 
 /**
@@ -58,16 +60,21 @@ interface SharedDatabase {
 }
 
 /** Opens the one connection the apps of `databaseUrl` share; `undefined` for `memory:` and `file:` (none). */
-async function openSharedDatabase(url: string): Promise<SharedDatabase | undefined> {
+async function openSharedDatabase(
+  url: string,
+  maxConnections = DEFAULT_POOL_SIZE,
+): Promise<SharedDatabase | undefined> {
   if (url === "memory:" || url === "memory" || url.startsWith("file:")) return undefined;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1)
+    throw new ConfigError("openAppsStores: maxConnections must be a positive integer");
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { createPool } = await import("../stores/postgres/connection.js");
-    const pg = await createPool(url, SHARED_POOL_SIZE, "openAppsStores");
+    const pg = await createPool(url, maxConnections, "openAppsStores");
     return { pg, close: async () => pg.end?.() };
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { createPool } = await import("../stores/mysql/connection.js");
-    const mysql = await createPool(url, SHARED_POOL_SIZE, "openAppsStores");
+    const mysql = await createPool(url, maxConnections, "openAppsStores");
     return { mysql, close: async () => mysql.end?.() };
   }
   const filename = sqliteFilename(url);
@@ -79,8 +86,8 @@ async function openSharedDatabase(url: string): Promise<SharedDatabase | undefin
   return { sqlite: db, close: () => closeDatabase(db) };
 }
 
-/** Largest number of connections of the pool the apps of one deployment share (a store's own default). */
-const SHARED_POOL_SIZE = 10;
+/** Default largest number of connections of the pool the apps of one deployment share (a store's own default). */
+const DEFAULT_POOL_SIZE = 10;
 
 /** The file of a `sqlite:PATH` URL (or a bare path); `ConfigError` when there is none. */
 function sqliteFilename(url: string): string {
@@ -114,14 +121,14 @@ async function openStoresOn(
   }
   if (/^postgres(ql)?:\/\//i.test(url)) {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
-    const conn = shared?.pg ? { pool: shared.pg } : { url };
+    const conn = shared?.pg ? { pool: shared.pg } : { url, maxConnections: options.maxConnections };
     const installationStore = new PostgresInstallationStore({ ...conn, clientId, migrate });
     const stateStore = new PostgresStateStore({ ...conn, migrate });
     return opened(installationStore, stateStore);
   }
   if (/^(mysql|mariadb):\/\//i.test(url)) {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
-    const conn = shared?.mysql ? { pool: shared.mysql } : { url };
+    const conn = shared?.mysql ? { pool: shared.mysql } : { url, maxConnections: options.maxConnections };
     const installationStore = new MySQLInstallationStore({ ...conn, clientId, migrate });
     const stateStore = new MySQLStateStore({ ...conn, migrate });
     return opened(installationStore, stateStore);
@@ -242,6 +249,8 @@ export async function openAppsStores(
     redisUrl?: string | undefined;
     redisKeyPrefix?: string | undefined;
     tokenEncryptionKey?: string | undefined;
+    /** Largest number of connections of the one PostgreSQL or MySQL pool the apps share (default 10). */
+    maxConnections?: number | undefined;
   } = {},
 ): Promise<{ stores: OpenedStores[]; close(): Promise<void> }> {
   const url = databaseUrl.trim();
@@ -266,7 +275,7 @@ export async function openAppsStores(
         out.push(await applyStoreOptions(opened(store, states), { ...options, clientId: partitionOf(app), redis }));
       }
     } else {
-      database = await openSharedDatabase(url);
+      database = await openSharedDatabase(url, options.maxConnections);
       if (options.redisUrl) redis = await openSharedRedis(options.redisUrl, options.redisKeyPrefix);
       for (const app of apps) {
         const base = await openStoresOn(url, { clientId: partitionOf(app) }, database);

@@ -81,6 +81,7 @@ const FIXES: Record<string, string> = {
   url: "give a full http(s) URL",
   "redis-key-prefix": "use 1-100 printable ASCII characters without spaces, e.g. REDIS_KEY_PREFIX=myapp:",
   "refresh-interval": "give a whole number of seconds from 10 to 86400, e.g. SLACK_REFRESH_INTERVAL_SECONDS=300",
+  "database-max-connections": "give a whole number from 1 to 1000, e.g. DATABASE_MAX_CONNECTIONS=20",
   ignored: "unset it, so that the configuration says what the server does",
   "client-id-shape": "copy the Client ID from the App Credentials of your app's settings (api.slack.com/apps)",
   "secret-missing": "copy it from the App Credentials of your app's settings (api.slack.com/apps) into the environment",

@@ -196,3 +196,43 @@ describe("REDIS_KEY_PREFIX", () => {
     expect(check?.fix).toMatch(/printable ASCII/);
   });
 });
+
+describe("DATABASE_MAX_CONNECTIONS", () => {
+  const real = (extra: Record<string, string>) => ({
+    SLACK_CLIENT_ID: "1111111111.2222222222",
+    SLACK_CLIENT_SECRET: fakeSecret(),
+    SLACK_SIGNING_SECRET: fakeSecret(),
+    ...extra,
+  });
+
+  it("sizes the PostgreSQL / MySQL pools; out of 1-1000 or not a whole number is refused", () => {
+    for (const url of ["postgres://db/app", "postgresql://db/app", "mysql://db/app", "mariadb://db/app"])
+      expect(loadConfig(real({ DATABASE_URL: url, DATABASE_MAX_CONNECTIONS: "25" })).databaseMaxConnections).toBe(25);
+    expect(loadConfig(real({ DATABASE_URL: "postgres://db/app" })).databaseMaxConnections).toBeUndefined();
+    for (const bad of ["0", "1001", "2.5", "-3", "ten", "1e2"])
+      expect(problems(real({ DATABASE_URL: "postgres://db/app", DATABASE_MAX_CONNECTIONS: bad })).join("\n")).toMatch(
+        /DATABASE_MAX_CONNECTIONS must be a whole number of connections from 1 to 1000/,
+      );
+  });
+
+  it("is ignored with a warning where there is no pool (SQLite, files, memory)", () => {
+    for (const url of ["sqlite:./data/x.db", "file:./data/x", "memory:"]) {
+      const c = loadConfig(real({ DATABASE_URL: url, DATABASE_MAX_CONNECTIONS: "5" }));
+      expect(c.databaseMaxConnections).toBeUndefined();
+      expect(c.warnings.join("\n")).toMatch(
+        /DATABASE_MAX_CONNECTIONS is set but DATABASE_URL is not a PostgreSQL or MySQL/,
+      );
+    }
+  });
+
+  it("a bad value has its own finding code and doctor's fix", async () => {
+    const env = real({ DATABASE_URL: "postgres://db/app", DATABASE_MAX_CONNECTIONS: "0" });
+    const findings = inspectConfig(env).findings.filter((f) => f.variable === "DATABASE_MAX_CONNECTIONS");
+    expect(findings.map((f) => [f.level, f.code])).toStrictEqual([["problem", "database-max-connections"]]);
+    const { runDoctor } = await import("../../src/cli/doctor.js");
+    const report = await runDoctor(env, { offline: true, databaseUrl: "memory:" });
+    const check = report.checks.find((c) => c.name === "DATABASE_MAX_CONNECTIONS");
+    expect(check?.status).toBe("fail");
+    expect(check?.fix).toMatch(/from 1 to 1000/);
+  });
+});

@@ -168,6 +168,43 @@ describeBackend(status, () => {
     expect(figures["per-app 5"]!.pg).toBeGreaterThanOrEqual(5);
     expect(figures["per-app 5"]!.pg).toBeGreaterThan(figures["shared 5"]!.pg);
   });
+
+  it("maxConnections (DATABASE_MAX_CONNECTIONS) caps the shared pool, and each pool of a single app", async () => {
+    // Many statements at once, each wanting a connection: the pools grow to their cap and no further.
+    const burst = (stores: Awaited<ReturnType<typeof openStores>>[], apps: ReturnType<typeof appsOf>) =>
+      Promise.all(
+        Array.from({ length: 24 }, async (_, k) => {
+          const i = k % stores.length;
+          await stores[i]!.installationStore.save(install(apps[i]!.clientId));
+          await stores[i]!.stateStore.issue({ k });
+        }),
+      );
+    const apps = appsOf(4);
+    const opened = await openAppsStores(dbUrl, apps, { ...options(), maxConnections: 2 });
+    let peak = 0;
+    try {
+      await burst(opened.stores, apps);
+      peak = await pgConnections();
+      await burst(opened.stores, apps);
+      peak = Math.max(peak, await pgConnections());
+    } finally {
+      await opened.close();
+    }
+    expect(peak).toBeGreaterThanOrEqual(1);
+    expect(peak).toBeLessThanOrEqual(2);
+    await expect.poll(pgConnections).toBe(0);
+    // One app: its installation store and state store each have a pool of at most 1.
+    const single = await openStores(dbUrl, { maxConnections: 1 });
+    try {
+      await burst([single], [{ clientId: "", default: true }]);
+      expect(await pgConnections()).toBeLessThanOrEqual(2);
+    } finally {
+      await single.close();
+    }
+    await expect(openAppsStores(dbUrl, apps, { maxConnections: 0 })).rejects.toThrow(
+      /maxConnections must be a positive integer/,
+    );
+  });
 });
 
 /** Two apps on one database: each saves and finds its own bot (isolated), then `close()`. */
