@@ -104,25 +104,23 @@ describe.each(["sync", "query"] as const)("SQLite findBot: the packed lookup (%s
     ],
     ["zero and tiny numbers", { installedAt: 5e-324, botTokenExpiresAt: 0 }],
     ["custom values holding U+001F (escaped by JSON)", { customValues: { s: `a${US}b` } }],
-    ["a team name holding U+001F", { teamName: `a${US}b${US}` }],
+    ["names holding U+001E", { teamName: `${RS}0${RS}1${RS}`, enterpriseName: `x${RS}` }],
+    ["a team name holding U+001F (read from the columns)", { teamName: `a${US}b${US}` }],
     [
-      "names holding U+001E and what its escapes look like",
-      { teamName: `${RS}0${RS}1${RS}`, enterpriseName: `x${RS}${US}1` },
-    ],
-    [
-      "an enterprise URL holding both separators",
+      "an enterprise URL holding U+001F (read from the columns)",
       { enterpriseId: "E0ORG00002", enterpriseUrl: `https://x/${US}${RS}` },
     ],
-    ["tokens holding the separators", { botToken: `xoxb-${US}${RS}0`, botRefreshToken: `${RS}1xoxe` }],
+    ["tokens holding U+001F (read from the columns)", { botToken: `xoxb-${US}${RS}0`, botRefreshToken: `${US}xoxe` }],
   ];
   for (const [name, o] of cases) {
-    it(`${name}: returned exactly as saved, from the packed value`, async () => {
+    const packed = !name.includes("read from the columns");
+    it(`${name}: returned exactly as saved`, async () => {
       const i = install("T0PACKED01", o);
       await store.save(i);
       const bot = await store.findBot({ enterpriseId: i.enterpriseId, teamId: i.teamId });
       expect(bot).toStrictEqual(toBot(i));
       expect(reads).toHaveLength(1);
-      expect(unpackBotRow(reads[0])).toBeDefined();
+      expect(unpackBotRow(reads[0]) !== undefined).toBe(packed);
       // findInstallation takes its bot fields from the same packed value: the same answer as reading columns.
       const q = { enterpriseId: i.enterpriseId, teamId: i.teamId, userId: i.userId };
       const found = await store.findInstallation(q);
@@ -199,10 +197,5 @@ describe("unpackBotRow", () => {
     const r = unpackBotRow(pack(inf)) as SqlValue[];
     expect(r[9]).toBe(Number.POSITIVE_INFINITY);
     expect(r[11]).toBe(Number.NEGATIVE_INFINITY);
-  });
-  it("reads back the escapes of U+001E and U+001F", () => {
-    const v = row(0);
-    v[3] = `a${RS}1b${RS}0${RS}0`;
-    expect((unpackBotRow(pack(v)) as SqlValue[])[3]).toBe(`a${US}b${RS}${RS}`);
   });
 });

@@ -82,6 +82,7 @@ import {
   packedRowToInstallation,
   rowToBot,
   rowToInstallation,
+  UNPACKABLE,
   unpackBotRow,
 } from "./rows.js";
 
@@ -253,6 +254,12 @@ export interface InstallationStoreStatements {
   expiringUsers: string;
 }
 
+/** A second way to read a row that the first statement's mapping found unreadable (`UNPACKABLE`). */
+interface Fallback<T> {
+  sql: string;
+  map: (r: SqlRow | undefined, params: readonly SqlValue[]) => T;
+}
+
 function installationStatements(d: Dialect, t: TableNames): InstallationStoreStatements {
   const q = d.quoteId;
   const inst = q(t.installations);
@@ -333,6 +340,8 @@ export class SqlInstallationStore implements InstallationStore {
   readonly #keyLocks = new KeyedMutex();
   readonly #guard: EncryptionGuard;
   #locksReady: Promise<void> | undefined;
+  /** With a packed dialect: the statements that read the latest bot column by column (the fallback). */
+  readonly #columnStatements: InstallationStoreStatements | undefined;
   /** `findBot`'s prepared read, and the reader it came from. */
   #botRead: SyncKeyedRead | undefined;
   #botReader: SyncSqlReader | undefined;
@@ -358,6 +367,11 @@ export class SqlInstallationStore implements InstallationStore {
     this.#name = options.storeName ?? "SqlInstallationStore";
     this.tables = tableNames(prefix);
     this.statements = installationStatements(options.dialect, this.tables);
+    if (options.dialect.packedBotSelect !== undefined) {
+      // The same statements reading the latest bot's columns: for a packed value that cannot be unpacked.
+      const { packedBotSelect: _, ...columnsDialect } = options.dialect;
+      this.#columnStatements = installationStatements(columnsDialect, this.tables);
+    }
     const dialect = options.dialect;
     this.#dialect = dialect;
     this.#locksTable = `${prefix}locks`;
@@ -459,33 +473,44 @@ export class SqlInstallationStore implements InstallationStore {
     op: string,
     sql: string,
     params: readonly SqlValue[],
-    map: (r: SqlRow | undefined, params: readonly SqlValue[]) => T,
+    map: (r: SqlRow | undefined, params: readonly SqlValue[]) => T | typeof UNPACKABLE,
+    fallback?: Fallback<T>,
   ): Promise<T> {
-    if (!this.#guard.attached) {
-      // Without an encryption wrapper: refused on a store that holds encrypted tokens, and a ciphertext
-      // (written before markers existed) is never handed out as a token.
+    // Without an encryption wrapper: refused on a store that holds encrypted tokens, and a ciphertext
+    // (written before markers existed) is never handed out as a token.
+    const guarded = !this.#guard.attached;
+    if (guarded) {
       try {
         this.#guard.check();
       } catch (e) {
         return Promise.reject(e);
       }
-      const plain = map;
-      map = (r, p) => this.#guard.checkRecord(plain(r, p));
     }
+    // `map` may find the row unreadable in its shape (UNPACKABLE): then `fallback` reads it another way.
     const reader = this.#exec.syncReader?.();
     if (reader !== undefined) {
       try {
-        return Promise.resolve(map(reader.first(sql, params), params));
+        let v = map(reader.first(sql, params), params);
+        if (v === UNPACKABLE)
+          v = (fallback as Fallback<T>).map(reader.first((fallback as Fallback<T>).sql, params), params);
+        return Promise.resolve(guarded ? this.#guard.checkRecord(v) : v);
       } catch (e) {
         return Promise.reject(this.#fail(op, e));
       }
     }
-    return this.#exec.query(sql, params).then(
-      (rows) => map(rows[0], params),
-      (e) => {
+    return this.#exec
+      .query(sql, params)
+      .then(async (rows) => {
+        let v = map(rows[0], params);
+        if (v === UNPACKABLE) {
+          const f = fallback as Fallback<T>;
+          v = f.map((await this.#exec.query(f.sql, params))[0], params);
+        }
+        return guarded ? this.#guard.checkRecord(v) : v;
+      })
+      .catch((e) => {
         throw this.#fail(op, e);
-      },
-    );
+      });
   }
 
   /** Saves an installation (and its bot, if it has one) in one batch. */
@@ -623,20 +648,23 @@ export class SqlInstallationStore implements InstallationStore {
     if (!this.#migrator.ready) return this.init().then(() => this.findInstallation(query));
     let params: SqlValue[];
     let sql: string;
+    let k4: boolean;
     try {
       const k = this.#key(query, "findInstallation", true);
       // The latest-bot sub-select comes first in the SQL text: its workspace key, then the installation's.
       params = [k[0] ?? "", k[1] ?? "", k[2] ?? "", ...k];
-      sql = k.length === 4 ? this.statements.findUserInstallation : this.statements.findInstallation;
+      k4 = k.length === 4;
+      sql = k4 ? this.statements.findUserInstallation : this.statements.findInstallation;
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#first(
-      "findInstallation",
-      sql,
-      params,
-      this.statements.findBotPacked === undefined ? rowToInstallation : packedRowToInstallation,
-    );
+    const columns = this.#columnStatements;
+    if (columns === undefined) return this.#first("findInstallation", sql, params, rowToInstallation);
+    // The latest bot as one packed value; one holding U+001F is read again column by column.
+    return this.#first("findInstallation", sql, params, packedRowToInstallation, {
+      sql: k4 ? columns.findUserInstallation : columns.findInstallation,
+      map: rowToInstallation,
+    });
   }
 
   /**
