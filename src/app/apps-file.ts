@@ -21,7 +21,7 @@
  * ```
  */
 import { readFileSync, statSync } from "node:fs";
-import type { ConfigFinding } from "./config.js";
+import type { ConfigFinding } from "./findings.js";
 
 /** The environment variable naming the apps file. */
 export const APPS_FILE_VARIABLE = "SLACK_APPS_FILE";

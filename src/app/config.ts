@@ -3,6 +3,7 @@ import { tokenLabel } from "../redact.js";
 import { checkTokenKind, looksLikeSlackToken, TOKEN_KIND_NAMES, TokenKindError, tokenKind } from "../tokens.js";
 import { APPS_FILE_VARIABLE, type AppConfig, readAppsFile } from "./apps-file.js";
 import { CONSOLE_ADMINS_VARIABLE, CONSOLE_PATH, parseConsoleAdmins } from "./console.js";
+import type { ConfigFinding } from "./findings.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
 import { METRICS_PATH, type MetricsConfig, readMetricsConfig } from "./metrics.js";
 
@@ -93,27 +94,7 @@ export class ConfigProblems extends ConfigError {
   }
 }
 
-/**
- * One thing {@link inspectConfig} found: a `problem` stops the server (exit 2), a `warning` is printed at
- * start. `code` is stable (the `doctor` command keys on it); `message` never holds a secret.
- *
- * @example
- * ```ts
- * const f: ConfigFinding = { variable: "SLACK_SIGNING_SECRET", level: "problem", code: "secret-missing", message: "…" };
- * ```
- */
-export interface ConfigFinding {
-  /** The environment variable concerned. */
-  variable: string;
-  level: "problem" | "warning";
-  /**
-   * `port`, `scope-syntax`, `url`, `ignored`, `client-id-shape`, `secret-missing`, `secret-shape`,
-   * `secret-is-token`, `token-kind`, `mode-conflict`, `sandbox-refused`, `metrics-port`, `metrics-token`, `metrics-app`, `limit`,
-   * `console-admins`, `refresh-interval`, `redis-key-prefix`, `database-max-connections`, and the apps file's `apps-file`, `app-field`, `app-duplicate`, `apps-file-mode`.
-   */
-  code: string;
-  message: string;
-}
+export type { ConfigFinding } from "./findings.js";
 
 /** Slack credentials: none may be set with `SLACK_SANDBOX=1`. */
 const SLACK_CREDENTIALS = [

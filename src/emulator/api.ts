@@ -4,6 +4,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { EmulatedApp } from "./apps.js";
+import type { ApiCall, ApiResult } from "./calls.js";
 import { appByClientId, appById, type EmulatorContext } from "./context.js";
 import { revoke, uninstall } from "./events.js";
 import {
@@ -24,23 +25,7 @@ import { callClientId, oauthAccess, oauthV2Access, oauthV2Exchange, openidConnec
 import { userInfo } from "./oidc.js";
 import type { CallRecord, TokenRecord } from "./state.js";
 
-/** One Web API call, parsed. */
-export interface ApiCall {
-  method: string;
-  /** Query and body arguments (form values are strings; JSON values keep their types). */
-  args: Record<string, unknown>;
-  /** From `Authorization: Bearer`, or the legacy `token` argument (form bodies and query only). */
-  token: string | undefined;
-  basic: { id: string; secret: string } | undefined;
-  /** Set for methods that need a token, once it has been checked. */
-  tokenRecord?: TokenRecord;
-}
-
-export interface ApiResult {
-  body: Record<string, unknown>;
-  /** Workspace (or enterprise) the call concerned, for the call log and counters. */
-  teamId: string | null;
-}
+export type { ApiCall, ApiResult } from "./calls.js";
 
 type Handler = (ctx: EmulatorContext, call: ApiCall) => ApiResult | Promise<ApiResult>;
 

@@ -4,22 +4,13 @@
 import type { EmulatedApp } from "./apps.js";
 import type { Deliverer } from "./deliver.js";
 import type { FaultInjector } from "./faults.js";
+import type { EmulatorLogger } from "./logger.js";
 import type { OidcKeys } from "./oidc.js";
 import type { RateLimiter } from "./rate-limit.js";
 import type { EmulatorState } from "./state.js";
 import type { World } from "./world.js";
 
-/** A minimal logger (structurally compatible with the library's `Logger`). The emulator never logs secrets. */
-export interface EmulatorLogger {
-  /** Reports normal operation. */
-  info(message: string): void;
-  /** Reports something unexpected the emulator recovered from. */
-  warn(message: string): void;
-  /** Reports a failure. */
-  error(message: string): void;
-  /** Reports detail for debugging (optional). */
-  debug?(message: string): void;
-}
+export type { EmulatorLogger } from "./logger.js";
 
 export interface EmulatorSettings {
   /** Seconds a used refresh token keeps answering (with the same new pair). */

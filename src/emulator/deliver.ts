@@ -7,8 +7,8 @@
  */
 import { SignatureSigner } from "../signature/signature.js";
 import type { EmulatedApp } from "./apps.js";
-import type { EmulatorLogger } from "./context.js";
 import { sleep } from "./http.js";
+import type { EmulatorLogger } from "./logger.js";
 import type { DeliveryRecord } from "./state.js";
 
 /** What the app answered. */

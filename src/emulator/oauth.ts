@@ -3,8 +3,8 @@
  * `openid.connect.token`. Replies follow slack-protocol.md §2, §3 and §7.
  */
 import { timingSafeEqual } from "node:crypto";
-import type { ApiCall, ApiResult } from "./api.js";
 import type { EmulatedApp } from "./apps.js";
+import type { ApiCall, ApiResult } from "./calls.js";
 import { redirectUriAllowed } from "./consent.js";
 import { appByClientId, type EmulatorContext } from "./context.js";
 import { pkceS256, randomString, slackId } from "./ids.js";

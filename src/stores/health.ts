@@ -1,40 +1,31 @@
 /**
  * The health record of a stored token, as every {@link InstallationStore} keeps it: what the last
  * `auth.test` (or refresh) said about the workspace's bot token or about one user's token, when, and
- * Slack's error code. The checks themselves live in `slack-oauth-kit/health`; this module is the data
- * model and the validation every store applies before writing it.
+ * Slack's error code. The checks themselves live in `slack-oauth-kit/health`; the data model is part of the
+ * store contract (`installation-store.ts`); this module holds the statuses and the validation every store
+ * applies before writing a record.
  */
 import { InvalidArgumentError } from "../errors.js";
-import { type InstallationQuery, normalizeQuery, type TokenExpectation } from "./installation-store.js";
+import {
+  type ExpiringToken,
+  type HealthEntry,
+  type HealthTokenKind,
+  type InstallationHealthStatus,
+  type InstallationQuery,
+  normalizeQuery,
+  type TokenExpectation,
+  type TokenHealth,
+} from "./installation-store.js";
 
-/**
- * What the last check of a token found:
- * - `ok`: `auth.test` accepted it;
- * - `revoked`: Slack said `token_revoked` or `account_inactive` (uninstalled, revoked, deactivated user);
- * - `invalid`: `invalid_auth` or `not_authed` (a token Slack does not know);
- * - `expired`: `token_expired` (a rotating token past its expiry that nobody refreshed);
- * - `refresh_failed`: a refresh of the token was tried and failed;
- * - `missing_scopes`: `auth.test` accepted it, but it was granted fewer scopes than the app is configured
- *   with (the app added scopes since): the installation needs a reinstall;
- * - `unknown`: no answer could be had (rate limits exhausted, network, Slack 5xx, a token that cannot be
- *   decrypted): never taken for `revoked`.
- *
- * More statuses may be added in later versions (listed in {@link HEALTH_STATUSES}): treat one you do not
- * know as "not ok".
- *
- * @example
- * ```ts
- * const bad: InstallationHealthStatus[] = ["revoked", "invalid", "expired", "refresh_failed"];
- * ```
- */
-export type InstallationHealthStatus =
-  | "ok"
-  | "revoked"
-  | "invalid"
-  | "expired"
-  | "refresh_failed"
-  | "missing_scopes"
-  | "unknown";
+// The health data model is part of the store contract (installation-store.ts); re-exported here, with the
+// checks every store applies before writing it.
+export type {
+  ExpiringToken,
+  HealthEntry,
+  HealthTokenKind,
+  InstallationHealthStatus,
+  TokenHealth,
+} from "./installation-store.js";
 
 /**
  * Every {@link InstallationHealthStatus}, in the order reports list them. Stores refuse any other value.
@@ -64,74 +55,6 @@ export const HEALTH_STATUSES: readonly InstallationHealthStatus[] = Object.freez
  */
 export function isHealthStatus(value: unknown): value is InstallationHealthStatus {
   return typeof value === "string" && (HEALTH_STATUSES as readonly string[]).includes(value);
-}
-
-/**
- * The health of one stored token (the workspace's bot token, or one user's token). Holds no secret.
- *
- * @example
- * ```ts
- * const health: TokenHealth = { status: "revoked", checkedAt: 1767225600, error: "token_revoked" };
- * ```
- */
-export interface TokenHealth {
-  status: InstallationHealthStatus;
-  /** When it was checked, epoch seconds. */
-  checkedAt: number;
-  /** The last error code: Slack's (`token_revoked`, `ratelimited`, …) or this library's (`SLACK_OAUTH_…`). Absent when `ok`. */
-  error?: string;
-}
-
-/**
- * Which token a health record is about: `bot` (the workspace's, or org's, latest bot) or `user` (one
- * user's latest installation).
- *
- * @example
- * ```ts
- * const kind: HealthTokenKind = "bot";
- * ```
- */
-export type HealthTokenKind = "bot" | "user";
-
-/**
- * One recorded health, as {@link InstallationStore.listHealth} lists it: where, which token, and its
- * {@link TokenHealth}. Tokens never checked have no entry.
- *
- * @example
- * ```ts
- * const entry: HealthEntry = { kind: "bot", teamId: "T0123", isEnterpriseInstall: false, health };
- * ```
- */
-export interface HealthEntry {
-  kind: HealthTokenKind;
-  enterpriseId?: string;
-  /** Absent for org-wide installs. */
-  teamId?: string;
-  isEnterpriseInstall: boolean;
-  /** The user whose token it is (`kind: "user"` only). */
-  userId?: string;
-  health: TokenHealth;
-}
-
-/**
- * A rotating token that expires by a given time, as {@link InstallationStore.listExpiringTokens} finds it
- * through the store's expiry index. Ids and times only, never a token.
- *
- * @example
- * ```ts
- * const due: ExpiringToken = { kind: "user", teamId: "T0123", isEnterpriseInstall: false, userId: "U0123", expiresAt: 1767225600 };
- * ```
- */
-export interface ExpiringToken {
-  kind: HealthTokenKind;
-  enterpriseId?: string;
-  /** Absent for org-wide installs. */
-  teamId?: string;
-  isEnterpriseInstall: boolean;
-  /** The user whose token it is (`kind: "user"` only). */
-  userId?: string;
-  /** Epoch seconds. */
-  expiresAt: number;
 }
 
 const ERROR_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
