@@ -79,6 +79,7 @@ import {
   installationParams,
   json,
   LATEST_BOT_COLUMNS,
+  LATEST_IN_BOT_SELECT,
   packedRowToInstallation,
   rowToBot,
   rowToInstallation,
@@ -675,49 +676,87 @@ export class SqlInstallationStore implements InstallationStore {
     checkListFilter(filter);
     if (!this.#migrator.ready) await this.init();
     this.#guard.check();
-    const q = this.#dialectQuote;
-    const inst = q(this.tables.installations);
-    const bots = q(this.tables.bots);
-    let keys: SqlRow[];
+    const guarded = !this.#guard.attached;
+    // Two reads whatever the number of workspaces: every latest bot, every user's latest installation.
+    // The filter narrows both in SQL (non-empty ids) and again below with the stores' shared rule.
+    const where = ["r.client_id = ?"];
+    const params: SqlValue[] = [this.#clientId];
+    if (filter?.enterpriseId) {
+      where.push("r.enterprise_id = ?");
+      params.push(filter.enterpriseId);
+    }
+    if (filter?.teamId) {
+      where.push("r.team_id = ?");
+      params.push(filter.teamId);
+    }
+    let botRows: SqlRow[];
+    let installationRows: SqlRow[];
     try {
-      keys = await this.#exec.query(
-        this.#finalize(
-          `SELECT enterprise_id, team_id FROM ${bots} WHERE client_id = ? UNION SELECT enterprise_id, team_id FROM ${inst} WHERE client_id = ?`,
-        ),
-        [this.#clientId, this.#clientId],
-      );
+      botRows = await this.#exec.query(this.#listStatements.bots(where.join(" AND ")), params);
+      installationRows = await this.#exec.query(this.#listStatements.installations(where.join(" AND ")), params);
     } catch (e) {
       throw this.#fail("listWorkspaces", e);
     }
-    const out: WorkspaceInstallations[] = [];
-    for (const row of keys) {
-      const e = typeof row[0] === "string" && row[0] !== "" ? row[0] : undefined;
-      const t = typeof row[1] === "string" && row[1] !== "" ? row[1] : undefined;
-      const head = workspaceHead(e, t, filter);
-      if (head === undefined) continue;
-      const where = { enterpriseId: e, teamId: t, isEnterpriseInstall: t === undefined };
-      const bot = await this.findBot(where);
-      if (bot) head.bot = bot;
-      let users: SqlRow[];
-      try {
-        users = await this.#exec.query(
-          this.#finalize(
-            `SELECT user_id, MAX(id) AS latest FROM ${inst} WHERE client_id = ? AND enterprise_id = ? AND team_id = ? GROUP BY user_id ORDER BY latest DESC`,
-          ),
-          [this.#clientId, e ?? "", t ?? ""],
-        );
-      } catch (err) {
-        throw this.#fail("listWorkspaces", err);
+    const heads = new Map<string, { head: WorkspaceInstallations; bot: SqlRow | undefined; users: SqlRow[] }>();
+    const entry = (row: SqlRow) => {
+      const e = typeof row[0] === "string" ? row[0] : "";
+      const t = typeof row[1] === "string" ? row[1] : "";
+      const k = `${e}\n${t}`;
+      let w = heads.get(k);
+      if (w === undefined) {
+        const head = workspaceHead(e || undefined, t || undefined, filter);
+        if (head === undefined) return undefined;
+        w = { head, bot: undefined, users: [] };
+        heads.set(k, w);
       }
+      return w;
+    };
+    for (const row of botRows) {
+      const w = entry(row);
+      if (w === undefined) continue;
+      w.bot = row.slice(2);
+      const bot = this.#checkedBot(
+        rowToBot(w.bot, typeof row[0] === "string" ? row[0] : "", typeof row[1] === "string" ? row[1] : ""),
+        guarded,
+      );
+      if (bot !== undefined) w.head.bot = bot;
+    }
+    for (const row of installationRows) entry(row)?.users.push(row);
+    const out: WorkspaceInstallations[] = [];
+    for (const { head, bot, users } of heads.values()) {
+      // Newest first (by the row id of each user's latest installation); the bot fields of each come from
+      // the workspace's latest bot, as findInstallation gives them.
+      users.sort((a, b) => Number(b[2]) - Number(a[2]));
       for (const u of users) {
-        if (typeof u[0] !== "string") continue;
-        const found = await this.findInstallation({ ...where, userId: u[0] });
-        if (found) head.installations.push(found);
+        const row: unknown[] = u.slice(3);
+        for (const i of LATEST_IN_BOT_SELECT) row.push(bot === undefined ? null : bot[i]);
+        const found = rowToInstallation(row);
+        if (found !== undefined) head.installations.push(guarded ? this.#guard.checkRecord(found) : found);
       }
       if (head.bot === undefined && head.installations.length === 0) continue;
       out.push(head);
     }
     return out.sort(compareWorkspaces);
+  }
+
+  /** The two statements of {@link listWorkspaces}, for a `WHERE` on the outer row `r`. */
+  get #listStatements(): { bots(where: string): string; installations(where: string): string } {
+    const q = this.#dialectQuote;
+    const inst = q(this.tables.installations);
+    const bots = q(this.tables.bots);
+    const f = this.#finalize;
+    const latest = (table: string, user: boolean) =>
+      `r.id = (SELECT MAX(l.id) FROM ${table} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id${user ? " AND l.user_id = r.user_id" : ""})`;
+    return {
+      bots: (where) =>
+        f(
+          `SELECT r.enterprise_id, r.team_id, ${BOT_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${bots} r WHERE ${where} AND ${latest(bots, false)}`,
+        ),
+      installations: (where) =>
+        f(
+          `SELECT r.enterprise_id, r.team_id, r.id, ${INSTALLATION_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${inst} r WHERE ${where} AND ${latest(inst, true)}`,
+        ),
+    };
   }
 
   /**

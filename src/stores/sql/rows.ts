@@ -256,6 +256,8 @@ export function rowToBot(r: SqlRow | undefined, enterpriseId: string, teamId: st
 
 /** Where {@link LATEST_BOT_COLUMNS} start in {@link BOT_SELECT} (they follow each other there, in order). */
 const LATEST_AT = BOT_SELECT.indexOf(LATEST_BOT_COLUMNS[0]);
+/** The positions of {@link LATEST_BOT_COLUMNS} in a {@link BOT_SELECT} row. */
+export const LATEST_IN_BOT_SELECT: readonly number[] = LATEST_BOT_COLUMNS.map((_, i) => LATEST_AT + i);
 if (LATEST_BOT_COLUMNS.some((c, i) => BOT_SELECT[LATEST_AT + i] !== c)) {
   throw new Error("LATEST_BOT_COLUMNS must be a run of BOT_SELECT");
 }
