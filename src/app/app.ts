@@ -495,7 +495,7 @@ const TEAM_PARAM_RE = /^[TE][A-Z0-9]{2,31}$/;
 /**
  * The reference app's operator console: each app's installations (its store partition), token refresh
  * through the store's locks (as `authorize` does), health checks with `auth.test`. Admins sign in through
- * the first app's Sign in with Slack.
+ * any app's Sign in with Slack (each has its own session cookie); a signed-out visitor is sent to the first's.
  */
 function createAppConsole(
   deps: AppDeps,
@@ -503,6 +503,7 @@ function createAppConsole(
   units: readonly Unit[],
   api: SlackApiClient,
 ): OperatorConsole {
+  const signIns = units.flatMap((u) => (u.signIn ? [u.signIn] : []));
   const first = units[0] as Unit;
   const origin = first.redirectUri ? new URL(first.redirectUri).origin : undefined;
   const installUrlOf = (u: Unit) => {
@@ -533,7 +534,14 @@ function createAppConsole(
       }),
       installUrl: installUrlOf(u),
     })),
-    currentUser: (request) => signIn.currentUser(request),
+    // The first app whose session the request carries: its user, and where that session signs out.
+    currentUser: (request) => {
+      for (const s of signIns) {
+        const user = s.currentUser(request);
+        if (user) return { ...user, logoutPath: s.logoutPath };
+      }
+      return undefined;
+    },
     loginPath: signIn.loginPath,
     logoutPath: signIn.logoutPath,
     stateStore: first.stateStore,

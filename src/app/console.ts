@@ -203,11 +203,19 @@ export interface ConsoleOptions {
   /** `team_id:user_id` pairs (see {@link parseConsoleAdmins}); empty: the console answers 404. */
   admins: readonly string[];
   apps: readonly ConsoleApp[];
-  /** The signed-in Slack user of a request (the Sign in with Slack session), if any. */
-  currentUser(request: Request): { teamId: string; userId: string; enterpriseId?: string | undefined } | undefined;
-  /** Where to sign in; the console adds `?next=/console`. */
+  /**
+   * The signed-in Slack user of a request (a Sign in with Slack session), if any; with `logoutPath`, where
+   * that session signs out (with several apps, each app's sign-in has its own).
+   */
+  currentUser(
+    request: Request,
+  ): { teamId: string; userId: string; enterpriseId?: string | undefined; logoutPath?: string | undefined } | undefined;
+  /**
+   * Where a signed-out visitor is sent to sign in (the console adds `?next=/console`). With several apps,
+   * `currentUser` may accept the session of any app's sign-in.
+   */
   loginPath: string;
-  /** Where its Sign out button posts (the sign-in routes' logout), if anywhere. */
+  /** Where its Sign out button posts (the sign-in routes' logout), unless the session names its own. */
   logoutPath?: string | undefined;
   /** Issues and consumes the one-time tickets (shared across processes). */
   stateStore: StateStore;
@@ -296,13 +304,23 @@ export function createConsole(o: ConsoleOptions): OperatorConsole {
   /** The admin key of a signed-in user, or why not. */
   function adminOf(
     request: Request,
-  ): { admin: string } | { refused: "signed-out" | "not-admin"; who?: string | undefined } {
+  ):
+    | { admin: string; logoutPath: string | undefined }
+    | { refused: "signed-out" | "not-admin"; who?: string | undefined } {
     const user = o.currentUser(request);
     if (!user) return { refused: "signed-out" };
     const keys = [`${user.teamId}:${user.userId}`];
     if (user.enterpriseId) keys.push(`${user.enterpriseId}:${user.userId}`);
     const admin = keys.find((k) => admins.has(k));
-    return admin ? { admin } : { refused: "not-admin", who: keys[0] };
+    return admin ? { admin, logoutPath: user.logoutPath ?? o.logoutPath } : { refused: "not-admin", who: keys[0] };
+  }
+
+  /** Signed out: to the sign-in, back to the console afterwards. */
+  function signInFirst(): Response {
+    return new Response(null, {
+      status: 303,
+      headers: { Location: `${o.loginPath}?next=${encodeURIComponent(CONSOLE_PATH)}`, "Cache-Control": "no-store" },
+    });
   }
 
   function page(
@@ -454,7 +472,7 @@ ${i?.userToken ? `<dt>User token</dt><dd>${escapeHtml(expiry(i.userTokenExpiresA
     return `<input type="hidden" name="csrf" value="${escapeHtml(session.c)}"><input type="hidden" name="ticket" value="${escapeHtml(t)}">`;
   }
 
-  async function list(request: Request, admin: string): Promise<Response> {
+  async function list(request: Request, admin: string, logoutPath: string | undefined): Promise<Response> {
     const url = new URL(request.url);
     const q = (url.searchParams.get("q") ?? "").trim().slice(0, MAX_QUERY);
     let all: Row[];
@@ -482,7 +500,7 @@ ${i?.userToken ? `<dt>User token</dt><dd>${escapeHtml(expiry(i.userTokenExpiresA
     const link = (n: number) => `${CONSOLE_PATH}?${new URLSearchParams({ ...(q ? { q } : {}), page: String(n) })}`;
     const nav = `<p class="muted" id="pages">Page ${p} of ${pages} · ${found.length} of ${all.length} installation${all.length === 1 ? "" : "s"}${p > 1 ? ` <a rel="prev" href="${escapeHtml(link(p - 1))}">Previous</a>` : ""}${p < pages ? ` <a rel="next" href="${escapeHtml(link(p + 1))}">Next</a>` : ""}</p>`;
     const body = `<h1>Operator console</h1>
-<div class="inline"><p class="muted">Signed in as <code>${escapeHtml(admin)}</code>. Actions are logged with your id.</p>${o.logoutPath ? `<form method="post" action="${escapeHtml(o.logoutPath)}"><button type="submit" class="quiet" id="sign-out">Sign out</button></form>` : ""}</div>
+<div class="inline"><p class="muted">Signed in as <code>${escapeHtml(admin)}</code>. Actions are logged with your id.</p>${logoutPath ? `<form method="post" action="${escapeHtml(logoutPath)}"><button type="submit" class="quiet" id="sign-out">Sign out</button></form>` : ""}</div>
 <form method="get" action="${CONSOLE_PATH}" class="inline" role="search"><label for="q">Search</label><input type="search" id="q" name="q" value="${escapeHtml(q)}" placeholder="workspace, id, user, status"><button type="submit" id="search">Search</button></form>
 ${nav}
 ${shown.length ? shown.map((r, n) => card(r, (p - 1) * pageSize + n + 1, secrets)).join("\n") : `<p id="empty">${all.length ? "No installation matches." : "No installation yet."}</p>`}
@@ -765,20 +783,12 @@ ${pages > 1 ? nav.replace('id="pages"', 'id="pages-bottom"') : ""}`;
         }
         const who = adminOf(request);
         if ("refused" in who) {
-          if (who.refused === "signed-out") {
-            return new Response(null, {
-              status: 303,
-              headers: {
-                Location: `${o.loginPath}?next=${encodeURIComponent(CONSOLE_PATH)}`,
-                "Cache-Control": "no-store",
-              },
-            });
-          }
+          if (who.refused === "signed-out") return signInFirst();
           return forbidden(who.who);
         }
         // A HEAD (link checkers) gets the headers only: no listing, no ticket issued.
         if (request.method === "HEAD") return new Response(null, { status: 200, headers: HTML_HEADERS });
-        return list(request, who.admin);
+        return list(request, who.admin, who.logoutPath);
       }
       if (request.method !== "POST") {
         return new Response("Method Not Allowed", { status: 405, headers: { Allow: "POST" } });

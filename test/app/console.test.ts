@@ -10,7 +10,7 @@ import { parseConsoleAdmins } from "../../src/app/console.js";
 import { createApp } from "../../src/app/server.js";
 import { ErrorCode } from "../../src/errors.js";
 import type { Installation } from "../../src/model/installation.js";
-import { SessionCookie } from "../../src/oidc/session.js";
+import { SESSION_COOKIE_NAME, SessionCookie } from "../../src/oidc/session.js";
 import type { Logger } from "../../src/redact.js";
 import { SlackApiClient } from "../../src/slack-api/client.js";
 import { MemoryInstallationStore, MemoryStateStore } from "../../src/stores/memory.js";
@@ -488,5 +488,87 @@ describe("operator console refresh now", () => {
     const after = await store.listHealth({ teamId: "T0000000007" });
     expect(after.map((e) => [e.kind, e.health.status])).toEqual([["bot", "ok"]]);
     expect(lines.join("\n")).not.toMatch(/xoxe|xoxb-/);
+  });
+});
+
+describe("several apps: admins sign in through any app", () => {
+  const paths = (name: string) => ({
+    install: `/slack/${name}/install`,
+    redirect: `/slack/${name}/oauth_redirect`,
+    events: `/slack/${name}/events`,
+    login: `/slack/${name}/login`,
+  });
+
+  async function twoApps() {
+    const root = new MemoryInstallationStore();
+    const alpha = root.forApp("111.111");
+    const beta = root.forApp("222.222");
+    await alpha.save(installation("T0000000007"));
+    await beta.save(installation("T0000000008"));
+    const unit = (name: string, clientId: string, appId: string, store: MemoryInstallationStore) => ({
+      name,
+      clientId,
+      appId,
+      clientSecret: "c".repeat(32),
+      signingSecret: "s".repeat(32),
+      scopes: ["commands"],
+      userScopes: [],
+      redirectUri: `${ORIGIN}/slack/${name}/oauth_redirect`,
+      paths: paths(name),
+      installationStore: store,
+      stateStore: new MemoryStateStore(),
+    });
+    const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const app = createApp({
+      clientId: "",
+      clientSecret: "",
+      signingSecret: "",
+      scopes: [],
+      userScopes: [],
+      apiUrl: "http://127.0.0.1:9/api/",
+      authorizeUrl: "https://slack.example/oauth/v2/authorize",
+      installationStore: alpha,
+      stateStore: new MemoryStateStore(),
+      logger,
+      api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0 }),
+      sessionSecret: SECRET,
+      consoleAdmins: ["T0000000001:U0000000001"],
+      apps: [unit("alpha", "111.111", "A0ALPHA0001", alpha), unit("beta", "222.222", "A0BETA00001", beta)],
+    });
+    // Each app's Sign in with Slack has its own session cookie.
+    const signedInThrough = (name: string, who: { teamId: string; userId: string }) =>
+      new SessionCookie({ secret: SECRET, name: `${SESSION_COOKIE_NAME}-${name}` })
+        .serialize(who, ORIGIN)
+        .split(";")[0]!;
+    return { app, signedInThrough };
+  }
+
+  it("signed out: sent to the first app's sign-in, back to the console afterwards", async () => {
+    const { app } = await twoApps();
+    const res = await app(new Request(`${ORIGIN}/console`));
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/slack/alpha/login?next=%2Fconsole");
+  });
+
+  it("an admin signed in through the second app gets the console of both apps, and signs out of that app", async () => {
+    const { app, signedInThrough } = await twoApps();
+    const res = await app(new Request(`${ORIGIN}/console`, { headers: { cookie: signedInThrough("beta", ADMIN) } }));
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain("T0000000007");
+    expect(html).toContain("T0000000008");
+    expect(html).toMatch(/<form method="post" action="\/slack\/beta\/login\/logout"><button[^>]*id="sign-out"/);
+    // Through the first app too; an outsider signed in through either is refused.
+    const viaAlpha = await app(
+      new Request(`${ORIGIN}/console`, { headers: { cookie: signedInThrough("alpha", ADMIN) } }),
+    );
+    expect(viaAlpha.status).toBe(200);
+    expect(await viaAlpha.text()).toContain('action="/slack/alpha/login/logout"');
+    for (const name of ["alpha", "beta"]) {
+      const refused = await app(
+        new Request(`${ORIGIN}/console`, { headers: { cookie: signedInThrough(name, OUTSIDER) } }),
+      );
+      expect(refused.status).toBe(403);
+    }
   });
 });
