@@ -10,6 +10,13 @@ const benches: Record<string, () => Promise<unknown>> = {
       throw new Error("BENCH_SIZES: comma-separated positive integers");
     return runLookupBench(sizes);
   },
+  list: async () => {
+    const { runListBench } = await import("./list.js");
+    const sizes = process.env.BENCH_SIZES?.split(",").map((s) => Number(s.trim()));
+    if (sizes?.some((n) => !Number.isInteger(n) || n < 1))
+      throw new Error("BENCH_SIZES: comma-separated positive integers");
+    return runListBench(sizes);
+  },
   callback: async () => (await import("./callback.js")).runCallbackBench(),
   events: async () => (await import("./events.js")).runEventsBench(),
   runtimes: async () => (await import("./runtimes.js")).runRuntimesBench(),

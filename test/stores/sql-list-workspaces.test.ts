@@ -2,17 +2,20 @@
 // installation) instead of a lookup per workspace and user. Oracle: the memory store, which keeps the same
 // rules (the conformance suites check both), given the same random sequence of saves and deletes.
 import { randomBytes } from "node:crypto";
+import mysql from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Installation } from "../../src/model/installation.js";
 import type { InstallationStore } from "../../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
+import { MySQLInstallationStore } from "../../src/stores/mysql.js";
 import { PostgresInstallationStore } from "../../src/stores/postgres.js";
 import { tableNames } from "../../src/stores/sql/migrations.js";
 import { SQLiteInstallationStore } from "../../src/stores/sqlite.js";
 import { describeBackend, probeBackend } from "../helpers/backends.js";
 
 const PG_URL = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const MYSQL_URL = process.env.MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 
 /** A small reproducible generator (xorshift32). */
 function prng(seed: number): (n: number) => number {
@@ -131,6 +134,40 @@ describeBackend(status, () => {
     const memory = new MemoryInstallationStore({ historicalData: true });
     try {
       await play([store, memory], 7, 120);
+      await expectSameListings(store, memory);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+const mysqlStatus = await probeBackend("MySQL", MYSQL_URL, async () => {
+  const c = await mysql.createConnection({ uri: MYSQL_URL, connectTimeout: 3000 });
+  await c.end();
+});
+
+describeBackend(mysqlStatus, () => {
+  const prefixes: string[] = [];
+  afterAll(async () => {
+    const c = await mysql.createConnection({ uri: MYSQL_URL });
+    try {
+      for (const p of prefixes) {
+        const t = tableNames(p);
+        for (const n of [t.installations, t.bots, t.states, t.migrations, t.meta, t.teamAccess, `${p}locks`])
+          await c.query(`DROP TABLE IF EXISTS \`${n}\``);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  it("MySQL listWorkspaces agrees with the memory store", async () => {
+    const tablePrefix = `lw_${randomBytes(4).toString("hex")}_`;
+    prefixes.push(tablePrefix);
+    const store = new MySQLInstallationStore({ url: MYSQL_URL, tablePrefix });
+    const memory = new MemoryInstallationStore();
+    try {
+      await play([store, memory], 11, 120);
       await expectSameListings(store, memory);
     } finally {
       await store.close();

@@ -679,14 +679,14 @@ export class SqlInstallationStore implements InstallationStore {
     const guarded = !this.#guard.attached;
     // Two reads whatever the number of workspaces: every latest bot, every user's latest installation.
     // The filter narrows both in SQL (non-empty ids) and again below with the stores' shared rule.
-    const where = ["r.client_id = ?"];
+    const where = ["l.client_id = ?"];
     const params: SqlValue[] = [this.#clientId];
     if (filter?.enterpriseId) {
-      where.push("r.enterprise_id = ?");
+      where.push("l.enterprise_id = ?");
       params.push(filter.enterpriseId);
     }
     if (filter?.teamId) {
-      where.push("r.team_id = ?");
+      where.push("l.team_id = ?");
       params.push(filter.teamId);
     }
     let botRows: SqlRow[];
@@ -739,22 +739,26 @@ export class SqlInstallationStore implements InstallationStore {
     return out.sort(compareWorkspaces);
   }
 
-  /** The two statements of {@link listWorkspaces}, for a `WHERE` on the outer row `r`. */
+  /**
+   * The two statements of {@link listWorkspaces}, for a `WHERE` on the table's rows `l`: the latest row ids
+   * of each key by `GROUP BY` (read from the key's index), joined back to their rows by primary key. (A
+   * correlated `r.id = (SELECT MAX(l.id) …)` instead made MariaDB re-scan per row: 6 s for 2,000 workspaces.)
+   */
   get #listStatements(): { bots(where: string): string; installations(where: string): string } {
     const q = this.#dialectQuote;
     const inst = q(this.tables.installations);
     const bots = q(this.tables.bots);
     const f = this.#finalize;
-    const latest = (table: string, user: boolean) =>
-      `r.id = (SELECT MAX(l.id) FROM ${table} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id${user ? " AND l.user_id = r.user_id" : ""})`;
+    const latest = (table: string, where: string, user: boolean) =>
+      `JOIN (SELECT MAX(l.id) AS id FROM ${table} l WHERE ${where} GROUP BY l.enterprise_id, l.team_id${user ? ", l.user_id" : ""}) m ON r.id = m.id`;
     return {
       bots: (where) =>
         f(
-          `SELECT r.enterprise_id, r.team_id, ${BOT_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${bots} r WHERE ${where} AND ${latest(bots, false)}`,
+          `SELECT r.enterprise_id, r.team_id, ${BOT_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${bots} r ${latest(bots, where, false)}`,
         ),
       installations: (where) =>
         f(
-          `SELECT r.enterprise_id, r.team_id, r.id, ${INSTALLATION_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${inst} r WHERE ${where} AND ${latest(inst, true)}`,
+          `SELECT r.enterprise_id, r.team_id, r.id, ${INSTALLATION_SELECT.map((c) => `r.${c}`).join(", ")} FROM ${inst} r ${latest(inst, where, true)}`,
         ),
     };
   }
