@@ -1,7 +1,8 @@
 /**
  * `listWorkspaces` benchmark: milliseconds per full listing of an app's installations on the SQL stores
  * (SQLite, PostgreSQL, MySQL/MariaDB when they answer), at `BENCH_SIZES` workspaces (default 2,000), half of
- * them with a second user. With `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`, that build's stores list
+ * them with a second user; and per `listExpiringTokens` call (the refresh scheduler's pass: 1,000 of the
+ * rotating bot tokens due, every bot here rotates). With `BENCH_BASELINE_DIST=/path/to/other/checkout/dist`, that build's stores list
  * the same data in the same rounds (`<backend>-base`), each in its own file or table prefix.
  *
  * Run: `npm run bench -- list`. Knobs: `BENCH_ROUNDS` (default 3), `BENCH_BACKENDS=sqlite,postgres`.
@@ -18,6 +19,7 @@ import type { WorkspaceInstallations } from "../src/stores/installation-store.js
 interface ListStore {
   save(i: Installation): Promise<void>;
   listWorkspaces(): Promise<WorkspaceInstallations[]>;
+  listExpiringTokens(untilSeconds: number, limit?: number): Promise<unknown[]>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,9 @@ function installation(i: number, user: number): Installation {
     userToken: `xoxp-bench-${i}-${user}`,
     userScopes: ["search:read"],
     botToken: `xoxb-bench-${i}`,
+    // Rotating tokens, all due by EXPIRING_UNTIL: what the refresh scheduler's pass asks for.
+    botRefreshToken: `xoxe-1-bench-${i}`,
+    botTokenExpiresAt: 1_000 + i,
     botId: `B${i}`,
     botUserId: `U${i}`,
     botScopes: ["commands", "chat:write"],
@@ -141,6 +146,10 @@ async function contenders(): Promise<{ list: Contender[]; skipped: string[] }> {
   return { list: only ? list.filter((c) => only.includes(c.name.replace(/-base$/, ""))) : list, skipped };
 }
 
+/** Every bot token above expires by then; a pass asks for at most EXPIRING_LIMIT of them. */
+const EXPIRING_UNTIL = 1_000_000;
+const EXPIRING_LIMIT = 1_000;
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 /**
@@ -162,11 +171,11 @@ export async function runListBench(sizes: number[] = [2_000]): Promise<void> {
   );
   for (const line of skipped) console.log(line);
   for (const n of sizes) {
-    const stores: { c: Contender; store: ListStore; ms: number[] }[] = [];
+    const stores: { c: Contender; store: ListStore; ms: number[]; due: number[] }[] = [];
     try {
       for (const c of list) {
         const store = await c.open();
-        stores.push({ c, store, ms: [] });
+        stores.push({ c, store, ms: [], due: [] });
         for (let i = 0; i < n; i++) {
           await store.save(installation(i, 1));
           if (i % 2 === 0) await store.save(installation(i, 2));
@@ -178,20 +187,29 @@ export async function runListBench(sizes: number[] = [2_000]): Promise<void> {
           const listed = await s.store.listWorkspaces();
           s.ms.push(performance.now() - t);
           if (listed.length !== n) throw new Error(`${s.c.name}: listed ${listed.length} of ${n} workspaces`);
+          const t2 = performance.now();
+          const due = await s.store.listExpiringTokens(EXPIRING_UNTIL, EXPIRING_LIMIT);
+          s.due.push(performance.now() - t2);
+          if (due.length !== Math.min(n, EXPIRING_LIMIT)) throw new Error(`${s.c.name}: ${due.length} tokens due`);
         }
       }
       for (const s of stores) {
         console.log(
-          `${s.c.name.padEnd(14)} ${n.toLocaleString("en-US").padStart(8)} workspaces: ${median(s.ms).toFixed(1)} ms per listing (rounds: ${s.ms.map((m) => m.toFixed(1)).join(", ")})`,
+          `${s.c.name.padEnd(14)} ${n.toLocaleString("en-US").padStart(8)} workspaces: ${median(s.ms).toFixed(1)} ms per listing (rounds: ${s.ms.map((m) => m.toFixed(1)).join(", ")}); listExpiringTokens ${median(s.due).toFixed(1)} ms (${s.due.map((m) => m.toFixed(1)).join(", ")})`,
         );
       }
       for (const s of stores) {
         const base = stores.find((b) => b.c.name === `${s.c.name}-base`);
         if (base) {
-          const ratios = s.ms.map((m, i) => (base.ms[i] ?? Number.NaN) / m);
-          console.log(
-            `${s.c.name} at ${n.toLocaleString("en-US")} workspaces: ${median(ratios).toFixed(1)}× faster than the baseline, median of the rounds (${ratios.map((x) => x.toFixed(1)).join(", ")})`,
-          );
+          for (const [what, ours, theirs] of [
+            ["listWorkspaces", s.ms, base.ms],
+            ["listExpiringTokens", s.due, base.due],
+          ] as const) {
+            const ratios = ours.map((m, i) => (theirs[i] ?? Number.NaN) / m);
+            console.log(
+              `${s.c.name} ${what} at ${n.toLocaleString("en-US")} workspaces: ${median(ratios).toFixed(1)}× the baseline's speed, median of the rounds (${ratios.map((x) => x.toFixed(1)).join(", ")})`,
+            );
+          }
         }
       }
     } finally {

@@ -55,6 +55,7 @@ export const mysqlDialect: Dialect = {
     return `DELETE FROM ${mysqlDialect.quoteId(table)} WHERE ${where} LIMIT ${n}`;
   },
   lookupIndexes: () => [],
+  indexHint: (index) => ` FORCE INDEX (${mysqlDialect.quoteId(index)})`,
   insertIgnore: (sql) => sql.replace(/^INSERT INTO /, "INSERT IGNORE INTO "),
   forUpdate: " FOR UPDATE",
   // A named lock of the session; the executor releases it when the migration transaction ends.

@@ -257,6 +257,13 @@ export interface Dialect {
    */
   readonly packedBotSelect?: string;
   /**
+   * Optional: a hint, with its leading space, that makes a table reference use `index` (MySQL:
+   * `` FORCE INDEX (`name`)``). Used where a planner without fresh statistics picks a worse index for a
+   * correlated sub-select (MariaDB re-scanned the app's rows per due token: 0.9 s instead of 5 ms for
+   * 2,000 bots); `''` or absent elsewhere.
+   */
+  indexHint?(index: string): string;
+  /**
    * An `INSERT … VALUES (…)` (core SQL) that does nothing, instead of failing, when the row's primary
    * key is taken: `INSERT OR IGNORE` (SQLite), `… ON CONFLICT DO NOTHING` (PostgreSQL), `INSERT IGNORE`
    * (MySQL). Its change count says whether it inserted.

@@ -299,12 +299,12 @@ function installationStatements(d: Dialect, t: TableNames): InstallationStoreSta
     expiringBots:
       `SELECT r.enterprise_id, r.team_id, r.bot_token_expires_at FROM ${bots} r ` +
       "WHERE r.client_id = ? AND r.bot_token_expires_at <= ? AND r.bot_refresh_token IS NOT NULL " +
-      `AND r.id = (SELECT MAX(l.id) FROM ${bots} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id) ` +
+      `AND r.id = (SELECT MAX(l.id) FROM ${bots} l${d.indexHint?.(`${t.bots}_workspace_idx`) ?? ""} WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id) ` +
       "ORDER BY r.bot_token_expires_at LIMIT ?",
     expiringUsers:
       `SELECT r.enterprise_id, r.team_id, r.user_id, r.user_token_expires_at FROM ${inst} r ` +
       "WHERE r.client_id = ? AND r.user_token_expires_at <= ? AND r.user_refresh_token IS NOT NULL " +
-      `AND r.id = (SELECT MAX(l.id) FROM ${inst} l WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id AND l.user_id = r.user_id) ` +
+      `AND r.id = (SELECT MAX(l.id) FROM ${inst} l${d.indexHint?.(`${t.installations}_user_idx`) ?? ""} WHERE l.client_id = r.client_id AND l.enterprise_id = r.enterprise_id AND l.team_id = r.team_id AND l.user_id = r.user_id) ` +
       "ORDER BY r.user_token_expires_at LIMIT ?",
   };
   for (const k of Object.keys(s) as (keyof InstallationStoreStatements)[]) s[k] = d.finalize(s[k] as string);
