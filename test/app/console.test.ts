@@ -78,6 +78,48 @@ async function setup(admins: string[] = ["T0000000001:U0000000001"]) {
   return { app, store, lines, signedIn };
 }
 
+/** A server of two apps, "alpha" and "beta", on partitions of one memory store, with its console for ADMIN. */
+function twoAppServer() {
+  const root = new MemoryInstallationStore();
+  const stateStore = new MemoryStateStore();
+  const unit = (name: string, clientId: string, appId: string) => ({
+    name,
+    clientId,
+    appId,
+    clientSecret: "c".repeat(32),
+    signingSecret: "s".repeat(32),
+    scopes: ["commands"],
+    userScopes: [],
+    redirectUri: `${ORIGIN}/slack/${name}/oauth_redirect`,
+    paths: {
+      install: `/slack/${name}/install`,
+      redirect: `/slack/${name}/oauth_redirect`,
+      events: `/slack/${name}/events`,
+      login: `/slack/${name}/login`,
+    },
+    installationStore: root.forApp(clientId),
+    stateStore,
+  });
+  const alpha = unit("alpha", "111.111", "A0000000001");
+  const beta = unit("beta", "222.222", "A0000000002");
+  const app = createApp({
+    clientId: "",
+    clientSecret: "",
+    signingSecret: "",
+    scopes: [],
+    userScopes: [],
+    apiUrl: "http://127.0.0.1:9/api/",
+    authorizeUrl: "https://slack.example/oauth/v2/authorize",
+    installationStore: root,
+    stateStore,
+    logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+    sessionSecret: SECRET,
+    consoleAdmins: ["T0000000001:U0000000001"],
+    apps: [alpha, beta],
+  });
+  return { app, root, alpha, beta };
+}
+
 const cookieOf = (res: Response) =>
   res.headers
     .getSetCookie()
@@ -256,45 +298,9 @@ describe("operator console handler", () => {
 
 describe("operator console with several apps (SLACK_APPS_FILE)", () => {
   it("lists every app's partition and acts on the app named, never on another app's same workspace", async () => {
-    const root = new MemoryInstallationStore();
-    const stateStore = new MemoryStateStore();
-    const unit = (name: string, clientId: string, appId: string) => ({
-      name,
-      clientId,
-      appId,
-      clientSecret: "c".repeat(32),
-      signingSecret: "s".repeat(32),
-      scopes: ["commands"],
-      userScopes: [],
-      redirectUri: `${ORIGIN}/slack/${name}/oauth_redirect`,
-      paths: {
-        install: `/slack/${name}/install`,
-        redirect: `/slack/${name}/oauth_redirect`,
-        events: `/slack/${name}/events`,
-        login: `/slack/${name}/login`,
-      },
-      installationStore: root.forApp(clientId),
-      stateStore,
-    });
-    const alpha = unit("alpha", "111.111", "A0000000001");
-    const beta = unit("beta", "222.222", "A0000000002");
+    const { app, alpha, beta } = twoAppServer();
     await alpha.installationStore.save(installation("T0000000007"));
     await beta.installationStore.save(installation("T0000000007"));
-    const app = createApp({
-      clientId: "",
-      clientSecret: "",
-      signingSecret: "",
-      scopes: [],
-      userScopes: [],
-      apiUrl: "http://127.0.0.1:9/api/",
-      authorizeUrl: "https://slack.example/oauth/v2/authorize",
-      installationStore: root,
-      stateStore,
-      logger: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
-      sessionSecret: SECRET,
-      consoleAdmins: ["T0000000001:U0000000001"],
-      apps: [alpha, beta],
-    });
     const signedOut = await app(new Request(`${ORIGIN}/console`));
     expect(signedOut.headers.get("location")).toBe("/slack/alpha/login?next=%2Fconsole");
     // Admins sign in through the first app (its own session cookie name).
@@ -492,49 +498,10 @@ describe("operator console refresh now", () => {
 });
 
 describe("several apps: admins sign in through any app", () => {
-  const paths = (name: string) => ({
-    install: `/slack/${name}/install`,
-    redirect: `/slack/${name}/oauth_redirect`,
-    events: `/slack/${name}/events`,
-    login: `/slack/${name}/login`,
-  });
-
   async function twoApps() {
-    const root = new MemoryInstallationStore();
-    const alpha = root.forApp("111.111");
-    const beta = root.forApp("222.222");
-    await alpha.save(installation("T0000000007"));
-    await beta.save(installation("T0000000008"));
-    const unit = (name: string, clientId: string, appId: string, store: MemoryInstallationStore) => ({
-      name,
-      clientId,
-      appId,
-      clientSecret: "c".repeat(32),
-      signingSecret: "s".repeat(32),
-      scopes: ["commands"],
-      userScopes: [],
-      redirectUri: `${ORIGIN}/slack/${name}/oauth_redirect`,
-      paths: paths(name),
-      installationStore: store,
-      stateStore: new MemoryStateStore(),
-    });
-    const logger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-    const app = createApp({
-      clientId: "",
-      clientSecret: "",
-      signingSecret: "",
-      scopes: [],
-      userScopes: [],
-      apiUrl: "http://127.0.0.1:9/api/",
-      authorizeUrl: "https://slack.example/oauth/v2/authorize",
-      installationStore: alpha,
-      stateStore: new MemoryStateStore(),
-      logger,
-      api: new SlackApiClient({ baseUrl: "http://127.0.0.1:9/api/", maxRetries: 0 }),
-      sessionSecret: SECRET,
-      consoleAdmins: ["T0000000001:U0000000001"],
-      apps: [unit("alpha", "111.111", "A0ALPHA0001", alpha), unit("beta", "222.222", "A0BETA00001", beta)],
-    });
+    const { app, alpha, beta } = twoAppServer();
+    await alpha.installationStore.save(installation("T0000000007"));
+    await beta.installationStore.save(installation("T0000000008"));
     // Each app's Sign in with Slack has its own session cookie.
     const signedInThrough = (name: string, who: { teamId: string; userId: string }) =>
       new SessionCookie({ secret: SECRET, name: `${SESSION_COOKIE_NAME}-${name}` })
