@@ -14,6 +14,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Installation } from "../src/model/installation.js";
 import type { WorkspaceInstallations } from "../src/stores/installation-store.js";
+import { dropStoreTables } from "./lib/tables.js";
 
 /** The part of a store this benchmark uses. */
 interface ListStore {
@@ -29,8 +30,6 @@ interface Contender {
   /** Removes what `open` created (server tables, files), after the store is closed. */
   dispose(): Promise<void>;
 }
-
-const TABLES = ["installations", "bots", "oauth_states", "locks", "migrations", "meta", "team_access"];
 
 function installation(i: number, user: number): Installation {
   const teamId = `T${String(i).padStart(9, "0")}`;
@@ -98,26 +97,7 @@ async function contenders(): Promise<{ list: Contender[]; skipped: string[] }> {
       ],
     ] as const) {
       const Ctor = (await load(dir, file))[cls] as new (o: { url: string; tablePrefix: string }) => ListStore;
-      const drop = async (prefix: string) => {
-        if (driver === "pg") {
-          const pg = (await import("pg")).default;
-          const c = new pg.Client({ connectionString: url });
-          await c.connect();
-          try {
-            for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS "${prefix}${t}"`);
-          } finally {
-            await c.end();
-          }
-        } else {
-          const mysql = (await import("mysql2/promise")).default;
-          const c = await mysql.createConnection(url);
-          try {
-            for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS \`${prefix}${t}\``);
-          } finally {
-            await c.end();
-          }
-        }
-      };
+      const drop = (prefix: string) => dropStoreTables(driver, url, prefix);
       try {
         const probe = new Ctor({ url, tablePrefix: "bench_list_probe_" });
         await probe.listWorkspaces();

@@ -21,6 +21,7 @@ import type { Bot, Installation } from "../src/model/installation.js";
 import { FileInstallationStore } from "../src/stores/file.js";
 import type { BotQuery } from "../src/stores/installation-store.js";
 import { MemoryInstallationStore } from "../src/stores/memory.js";
+import { dropStoreTables } from "./lib/tables.js";
 
 // @slack/oauth is CommonJS: its named exports are not statically detectable by Node.
 const { FileInstallationStore: SlackOAuthFileStore } = slackOAuth;
@@ -109,24 +110,13 @@ async function serverBackend(
   };
 }
 
-const TABLES = ["installations", "bots", "oauth_states", "locks", "migrations"];
-
 async function postgresBackend(): Promise<Backend | string> {
   const url = process.env.POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
   return serverBackend(
     "postgres",
     url,
     async () => (await import("../src/stores/postgres.js")).PostgresInstallationStore as never,
-    async (prefix) => {
-      const pg = (await import("pg")).default;
-      const c = new pg.Client({ connectionString: url });
-      await c.connect();
-      try {
-        for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS "${prefix}${t}"`);
-      } finally {
-        await c.end();
-      }
-    },
+    (prefix) => dropStoreTables("pg", url, prefix),
   );
 }
 
@@ -136,15 +126,7 @@ async function mysqlBackend(): Promise<Backend | string> {
     "mysql",
     url,
     async () => (await import("../src/stores/mysql.js")).MySQLInstallationStore as never,
-    async (prefix) => {
-      const mysql = await import("mysql2/promise");
-      const c = await mysql.createConnection({ uri: url });
-      try {
-        for (const t of TABLES) await c.query(`DROP TABLE IF EXISTS \`${prefix}${t}\``);
-      } finally {
-        await c.end();
-      }
-    },
+    (prefix) => dropStoreTables("mysql", url, prefix),
   );
 }
 
