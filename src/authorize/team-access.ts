@@ -9,6 +9,39 @@ import { redact } from "../redact.js";
 import type { AuthTeamsListResponse } from "../slack-api/types.js";
 import { type InstallationStore, isValidId, type WorkspaceInstallations } from "../stores/installation-store.js";
 
+/** Each workspace of an org's access record and whether it is granted or revoked. */
+function stateIn(a: { granted: readonly string[]; revoked: readonly string[] }): Map<string, "granted" | "revoked"> {
+  const m = new Map<string, "granted" | "revoked">();
+  for (const t of a.granted) m.set(t, "granted");
+  for (const t of a.revoked) m.set(t, "revoked");
+  return m;
+}
+
+/** The store lock that orders every write of an org's workspace access (events and reconciles). */
+export function teamAccessLockKey(enterpriseId: string): string {
+  return `team-access/${enterpriseId}`;
+}
+
+/**
+ * Records a `team_access_granted` / `team_access_revoked` event under the org's team-access lock
+ * (`team-access/<enterpriseId>`, also taken by {@link reconcileTeamAccess}), so it never lands between a
+ * reconcile's last read and its write (where the reconcile would overwrite it): it waits for that write and
+ * is applied after it, as the newer fact.
+ * Throws the store's `LockTimeoutError` if the lock stays taken (the event is then retried by Slack).
+ *
+ * @example
+ * ```ts
+ * await recordTeamAccess(store, "E0123", { revoked: ["T0456"] });
+ * ```
+ */
+export async function recordTeamAccess(
+  store: InstallationStore,
+  enterpriseId: string,
+  change: { granted?: readonly string[]; revoked?: readonly string[] },
+): Promise<void> {
+  await store.withLock(teamAccessLockKey(enterpriseId), () => store.updateTeamAccess(enterpriseId, change));
+}
+
 /**
  * What {@link reconcileTeamAccess} needs of a Slack client: one `auth.teams.list` page.
  *
@@ -146,23 +179,22 @@ export async function reconcileTeamAccess(options: ReconcileTeamAccessOptions): 
     }
     // Apply only what this run observed changing since `before`, and only for workspaces whose record is
     // still what `before` said: an event (`team_access_granted` / `_revoked`) recorded while Slack was being
-    // asked is newer than the listing, so it wins. Workspaces left unchanged are not written at all.
-    const current = await store.findTeamAccess(enterpriseId);
-    const stateIn = (a: { granted: readonly string[]; revoked: readonly string[] }) => {
-      const m = new Map<string, "granted" | "revoked">();
-      for (const t of a.granted) m.set(t, "granted");
-      for (const t of a.revoked) m.set(t, "revoked");
-      return m;
-    };
+    // asked is newer than the listing, so it wins. Workspaces left unchanged are not written at all. The last
+    // read and the write hold the org's team-access lock, which events take too (recordTeamAccess): no
+    // event lands between them.
     const then = stateIn(before);
-    const now = stateIn(current);
-    const untouched = (t: string) => then.get(t) === now.get(t);
-    // Listed and not recorded as allowed (unknown, or removed before): newly present.
-    const grant = [...allowed].filter((t) => then.get(t) !== "granted" && untouched(t)).sort();
-    // Recorded as allowed and no longer listed: newly removed.
-    const revoke = before.granted.filter((t) => !allowed.has(t) && untouched(t)).sort();
-    if (grant.length > 0 || revoke.length > 0)
-      await store.updateTeamAccess(enterpriseId, { granted: grant, revoked: revoke });
+    const { current, grant, revoke } = await store.withLock(teamAccessLockKey(enterpriseId), async () => {
+      const current = await store.findTeamAccess(enterpriseId);
+      const now = stateIn(current);
+      const untouched = (t: string) => then.get(t) === now.get(t);
+      // Listed and not recorded as allowed (unknown, or removed before): newly present.
+      const grant = [...allowed].filter((t) => then.get(t) !== "granted" && untouched(t)).sort();
+      // Recorded as allowed and no longer listed: newly removed.
+      const revoke = before.granted.filter((t) => !allowed.has(t) && untouched(t)).sort();
+      if (grant.length > 0 || revoke.length > 0)
+        await store.updateTeamAccess(enterpriseId, { granted: grant, revoked: revoke });
+      return { current, grant, revoke };
+    });
     const granted = new Set(grant);
     result.allowed = [...allowed].sort();
     result.revoked = [...new Set([...current.revoked.filter((t) => !granted.has(t)), ...revoke])].sort();

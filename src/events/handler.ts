@@ -1,5 +1,6 @@
 import type { AuthorizeFn, AuthorizeResult } from "../authorize/authorize.js";
 import { type AuthorizeContext, CONTEXT_FIELDS, extractContext } from "../authorize/context.js";
+import { recordTeamAccess } from "../authorize/team-access.js";
 import { rejectRenamedClock } from "../clock.js";
 import { ConfigError } from "../errors.js";
 import {
@@ -641,7 +642,8 @@ export class SlackRequestHandler {
       return;
     }
     const granted = event.type === "team_access_granted";
-    await store.updateTeamAccess(enterpriseId, granted ? { granted: teamIds } : { revoked: teamIds });
+    // Under the org's team-access lock, so a reconcile running meanwhile never overwrites it.
+    await recordTeamAccess(store, enterpriseId, granted ? { granted: teamIds } : { revoked: teamIds });
     this.#log.info(
       `events: ${event.type}: ${teamIds.length} workspace(s) of org ${enterpriseId} ${granted ? "allowed again" : "removed"}: ${teamIds.slice(0, 10).join(", ")}`,
     );

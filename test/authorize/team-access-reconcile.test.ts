@@ -5,7 +5,7 @@
  * events in the middle of the listing.
  */
 import { describe, expect, it } from "vitest";
-import { reconcileTeamAccess, type TeamsListApi } from "../../src/authorize/team-access.js";
+import { reconcileTeamAccess, recordTeamAccess, type TeamsListApi } from "../../src/authorize/team-access.js";
 import type { AuthTeamsListResponse } from "../../src/slack-api/types.js";
 import { MemoryInstallationStore } from "../../src/stores/memory.js";
 
@@ -65,5 +65,41 @@ describe("reconcileTeamAccess with events recorded while it runs", () => {
     const [r] = await reconcileTeamAccess({ installationStore: store, api: listing([A, D, F], async () => {}) });
     expect(await store.findTeamAccess(ORG)).toStrictEqual({ granted: [A, D, F], revoked: [C, E] });
     expect(r).toMatchObject({ allowed: [A, D, F], revoked: [C, E], newlyRevoked: [E], newlyGranted: [F] });
+  });
+});
+
+describe("reconcileTeamAccess and events share the org's team-access lock", () => {
+  it("an event arriving between the reconcile's last read and its write is applied after the write (it wins)", async () => {
+    // The reconcile's last read returns, then an org admin adds E back (an event) before the reconcile
+    // writes its finding "E is no longer listed". Without the lock the event was written first and then
+    // overwritten by the reconcile; with it the event waits for the write and is applied last.
+    let event: Promise<void> | undefined;
+    let reads = 0;
+    class Racing extends MemoryInstallationStore {
+      override async findTeamAccess(enterpriseId: string) {
+        const answer = await super.findTeamAccess(enterpriseId);
+        if (++reads === 2) {
+          event = recordTeamAccess(this, enterpriseId, { granted: [E] });
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return answer;
+      }
+    }
+    const store = new Racing();
+    await store.save({
+      enterpriseId: ORG,
+      isEnterpriseInstall: true,
+      userId: "U0000000001",
+      botToken: `xoxb-${"1".repeat(12)}-${"2".repeat(13)}-${"o".repeat(24)}`,
+      botScopes: ["commands"],
+      userScopes: [],
+      installedAt: 1_700_000_000,
+      customValues: {},
+    });
+    await store.updateTeamAccess(ORG, { granted: [A, E] });
+    const [r] = await reconcileTeamAccess({ installationStore: store, api: listing([A], async () => {}) });
+    expect(r?.newlyRevoked).toEqual([E]);
+    await event;
+    expect(await store.findTeamAccess(ORG)).toStrictEqual({ granted: [A, E], revoked: [] });
   });
 });
