@@ -236,8 +236,8 @@ export interface InstallationStoreStatements {
   insertBot: string;
   findBot: string;
   /**
-   * `findBot` as one packed text value ({@link Dialect.packedBotSelect}; SQLite only), read on a
-   * synchronous driver; `findBot` serves when a value cannot be unpacked.
+   * `findBot` as one packed text value ({@link Dialect.packedBotSelect}; SQLite only), which `findBot`
+   * reads first; `findBot` itself serves when a value cannot be unpacked.
    */
   findBotPacked?: string;
   /**
