@@ -6,6 +6,7 @@ import { CONSOLE_ADMINS_VARIABLE, CONSOLE_PATH, parseConsoleAdmins } from "./con
 import type { ConfigFinding } from "./findings.js";
 import { DEFAULT_SERVER_LIMITS, LIMIT_VARIABLES, type ServerLimits } from "./limits.js";
 import { METRICS_PATH, type MetricsConfig, readMetricsConfig } from "./metrics.js";
+import { serverDatabase } from "./stores.js";
 
 /**
  * How the reference server runs, from the environment:
@@ -273,7 +274,7 @@ export function inspectConfig(env: Record<string, string | undefined> = process.
         "database-max-connections",
         "DATABASE_MAX_CONNECTIONS must be a whole number of connections from 1 to 1000 (e.g. 20)",
       );
-    else if (!/^(postgres(ql)?|mysql|mariadb):\/\//i.test(config.databaseUrl.trim()))
+    else if (serverDatabase(config.databaseUrl) === undefined)
       warning(
         "DATABASE_MAX_CONNECTIONS",
         "ignored",

@@ -67,12 +67,12 @@ async function openSharedDatabase(
   if (url === "memory:" || url === "memory" || url.startsWith("file:")) return undefined;
   if (!Number.isInteger(maxConnections) || maxConnections < 1)
     throw new ConfigError("openAppsStores: maxConnections must be a positive integer");
-  if (/^postgres(ql)?:\/\//i.test(url)) {
+  if (serverDatabase(url) === "postgres") {
     const { createPool } = await import("../stores/postgres/connection.js");
     const pg = await createPool(url, maxConnections, "openAppsStores");
     return { pg, close: async () => pg.end?.() };
   }
-  if (/^(mysql|mariadb):\/\//i.test(url)) {
+  if (serverDatabase(url) === "mysql") {
     const { createPool } = await import("../stores/mysql/connection.js");
     const mysql = await createPool(url, maxConnections, "openAppsStores");
     return { mysql, close: async () => mysql.end?.() };
@@ -84,6 +84,17 @@ async function openSharedDatabase(
   const { db } = open({ filename }, "openAppsStores");
   executorFor(db, true);
   return { sqlite: db, close: () => closeDatabase(db) };
+}
+
+/**
+ * The database server a `DATABASE_URL` names (`postgres://`, `postgresql://`; `mysql://`, `mariadb://`),
+ * whose stores use a connection pool; `undefined` for SQLite, files and memory.
+ */
+export function serverDatabase(databaseUrl: string): "postgres" | "mysql" | undefined {
+  const url = databaseUrl.trim();
+  if (/^postgres(ql)?:\/\//i.test(url)) return "postgres";
+  if (/^(mysql|mariadb):\/\//i.test(url)) return "mysql";
+  return undefined;
 }
 
 /** Default largest number of connections of the pool the apps of one deployment share (a store's own default). */
@@ -119,14 +130,14 @@ async function openStoresOn(
     const stateStore = new FileStateStore({ baseDir: `${dir.replace(/\/+$/, "")}-states` });
     return opened(installationStore, stateStore);
   }
-  if (/^postgres(ql)?:\/\//i.test(url)) {
+  if (serverDatabase(url) === "postgres") {
     const { PostgresInstallationStore, PostgresStateStore } = await import("../stores/postgres.js");
     const conn = shared?.pg ? { pool: shared.pg } : { url, maxConnections: options.maxConnections };
     const installationStore = new PostgresInstallationStore({ ...conn, clientId, migrate });
     const stateStore = new PostgresStateStore({ ...conn, migrate });
     return opened(installationStore, stateStore);
   }
-  if (/^(mysql|mariadb):\/\//i.test(url)) {
+  if (serverDatabase(url) === "mysql") {
     const { MySQLInstallationStore, MySQLStateStore } = await import("../stores/mysql.js");
     const conn = shared?.mysql ? { pool: shared.mysql } : { url, maxConnections: options.maxConnections };
     const installationStore = new MySQLInstallationStore({ ...conn, clientId, migrate });

@@ -18,7 +18,7 @@ function stateIn(a: { granted: readonly string[]; revoked: readonly string[] }):
 }
 
 /** The store lock that orders every write of an org's workspace access (events and reconciles). */
-export function teamAccessLockKey(enterpriseId: string): string {
+function teamAccessLockKey(enterpriseId: string): string {
   return `team-access/${enterpriseId}`;
 }
 

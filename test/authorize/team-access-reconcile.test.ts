@@ -12,8 +12,8 @@ import { MemoryInstallationStore } from "../../src/stores/memory.js";
 const ORG = "E0000000001";
 const [A, B, C, D, E, F] = ["T00000000A1", "T00000000B1", "T00000000C1", "T00000000D1", "T00000000E1", "T00000000F1"];
 
-async function orgStore() {
-  const store = new MemoryInstallationStore();
+/** `store` (a new memory store by default) holding the org-wide install of ORG. */
+async function orgStore<S extends MemoryInstallationStore>(store: S = new MemoryInstallationStore() as S): Promise<S> {
   await store.save({
     enterpriseId: ORG,
     isEnterpriseInstall: true,
@@ -85,17 +85,7 @@ describe("reconcileTeamAccess and events share the org's team-access lock", () =
         return answer;
       }
     }
-    const store = new Racing();
-    await store.save({
-      enterpriseId: ORG,
-      isEnterpriseInstall: true,
-      userId: "U0000000001",
-      botToken: `xoxb-${"1".repeat(12)}-${"2".repeat(13)}-${"o".repeat(24)}`,
-      botScopes: ["commands"],
-      userScopes: [],
-      installedAt: 1_700_000_000,
-      customValues: {},
-    });
+    const store = await orgStore(new Racing());
     await store.updateTeamAccess(ORG, { granted: [A, E] });
     const [r] = await reconcileTeamAccess({ installationStore: store, api: listing([A], async () => {}) });
     expect(r?.newlyRevoked).toEqual([E]);
